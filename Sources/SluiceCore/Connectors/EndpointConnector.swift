@@ -1,0 +1,48 @@
+/// Where an API's messages go to and come from: a broker, the embedded log, or the mock.
+public protocol EndpointConnector: Sendable {
+    /// The endpoint type as definitions name it (`mock`, `inmemory`, `kafka`, …).
+    var type: String { get }
+    var canPublish: Bool { get }
+    var canSubscribe: Bool { get }
+
+    /// Sends one message; returns it with the id the endpoint gave it.
+    func publish(_ message: Message) async throws -> Message
+
+    /// Opens a stream of messages, starting after `request.resumeAfter` when the endpoint can recover from there.
+    func subscribe(_ request: SubscriptionRequest) async throws -> any MessageSource
+
+    /// Releases what the connector holds (connections, timers). Called once, when its API is undeployed.
+    func stop() async
+}
+
+extension EndpointConnector {
+    public func stop() async {}
+}
+
+/// What a consumer asks of an endpoint when it starts reading.
+public struct SubscriptionRequest: Sendable {
+    /// The id of the last message the client has; the stream starts after it. `nil` starts at the live end
+    /// (or at the beginning, as the endpoint configures).
+    public var resumeAfter: String?
+    /// Identifies the consumer across requests (consumer groups, shared subscriptions).
+    public var clientIdentifier: String?
+    public var qos: MessageQoS
+
+    public init(resumeAfter: String? = nil, clientIdentifier: String? = nil, qos: MessageQoS = .auto) {
+        self.resumeAfter = resumeAfter
+        self.clientIdentifier = clientIdentifier
+        self.qos = qos
+    }
+}
+
+/// A pull-based stream of messages. Consumers pull at their own pace, so a slow consumer never makes the
+/// gateway buffer for it: the endpoint keeps the data (bounded), the consumer keeps only its position.
+public protocol MessageSource: AnyObject, Sendable {
+    /// Waits until at least one message is available and returns up to `maxCount` of them, in order.
+    /// Returns an empty array when the source has ended. Cancelling the calling task ends the wait
+    /// with `CancellationError`, and no message is consumed by a cancelled call.
+    func next(maxCount: Int) async throws -> [Message]
+
+    /// Ends the stream; pending and later calls to `next` return empty.
+    func close()
+}

@@ -1,0 +1,134 @@
+/// What this gateway supports, by the type names definitions use: entrypoints, endpoints, policies, plans.
+///
+/// A definition naming anything outside the catalog is refused by name, with the JSON path of the name, so a team
+/// moving APIs over sees at once what does not run here yet.
+public struct DefinitionCatalog: Sendable {
+    public typealias Validate = @Sendable (JSONObject, JSONPath, inout DiagnosticCollector) -> Void
+
+    public struct EntrypointSpec: Sendable {
+        public var type: String
+        public var apiType: APIDefinition.APIType
+        public var listenerType: String
+        public var supportedQoS: Set<MessageQoS>
+        public var validate: Validate
+
+        public init(
+            type: String, apiType: APIDefinition.APIType = .message, listenerType: String = "http",
+            supportedQoS: Set<MessageQoS>, validate: @escaping Validate
+        ) {
+            self.type = type
+            self.apiType = apiType
+            self.listenerType = listenerType
+            self.supportedQoS = supportedQoS
+            self.validate = validate
+        }
+    }
+
+    public struct EndpointSpec: Sendable {
+        public var type: String
+        public var apiType: APIDefinition.APIType
+        /// Validates the endpoint's effective configuration: `configuration`, and the shared configuration
+        /// merged with the endpoint's override (at the override's path).
+        public var validate: @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
+
+        public init(
+            type: String, apiType: APIDefinition.APIType = .message,
+            validate: @escaping @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
+        ) {
+            self.type = type
+            self.apiType = apiType
+            self.validate = validate
+        }
+    }
+
+    public var entrypoints: [String: EntrypointSpec] = [:]
+    public var endpoints: [String: EndpointSpec] = [:]
+    public var policies: Set<String> = []
+    public var securityTypes: Set<String> = []
+    public var resourceTypes: Set<String> = []
+
+    public init() {}
+
+    public mutating func register(_ spec: EntrypointSpec) { entrypoints[spec.type] = spec }
+    public mutating func register(_ spec: EndpointSpec) { endpoints[spec.type] = spec }
+
+    /// Checks everything type-specific in `definition`; returns every problem found.
+    public func validate(_ definition: APIDefinition) -> [Diagnostic] {
+        var diagnostics = DiagnosticCollector()
+        var httpEntrypointCount = 0
+        for listener in definition.listeners {
+            let entrypoints: [APIDefinition.Entrypoint]
+            let listenerType: String
+            switch listener {
+            case .http(let http):
+                entrypoints = http.entrypoints
+                listenerType = "http"
+                httpEntrypointCount += http.entrypoints.count
+            case .subscription(let subscription):
+                entrypoints = subscription.entrypoints
+                listenerType = "subscription"
+            }
+            for entrypoint in entrypoints {
+                guard let spec = self.entrypoints[entrypoint.type] else {
+                    diagnostics.unsupported(entrypoint.path.key("type"), kind: "entrypoint", type: entrypoint.type)
+                    continue
+                }
+                if spec.listenerType != listenerType {
+                    diagnostics.error(
+                        entrypoint.path.key("type"),
+                        "entrypoint '\(entrypoint.type)' belongs in a '\(spec.listenerType)' listener, not '\(listenerType)'"
+                    )
+                }
+                if spec.apiType != definition.type {
+                    diagnostics.error(
+                        entrypoint.path.key("type"),
+                        "entrypoint '\(entrypoint.type)' serves '\(spec.apiType.rawValue)' APIs, not '\(definition.type.rawValue)'"
+                    )
+                }
+                if !spec.supportedQoS.contains(entrypoint.qos) {
+                    let allowed = MessageQoS.allCases.filter(spec.supportedQoS.contains).map(\.rawValue)
+                    diagnostics.error(
+                        entrypoint.path.key("qos"),
+                        "qos '\(entrypoint.qos.rawValue)' is not supported by entrypoint '\(entrypoint.type)' (supported: \(allowed.joined(separator: ", ")))",
+                        code: "UNSUPPORTED_QOS"
+                    )
+                }
+                spec.validate(entrypoint.configuration, entrypoint.path.key("configuration"), &diagnostics)
+            }
+        }
+        for group in definition.endpointGroups {
+            guard let spec = endpoints[group.type] else {
+                diagnostics.unsupported(group.path.key("type"), kind: "endpoint", type: group.type)
+                continue
+            }
+            if spec.apiType != definition.type {
+                diagnostics.error(
+                    group.path.key("type"),
+                    "endpoint '\(group.type)' serves '\(spec.apiType.rawValue)' APIs, not '\(definition.type.rawValue)'"
+                )
+            }
+            for endpoint in group.endpoints {
+                spec.validate(endpoint, group, &diagnostics)
+            }
+        }
+        validateFlows(definition.flows, &diagnostics)
+        for plan in definition.plans {
+            if !securityTypes.contains(plan.securityType) {
+                diagnostics.unsupported(plan.path.key("security").key("type"), kind: "plan security", type: plan.securityType)
+            }
+            validateFlows(plan.flows, &diagnostics)
+        }
+        for resource in definition.resources where !resourceTypes.contains(resource.type) {
+            diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
+        }
+        return diagnostics.diagnostics
+    }
+
+    private func validateFlows(_ flows: [APIDefinition.Flow], _ diagnostics: inout DiagnosticCollector) {
+        for flow in flows {
+            for step in flow.steps where !policies.contains(step.policy) {
+                diagnostics.unsupported(step.path.key("policy"), kind: "policy", type: step.policy)
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+public import SluiceCore
+import Synchronization
+
+/// The `inmemory` endpoint: the embedded, bounded log. Message ids are offsets, so cursors and
+/// `Last-Event-ID` resume exactly while the message is still retained.
+public struct InMemoryEndpoint: EndpointConnector {
+    public struct Configuration: Sendable, Hashable {
+        /// Default: the API's id.
+        public var topic: String
+        public var retention: InMemoryRetention
+        /// Where a consumer without a cursor starts: `latest` (only new messages, the default) or `earliest`.
+        public var startAtEarliest: Bool
+
+        public init(topic: String, retention: InMemoryRetention = .init(), startAtEarliest: Bool = false) {
+            self.topic = topic
+            self.retention = retention
+            self.startAtEarliest = startAtEarliest
+        }
+
+        static let fields: Set<String> = ["topic", "maxMessages", "maxBytes", "autoOffsetReset"]
+
+        /// Reads the endpoint's configuration; `defaultTopic` applies when `topic` is absent.
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, defaultTopic: String, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
+            let reader = ConfigurationReader(object, at: path)
+            reader.warnUnknown(fields, &diagnostics)
+            var configuration = Configuration(topic: defaultTopic)
+            if let topic = reader.string("topic", &diagnostics) {
+                if topic.isEmpty || topic.count > 249 {
+                    diagnostics.error(path.key("topic"), "must be 1 to 249 characters")
+                } else {
+                    configuration.topic = topic
+                }
+            }
+            if let count = reader.integer("maxMessages", &diagnostics, minimum: 1, maximum: 100_000_000) {
+                configuration.retention.maxMessages = Int(count)
+            }
+            if let bytes = reader.integer("maxBytes", &diagnostics, minimum: 1024, maximum: 1 << 40) {
+                configuration.retention.maxBytes = Int(bytes)
+            }
+            if let reset = reader.string("autoOffsetReset", &diagnostics) {
+                switch reset.lowercased() {
+                case "earliest": configuration.startAtEarliest = true
+                case "latest": configuration.startAtEarliest = false
+                default: diagnostics.error(path.key("autoOffsetReset"), "must be 'earliest' or 'latest'")
+                }
+            }
+            return configuration
+        }
+    }
+
+    public let type = "inmemory"
+    public let canPublish = true
+    public let canSubscribe = true
+    public let configuration: Configuration
+    let topic: InMemoryTopic
+
+    public init(configuration: Configuration, broker: InMemoryBroker) {
+        self.configuration = configuration
+        self.topic = broker.topic(named: configuration.topic, retention: configuration.retention)
+    }
+
+    public func publish(_ message: Message) async throws -> Message {
+        topic.append(message, timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    public func subscribe(_ request: SubscriptionRequest) async throws -> any MessageSource {
+        let start: Int64
+        if let cursor = request.resumeAfter {
+            guard let offset = Int64(cursor), offset >= -1 else { throw GatewayError.invalidCursor(cursor) }
+            start = offset + 1
+        } else {
+            let bounds = topic.bounds
+            start = configuration.startAtEarliest ? bounds.first : bounds.end
+        }
+        return InMemoryMessageSource(topic: topic, offset: start)
+    }
+}
+
+/// A reader of one in-memory topic: just a position.
+final class InMemoryMessageSource: MessageSource {
+    private struct State {
+        var offset: Int64
+        var closed = false
+    }
+
+    private let topic: InMemoryTopic
+    private let state: Mutex<State>
+
+    init(topic: InMemoryTopic, offset: Int64) {
+        self.topic = topic
+        self.state = Mutex(State(offset: offset))
+    }
+
+    func next(maxCount: Int) async throws -> [Message] {
+        while true {
+            let (offset, closed) = state.withLock { ($0.offset, $0.closed) }
+            if closed { return [] }
+            let (messages, next) = topic.read(from: offset, maxCount: maxCount)
+            if !messages.isEmpty {
+                state.withLock { $0.offset = next }
+                return messages
+            }
+            try await topic.waitForMessage(at: next)
+        }
+    }
+
+    func close() {
+        state.withLock { $0.closed = true }
+    }
+}

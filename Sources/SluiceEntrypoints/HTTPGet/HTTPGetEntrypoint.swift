@@ -1,0 +1,124 @@
+import Foundation
+public import HTTPTypes
+public import HummingbirdCore
+import NIOCore
+public import SluiceCore
+
+/// The `http-get` entrypoint: a poll. The client gets up to `limit` messages after its `cursor`, waiting at most
+/// `messagesLimitDurationMs` for them, as JSON, XML or plain text.
+public struct HTTPGetEntrypoint: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Default: 500.
+        public var messagesLimitCount: Int = 500
+        /// Default: 5000 ms.
+        public var messagesLimitDurationMs: Int64 = 5000
+        /// Default: false.
+        public var headersInPayload = false
+        /// Default: false.
+        public var metadataInPayload = false
+
+        public init() {}
+
+        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+            let reader = ConfigurationReader(object, at: path)
+            reader.warnUnknown(["messagesLimitCount", "messagesLimitDurationMs", "headersInPayload", "metadataInPayload"], &diagnostics)
+            var configuration = Configuration()
+            if let count = reader.integer("messagesLimitCount", &diagnostics, minimum: 1, maximum: 1_000_000) {
+                configuration.messagesLimitCount = Int(count)
+            }
+            if let duration = reader.integer("messagesLimitDurationMs", &diagnostics, minimum: 1, maximum: 3_600_000) {
+                configuration.messagesLimitDurationMs = duration
+            }
+            configuration.headersInPayload = reader.bool("headersInPayload", &diagnostics) ?? false
+            configuration.metadataInPayload = reader.bool("metadataInPayload", &diagnostics) ?? false
+            return configuration
+        }
+    }
+
+    public static let type = "http-get"
+    public static let supportedQoS: Set<MessageQoS> = [.auto, .atMostOnce, .atLeastOnce]
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
+        let format: PollResponseFormat
+        switch PollResponseFormat.negotiate(acceptValues: request.headers[values: .accept]) {
+        case .success(let chosen): format = chosen
+        case .failure(let error):
+            try await error.write(to: writer)
+            return
+        }
+        var limit = min(configuration.messagesLimitCount, invocation.limits.maxPollMessages)
+        let limitText = request.queryValue("limit").flatMap { $0.isEmpty ? nil : $0 }
+        if let limitText {
+            guard let requested = Int(limitText), requested >= 0 else {
+                try await GatewayError(
+                    status: 400, key: "INVALID_LIMIT", message: "The limit '\(limitText)' must be a non-negative integer."
+                ).write(to: writer)
+                return
+            }
+            limit = min(limit, requested)
+        }
+        let cursor = request.queryValue("cursor").flatMap { $0.isEmpty ? nil : $0 }
+        let source: any MessageSource
+        do {
+            source = try await invocation.endpoint.subscribe(
+                SubscriptionRequest(resumeAfter: cursor, clientIdentifier: nil, qos: invocation.qos)
+            )
+        } catch let error as GatewayError {
+            try await error.write(to: writer)
+            return
+        }
+        defer { source.close() }
+        let messages = try await Self.collect(
+            from: source, limit: limit, within: .milliseconds(configuration.messagesLimitDurationMs)
+        )
+        let nextCursor = messages.last?.id ?? cursor
+        let body = format.render(
+            messages: messages, nextCursor: nextCursor, limit: limitText,
+            headers: configuration.headersInPayload, metadata: configuration.metadataInPayload
+        )
+        var head = HTTPResponse(status: .ok)
+        head.headerFields[.contentType] = format.contentType
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// Pulls up to `limit` messages, returning early with what it has when `duration` has passed.
+    static func collect(from source: any MessageSource, limit: Int, within duration: Duration) async throws -> [Message] {
+        guard limit > 0 else { return [] }
+        return try await withThrowingTaskGroup(of: [Message]?.self) { group in
+            group.addTask {
+                var collected: [Message] = []
+                do {
+                    while collected.count < limit {
+                        let batch = try await source.next(maxCount: limit - collected.count)
+                        if batch.isEmpty { break }
+                        collected.append(contentsOf: batch)
+                    }
+                } catch is CancellationError {
+                    // The deadline passed: what was read so far is the answer; nothing unread was consumed.
+                }
+                return collected
+            }
+            group.addTask {
+                try await Task.sleep(for: duration)
+                return nil
+            }
+            var result: [Message] = []
+            for try await outcome in group {
+                if let messages = outcome {
+                    result = messages
+                    break
+                }
+                group.cancelAll()
+            }
+            group.cancelAll()
+            return result
+        }
+    }
+}

@@ -1,0 +1,70 @@
+public import HTTPTypes
+public import HummingbirdCore
+import NIOCore
+import Foundation
+public import SluiceCore
+
+/// The `http-post` entrypoint: one request body becomes one message; the client gets 202 once the endpoint
+/// has it.
+public struct HTTPPostEntrypoint: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Copy the request's headers into the message's headers. Default: false.
+        public var requestHeadersToMessage = false
+
+        public init() {}
+
+        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+            let reader = ConfigurationReader(object, at: path)
+            reader.warnUnknown(["requestHeadersToMessage"], &diagnostics)
+            var configuration = Configuration()
+            configuration.requestHeadersToMessage = reader.bool("requestHeadersToMessage", &diagnostics) ?? false
+            return configuration
+        }
+    }
+
+    public static let type = "http-post"
+    public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
+
+    /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
+    static let hopHeaders: Set<HTTPField.Name> = [
+        .connection, .contentLength, .transferEncoding, .upgrade, .te, .proxyAuthorization,
+        .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!,
+    ]
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
+        let limit = invocation.limits.maxRequestBodyBytes
+        if let declared = request.declaredContentLength, declared > limit {
+            try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)
+            return
+        }
+        guard let body = try await collectBody(request.body, limit: limit) else {
+            try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)
+            return
+        }
+        var message = Message(content: body, timestamp: Date.nowMilliseconds)
+        if configuration.requestHeadersToMessage {
+            for field in request.headers where !Self.hopHeaders.contains(field.name) {
+                message.headers.add(name: field.name.canonicalName, value: field.value)
+            }
+        }
+        do {
+            _ = try await invocation.endpoint.publish(message)
+        } catch let error as GatewayError {
+            try await error.write(to: writer)
+            return
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            invocation.logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
+            try await GatewayError.endpointUnavailable("The endpoint could not accept the message.").write(to: writer)
+            return
+        }
+        try await writer.writeResponse(HTTPResponse(status: .accepted, headerFields: [.contentLength: "0"]))
+    }
+}

@@ -1,0 +1,25 @@
+public import Logging
+public import SluiceCore
+
+/// Everything an entrypoint needs to serve one request of a deployed API.
+public struct EntrypointInvocation: Sendable {
+    public var apiID: String
+    public var endpoint: any EndpointConnector
+    public var qos: MessageQoS
+    public var limits: GatewayLimits
+    /// The live streams of this deployment, so they can be closed when it goes away or the gateway drains.
+    public var streams: LiveStreams
+    public var logger: Logger
+
+    public init(
+        apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,
+        streams: LiveStreams, logger: Logger
+    ) {
+        self.apiID = apiID
+        self.endpoint = endpoint
+        self.qos = qos
+        self.limits = limits
+        self.streams = streams
+        self.logger = logger
+    }
+}

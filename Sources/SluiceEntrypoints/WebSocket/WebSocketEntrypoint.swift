@@ -1,0 +1,125 @@
+public import HummingbirdWebSocket
+import NIOCore
+import Foundation
+public import SluiceCore
+
+/// The `websocket` entrypoint: each frame in is a message published to the endpoint (publisher), each message
+/// out is a frame (subscriber): text when the content is valid UTF-8, binary otherwise.
+public struct WebSocketEntrypoint: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Default: true.
+        public var publisherEnabled = true
+        /// Default: true.
+        public var subscriberEnabled = true
+
+        public init() {}
+
+        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+            let reader = ConfigurationReader(object, at: path)
+            reader.warnUnknown(["publisher", "subscriber"], &diagnostics)
+            var configuration = Configuration()
+            let publisher = reader.object("publisher", &diagnostics)
+            publisher.warnUnknown(["enabled"], &diagnostics)
+            configuration.publisherEnabled = publisher.bool("enabled", &diagnostics) ?? true
+            let subscriber = reader.object("subscriber", &diagnostics)
+            subscriber.warnUnknown(["enabled"], &diagnostics)
+            configuration.subscriberEnabled = subscriber.bool("enabled", &diagnostics) ?? true
+            if !configuration.publisherEnabled && !configuration.subscriberEnabled {
+                diagnostics.error(path, "at least one of publisher and subscriber must be enabled")
+            }
+            return configuration
+        }
+    }
+
+    public static let type = "websocket"
+    public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
+    static let batchSize = 256
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Serves one upgraded connection until either side closes it.
+    public func handle(
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        invocation: EntrypointInvocation,
+        registration: StreamRegistration
+    ) async throws {
+        defer { registration.cancel() }
+        let endpoint = invocation.endpoint
+        let source: (any MessageSource)?
+        if configuration.subscriberEnabled {
+            do {
+                source = try await endpoint.subscribe(SubscriptionRequest(qos: invocation.qos))
+            } catch let error as GatewayError {
+                try await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                return
+            }
+        } else {
+            source = nil
+        }
+        defer { source?.close() }
+        let publisherEnabled = configuration.publisherEnabled
+        let maxMessageBytes = invocation.limits.maxMessageBytes
+        let logger = invocation.logger
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let source {
+                group.addTask {
+                    do {
+                        while true {
+                            let batch = try await source.next(maxCount: Self.batchSize)
+                            if batch.isEmpty { break }
+                            for message in batch {
+                                if let text = String(validating: message.content.readableBytesView, as: UTF8.self) {
+                                    try await outbound.write(.text(text))
+                                } else {
+                                    try await outbound.write(.binary(message.content))
+                                }
+                            }
+                        }
+                        // The endpoint has no more messages (a finite mock, say): a normal goodbye.
+                        try await outbound.close(.normalClosure, reason: "Bye")
+                    } catch is CancellationError {
+                    } catch let error as GatewayError {
+                        try? await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                    }
+                }
+            }
+            // Reading inbound continues until the client closes (or the close handshake ends), even with the
+            // publisher disabled: frames are then read and dropped, which keeps ping/pong and close working.
+            for try await frame in inbound.messages(maxSize: maxMessageBytes) {
+                guard publisherEnabled else { continue }
+                let content: ByteBuffer
+                switch frame {
+                case .text(let text): content = ByteBuffer(string: text)
+                case .binary(let buffer): content = buffer
+                }
+                do {
+                    _ = try await endpoint.publish(Message(content: content, timestamp: Date.nowMilliseconds))
+                } catch let error as GatewayError {
+                    try await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                    break
+                } catch {
+                    logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
+                    try await outbound.close(.unexpectedServerError, reason: "Server error")
+                    break
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Close reasons are limited to 123 bytes by the protocol.
+    public static func closeReason(_ text: String) -> String {
+        var reason = ""
+        for character in text {
+            if reason.utf8.count + String(character).utf8.count > 123 { break }
+            reason.append(character)
+        }
+        return reason
+    }
+}

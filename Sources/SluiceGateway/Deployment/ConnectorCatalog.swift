@@ -1,0 +1,45 @@
+public import SluiceCore
+import SluiceEndpoints
+import SluiceEntrypoints
+
+extension DefinitionCatalog {
+    /// Everything this build of the gateway can deploy.
+    public static var gateway: DefinitionCatalog {
+        var catalog = DefinitionCatalog()
+        catalog.register(
+            EntrypointSpec(type: HTTPPostEntrypoint.type, supportedQoS: HTTPPostEntrypoint.supportedQoS) { object, path, diagnostics in
+                _ = HTTPPostEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EntrypointSpec(type: HTTPGetEntrypoint.type, supportedQoS: HTTPGetEntrypoint.supportedQoS) { object, path, diagnostics in
+                _ = HTTPGetEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EntrypointSpec(type: SSEEntrypoint.type, supportedQoS: SSEEntrypoint.supportedQoS) { object, path, diagnostics in
+                _ = SSEEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EntrypointSpec(type: WebSocketEntrypoint.type, supportedQoS: WebSocketEntrypoint.supportedQoS) { object, path, diagnostics in
+                _ = WebSocketEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EndpointSpec(type: "mock") { endpoint, _, diagnostics in
+                _ = MockEndpoint.Configuration.parse(endpoint.configuration, at: endpoint.path.key("configuration"), diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EndpointSpec(type: "inmemory") { endpoint, _, diagnostics in
+                _ = InMemoryEndpoint.Configuration.parse(
+                    endpoint.configuration, at: endpoint.path.key("configuration"), defaultTopic: "default",
+                    diagnostics: &diagnostics
+                )
+            }
+        )
+        catalog.securityTypes = ["key-less"]
+        return catalog
+    }
+}

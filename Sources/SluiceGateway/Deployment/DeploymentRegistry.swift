@@ -1,0 +1,98 @@
+import Logging
+public import SluiceCore
+import SluiceEndpoints
+public import SluiceEntrypoints
+import Synchronization
+
+/// The APIs deployed on this gateway, swapped atomically: a request sees either the old or the new version
+/// of an API, never half of one. Replacing an API leaves the streams already open on the old version running
+/// until they end; removing one ends its streams.
+public final class DeploymentRegistry: Sendable {
+    private struct State {
+        var deployments: [String: Deployment] = [:]
+        var table = RoutingTable(deployments: [])
+        var retired: [Deployment] = []
+    }
+
+    private let state = Mutex(State())
+    let broker: InMemoryBroker
+    /// Parent of every deployment's streams: the gateway-wide count and drain.
+    public let streams: LiveStreams
+    let logger: Logger
+
+    public init(broker: InMemoryBroker, streams: LiveStreams, logger: Logger) {
+        self.broker = broker
+        self.streams = streams
+        self.logger = logger
+    }
+
+    var table: RoutingTable { state.withLock { $0.table } }
+
+    public var deployedIDs: [String] { state.withLock { $0.deployments.keys.sorted() } }
+
+    public func deployment(id: String) -> Deployment? { state.withLock { $0.deployments[id] } }
+
+    /// Deploys `definition` (replacing an API with the same id), or throws with the reasons it cannot run.
+    @discardableResult
+    public func deploy(_ definition: APIDefinition, source: String) throws -> Deployment {
+        if let (path, otherID) = table.conflict(with: definition) {
+            throw DeploymentError(
+                apiID: definition.id,
+                diagnostics: [
+                    Diagnostic(
+                        path: "listeners",
+                        message: "context path '\(path.host.map { "\($0)" } ?? "")\(path.path)' is already used by API '\(otherID)'",
+                        code: "PATH_CONFLICT"
+                    )
+                ]
+            )
+        }
+        let deployment = try Deployment.make(
+            definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams)
+        )
+        let replaced = state.withLock { state -> Deployment? in
+            let old = state.deployments.updateValue(deployment, forKey: definition.id)
+            state.table = RoutingTable(deployments: Array(state.deployments.values))
+            if let old { state.retired.append(old) }
+            return old
+        }
+        logger.info(
+            "API deployed",
+            metadata: ["api": "\(definition.id)", "source": "\(source)", "replaced": "\(replaced != nil)"]
+        )
+        return deployment
+    }
+
+    /// Removes an API: new requests get 404, open streams are ended.
+    public func undeploy(id: String) async {
+        let removed = state.withLock { state -> Deployment? in
+            guard let removed = state.deployments.removeValue(forKey: id) else { return nil }
+            state.table = RoutingTable(deployments: Array(state.deployments.values))
+            return removed
+        }
+        guard let removed else { return }
+        removed.streams.endAll(.apiRemoved)
+        await removed.endpoint.stop()
+        logger.info("API undeployed", metadata: ["api": "\(id)"])
+    }
+
+    /// Stops the connectors of replaced versions once their last stream has closed.
+    func stopIdleRetired() async {
+        let idle = state.withLock { state -> [Deployment] in
+            let idle = state.retired.filter { $0.streams.count == 0 }
+            state.retired.removeAll { $0.streams.count == 0 }
+            return idle
+        }
+        for deployment in idle { await deployment.endpoint.stop() }
+    }
+
+    /// Undeploys everything (at shutdown).
+    func undeployAll() async {
+        for id in deployedIDs { await undeploy(id: id) }
+        let retired = state.withLock { state -> [Deployment] in
+            defer { state.retired.removeAll() }
+            return state.retired
+        }
+        for deployment in retired { await deployment.endpoint.stop() }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import HTTPTypes
+import HummingbirdCore
+import HummingbirdWebSocket
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+public import UnixSignals
+public import SluiceCore
+import SluiceEndpoints
+public import SluiceEntrypoints
+import Synchronization
+
+/// A whole gateway: the HTTP server, the deployed APIs, the definition watcher and the drain on shutdown, as
+/// services of one `ServiceGroup`.
+public final class Gateway: Sendable {
+    public let settings: GatewaySettings
+    public let registry: DeploymentRegistry
+    public let streams: LiveStreams
+    let logger: Logger
+    let loader: DefinitionLoader
+    let watcher: DefinitionWatcher?
+    private let boundPort = Mutex<Int?>(nil)
+    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+
+    public init(settings: GatewaySettings, logger: Logger, catalog: DefinitionCatalog = .gateway) {
+        self.settings = settings
+        self.logger = logger
+        self.loader = DefinitionLoader(catalog: catalog)
+        self.streams = LiveStreams(counter: ConnectionCounter(maximum: settings.limits.maxStreamingConnections))
+        let registry = DeploymentRegistry(broker: InMemoryBroker(), streams: streams, logger: logger)
+        self.registry = registry
+        if let apis = settings.apis {
+            self.watcher = DefinitionWatcher(
+                path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,
+                interval: .milliseconds(settings.reloadIntervalMs), logger: logger
+            )
+        } else {
+            self.watcher = nil
+        }
+    }
+
+    /// The port the server listens on, once it does (useful with port 0).
+    public func port() async -> Int {
+        await withCheckedContinuation { continuation in
+            let port = boundPort.withLock { port -> Int? in
+                if port == nil { portWaiters.withLock { $0.append(continuation) } }
+                return port
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+
+    private func serverStarted(port: Int) {
+        let waiters = boundPort.withLock { bound -> [CheckedContinuation<Int, Never>] in
+            bound = port
+            return portWaiters.withLock { waiters in
+                defer { waiters.removeAll() }
+                return waiters
+            }
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    /// The services to run: server, definition watcher, stream drain (shut down first, so streams say goodbye
+    /// before the server stops accepting).
+    public func services() throws -> [any Service] {
+        let limits = settings.limits
+        let responder = GatewayResponder(registry: registry, limits: limits, logger: logger)
+        let builder = HTTPServerBuilder.http1WebSocketUpgrade(
+            configuration: .init(
+                http1: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [HeaderLimitHandler(limit: limits.maxHeaderBytes)],
+                    idleTimeout: nil,
+                    httpDecoderConfiguration: .init(
+                        maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+                        maxHeaderFieldCount: 1000
+                    )
+                ),
+                ws: WebSocketServerConfiguration(
+                    maxFrameSize: limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30)),
+                    closeTimeout: .seconds(5)
+                )
+            ),
+            shouldUpgrade: { head, _, _ in responder.upgrade(head) }
+        )
+        let server = try builder.buildServer(
+            configuration: ServerConfiguration(address: .hostname(settings.host, port: settings.port)),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger,
+            responder: { request, writer, channel in try await responder.respond(request, writer, channel) },
+            onServerRunning: { [weak self] channel in self?.serverStarted(port: channel.localAddress?.port ?? 0) }
+        )
+        var services: [any Service] = [server]
+        if let watcher { services.append(watcher) }
+        services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))
+        return services
+    }
+
+    /// Deploys the definitions at `settings.apis` once; returns the files that did not deploy.
+    public func deployDefinitions() async -> [LoadedDefinition] {
+        await watcher?.scan(reason: nil) ?? []
+    }
+
+    /// Runs until SIGTERM or SIGINT (then drains) or until the task is cancelled.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: try services().map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = Duration.milliseconds(Int(settings.drainTimeoutSeconds * 1000))
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// Waits for shutdown, then ends every open stream with its goodbye (SSE `goaway`, WebSocket 1001).
+struct StreamDrainService: Service {
+    let streams: LiveStreams
+    let registry: DeploymentRegistry
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("draining", metadata: ["streams": "\(streams.count)"])
+        streams.endAll(.draining)
+    }
+}

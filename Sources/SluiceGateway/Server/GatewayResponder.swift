@@ -1,0 +1,73 @@
+import HTTPTypes
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import SluiceCore
+import SluiceEntrypoints
+
+/// Routes each request to its API and entrypoint, as Gravitee chooses them: a WebSocket upgrade first
+/// (handled by ``upgrade(_:)``), then SSE for a GET accepting `text/event-stream`, then `http-get` for GET and
+/// `http-post` for POST.
+struct GatewayResponder: Sendable {
+    let registry: DeploymentRegistry
+    let limits: GatewayLimits
+    let logger: Logger
+
+    func respond(_ request: Request, _ writer: consuming ResponseWriter, _ channel: any Channel) async throws {
+        guard let deployment = registry.table.route(host: request.head.authority, path: request.uri.path) else {
+            try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
+            return
+        }
+        let plan: SecurityChain.ResolvedPlan
+        switch deployment.security.resolve() {
+        case .success(let resolved): plan = resolved
+        case .failure(let error):
+            try await error.write(to: writer)
+            return
+        }
+        _ = plan
+        if let (sse, qos) = deployment.sse, SSEEntrypoint.matches(request.head) {
+            try await sse.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
+        } else if request.method == .get, let (get, qos) = deployment.httpGet {
+            try await get.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
+        } else if request.method == .post, let (post, qos) = deployment.httpPost {
+            try await post.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
+        } else {
+            try await GatewayError.noEntrypoint(method: request.method.rawValue).write(to: writer)
+        }
+    }
+
+    /// Decides a WebSocket upgrade. Requests that cannot be served are still upgraded and then closed at once
+    /// with a close code and a reason naming why (the upgrade path cannot answer with an HTTP error body).
+    func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let uri = URI(head.path ?? "/")
+        let refuse = { (code: WebSocketErrorCode, error: GatewayError) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> in
+            .upgrade([:]) { _, outbound, _ in
+                try await outbound.close(code, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
+            }
+        }
+        guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {
+            return refuse(.policyViolation, .noAPI(path: uri.path))
+        }
+        if case .failure(let error) = deployment.security.resolve() {
+            return refuse(.policyViolation, error)
+        }
+        guard let (webSocket, qos) = deployment.webSocket else {
+            return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
+        }
+        let invocation = deployment.invocation(qos: qos, limits: limits, logger: logger)
+        let ended = EndSignal()
+        guard let registration = deployment.streams.register(end: { reason in ended.fire(reason) }) else {
+            return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
+        }
+        return .upgrade([:]) { inbound, outbound, _ in
+            ended.onFire { _ in
+                // The registry calls enders synchronously; closing is async, so it runs on its own task.
+                Task { try? await outbound.close(.goingAway, reason: "Stopping, please reconnect") }
+            }
+            try await webSocket.handle(inbound: inbound, outbound: outbound, invocation: invocation, registration: registration)
+        }
+    }
+}

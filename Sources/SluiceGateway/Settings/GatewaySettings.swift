@@ -1,0 +1,112 @@
+public import Foundation
+public import Logging
+public import SluiceEntrypoints
+import Yams
+
+/// How a gateway runs. Each setting comes from, in order of precedence: a command-line option, a `SLUICE_*`
+/// environment variable, the settings file, the default.
+public struct GatewaySettings: Sendable {
+    /// Default: 0.0.0.0.
+    public var host = "0.0.0.0"
+    /// Default: 8082 (Gravitee's gateway port).
+    public var port = 8082
+    /// A definition file or a directory of them. Default: none (no API).
+    public var apis: String?
+    /// How often the definitions are checked for changes. Default: 1000 ms.
+    public var reloadIntervalMs = 1000
+    /// How long a shutdown waits for open requests and streams to finish. Default: 10 s.
+    public var drainTimeoutSeconds = 10.0
+    /// Default: info.
+    public var logLevel = Logger.Level.info
+    public var limits = GatewayLimits()
+
+    public init() {}
+
+    /// The settings problems found, each naming the setting.
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public var setting: String
+        public var message: String
+        public var description: String { "\(setting): \(message)" }
+    }
+
+    /// Applies a YAML or JSON settings file.
+    public mutating func apply(file path: String) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let root = try Yams.load(yaml: text) as? [String: Any] else {
+            throw Problem(setting: path, message: "a settings file must be a mapping")
+        }
+        var flat: [String: String] = [:]
+        func flatten(_ value: Any, prefix: String) {
+            if let map = value as? [String: Any] {
+                for (key, child) in map { flatten(child, prefix: prefix.isEmpty ? key : "\(prefix).\(key)") }
+            } else {
+                flat[prefix] = "\(value)"
+            }
+        }
+        flatten(root, prefix: "")
+        try apply(values: flat, source: path)
+    }
+
+    /// Applies `SLUICE_*` variables: `SLUICE_PORT`, `SLUICE_LIMITS_MAX_REQUEST_BODY_BYTES`, …
+    public mutating func apply(environment: [String: String]) throws {
+        var values: [String: String] = [:]
+        for key in Self.keys {
+            let variable = "SLUICE_" + key.replacingOccurrences(of: ".", with: "_").camelToSnake().uppercased()
+            if let value = environment[variable] { values[key] = value }
+        }
+        try apply(values: values, source: "environment")
+    }
+
+    static let keys = [
+        "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
+        "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
+        "limits.maxStreamingConnections", "limits.maxPollMessages",
+    ]
+
+    mutating func apply(values: [String: String], source: String) throws {
+        var problems: [Problem] = []
+        func int(_ key: String, _ minimum: Int, _ apply: (inout GatewaySettings, Int) -> Void) {
+            guard let text = values[key] else { return }
+            guard let value = Int(text), value >= minimum else {
+                problems.append(Problem(setting: key, message: "must be an integer of at least \(minimum) (\(source))"))
+                return
+            }
+            apply(&self, value)
+        }
+        for key in values.keys where !Self.keys.contains(key) {
+            problems.append(Problem(setting: key, message: "unknown setting (\(source))"))
+        }
+        if let host = values["host"] { self.host = host }
+        int("port", 0) { $0.port = $1 }
+        if let apis = values["apis"] { self.apis = apis }
+        int("reloadIntervalMs", 50) { $0.reloadIntervalMs = $1 }
+        if let text = values["drainTimeoutSeconds"] {
+            if let value = Double(text), value >= 0 { drainTimeoutSeconds = value } else {
+                problems.append(Problem(setting: "drainTimeoutSeconds", message: "must be a non-negative number (\(source))"))
+            }
+        }
+        if let text = values["logLevel"] {
+            if let level = Logger.Level(rawValue: text.lowercased()) { logLevel = level } else {
+                problems.append(Problem(setting: "logLevel", message: "must be one of trace, debug, info, notice, warning, error, critical (\(source))"))
+            }
+        }
+        int("limits.maxRequestBodyBytes", 1) { $0.limits.maxRequestBodyBytes = $1 }
+        int("limits.maxMessageBytes", 1) { $0.limits.maxMessageBytes = $1 }
+        int("limits.maxHeaderBytes", 1024) { $0.limits.maxHeaderBytes = $1 }
+        int("limits.maxStreamingConnections", 1) { $0.limits.maxStreamingConnections = $1 }
+        int("limits.maxPollMessages", 1) { $0.limits.maxPollMessages = $1 }
+        if let first = problems.first {
+            throw problems.count == 1 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
+        }
+    }
+}
+
+extension String {
+    func camelToSnake() -> String {
+        var out = ""
+        for character in self {
+            if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
+        }
+        return out
+    }
+}

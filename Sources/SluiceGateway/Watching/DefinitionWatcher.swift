@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import UnixSignals
+
+/// Keeps the deployed APIs in step with the definition files: deploys them at start, then every
+/// `interval` (and at once on SIGHUP) redeploys the files that changed, deploys new ones and undeploys the
+/// APIs whose file went away. A file that no longer validates leaves its API running as it was.
+actor DefinitionWatcher: Service {
+    struct Tracked {
+        var content: Data
+        var apiID: String?
+    }
+
+    let path: String
+    let loader: DefinitionLoader
+    let registry: DeploymentRegistry
+    let interval: Duration
+    let logger: Logger
+    var tracked: [String: Tracked] = [:]
+
+    init(path: String, loader: DefinitionLoader, registry: DeploymentRegistry, interval: Duration, logger: Logger) {
+        self.path = path
+        self.loader = loader
+        self.registry = registry
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        await self.scan(reason: "SIGHUP")
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.interval)
+                        await self.scan(reason: nil)
+                        await self.registry.stopIdleRetired()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads every definition file and applies what changed. Returns the problems of files that did not deploy.
+    @discardableResult
+    func scan(reason: String?) async -> [LoadedDefinition] {
+        if let reason { logger.info("reloading definitions", metadata: ["reason": "\(reason)"]) }
+        let files: [URL]
+        do {
+            files = try DefinitionLoader.definitionFiles(at: path)
+        } catch {
+            logger.error("cannot list definitions", metadata: ["path": "\(path)", "error": "\(error)"])
+            return []
+        }
+        var failures: [LoadedDefinition] = []
+        var seen = Set<String>()
+        for file in files {
+            let key = file.path
+            seen.insert(key)
+            guard let content = try? Data(contentsOf: file) else { continue }
+            if let known = tracked[key], known.content == content { continue }
+            let previousID = tracked[key]?.apiID
+            tracked[key] = Tracked(content: content, apiID: previousID)
+            let loaded = loader.load(data: content, source: key)
+            for warning in loaded.diagnostics where warning.severity == .warning {
+                logger.warning("definition warning", metadata: ["file": "\(key)", "problem": "\(warning)"])
+            }
+            guard let definition = loaded.definition, loaded.isDeployable else {
+                failures.append(loaded)
+                for error in loaded.errors {
+                    logger.error("definition refused", metadata: ["file": "\(key)", "problem": "\(error)"])
+                }
+                continue
+            }
+            if let owner = tracked.first(where: { $0.key != key && $0.value.apiID == definition.id }) {
+                let diagnostic = Diagnostic(path: "id", message: "API id '\(definition.id)' is already deployed from \(owner.key)", code: "DUPLICATE_API")
+                failures.append(LoadedDefinition(source: key, definition: nil, diagnostics: [diagnostic]))
+                logger.error("definition refused", metadata: ["file": "\(key)", "problem": "\(diagnostic)"])
+                continue
+            }
+            do {
+                try registry.deploy(definition, source: key)
+                if let previousID, previousID != definition.id { await registry.undeploy(id: previousID) }
+                tracked[key]?.apiID = definition.id
+            } catch let error as DeploymentError {
+                failures.append(LoadedDefinition(source: key, definition: nil, diagnostics: error.diagnostics))
+                logger.error("definition refused", metadata: ["file": "\(key)", "problem": "\(error)"])
+            } catch {
+                logger.error("definition refused", metadata: ["file": "\(key)", "error": "\(error)"])
+            }
+        }
+        for (key, entry) in tracked where !seen.contains(key) {
+            tracked.removeValue(forKey: key)
+            if let id = entry.apiID { await registry.undeploy(id: id) }
+        }
+        return failures
+    }
+}
