@@ -7,6 +7,7 @@ import Foundation
 public struct APIDefinitionReader: Sendable {
     public init() {}
 
+    /// Reads `value`. The definition is nil only when `value` is not an object; check the diagnostics for errors.
     public func read(_ value: JSONValue) -> (definition: APIDefinition?, diagnostics: [Diagnostic]) {
         var diagnostics = DiagnosticCollector()
         guard case .object(let document) = value else {
@@ -52,7 +53,8 @@ public struct APIDefinitionReader: Sendable {
             }
         }
 
-        if diagnostics.hasErrors { return (nil, diagnostics.diagnostics) }
+        // The definition is returned even when problems were found, so that type-specific checks can report
+        // theirs too; callers deploy only definitions without errors.
         let definition = APIDefinition(
             id: id, name: name, apiVersion: root.string("apiVersion", &diagnostics),
             definitionVersion: definitionVersion, type: type, description: root.string("description", &diagnostics),
@@ -167,7 +169,7 @@ public struct APIDefinitionReader: Sendable {
             var loadBalancer = APIDefinition.LoadBalancer.roundRobin
             let lb = reader.object("loadBalancer", &diagnostics)
             if let lbType = lb.string("type", &diagnostics) {
-                if let parsed = APIDefinition.LoadBalancer(rawValue: lbType.uppercased()) {
+                if let parsed = APIDefinition.LoadBalancer(rawValue: lbType.uppercased().replacingOccurrences(of: "-", with: "_")) {
                     loadBalancer = parsed
                 } else {
                     diagnostics.error(

@@ -50,7 +50,7 @@ public struct HTTPPostEntrypoint: Sendable {
         var message = Message(content: body, timestamp: Date.nowMilliseconds)
         if configuration.requestHeadersToMessage {
             for field in request.headers where !Self.hopHeaders.contains(field.name) {
-                message.headers.add(name: field.name.canonicalName, value: field.value)
+                message.headers.add(name: field.name.rawName, value: field.value)
             }
         }
         do {

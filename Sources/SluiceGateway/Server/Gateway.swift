@@ -68,23 +68,28 @@ public final class Gateway: Sendable {
     public func services() throws -> [any Service] {
         let limits = settings.limits
         let responder = GatewayResponder(registry: registry, limits: limits, logger: logger)
-        let builder = HTTPServerBuilder.http1WebSocketUpgrade(
-            configuration: .init(
-                http1: HTTP1Channel.Configuration(
-                    additionalChannelHandlers: [HeaderLimitHandler(limit: limits.maxHeaderBytes)],
-                    idleTimeout: nil,
-                    httpDecoderConfiguration: .init(
-                        maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
-                        maxHeaderFieldCount: 1000
-                    )
-                ),
-                ws: WebSocketServerConfiguration(
-                    maxFrameSize: limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30)),
-                    closeTimeout: .seconds(5)
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: HTTP1Channel.Configuration(
+                idleTimeout: nil,
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+                    maxHeaderFieldCount: 1000
                 )
             ),
-            shouldUpgrade: { head, _, _ in responder.upgrade(head) }
+            ws: WebSocketServerConfiguration(
+                maxFrameSize: limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30)),
+                closeTimeout: .seconds(5)
+            )
         )
+        let builder = HTTPServerBuilder { httpResponder in
+            GatewayChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: httpResponder, configuration: configuration,
+                    shouldUpgrade: { head, _, _ in responder.upgrade(head) }
+                ),
+                headerLimit: limits.maxHeaderBytes
+            )
+        }
         let server = try builder.buildServer(
             configuration: ServerConfiguration(address: .hostname(settings.host, port: settings.port)),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,

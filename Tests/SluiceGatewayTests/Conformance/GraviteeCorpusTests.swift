@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceEntrypoints
+import SluiceGateway
+import Testing
+
+/// Loads every Gravitee v4 fixture in ../shared/reference/gravitee-v4 (the compatibility corpus): each must
+/// deploy, or be refused with a diagnostic naming each type it uses that this gateway does not support.
+@Suite("Gravitee v4 corpus")
+struct GraviteeCorpusTests {
+    static let corpus = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/gravitee-v4")
+    static var corpusPresent: Bool { FileManager.default.fileExists(atPath: corpus.path) }
+
+    /// The type names a definition uses, read straight from its JSON (independently of the loader).
+    static func namedTypes(_ value: JSONValue) -> [(kind: String, type: String)] {
+        var found: [(String, String)] = []
+        for listener in value["listeners"]?.arrayValue ?? [] {
+            for entrypoint in listener["entrypoints"]?.arrayValue ?? [] {
+                if let type = entrypoint["type"]?.stringValue { found.append(("entrypoint", type)) }
+            }
+        }
+        for group in value["endpointGroups"]?.arrayValue ?? [] {
+            if let type = group["type"]?.stringValue { found.append(("endpoint", type)) }
+        }
+        func flows(_ list: [JSONValue]) {
+            for flow in list {
+                for phase in ["request", "response", "publish", "subscribe", "connect", "interact"] {
+                    for step in flow[phase]?.arrayValue ?? [] {
+                        if let policy = step["policy"]?.stringValue { found.append(("policy", policy)) }
+                    }
+                }
+            }
+        }
+        flows(value["flows"]?.arrayValue ?? [])
+        for plan in value["plans"]?.arrayValue ?? [] {
+            if let type = plan["security"]?["type"]?.stringValue { found.append(("plan security", type)) }
+            flows(plan["flows"]?.arrayValue ?? [])
+        }
+        for resource in value["resources"]?.arrayValue ?? [] {
+            if let type = resource["type"]?.stringValue { found.append(("resource", type)) }
+        }
+        return found
+    }
+
+    static func isSupported(_ kind: String, _ type: String, _ catalog: DefinitionCatalog) -> Bool {
+        switch kind {
+        case "entrypoint": catalog.entrypoints[type] != nil
+        case "endpoint": catalog.endpoints[type] != nil
+        case "policy": catalog.policies.contains(type)
+        case "plan security": catalog.securityTypes.contains(type)
+        default: catalog.resourceTypes.contains(type)
+        }
+    }
+
+    @Test("every fixture deploys or is refused naming its unsupported types")
+    func corpusLoads() async throws {
+        guard Self.corpusPresent else {
+            print("skipped: ../shared/reference/gravitee-v4 is not present in this checkout")
+            return
+        }
+        let files = try DefinitionLoader.definitionFiles(at: Self.corpus.path)
+        #expect(files.count > 50)
+        let catalog = DefinitionCatalog.gateway
+        let loader = DefinitionLoader(catalog: catalog)
+        var deployed = 0
+        for file in files {
+            let data = try Data(contentsOf: file)
+            let raw = try JSONValue.parse(json: data)
+            let unsupported = Self.namedTypes(raw).filter { !Self.isSupported($0.kind, $0.type, catalog) }
+            let loaded = loader.load(data: data, source: file.path)
+            if unsupported.isEmpty {
+                #expect(loaded.isDeployable, "\(file.lastPathComponent): \(loaded.errors)")
+                guard let definition = loaded.definition else { continue }
+                // It really deploys, into a registry of its own.
+                var settings = GatewaySettings()
+                settings.apis = nil
+                let gateway = Gateway(settings: settings, logger: Logger(label: "corpus"))
+                #expect(throws: Never.self) { try gateway.registry.deploy(definition, source: file.path) }
+                deployed += 1
+            } else {
+                #expect(!loaded.isDeployable, "\(file.lastPathComponent) deployed despite \(unsupported)")
+                for (kind, type) in unsupported {
+                    let named = loaded.errors.contains { $0.code == "UNSUPPORTED_TYPE" && $0.message == "\(kind) type '\(type)' is not supported" && !$0.path.isEmpty }
+                    #expect(named, "\(file.lastPathComponent): no diagnostic names \(kind) '\(type)'; got \(loaded.errors)")
+                }
+            }
+        }
+        #expect(deployed >= 10)
+    }
+
+    @Test("the examples shipped with Sluice all deploy")
+    func examples() throws {
+        let files = try DefinitionLoader.definitionFiles(at: packageRoot.appendingPathComponent("examples/apis").path)
+        #expect(files.count >= 2)
+        let loader = DefinitionLoader(catalog: .gateway)
+        for file in files {
+            let loaded = loader.load(file: file)
+            #expect(loaded.isDeployable, "\(file.lastPathComponent): \(loaded.diagnostics)")
+        }
+    }
+}
