@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, starts it, and runs every test: the Swift suites (unit and end-to-end
+# through real sockets) and the interop suite, where third-party clients talk to a running gateway.
+# Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt on a fresh machine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+# System packages the tests use. curl is used by the command-line smoke test.
+APT_PACKAGES=(curl)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# Python clients used as interop oracles, in a virtual environment of the project's own.
+VENV=.build-venv
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
+
+log "building"
+swift build --build-tests
+
+log "Swift test suites"
+swift_status=0
+swift test --skip-build || swift_status=$?
+
+log "interop suite (httpx, httpx-sse, websockets against the sluice binary)"
+interop_status=0
+SLUICE_BINARY="$(swift build --show-bin-path)/sluice" "$VENV/bin/python" -m pytest -q tests/interop || interop_status=$?
+
+if [ "$swift_status" -ne 0 ] || [ "$interop_status" -ne 0 ]; then
+  echo "FAILED: swift=$swift_status interop=$interop_status"
+  exit 1
+fi
+echo "all test suites passed"
