@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Sluice side by side with nginx + nchan (and nginx `return 202`, the plain HTTP limit), in one bounded run:
+#   (a) wrk -t1 -c64 -d10s, 1 KiB POST           Sluice POST /events | nchan /pub | nginx /ok
+#   (b) 1,000 SSE subscribers, 200 msg/s x 1 KiB  Sluice GET /events  | nchan /sub  (15 s of publishing)
+#   (c) 10,000 idle SSE connections: resident memory per connection (VmRSS delta / connections)
+# Run order is c, b, a (see the note at (b)).
+# Usage: bench/run.sh            (from anywhere; needs wrk, nginx, libnginx-mod-nchan, python3, swift)
+# Writes bench/out/<UTC stamp>/ (raw logs + results.md) and bench/out/latest.md. Stops everything it started.
+# Knobs (environment): FANOUT_SUBSCRIBERS=1000 FANOUT_RATE=200 FANOUT_SECONDS=15 IDLE_CONNECTIONS=10000
+#                      WRK_SECONDS=10 SKIP_BUILD=0
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+FANOUT_SUBSCRIBERS="${FANOUT_SUBSCRIBERS:-1000}"
+FANOUT_RATE="${FANOUT_RATE:-200}"
+FANOUT_SECONDS="${FANOUT_SECONDS:-15}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+IDLE_HOLD=20
+WRK_SECONDS="${WRK_SECONDS:-10}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="$ROOT/bench/out/$STAMP"
+mkdir -p "$OUT"
+TMP="$(mktemp -d /tmp/sluice-bench.XXXXXX)"
+LOAD="$ROOT/bench/loadtool/.build/release/sluice-load"
+SLUICE="$ROOT/.build/release/sluice"
+STARTED_PIDS=()
+SLUICE_PID=""
+NGINX_PID=""
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+note() { echo "$*" >> "$OUT/notes.txt"; log "NOTE: $*"; }
+
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        local alive=0
+        for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
+    done
+    for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    [ -f "$TMP/nginx/error.log" ] && cp "$TMP/nginx/error.log" "$OUT/nginx-error.log"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_port() { # port seconds
+    python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# Waits for a line starting with $2 in file $1, for at most $3 seconds, while process $4 lives.
+wait_line() {
+    local deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        grep -q "^$2" "$1" 2>/dev/null && return 0
+        kill -0 "$4" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+rss_kb() { # pids... -> summed VmRSS in KiB
+    local total=0 pid value
+    for pid in "$@"; do
+        value=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${value:-0}))
+    done
+    echo "$total"
+}
+
+cpu_ticks() { # pids... -> summed utime+stime in clock ticks
+    local total=0 pid value
+    for pid in "$@"; do
+        value=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + ${value:-0}))
+    done
+    echo "$total"
+}
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat; } # busy idle
+CLK_TCK=$(getconf CLK_TCK)
+
+# Runs "$@" and writes server CPU seconds (pids from $2's function), wall seconds and machine busy % to file $1.
+with_cpu() { # file pids-function command...
+    local file=$1 pids_fn=$2; shift 2
+    local c0 c1 t0 t1 busy0 idle0 busy1 idle1 rc
+    c0=$(cpu_ticks $($pids_fn)); read -r busy0 idle0 < <(machine_ticks); t0=$(date +%s.%N)
+    "$@"; rc=$?
+    c1=$(cpu_ticks $($pids_fn)); read -r busy1 idle1 < <(machine_ticks); t1=$(date +%s.%N)
+    python3 -c "import sys; c0,c1,t0,t1,b0,i0,b1,i1,hz=map(float,sys.argv[1:]); print(f'server_cpu_s={(c1-c0)/hz:.2f} wall_s={t1-t0:.2f} machine_busy_pct={100*(b1-b0)/max(1,(b1-b0)+(i1-i0)):.0f}')" \
+        "$c0" "$c1" "$t0" "$t1" "$busy0" "$idle0" "$busy1" "$idle1" "$CLK_TCK" > "$file"
+    return $rc
+}
+
+nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
+
+sluice_alive() { # step name
+    if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+        wait "$SLUICE_PID" 2>/dev/null; local rc=$?
+        note "Sluice (pid $SLUICE_PID) is gone after step '$1' (exit status $rc); see sluice.log. Restarting it for the next steps."
+        start_sluice
+    fi
+}
+
+start_sluice() {
+    SLUICE_PORT=$(free_port)
+    "$SLUICE" serve --apis "$ROOT/bench/apis" --host 127.0.0.1 --port "$SLUICE_PORT" >> "$OUT/sluice.log" 2>&1 &
+    SLUICE_PID=$!
+    STARTED_PIDS+=("$SLUICE_PID")
+    wait_port "$SLUICE_PORT" 30 || note "Sluice did not listen on $SLUICE_PORT within 30 s"
+    sleep 0.5
+    log "Sluice pid $SLUICE_PID on 127.0.0.1:$SLUICE_PORT"
+}
+
+# --- tools ---------------------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+    log "installing wrk, nginx, libnginx-mod-nchan"
+    (timeout 300 apt-get update && timeout 600 apt-get install -y nginx libnginx-mod-nchan wrk) > "$OUT/apt.log" 2>&1 \
+        || { log "cannot install the peers (see apt.log)"; exit 1; }
+fi
+
+# --- builds (release only) -----------------------------------------------------------------------------------
+if [ "$SKIP_BUILD" != 1 ]; then
+    log "building release sluice"
+    timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+        || { log "sluice build failed (see build-sluice.log)"; exit 1; }
+    log "building release sluice-load"
+    timeout 900 swift build -c release --package-path bench/loadtool --scratch-path bench/loadtool/.build \
+        > "$OUT/build-loadtool.log" 2>&1 || { log "load tool build failed (see build-loadtool.log)"; exit 1; }
+fi
+[ -x "$SLUICE" ] && [ -x "$LOAD" ] || { log "missing $SLUICE or $LOAD"; exit 1; }
+
+# --- machine ----------------------------------------------------------------------------------------------------
+{
+    echo "date_utc=$STAMP"
+    echo "cores=$(nproc)"
+    echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "kernel=$(uname -r)"
+    echo "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
+    echo "nchan=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)"
+    echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+    echo "swift=$(swift --version 2>/dev/null | head -1)"
+    echo "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ' (+ uncommitted changes in Sources/Package.swift)')"
+    echo "nofile=$(ulimit -n)"
+} > "$OUT/machine.txt"
+
+# --- servers ----------------------------------------------------------------------------------------------------
+start_sluice
+NGINX_PORT=$(free_port)
+"$ROOT/bench/nchan/start.sh" "$TMP/nginx" "$NGINX_PORT" 2> "$OUT/nginx-start.log" &
+NGINX_PID=$!
+STARTED_PIDS+=("$NGINX_PID")
+wait_port "$NGINX_PORT" 30 || { log "nginx did not start (see nginx-start.log)"; exit 1; }
+sleep 0.5
+log "nginx master pid $NGINX_PID, workers $(nginx_workers) on 127.0.0.1:$NGINX_PORT"
+
+SLUICE_THREADS=$(ls "/proc/$SLUICE_PID/task" | wc -l)
+echo "sluice_threads=$SLUICE_THREADS" >> "$OUT/machine.txt"
+
+# --- (c) idle SSE connections, first, while both servers are fresh ----------------------------------------------
+idle_test() { # name url pid-list-function
+    local name=$1 url=$2 pids_fn=$3 lp
+    local before after after_late
+    before=$(rss_kb $($pids_fn))
+    timeout $((IDLE_HOLD + 180)) "$LOAD" idle-sse --url "$url" --connections "$IDLE_CONNECTIONS" --hold "$IDLE_HOLD" \
+        --ramp 2000 > "$OUT/idle-$name.log" 2> "$OUT/idle-$name.err" &
+    lp=$!
+    if wait_line "$OUT/idle-$name.log" ESTABLISHED 150 "$lp"; then
+        sleep 3
+        after=$(rss_kb $($pids_fn))
+        sleep 7
+        after_late=$(rss_kb $($pids_fn))
+    else
+        note "idle-sse on $name never reported ESTABLISHED"
+        after=$(rss_kb $($pids_fn)); after_late=$after
+    fi
+    wait "$lp" || note "idle-sse on $name exited with status $?"
+    echo "before_kb=$before after_kb=$after after_late_kb=$after_late" > "$OUT/idle-$name.rss"
+    log "idle $name: RSS ${before} KiB -> ${after} KiB (+10 s: ${after_late} KiB)"
+}
+sluice_pids() { echo "$SLUICE_PID"; }
+log "(c) $IDLE_CONNECTIONS idle SSE connections: Sluice"
+idle_test sluice "http://127.0.0.1:$SLUICE_PORT/events" sluice_pids
+sluice_alive "idle SSE"
+sleep 2
+log "(c) $IDLE_CONNECTIONS idle SSE connections: nginx+nchan"
+idle_test nchan "http://127.0.0.1:$NGINX_PORT/sub" nginx_workers
+sleep 2
+
+# --- (b) SSE fan-out. bench/apis/events.json starts subscribers at the newest message, as nchan's /sub does. ----
+fanout_test() { # name sub-url pub-url pids-function
+    local name=$1 sp
+    log "(b) fan-out $FANOUT_SUBSCRIBERS SSE subscribers x $FANOUT_RATE msg/s: $name"
+    timeout $((FANOUT_SECONDS + 120)) "$LOAD" sse --url "$2" --connections "$FANOUT_SUBSCRIBERS" \
+        --duration $((FANOUT_SECONDS + 8)) > "$OUT/fanout-$name-sub.log" 2> "$OUT/fanout-$name-sub.err" &
+    sp=$!
+    if wait_line "$OUT/fanout-$name-sub.log" ESTABLISHED 60 "$sp"; then
+        sleep 1
+        # 32 publishing connections, one request in flight on each: the fixed rate holds even when answers slow down.
+        with_cpu "$OUT/fanout-$name.cpu" "$4" \
+            timeout $((FANOUT_SECONDS + 30)) "$LOAD" publish --url "$3" --rate "$FANOUT_RATE" --size 1024 \
+            --duration "$FANOUT_SECONDS" --connections 32 > "$OUT/fanout-$name-pub.log" 2> "$OUT/fanout-$name-pub.err" \
+            || note "publisher on $name exited with status $?"
+    else
+        note "subscribers on $name never reported ESTABLISHED"
+    fi
+    wait "$sp" || note "subscribers on $name exited with status $?"
+    sleep 2
+}
+fanout_test sluice "http://127.0.0.1:$SLUICE_PORT/events" "http://127.0.0.1:$SLUICE_PORT/events" sluice_pids
+sluice_alive "SSE fan-out"
+fanout_test nchan "http://127.0.0.1:$NGINX_PORT/sub" "http://127.0.0.1:$NGINX_PORT/pub" nginx_workers
+
+# --- (a) plain HTTP POST -------------------------------------------------------------------------------------------
+wrk_test() { # name url pids-function
+    log "(a) wrk POST 1 KiB: $1"
+    with_cpu "$OUT/wrk-$1.cpu" "$3" timeout $((WRK_SECONDS + 30)) wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$ROOT/bench/wrk/post-1k.lua" "$2" \
+        > "$OUT/wrk-$1.log" 2>&1 || note "wrk on $1 exited with status $?"
+    grep -E "Requests/sec|Non-2xx|Socket errors" "$OUT/wrk-$1.log" | sed 's/^/    /' >&2
+    sleep 2
+}
+wrk_test sluice "http://127.0.0.1:$SLUICE_PORT/events" sluice_pids
+sluice_alive "wrk POST"
+wrk_test nchan "http://127.0.0.1:$NGINX_PORT/pub" nginx_workers
+wrk_test nginx "http://127.0.0.1:$NGINX_PORT/ok" nginx_workers
+
+# --- report -----------------------------------------------------------------------------------------------------
+grep -ciE "error|critical|warning" "$OUT/sluice.log" > "$OUT/sluice-log-problems.count" 2>/dev/null
+python3 "$ROOT/bench/report.py" "$OUT" "$IDLE_CONNECTIONS" "$FANOUT_SUBSCRIBERS" "$FANOUT_RATE" "$FANOUT_SECONDS" \
+    "$WRK_SECONDS" > "$OUT/results.md"
+cp "$OUT/results.md" "$ROOT/bench/out/latest.md"
+cat "$OUT/results.md"
+log "results in $OUT/results.md"
