@@ -27,8 +27,10 @@ public struct Message: Sendable {
 
     /// Content size plus header sizes: what retention limits count.
     public var approximateSize: Int {
-        content.readableBytes + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
-            + metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        var size = content.readableBytes
+        if !headers.isEmpty { size += headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count } }
+        if !metadata.isEmpty { size += metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } }
+        return size
     }
 }
 

@@ -63,8 +63,6 @@ public final class InMemoryTopic: Sendable {
             let offset = state.endOffset
             stored.id = String(offset)
             stored.timestamp = timestamp
-            stored.metadata["topic"] = name
-            stored.metadata["offset"] = String(offset)
             state.messages.append(stored)
             state.bytes += stored.approximateSize
             Self.trim(&state)

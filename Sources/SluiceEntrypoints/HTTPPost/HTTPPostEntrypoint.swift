@@ -39,10 +39,6 @@ public struct HTTPPostEntrypoint: Sendable {
 
     public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
         let limit = invocation.limits.maxRequestBodyBytes
-        if let declared = request.declaredContentLength, declared > limit {
-            try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)
-            return
-        }
         guard let body = try await collectBody(request.body, limit: limit) else {
             try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)
             return

@@ -17,10 +17,12 @@ extension GatewayError {
 
 /// Reads a request body up to `limit` bytes; nil when the body is larger (the rest is left unread).
 func collectBody(_ body: RequestBody, limit: Int) async throws -> ByteBuffer? {
-    var collected = ByteBuffer()
-    for try await part in body {
+    var iterator = body.makeAsyncIterator()
+    // Most bodies arrive in one part: keep it as it is, without a copy.
+    guard var collected = try await iterator.next() else { return ByteBuffer() }
+    if collected.readableBytes > limit { return nil }
+    while var part = try await iterator.next() {
         if collected.readableBytes + part.readableBytes > limit { return nil }
-        var part = part
         collected.writeBuffer(&part)
     }
     return collected
@@ -32,8 +34,4 @@ extension Request {
         uri.queryParameters[name[...]].map(String.init)
     }
 
-    /// Content-Length when given and valid.
-    var declaredContentLength: Int? {
-        headers[.contentLength].flatMap { Int($0) }
-    }
 }

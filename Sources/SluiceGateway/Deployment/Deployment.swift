@@ -9,16 +9,18 @@ public final class Deployment: Sendable {
     public let source: String
     let endpoint: any EndpointConnector
     let security: SecurityChain
-    let httpPost: (HTTPPostEntrypoint, MessageQoS)?
-    let httpGet: (HTTPGetEntrypoint, MessageQoS)?
-    let sse: (SSEEntrypoint, MessageQoS)?
-    let webSocket: (WebSocketEntrypoint, MessageQoS)?
+    // Each entrypoint with what it needs per request, built once at deploy time.
+    let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
+    let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
+    let sse: BoundEntrypoint<SSEEntrypoint>?
+    let webSocket: BoundEntrypoint<WebSocketEntrypoint>?
     public let streams: LiveStreams
 
     public var id: String { definition.id }
 
     init(
-        definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams
+        definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
+        limits: GatewayLimits, logger: Logger
     ) {
         self.definition = definition
         self.source = source
@@ -26,22 +28,26 @@ public final class Deployment: Sendable {
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
         var diagnostics = DiagnosticCollector()
-        var post: (HTTPPostEntrypoint, MessageQoS)?
-        var get: (HTTPGetEntrypoint, MessageQoS)?
-        var sse: (SSEEntrypoint, MessageQoS)?
-        var webSocket: (WebSocketEntrypoint, MessageQoS)?
+        var post: BoundEntrypoint<HTTPPostEntrypoint>?
+        var get: BoundEntrypoint<HTTPGetEntrypoint>?
+        var sse: BoundEntrypoint<SSEEntrypoint>?
+        var webSocket: BoundEntrypoint<WebSocketEntrypoint>?
+        let apiID = definition.id
+        func invocation(_ qos: MessageQoS) -> EntrypointInvocation {
+            EntrypointInvocation(apiID: apiID, endpoint: endpoint, qos: qos, limits: limits, streams: streams, logger: logger)
+        }
         // The definition was validated before it got here, so parsing cannot fail; the first entrypoint of a type wins.
         for entrypoint in definition.httpEntrypoints {
             let path = entrypoint.path.key("configuration")
             switch entrypoint.type {
             case HTTPPostEntrypoint.type where post == nil:
-                post = (.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), entrypoint.qos)
+                post = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
             case HTTPGetEntrypoint.type where get == nil:
-                get = (.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), entrypoint.qos)
+                get = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
             case SSEEntrypoint.type where sse == nil:
-                sse = (.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), entrypoint.qos)
+                sse = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
             case WebSocketEntrypoint.type where webSocket == nil:
-                webSocket = (.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), entrypoint.qos)
+                webSocket = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
             default:
                 break
             }
@@ -54,7 +60,8 @@ public final class Deployment: Sendable {
 
     /// Builds the connectors of a validated definition.
     static func make(
-        definition: APIDefinition, source: String, broker: InMemoryBroker, streams: LiveStreams
+        definition: APIDefinition, source: String, broker: InMemoryBroker, streams: LiveStreams,
+        limits: GatewayLimits, logger: Logger
     ) throws -> Deployment {
         var diagnostics = DiagnosticCollector()
         var group: [(connector: any EndpointConnector, weight: Int)] = []
@@ -82,11 +89,22 @@ public final class Deployment: Sendable {
         }
         let endpoint: any EndpointConnector =
             group.count == 1 ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
-        return Deployment(definition: definition, source: source, endpoint: endpoint, streams: streams)
+        return Deployment(
+            definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits, logger: logger
+        )
     }
 
-    func invocation(qos: MessageQoS, limits: GatewayLimits, logger: Logger) -> EntrypointInvocation {
-        EntrypointInvocation(apiID: id, endpoint: endpoint, qos: qos, limits: limits, streams: streams, logger: logger)
+}
+
+/// An entrypoint of a deployment with what it needs per request, held by reference so that each request
+/// costs one retain.
+final class BoundEntrypoint<Entrypoint: Sendable>: Sendable {
+    let entrypoint: Entrypoint
+    let invocation: EntrypointInvocation
+
+    init(_ entrypoint: Entrypoint, _ invocation: EntrypointInvocation) {
+        self.entrypoint = entrypoint
+        self.invocation = invocation
     }
 }
 

@@ -18,11 +18,13 @@ public final class DeploymentRegistry: Sendable {
     let broker: InMemoryBroker
     /// Parent of every deployment's streams: the gateway-wide count and drain.
     public let streams: LiveStreams
+    let limits: GatewayLimits
     let logger: Logger
 
-    public init(broker: InMemoryBroker, streams: LiveStreams, logger: Logger) {
+    public init(broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, logger: Logger) {
         self.broker = broker
         self.streams = streams
+        self.limits = limits
         self.logger = logger
     }
 
@@ -48,7 +50,8 @@ public final class DeploymentRegistry: Sendable {
             )
         }
         let deployment = try Deployment.make(
-            definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams)
+            definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams),
+            limits: limits, logger: logger
         )
         let replaced = state.withLock { state -> Deployment? in
             let old = state.deployments.updateValue(deployment, forKey: definition.id)

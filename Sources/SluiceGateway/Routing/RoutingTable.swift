@@ -11,6 +11,8 @@ struct RoutingTable: Sendable {
 
     /// Sorted: host-bound before host-less, then longer paths first.
     private(set) var routes: [Route] = []
+    /// Whether any route is bound to a host; when none is, the request's host is not even looked at.
+    private(set) var hasHostRoutes = false
 
     init(deployments: [Deployment]) {
         for deployment in deployments {
@@ -18,6 +20,7 @@ struct RoutingTable: Sendable {
                 routes.append(Route(host: path.host, path: path.path, deployment: deployment))
             }
         }
+        hasHostRoutes = routes.contains { $0.host != nil }
         routes.sort { a, b in
             if (a.host != nil) != (b.host != nil) { return a.host != nil }
             return a.path.utf8.count > b.path.utf8.count
@@ -25,7 +28,7 @@ struct RoutingTable: Sendable {
     }
 
     func route(host: String?, path: String) -> Deployment? {
-        let requestHost = host.map(Self.stripPort)
+        let requestHost = hasHostRoutes ? host.map(Self.stripPort) : nil
         for route in routes {
             if let routeHost = route.host, routeHost != requestHost { continue }
             if Self.matches(contextPath: route.path, requestPath: path) { return route.deployment }

@@ -29,7 +29,9 @@ public final class Gateway: Sendable {
         self.logger = logger
         self.loader = DefinitionLoader(catalog: catalog)
         self.streams = LiveStreams(counter: ConnectionCounter(maximum: settings.limits.maxStreamingConnections))
-        let registry = DeploymentRegistry(broker: InMemoryBroker(), streams: streams, logger: logger)
+        let registry = DeploymentRegistry(
+            broker: InMemoryBroker(), streams: streams, limits: settings.limits, logger: logger
+        )
         self.registry = registry
         if let apis = settings.apis {
             self.watcher = DefinitionWatcher(

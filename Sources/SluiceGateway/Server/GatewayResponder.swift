@@ -28,12 +28,13 @@ struct GatewayResponder: Sendable {
             return
         }
         _ = plan
-        if let (sse, qos) = deployment.sse, SSEEntrypoint.matches(request.head) {
-            try await sse.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
-        } else if request.method == .get, let (get, qos) = deployment.httpGet {
-            try await get.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
-        } else if request.method == .post, let (post, qos) = deployment.httpPost {
-            try await post.handle(request, writer: writer, invocation: deployment.invocation(qos: qos, limits: limits, logger: logger))
+        let method = request.method
+        if method == .post, let post = deployment.httpPost {
+            try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
+        } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
+            try await sse.entrypoint.handle(request, writer: writer, invocation: sse.invocation)
+        } else if method == .get, let get = deployment.httpGet {
+            try await get.entrypoint.handle(request, writer: writer, invocation: get.invocation)
         } else {
             try await GatewayError.noEntrypoint(method: request.method.rawValue).write(to: writer)
         }
@@ -54,10 +55,9 @@ struct GatewayResponder: Sendable {
         if case .failure(let error) = deployment.security.resolve() {
             return refuse(.policyViolation, error)
         }
-        guard let (webSocket, qos) = deployment.webSocket else {
+        guard let bound = deployment.webSocket else {
             return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
         }
-        let invocation = deployment.invocation(qos: qos, limits: limits, logger: logger)
         let ended = EndSignal()
         guard let registration = deployment.streams.register(end: { reason in ended.fire(reason) }) else {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
@@ -67,7 +67,9 @@ struct GatewayResponder: Sendable {
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
                 Task { try? await outbound.close(.goingAway, reason: "Stopping, please reconnect") }
             }
-            try await webSocket.handle(inbound: inbound, outbound: outbound, invocation: invocation, registration: registration)
+            try await bound.entrypoint.handle(
+                inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration
+            )
         }
     }
 }

@@ -16,7 +16,6 @@ struct InMemoryTopicTests {
         let batch = try await source.next(maxCount: 10)
         #expect(batch.map(\.id) == ["2", "3", "4"])
         #expect(batch.map { String(buffer: $0.content) } == ["m2", "m3", "m4"])
-        #expect(batch.first?.metadata["topic"] == "t")
     }
 
     @Test("retention by count and by bytes drops the oldest; a reader behind continues from the oldest kept")
