@@ -35,14 +35,38 @@ public struct SubscriptionRequest: Sendable {
     }
 }
 
+/// What one pull from a ``MessageSource`` gave.
+public enum MessagePoll: Sendable {
+    /// One or more messages, in order.
+    case messages([Message])
+    /// The deadline passed with nothing to read.
+    case timedOut
+    /// The source has ended (a finite mock, or `close()` was called).
+    case ended
+}
+
 /// A pull-based stream of messages. Consumers pull at their own pace, so a slow consumer never makes the
 /// gateway buffer for it: the endpoint keeps the data (bounded), the consumer keeps only its position.
 public protocol MessageSource: AnyObject, Sendable {
-    /// Waits until at least one message is available and returns up to `maxCount` of them, in order.
-    /// Returns an empty array when the source has ended. Cancelling the calling task ends the wait
-    /// with `CancellationError`, and no message is consumed by a cancelled call.
-    func next(maxCount: Int) async throws -> [Message]
+    /// Waits until at least one message is available, the deadline passes, or the source ends, and returns up
+    /// to `maxCount` messages in order. A nil deadline waits as long as it takes. `close()` ends a pending wait
+    /// (within a fraction of a second); cancelling the calling task ends it with `CancellationError`. A call that
+    /// does not return messages consumes none.
+    func next(maxCount: Int, until deadline: ContinuousClock.Instant?) async throws -> MessagePoll
 
-    /// Ends the stream; pending and later calls to `next` return empty.
+    /// Ends the stream; pending and later calls to `next` return `.ended`.
     func close()
+}
+
+extension MessageSource {
+    /// Waits for messages with no deadline; an empty array means the source has ended.
+    public func next(maxCount: Int) async throws -> [Message] {
+        while true {
+            switch try await next(maxCount: maxCount, until: nil) {
+            case .messages(let messages): return messages
+            case .ended: return []
+            case .timedOut: continue
+            }
+        }
+    }
 }

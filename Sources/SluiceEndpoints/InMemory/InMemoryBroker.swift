@@ -23,4 +23,22 @@ public final class InMemoryBroker: Sendable {
     }
 
     public var topicNames: [String] { topics.withLock { Array($0.keys).sorted() } }
+
+    /// How often waits with a deadline are checked. Default: 50 ms.
+    public static let deadlineResolution = Duration.milliseconds(50)
+
+    /// Ends, every ``deadlineResolution``, the reads whose deadline has passed (an SSE stream due a heartbeat, a
+    /// GET poll at its time limit), until the calling task is cancelled. One loop serves every reader, so an
+    /// idle stream costs no timer or task of its own.
+    public func runDeadlines() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: Self.deadlineResolution)
+            } catch {
+                return
+            }
+            let now = ContinuousClock.now
+            for topic in topics.withLock({ Array($0.values) }) { topic.expireWaits(now: now) }
+        }
+    }
 }

@@ -88,26 +88,41 @@ final class InMemoryMessageSource: MessageSource {
 
     private let topic: InMemoryTopic
     private let state: Mutex<State>
+    /// The id of this reader's waits: one reader waits at most once at a time.
+    private let waitID: UInt64
 
     init(topic: InMemoryTopic, offset: Int64) {
         self.topic = topic
         self.state = Mutex(State(offset: offset))
+        self.waitID = topic.makeWaitID()
     }
 
-    func next(maxCount: Int) async throws -> [Message] {
+    func next(maxCount: Int, until deadline: ContinuousClock.Instant?) async throws -> MessagePoll {
         while true {
             let (offset, closed) = state.withLock { ($0.offset, $0.closed) }
-            if closed { return [] }
+            if closed { return .ended }
             let (messages, next) = topic.read(from: offset, maxCount: maxCount)
             if !messages.isEmpty {
                 state.withLock { $0.offset = next }
-                return messages
+                return .messages(messages)
             }
-            try await topic.waitForMessage(at: next)
+            switch try await topic.waitForMessage(at: next, until: deadline, id: waitID) {
+            case .messageAvailable: continue
+            case .deadlinePassed: return .timedOut
+            case .interrupted: return .ended
+            }
         }
     }
 
     func close() {
-        state.withLock { $0.closed = true }
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if wasOpen { topic.interruptWait(id: waitID) }
+    }
+
+    deinit {
+        topic.forgetWait(id: waitID)
     }
 }

@@ -29,11 +29,24 @@ public final class InMemoryTopic: Sendable {
         var firstOffset: Int64 = 0
         var bytes = 0
         var retention: InMemoryRetention
-        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
-        var cancelledWaiters = Set<UInt64>()
+        var waiters: [UInt64: Waiter] = [:]
+        /// Waits ended before their continuation was stored (cancelled, woken or closed early).
+        var endedEarly: [UInt64: WaitOutcome] = [:]
         var nextWaiterID: UInt64 = 0
 
         var endOffset: Int64 { firstOffset + Int64(messages.count) }
+    }
+
+    /// Why a wait for new messages ended.
+    public enum WaitOutcome: Sendable {
+        case messageAvailable
+        case deadlinePassed
+        case interrupted
+    }
+
+    struct Waiter {
+        var continuation: CheckedContinuation<WaitOutcome, any Error>
+        var deadline: ContinuousClock.Instant?
     }
 
     private let state: Mutex<State>
@@ -59,7 +72,7 @@ public final class InMemoryTopic: Sendable {
     @discardableResult
     public func append(_ message: Message, timestamp: Int64) -> Message {
         var stored = message
-        let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+        let waiters: [Waiter] = state.withLock { state in
             let offset = state.endOffset
             stored.id = String(offset)
             stored.timestamp = timestamp
@@ -70,7 +83,7 @@ public final class InMemoryTopic: Sendable {
             state.waiters.removeAll(keepingCapacity: true)
             return woken
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume(returning: .messageAvailable) }
         return stored
     }
 
@@ -97,37 +110,80 @@ public final class InMemoryTopic: Sendable {
         }
     }
 
-    /// Returns once a message at or after `offset` exists. Throws `CancellationError` if the task is cancelled.
-    public func waitForMessage(at offset: Int64) async throws {
-        let id = state.withLock { state -> UInt64 in
+    /// Allocates the id a reader passes to ``waitForMessage(at:until:id:)`` and ``interruptWait(id:)``.
+    public func makeWaitID() -> UInt64 {
+        state.withLock { state in
             state.nextWaiterID += 1
             return state.nextWaiterID
         }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                enum Outcome { case wait, ready, cancelled }
-                let outcome = state.withLock { state -> Outcome in
-                    if state.cancelledWaiters.remove(id) != nil { return .cancelled }
-                    if state.endOffset > offset { return .ready }
-                    state.waiters[id] = continuation
+    }
+
+    /// Returns once a message at or after `offset` exists, the deadline has passed (noticed by
+    /// ``expireWaits(now:)``), or ``interruptWait(id:)`` is called. Throws `CancellationError` if the task is
+    /// cancelled.
+    public func waitForMessage(at offset: Int64, until deadline: ContinuousClock.Instant?, id: UInt64) async throws -> WaitOutcome {
+        defer {
+            // A cancellation that raced with a normal end of the wait leaves its mark behind; clear it so that
+            // the reader's next wait is not mistaken for a cancelled one. (An interruption mark stays.)
+            state.withLock { state in
+                if case .deadlinePassed? = state.endedEarly[id] { state.endedEarly.removeValue(forKey: id) }
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<WaitOutcome, any Error>) in
+                enum Decision { case wait, resume(WaitOutcome), cancelled }
+                let decision = state.withLock { state -> Decision in
+                    if let early = state.endedEarly.removeValue(forKey: id) {
+                        return early == .interrupted ? .resume(.interrupted) : .cancelled
+                    }
+                    if state.endOffset > offset { return .resume(.messageAvailable) }
+                    if let deadline, deadline <= .now { return .resume(.deadlinePassed) }
+                    state.waiters[id] = Waiter(continuation: continuation, deadline: deadline)
                     return .wait
                 }
-                switch outcome {
+                switch decision {
                 case .wait: break
-                case .ready: continuation.resume()
+                case .resume(let outcome): continuation.resume(returning: outcome)
                 case .cancelled: continuation.resume(throwing: CancellationError())
                 }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
-                state.cancelledWaiters.insert(id)
-                return nil
-            }
-            waiter?.resume(throwing: CancellationError())
+            // `.deadlinePassed` marks a cancellation that came before the wait was stored.
+            end(id: id, early: .deadlinePassed)?.resume(throwing: CancellationError())
         }
-        // A cancellation that raced with a normal wake-up leaves its mark behind; clear it.
-        state.withLock { _ = $0.cancelledWaiters.remove(id) }
+    }
+
+    /// Ends the wait `id` (now, or as soon as it starts) with `.interrupted`.
+    public func interruptWait(id: UInt64) {
+        end(id: id, early: .interrupted)?.resume(returning: .interrupted)
+    }
+
+    private func end(id: UInt64, early: WaitOutcome) -> CheckedContinuation<WaitOutcome, any Error>? {
+        state.withLock { state in
+            if let waiter = state.waiters.removeValue(forKey: id) { return waiter.continuation }
+            state.endedEarly[id] = early
+            return nil
+        }
+    }
+
+    /// Forgets what `interruptWait` or a cancellation left for a wait that never started.
+    public func forgetWait(id: UInt64) {
+        state.withLock { _ = $0.endedEarly.removeValue(forKey: id) }
+    }
+
+    /// Ends the waits whose deadline is at or before `now`.
+    public func expireWaits(now: ContinuousClock.Instant) {
+        let expired = state.withLock { state -> [Waiter] in
+            var expired: [Waiter] = []
+            for (id, waiter) in state.waiters {
+                if let deadline = waiter.deadline, deadline <= now {
+                    expired.append(waiter)
+                    state.waiters.removeValue(forKey: id)
+                }
+            }
+            return expired
+        }
+        for waiter in expired { waiter.continuation.resume(returning: .deadlinePassed) }
     }
 
     /// Number of readers currently waiting for new messages.

@@ -86,33 +86,39 @@ final class MockMessageSource: MessageSource {
         self.metadata = Dictionary(configuration.metadata.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
-    func next(maxCount: Int) async throws -> [Message] {
+    /// Longest single sleep, so that `close()` is noticed within this time.
+    static let closeCheckInterval = Duration.milliseconds(200)
+
+    func next(maxCount: Int, until deadline: ContinuousClock.Instant?) async throws -> MessagePoll {
         let interval = Duration.milliseconds(configuration.messageInterval)
         while true {
             let (index, emitted, closed) = state.withLock { ($0.nextIndex, $0.emitted, $0.closed) }
-            if closed { return [] }
-            if let count = configuration.messageCount, index >= count { return [] }
+            if closed { return .ended }
+            if let count = configuration.messageCount, index >= count { return .ended }
             // Message k of this subscription is due one interval after message k-1, the first one interval in.
-            let elapsed = ContinuousClock.now - start
-            let due = Int64(elapsed / interval) - emitted
+            let now = ContinuousClock.now
+            let due = Int64((now - start) / interval) - emitted
             if due > 0 {
-                var batch = Int64(maxCount)
-                batch = min(batch, due)
+                var batch = min(Int64(maxCount), due)
                 if let count = configuration.messageCount { batch = min(batch, count - index) }
-                let now = Int64(Date.nowMilliseconds)
+                let timestamp = Date.nowMilliseconds
                 let messages = (0..<batch).map { offset -> Message in
                     Message(
                         id: String(index + offset), content: content, headers: headers, metadata: metadata,
-                        timestamp: now
+                        timestamp: timestamp
                     )
                 }
                 state.withLock {
                     $0.nextIndex += batch
                     $0.emitted += batch
                 }
-                return messages
+                return .messages(messages)
             }
-            try await Task.sleep(until: start + interval * Int(emitted + 1), clock: .continuous)
+            if let deadline, deadline <= now { return .timedOut }
+            var wake = start + interval * Int(emitted + 1)
+            if let deadline { wake = min(wake, deadline) }
+            wake = min(wake, now + Self.closeCheckInterval)
+            try await Task.sleep(until: wake, clock: .continuous)
         }
     }
 

@@ -90,35 +90,14 @@ public struct HTTPGetEntrypoint: Sendable {
 
     /// Pulls up to `limit` messages, returning early with what it has when `duration` has passed.
     static func collect(from source: any MessageSource, limit: Int, within duration: Duration) async throws -> [Message] {
-        guard limit > 0 else { return [] }
-        return try await withThrowingTaskGroup(of: [Message]?.self) { group in
-            group.addTask {
-                var collected: [Message] = []
-                do {
-                    while collected.count < limit {
-                        let batch = try await source.next(maxCount: limit - collected.count)
-                        if batch.isEmpty { break }
-                        collected.append(contentsOf: batch)
-                    }
-                } catch is CancellationError {
-                    // The deadline passed: what was read so far is the answer; nothing unread was consumed.
-                }
-                return collected
+        let deadline = ContinuousClock.now + duration
+        var collected: [Message] = []
+        while collected.count < limit {
+            switch try await source.next(maxCount: limit - collected.count, until: deadline) {
+            case .messages(let batch): collected.append(contentsOf: batch)
+            case .timedOut, .ended: return collected
             }
-            group.addTask {
-                try await Task.sleep(for: duration)
-                return nil
-            }
-            var result: [Message] = []
-            for try await outcome in group {
-                if let messages = outcome {
-                    result = messages
-                    break
-                }
-                group.cancelAll()
-            }
-            group.cancelAll()
-            return result
         }
+        return collected
     }
 }

@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import Foundation
 public import HTTPTypes
 public import HummingbirdCore
@@ -49,26 +48,9 @@ public struct SSEEntrypoint: Sendable {
         return request.headerFields[values: .accept].contains { $0.lowercased().contains("text/event-stream") }
     }
 
-    enum Event: Sendable {
-        case messages([Message])
-        case failed(String)
-        case heartbeatTick
-    }
-
     public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 }
         let resumeAfter = invocation.qos == .none ? nil : lastEventID
-        let events = AsyncChannel<Event>()
-        let ending = Mutex<StreamEnding?>(nil)
-        guard let registration = invocation.streams.register(end: { reason in
-            ending.withLock { $0 = reason }
-            events.finish()
-        }) else {
-            try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(to: writer)
-            return
-        }
-        defer { registration.cancel() }
-
         let source: any MessageSource
         do {
             source = try await invocation.endpoint.subscribe(
@@ -79,6 +61,16 @@ public struct SSEEntrypoint: Sendable {
             return
         }
         defer { source.close() }
+        // Ending the stream (drain, API removed) closes the source, which ends the loop below at once.
+        let ending = Mutex<StreamEnding?>(nil)
+        guard let registration = invocation.streams.register(end: { reason in
+            ending.withLock { $0 = reason }
+            source.close()
+        }) else {
+            try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(to: writer)
+            return
+        }
+        defer { registration.cancel() }
 
         var head = HTTPResponse(status: .ok)
         head.headerFields[.contentType] = "text/event-stream;charset=UTF-8"
@@ -91,60 +83,41 @@ public struct SSEEntrypoint: Sendable {
             headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment
         )
         let heartbeat = Duration.milliseconds(configuration.heartbeatIntervalInMs)
-        let clock = ContinuousClock()
+        var buffer = ByteBuffer()
+        // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
+        formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
+        try await body.write(buffer)
+        var lastWrite = ContinuousClock.now
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Reads the endpoint; `send` waits until the writer has taken the previous batch, so a slow client
-            // holds the reader back instead of making the gateway buffer for it.
-            group.addTask {
-                do {
-                    while true {
-                        let batch = try await source.next(maxCount: Self.batchSize)
-                        if batch.isEmpty { break }
-                        await events.send(.messages(batch))
-                    }
-                } catch is CancellationError {
-                    return
-                } catch let error as GatewayError {
-                    await events.send(.failed(error.message))
-                } catch {
-                    await events.send(.failed("\(error)"))
-                }
-                events.finish()
-            }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: heartbeat / 2)
-                    await events.send(.heartbeatTick)
-                }
-            }
-
-            var buffer = ByteBuffer()
-            // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
-            formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
-            try await body.write(buffer)
-            var lastWrite = clock.now
-            for await event in events {
+        // One loop per stream, no task of its own: it waits on the endpoint until a message comes or a heartbeat
+        // is due, and the write waits for the socket, so a slow client holds back only its own reader.
+        streaming: while true {
+            let poll: MessagePoll
+            do {
+                poll = try await source.next(maxCount: Self.batchSize, until: lastWrite + heartbeat)
+            } catch let error as GatewayError {
                 buffer.clear()
-                switch event {
-                case .messages(let messages):
-                    for message in messages { formatter.message(message, into: &buffer) }
-                case .failed(let reason):
-                    formatter.error(id: UUID().uuidString, message: reason, into: &buffer)
-                case .heartbeatTick:
-                    guard clock.now - lastWrite >= heartbeat else { continue }
-                    formatter.heartbeat(into: &buffer)
-                }
+                formatter.error(id: UUID().uuidString, message: error.message, into: &buffer)
                 try await body.write(buffer)
-                lastWrite = clock.now
-                if case .failed = event { break }
+                break streaming
             }
-            group.cancelAll()
-            if ending.withLock({ $0 }) != nil {
-                buffer.clear()
-                formatter.goaway(into: &buffer)
-                try? await body.write(buffer)
+            buffer.clear()
+            switch poll {
+            case .messages(let messages):
+                for message in messages { formatter.message(message, into: &buffer) }
+            case .timedOut:
+                guard ContinuousClock.now - lastWrite >= heartbeat else { continue }
+                formatter.heartbeat(into: &buffer)
+            case .ended:
+                break streaming
             }
+            try await body.write(buffer)
+            lastWrite = ContinuousClock.now
+        }
+        if ending.withLock({ $0 }) != nil {
+            buffer.clear()
+            formatter.goaway(into: &buffer)
+            try? await body.write(buffer)
         }
         try await body.finish(nil)
     }

@@ -21,6 +21,7 @@ public final class Gateway: Sendable {
     let logger: Logger
     let loader: DefinitionLoader
     let watcher: DefinitionWatcher?
+    let broker: InMemoryBroker
     private let boundPort = Mutex<Int?>(nil)
     private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
 
@@ -29,8 +30,10 @@ public final class Gateway: Sendable {
         self.logger = logger
         self.loader = DefinitionLoader(catalog: catalog)
         self.streams = LiveStreams(counter: ConnectionCounter(maximum: settings.limits.maxStreamingConnections))
+        let broker = InMemoryBroker()
+        self.broker = broker
         let registry = DeploymentRegistry(
-            broker: InMemoryBroker(), streams: streams, limits: settings.limits, logger: logger
+            broker: broker, streams: streams, limits: settings.limits, logger: logger
         )
         self.registry = registry
         if let apis = settings.apis {
@@ -99,7 +102,7 @@ public final class Gateway: Sendable {
             responder: { request, writer, channel in try await responder.respond(request, writer, channel) },
             onServerRunning: { [weak self] channel in self?.serverStarted(port: channel.localAddress?.port ?? 0) }
         )
-        var services: [any Service] = [server]
+        var services: [any Service] = [InMemoryDeadlineService(broker: broker), server]
         if let watcher { services.append(watcher) }
         services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))
         return services
@@ -117,6 +120,15 @@ public final class Gateway: Sendable {
         )
         configuration.maximumGracefulShutdownDuration = Duration.milliseconds(Int(settings.drainTimeoutSeconds * 1000))
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// Ends the in-memory reads whose deadline passed (heartbeats, poll time limits); see ``InMemoryBroker``.
+struct InMemoryDeadlineService: Service {
+    let broker: InMemoryBroker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await broker.runDeadlines() }
     }
 }
 

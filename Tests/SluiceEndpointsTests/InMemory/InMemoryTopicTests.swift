@@ -70,6 +70,34 @@ struct InMemoryTopicTests {
         #expect(try await source.next(maxCount: 5).map(\.id) == ["0"])
     }
 
+    @Test("a read with a deadline times out, consuming nothing; close() ends a pending read at once")
+    func deadlinesAndClose() async throws {
+        let broker = InMemoryBroker()
+        let endpoint = InMemoryEndpoint(configuration: .init(topic: "d"), broker: broker)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await broker.runDeadlines() }
+            let source = try await endpoint.subscribe(SubscriptionRequest())
+            let started = ContinuousClock.now
+            let poll = try await source.next(maxCount: 5, until: .now + .milliseconds(200))
+            guard case .timedOut = poll else { Issue.record("expected a time-out, got \(poll)"); return }
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+            _ = try await endpoint.publish(Self.message("later"))
+            guard case .messages(let messages) = try await source.next(maxCount: 5, until: .now + .seconds(5)) else {
+                Issue.record("expected the message")
+                return
+            }
+            #expect(messages.map(\.id) == ["0"])
+
+            let waiting = Task { try await source.next(maxCount: 5, until: nil) }
+            let topic = broker.topic(named: "d", retention: .init())
+            while topic.waitingReaders < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            source.close()
+            guard case .ended = try await waiting.value else { Issue.record("expected the end"); return }
+            #expect(topic.waitingReaders == 0)
+            group.cancelAll()
+        }
+    }
+
     @Test("a cursor that is not an offset is refused with INVALID_CURSOR", arguments: ["x", "-2", "", "1.5", "99999999999999999999"])
     func badCursor(cursor: String) async {
         let endpoint = InMemoryEndpoint(configuration: .init(topic: "b"), broker: InMemoryBroker())

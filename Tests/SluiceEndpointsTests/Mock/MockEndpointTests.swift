@@ -50,6 +50,22 @@ struct MockEndpointTests {
         #expect(String(buffer: first[0].content) == "mock message")
     }
 
+    @Test("a deadline before the next message times out; close() ends the stream")
+    func deadlineAndClose() async throws {
+        let endpoint = try Self.endpoint(#"{"messageInterval": 10000}"#)
+        let source = try await endpoint.subscribe(SubscriptionRequest())
+        guard case .timedOut = try await source.next(maxCount: 1, until: .now + .milliseconds(100)) else {
+            Issue.record("expected a time-out")
+            return
+        }
+        let waiting = Task { try await source.next(maxCount: 1, until: nil) }
+        try await Task.sleep(for: .milliseconds(50))
+        let closed = ContinuousClock.now
+        source.close()
+        guard case .ended = try await waiting.value else { Issue.record("expected the end"); return }
+        #expect(ContinuousClock.now - closed < .seconds(2))
+    }
+
     @Test("invalid configuration names each field")
     func invalid() throws {
         var diagnostics = DiagnosticCollector()
