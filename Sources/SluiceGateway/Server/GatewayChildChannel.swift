@@ -5,7 +5,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Hummingbird's HTTP/1 + WebSocket upgrade channel, with ``HTTPParserErrorHandler`` placed right after the
-/// HTTP decoder so that malformed and oversized requests get an answer.
+/// HTTP decoder so that malformed and oversized requests get an answer, and each connection's handling run on
+/// the event loop that owns the connection.
 struct GatewayChildChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
 
@@ -22,6 +23,8 @@ struct GatewayChildChannel: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
     }
 }
