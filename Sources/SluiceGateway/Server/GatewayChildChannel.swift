@@ -5,8 +5,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Hummingbird's HTTP/1 + WebSocket upgrade channel, with ``HTTPParserErrorHandler`` placed right after the
-/// HTTP decoder so that malformed and oversized requests get an answer, and each connection's handling run on
-/// the event loop that owns the connection.
+/// HTTP decoder so that malformed and oversized requests get an answer.
 struct GatewayChildChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
 
@@ -23,8 +22,6 @@ struct GatewayChildChannel: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
-            await inner.handle(value: value, logger: logger)
-        }
+        await inner.handle(value: value, logger: logger)
     }
 }
