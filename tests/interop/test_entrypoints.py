@@ -119,3 +119,15 @@ def test_sighup_reloads_at_once(apis_dir):
             assert c.post("/events", content=b"x").status_code == 404
     finally:
         assert gateway.stop() == 0
+
+
+def test_websocket_upgrade_without_api_is_closed_with_the_reason(gateway):
+    async def scenario():
+        async with websockets.connect(f"ws://127.0.0.1:{gateway.port}/nothing") as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return closed.value.rcvd
+
+    received = asyncio.run(scenario())
+    assert received.code == 1008
+    assert received.reason.startswith("GATEWAY_API_NOT_FOUND")

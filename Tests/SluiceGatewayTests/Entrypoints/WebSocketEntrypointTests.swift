@@ -82,13 +82,21 @@ struct WebSocketEntrypointTests {
         let sseOnly = Definitions.mock(entrypoints: #"[{ "type": "sse" }]"#)
         try await withGateway(["mock.json": sseOnly]) { (gateway: TestGateway) async throws in
             for (path, key) in [("/nothing", "GATEWAY_API_NOT_FOUND"), ("/mock", "GATEWAY_NO_ENTRYPOINT_MATCHED")] {
-                let close = try await within(.seconds(20)) {
-                    try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)\(path)", logger: Self.logger) { inbound, _, _ in
-                        for try await _ in inbound {}
-                    }
+                let handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                let bytes = try await within(.seconds(20)) {
+                    try await rawExchangeBytes(port: gateway.port, Array(handshake.utf8), timeout: .seconds(2))
                 }
-                #expect(close?.closeCode == .policyViolation, "\(path)")
-                #expect(close?.reason?.hasPrefix(key) == true, "\(path): \(close?.reason ?? "nil")")
+                #expect(String(decoding: bytes.prefix(13), as: UTF8.self) == "HTTP/1.1 101 ", "\(path)")
+                // After the handshake: a close frame (0x88) whose payload is the code 1008 (0x03F0) and the reason.
+                let separator: [UInt8] = Array("\r\n\r\n".utf8)
+                guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else {
+                    Issue.record("\(path): no end of handshake")
+                    continue
+                }
+                let frame = Array(bytes[(end + 4)...])
+                #expect(frame.count > 4 && frame[0] == 0x88 && frame[2] == 0x03 && frame[3] == 0xF0, "\(path): \(frame.prefix(4))")
+                #expect(String(decoding: frame.dropFirst(4), as: UTF8.self).hasPrefix(key), "\(path)")
             }
         }
     }
