@@ -19,6 +19,12 @@ extension EndpointConnector {
     public func stop() async {}
 }
 
+/// An endpoint that takes a message at once, without waiting on anything (the embedded log, the mock).
+/// The gateway serves publishes to such endpoints right on the connection's event loop.
+public protocol SynchronousPublishing: Sendable {
+    func publishNow(_ message: Message) throws -> Message
+}
+
 /// What a consumer asks of an endpoint when it starts reading.
 public struct SubscriptionRequest: Sendable {
     /// The id of the last message the client has; the stream starts after it. `nil` starts at the live end

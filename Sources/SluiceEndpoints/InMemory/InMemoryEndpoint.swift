@@ -4,7 +4,7 @@ import Synchronization
 
 /// The `inmemory` endpoint: the embedded, bounded log. Message ids are offsets, so cursors and
 /// `Last-Event-ID` resume exactly while the message is still retained.
-public struct InMemoryEndpoint: EndpointConnector {
+public struct InMemoryEndpoint: EndpointConnector, SynchronousPublishing {
     public struct Configuration: Sendable, Hashable {
         /// Default: the API's id.
         public var topic: String
@@ -63,8 +63,15 @@ public struct InMemoryEndpoint: EndpointConnector {
     }
 
     public func publish(_ message: Message) async throws -> Message {
-        topic.append(message, timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+        publishNow(message)
     }
+
+    public func publishNow(_ message: Message) -> Message {
+        topic.append(message, timestamp: Date.nowMilliseconds)
+    }
+
+    /// The topic this endpoint reads and writes.
+    public var inMemoryTopic: InMemoryTopic { topic }
 
     public func subscribe(_ request: SubscriptionRequest) async throws -> any MessageSource {
         let start: Int64

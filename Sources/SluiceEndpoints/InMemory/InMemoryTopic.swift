@@ -79,6 +79,7 @@ public final class InMemoryTopic: Sendable {
             state.messages.append(stored)
             state.bytes += stored.approximateSize
             Self.trim(&state)
+            if state.waiters.isEmpty { return [] }
             let woken = Array(state.waiters.values)
             state.waiters.removeAll(keepingCapacity: true)
             return woken

@@ -6,7 +6,7 @@ import Foundation
 /// The `mock` endpoint, with Gravitee's semantics: each subscriber gets its own sequence of generated
 /// messages, one every `messageInterval` ms, with ids "0", "1", …, up to `messageCount` in all; a subscriber
 /// that resumes after id N gets N+1 onwards. Published messages are accepted and dropped.
-public struct MockEndpoint: EndpointConnector {
+public struct MockEndpoint: EndpointConnector, SynchronousPublishing {
     public struct Configuration: Sendable {
         /// Default: 1000 ms.
         public var messageInterval: Int64 = 1000
@@ -50,6 +50,10 @@ public struct MockEndpoint: EndpointConnector {
     }
 
     public func publish(_ message: Message) async throws -> Message {
+        message
+    }
+
+    public func publishNow(_ message: Message) -> Message {
         message
     }
 

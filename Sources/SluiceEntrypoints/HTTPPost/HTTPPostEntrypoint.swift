@@ -26,7 +26,7 @@ public struct HTTPPostEntrypoint: Sendable {
     public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
-    static let hopHeaders: Set<HTTPField.Name> = [
+    public static let hopHeaders: Set<HTTPField.Name> = [
         .connection, .contentLength, .transferEncoding, .upgrade, .te, .proxyAuthorization,
         .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!,
     ]

@@ -8,6 +8,8 @@ public final class Deployment: Sendable {
     public let definition: APIDefinition
     public let source: String
     let endpoint: any EndpointConnector
+    /// The endpoint again when it takes messages at once, for the event-loop path (looked up once, here).
+    let synchronousPublisher: (any SynchronousPublishing)?
     let security: SecurityChain
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
@@ -25,6 +27,7 @@ public final class Deployment: Sendable {
         self.definition = definition
         self.source = source
         self.endpoint = endpoint
+        self.synchronousPublisher = endpoint as? any SynchronousPublishing
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
         var diagnostics = DiagnosticCollector()

@@ -73,8 +73,10 @@ public final class Gateway: Sendable {
     public func services() throws -> [any Service] {
         let limits = settings.limits
         let responder = GatewayResponder(registry: registry, limits: limits, logger: logger)
+        let registry = self.registry
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [EventLoopEntrypointHandler(registry: registry, limits: limits)],
                 idleTimeout: nil,
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,

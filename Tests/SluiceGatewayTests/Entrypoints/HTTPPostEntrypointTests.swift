@@ -56,4 +56,33 @@ struct HTTPPostEntrypointTests {
             #expect(response.json?["key"]?.stringValue == "GATEWAY_NO_ENTRYPOINT_MATCHED")
         }
     }
+
+    @Test("pipelined requests are answered in order, whichever path serves them")
+    func pipelining() async throws {
+        try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
+            let requests = "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+                + "GET /events?limit=1 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
+                + "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond"
+                + "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthird"
+            let answer = try await within(.seconds(20)) { try await rawExchange(port: gateway.port, Array(requests.utf8)) }
+            let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["202", "200", "202", "404", "202"], "\(answer)")
+            #expect(answer.contains(#""content":"first""#))
+            let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
+            #expect(poll.json?["items"]?.arrayValue?.compactMap { $0["content"]?.stringValue } == ["first", "second", "third"])
+        }
+    }
+
+    @Test("a chunked body is published whole")
+    func chunked() async throws {
+        try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
+            let request = "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + "4\r\nhell\r\n3\r\no w\r\n4\r\norld\r\n0\r\n\r\n"
+            let answer = try await within(.seconds(20)) { try await rawExchange(port: gateway.port, Array(request.utf8)) }
+            #expect(answer.hasPrefix("HTTP/1.1 202 "))
+            let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
+            #expect(poll.json?["items"]?.arrayValue?.first?["content"]?.stringValue == "hello world")
+        }
+    }
 }
