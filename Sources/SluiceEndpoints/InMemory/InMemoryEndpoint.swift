@@ -74,15 +74,17 @@ public struct InMemoryEndpoint: EndpointConnector, SynchronousPublishing {
     public var inMemoryTopic: InMemoryTopic { topic }
 
     public func subscribe(_ request: SubscriptionRequest) async throws -> any MessageSource {
-        let start: Int64
-        if let cursor = request.resumeAfter {
+        InMemoryMessageSource(topic: topic, offset: try startOffset(resumeAfter: request.resumeAfter))
+    }
+
+    /// The offset a reader starts at: right after the cursor, else where `autoOffsetReset` says.
+    public func startOffset(resumeAfter cursor: String?) throws -> Int64 {
+        if let cursor {
             guard let offset = Int64(cursor), offset >= -1 else { throw GatewayError.invalidCursor(cursor) }
-            start = offset + 1
-        } else {
-            let bounds = topic.bounds
-            start = configuration.startAtEarliest ? bounds.first : bounds.end
+            return offset + 1
         }
-        return InMemoryMessageSource(topic: topic, offset: start)
+        let bounds = topic.bounds
+        return configuration.startAtEarliest ? bounds.first : bounds.end
     }
 }
 

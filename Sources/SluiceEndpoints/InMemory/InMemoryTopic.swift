@@ -30,6 +30,8 @@ public final class InMemoryTopic: Sendable {
         var bytes = 0
         var retention: InMemoryRetention
         var waiters: [UInt64: Waiter] = [:]
+        /// Readers on an event loop, told (once) when a message is appended.
+        var watchers: [UInt64: @Sendable () -> Void] = [:]
         /// Waits ended before their continuation was stored (cancelled, woken or closed early).
         var endedEarly: [UInt64: WaitOutcome] = [:]
         var nextWaiterID: UInt64 = 0
@@ -72,6 +74,7 @@ public final class InMemoryTopic: Sendable {
     @discardableResult
     public func append(_ message: Message, timestamp: Int64) -> Message {
         var stored = message
+        var watchers: [@Sendable () -> Void] = []
         let waiters: [Waiter] = state.withLock { state in
             let offset = state.endOffset
             stored.id = String(offset)
@@ -79,12 +82,17 @@ public final class InMemoryTopic: Sendable {
             state.messages.append(stored)
             state.bytes += stored.approximateSize
             Self.trim(&state)
+            if !state.watchers.isEmpty {
+                watchers = Array(state.watchers.values)
+                state.watchers.removeAll(keepingCapacity: true)
+            }
             if state.waiters.isEmpty { return [] }
             let woken = Array(state.waiters.values)
             state.waiters.removeAll(keepingCapacity: true)
             return woken
         }
         for waiter in waiters { waiter.continuation.resume(returning: .messageAvailable) }
+        for watcher in watchers { watcher() }
         return stored
     }
 
@@ -187,6 +195,21 @@ public final class InMemoryTopic: Sendable {
         for waiter in expired { waiter.continuation.resume(returning: .deadlinePassed) }
     }
 
+    /// Calls `callback` once, when a message at or after `offset` is appended, unless one is already there:
+    /// then it returns false and calls nothing. For readers that are not tasks (an event-loop stream).
+    public func watch(from offset: Int64, id: UInt64, _ callback: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            if state.endOffset > offset { return false }
+            state.watchers[id] = callback
+            return true
+        }
+    }
+
+    /// Forgets the watch `id`, if it is still pending.
+    public func unwatch(id: UInt64) {
+        _ = state.withLock { $0.watchers.removeValue(forKey: id) }
+    }
+
     /// Number of readers currently waiting for new messages.
-    public var waitingReaders: Int { state.withLock { $0.waiters.count } }
+    public var waitingReaders: Int { state.withLock { $0.waiters.count + $0.watchers.count } }
 }

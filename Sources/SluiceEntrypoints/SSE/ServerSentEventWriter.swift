@@ -1,33 +1,38 @@
-import NIOCore
-import SluiceCore
+public import NIOCore
+public import SluiceCore
 
 /// Formats Server-Sent Events as the `sse` entrypoint sends them.
 ///
 /// A message is `id:`, `event: message`, one `data:` line per line of content (so multi-line content arrives
 /// whole), then optional comments `:name: value` for headers and metadata, then a blank line.
-struct ServerSentEventWriter: Sendable {
-    var headersAsComment: Bool
-    var metadataAsComment: Bool
+public struct ServerSentEventWriter: Sendable {
+    public var headersAsComment: Bool
+    public var metadataAsComment: Bool
 
-    func retry(milliseconds: Int, into buffer: inout ByteBuffer) {
+    public init(headersAsComment: Bool, metadataAsComment: Bool) {
+        self.headersAsComment = headersAsComment
+        self.metadataAsComment = metadataAsComment
+    }
+
+    public func retry(milliseconds: Int, into buffer: inout ByteBuffer) {
         buffer.writeString("retry: \(milliseconds)\n\n")
     }
 
-    func heartbeat(into buffer: inout ByteBuffer) {
+    public func heartbeat(into buffer: inout ByteBuffer) {
         buffer.writeString(":\n\n")
     }
 
-    func goaway(into buffer: inout ByteBuffer) {
+    public func goaway(into buffer: inout ByteBuffer) {
         buffer.writeString("event: goaway\ndata: Stopping, please reconnect\n\n")
     }
 
-    func error(id: String, message: String, into buffer: inout ByteBuffer) {
+    public func error(id: String, message: String, into buffer: inout ByteBuffer) {
         buffer.writeString("id: \(Self.singleLine(id))\nevent: error\n")
         writeData(ByteBuffer(string: message), into: &buffer)
         buffer.writeString("\n")
     }
 
-    func message(_ message: Message, into buffer: inout ByteBuffer) {
+    public func message(_ message: Message, into buffer: inout ByteBuffer) {
         if let id = message.id { buffer.writeString("id: \(Self.singleLine(id))\n") }
         buffer.writeString("event: message\n")
         writeData(message.content, into: &buffer)

@@ -10,6 +10,8 @@ public final class Deployment: Sendable {
     let endpoint: any EndpointConnector
     /// The endpoint again when it takes messages at once, for the event-loop path (looked up once, here).
     let synchronousPublisher: (any SynchronousPublishing)?
+    /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
+    let inMemoryEndpoint: InMemoryEndpoint?
     let security: SecurityChain
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
@@ -28,6 +30,7 @@ public final class Deployment: Sendable {
         self.source = source
         self.endpoint = endpoint
         self.synchronousPublisher = endpoint as? any SynchronousPublishing
+        self.inMemoryEndpoint = endpoint as? InMemoryEndpoint
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
         var diagnostics = DiagnosticCollector()

@@ -30,6 +30,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private enum State {
         case idle
         case publishing(Publishing)
+        /// An SSE stream holds the connection until it ends; anything the client sends meanwhile is dropped.
+        case streaming(EventLoopSSEStream)
         /// Request parts are being passed on until this request's end.
         case passingRequest
     }
@@ -52,6 +54,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case (.idle, .head(let head)):
             if responsesPending == 0, let publishing = takePublish(head) {
                 state = .publishing(publishing)
+            } else if responsesPending == 0, let taken = takeStream(head, context: context) {
+                if let stream = taken { state = .streaming(stream) }
             } else {
                 state = .passingRequest
                 responsesPending += 1
@@ -77,12 +81,28 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             context.fireChannelRead(data)
         case (.passingRequest, _), (.idle, _):
             context.fireChannelRead(data)
+        case (.streaming, _):
+            break
         case (.publishing, .head):
             // A head inside a request cannot come from the HTTP decoder; pass it on for the async side to refuse.
             state = .passingRequest
             responsesPending += 1
             context.fireChannelRead(data)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .streaming(let stream) = state, context.channel.isWritable { stream.pump() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .streaming(let stream) = state { stream.cleanUp() }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if case .streaming(let stream) = state { stream.cleanUp() }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -115,6 +135,61 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         }
         let closeAfter = head.headerFields[.connection]?.lowercased().contains("close") ?? false
         return Publishing(entrypoint: post.entrypoint, endpoint: endpoint, message: message, closeAfter: closeAfter)
+    }
+
+    /// Takes an SSE request on an API whose endpoint is the embedded log. Returns nil when the request is not
+    /// one this handler serves; `.some(nil)` when it answered it with an error; `.some(stream)` when streaming.
+    private func takeStream(_ head: HTTPRequest, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
+        guard head.method == .get, SSEEntrypoint.matches(head),
+            let deployment = registry.table.route(host: head.authority, path: Self.path(of: head)),
+            let sse = deployment.sse,
+            let endpoint = deployment.inMemoryEndpoint,
+            case .success = deployment.security.resolve()
+        else { return nil }
+        var lastEventID = head.headerFields[HTTPField.Name("Last-Event-ID")!]
+        if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }
+        let offset: Int64
+        do {
+            offset = try endpoint.startOffset(resumeAfter: lastEventID)
+        } catch let error as GatewayError {
+            respond(error, closeAfter: false, context: context)
+            return .some(nil)
+        } catch {
+            return nil
+        }
+        let stream = EventLoopSSEStream(
+            topic: endpoint.inMemoryTopic, offset: offset, configuration: sse.entrypoint.configuration, context: context
+        )
+        let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        guard let registration = deployment.streams.register(end: { _ in
+            eventLoop.execute { loopBound.value.end(goaway: true) }
+        }) else {
+            respond(.tooManyConnections(limit: limits.maxStreamingConnections), closeAfter: false, context: context)
+            return .some(nil)
+        }
+        stream.start(registration: registration)
+        return .some(stream)
+    }
+
+    /// Writes `error` as a whole JSON response.
+    private func respond(_ error: GatewayError, closeAfter: Bool, context: ChannelHandlerContext) {
+        let json = ByteBuffer(string: error.jsonBody)
+        var head = HTTPResponse(
+            status: .init(code: error.status),
+            headerFields: [.contentType: "application/json", .contentLength: String(json.readableBytes)]
+        )
+        if closeAfter { head.headerFields[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(json)), promise: nil)
+        if closeAfter {
+            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                boundContext.value.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 
     private func finishPublish(_ publishing: Publishing, context: ChannelHandlerContext) {

@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import SluiceCore
+import SluiceEndpoints
+import SluiceEntrypoints
+
+/// One SSE stream from the embedded log, served by its connection's event loop with no task of its own.
+///
+/// It keeps an offset and pulls: when the socket can take more it writes what the log has, else it waits for the
+/// socket to drain (`channelWritabilityChanged`); when the log has nothing new it asks the topic to be told of the
+/// next append. So a slow client slows only its own reads and costs the gateway no buffer, and an idle one costs a
+/// few hundred bytes besides its connection. Heartbeats come from a repeating timer on the same loop.
+final class EventLoopSSEStream {
+    static let batchSize = 256
+
+    private let topic: InMemoryTopic
+    private let formatter: ServerSentEventWriter
+    private let heartbeat: TimeAmount
+    private let context: ChannelHandlerContext
+    private var offset: Int64
+    private var lastWrite = NIODeadline.now()
+    private var watchID: UInt64
+    private var heartbeatTask: RepeatedTask?
+    private var registration: StreamRegistration?
+    private var watching = false
+    private(set) var finished = false
+    private var buffer: ByteBuffer
+
+    init(
+        topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, context: ChannelHandlerContext
+    ) {
+        self.topic = topic
+        self.offset = offset
+        self.formatter = ServerSentEventWriter(
+            headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment
+        )
+        self.heartbeat = .milliseconds(configuration.heartbeatIntervalInMs)
+        self.context = context
+        self.watchID = topic.makeWaitID()
+        self.buffer = context.channel.allocator.buffer(capacity: 0)
+    }
+
+    /// Writes the response head and the `retry:` line, then starts streaming.
+    func start(registration: StreamRegistration) {
+        self.registration = registration
+        var head = HTTPResponse(status: .ok)
+        head.headerFields[.contentType] = "text/event-stream;charset=UTF-8"
+        head.headerFields[.connection] = "keep-alive"
+        head.headerFields[.cacheControl] = "no-cache"
+        head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        context.write(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        buffer.clear()
+        // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
+        formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
+        context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        lastWrite = .now()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let period = TimeAmount.nanoseconds(max(heartbeat.nanoseconds / 2, 10_000_000))
+        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            loopBound.value.heartbeatTick()
+        }
+        pump()
+    }
+
+    /// Writes what the log has, as far as the socket takes it; then waits for the socket or for the log.
+    func pump() {
+        guard !finished else { return }
+        var wrote = false
+        while context.channel.isWritable {
+            let (messages, next) = topic.read(from: offset, maxCount: Self.batchSize)
+            if messages.isEmpty {
+                // Nothing new: be told of the next append (unless one slipped in since the read).
+                offset = next
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                watching = topic.watch(from: next, id: watchID) {
+                    eventLoop.execute { loopBound.value.wake() }
+                }
+                if watching { break } else { continue }
+            }
+            buffer.clear()
+            for message in messages { formatter.message(message, into: &buffer) }
+            context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+            offset = next
+            wrote = true
+        }
+        if wrote { lastWrite = .now() }
+        context.flush()
+    }
+
+    private func wake() {
+        watching = false
+        pump()
+    }
+
+    private func heartbeatTick() {
+        guard !finished, NIODeadline.now() - lastWrite >= heartbeat else { return }
+        buffer.clear()
+        formatter.heartbeat(into: &buffer)
+        context.writeAndFlush(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        lastWrite = .now()
+    }
+
+    /// Ends the stream: `event: goaway` when the gateway drains or the API goes, then the end of the response
+    /// and of the connection.
+    func end(goaway: Bool) {
+        guard !finished else { return }
+        if goaway {
+            buffer.clear()
+            formatter.goaway(into: &buffer)
+            context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        cleanUp()
+    }
+
+    /// Releases the stream's timer, watch and registration (the connection closed, or the stream ended).
+    func cleanUp() {
+        guard !finished else { return }
+        finished = true
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        topic.unwatch(id: watchID)
+        registration?.cancel()
+        registration = nil
+    }
+}
