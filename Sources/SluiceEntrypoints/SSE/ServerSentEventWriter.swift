@@ -52,25 +52,28 @@ public struct ServerSentEventWriter: Sendable {
 
     /// Writes `data:` lines: content is split on CRLF, CR and LF, as the SSE parsing rules split it back.
     func writeData(_ content: ByteBuffer, into buffer: inout ByteBuffer) {
-        let bytes = content.readableBytesView
-        var lineStart = bytes.startIndex
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-                buffer.writeStaticString("data: ")
-                buffer.writeBytes(bytes[lineStart..<index])
-                buffer.writeStaticString("\n")
-                if byte == UInt8(ascii: "\r"), index + 1 < bytes.endIndex, bytes[index + 1] == UInt8(ascii: "\n") {
-                    index += 1
+        content.withUnsafeReadableBytes { bytes in
+            var lineStart = 0
+            var index = 0
+            let count = bytes.count
+            // Most content is one line: scan once, then copy it whole.
+            while index < count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                    buffer.writeStaticString("data: ")
+                    buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<index]))
+                    buffer.writeStaticString("\n")
+                    if byte == UInt8(ascii: "\r"), index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") {
+                        index += 1
+                    }
+                    lineStart = index + 1
                 }
-                lineStart = index + 1
+                index += 1
             }
-            index += 1
+            buffer.writeStaticString("data: ")
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<count]))
+            buffer.writeStaticString("\n")
         }
-        buffer.writeStaticString("data: ")
-        buffer.writeBytes(bytes[lineStart..<bytes.endIndex])
-        buffer.writeStaticString("\n")
     }
 
     /// Field values cannot hold line breaks; they are replaced by spaces.

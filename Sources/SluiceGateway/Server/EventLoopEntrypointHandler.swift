@@ -144,6 +144,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let deployment = registry.table.route(host: head.authority, path: Self.path(of: head)),
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
+            let cache = deployment.sseBatchCache,
             case .success = deployment.security.resolve()
         else { return nil }
         var lastEventID = head.headerFields[HTTPField.Name("Last-Event-ID")!]
@@ -158,7 +159,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return nil
         }
         let stream = EventLoopSSEStream(
-            topic: endpoint.inMemoryTopic, offset: offset, configuration: sse.entrypoint.configuration, context: context
+            topic: endpoint.inMemoryTopic, offset: offset, configuration: sse.entrypoint.configuration,
+            cache: cache, context: context
         )
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop

@@ -17,6 +17,7 @@ final class EventLoopSSEStream {
 
     private let topic: InMemoryTopic
     private let formatter: ServerSentEventWriter
+    private let cache: SSEBatchCache
     private let heartbeat: TimeAmount
     private let context: ChannelHandlerContext
     private var offset: Int64
@@ -29,13 +30,13 @@ final class EventLoopSSEStream {
     private var buffer: ByteBuffer
 
     init(
-        topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, context: ChannelHandlerContext
+        topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, cache: SSEBatchCache,
+        context: ChannelHandlerContext
     ) {
         self.topic = topic
         self.offset = offset
-        self.formatter = ServerSentEventWriter(
-            headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment
-        )
+        self.cache = cache
+        self.formatter = cache.formatter
         self.heartbeat = .milliseconds(configuration.heartbeatIntervalInMs)
         self.context = context
         self.watchID = topic.makeWaitID()
@@ -80,9 +81,10 @@ final class EventLoopSSEStream {
                 }
                 if watching { break } else { continue }
             }
-            buffer.clear()
-            for message in messages { formatter.message(message, into: &buffer) }
-            context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+            let frames = cache.encoded(
+                start: next - Int64(messages.count), messages: messages, allocator: context.channel.allocator
+            )
+            context.write(NIOAny(HTTPResponsePart.body(frames)), promise: nil)
             offset = next
             wrote = true
         }
