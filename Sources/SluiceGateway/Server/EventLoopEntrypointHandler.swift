@@ -1,6 +1,5 @@
-import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
 import Foundation
@@ -10,13 +9,14 @@ import Foundation
 /// passes on, in order, to the gateway's async responder.
 ///
 /// This is the gateway's hottest path, and serving it here spares each request the hand-off to a Swift task and
-/// back. Requests are answered in the order they came: once one is passed on, the ones after it are passed on
-/// too until its response has ended.
+/// back, and the conversions to and from HTTP types: the handler sits right after the HTTP/1 decoder. Requests
+/// are answered in the order they came: once one is passed on, the ones after it are passed on too until its
+/// response has ended. A WebSocket upgrade request takes the handler out of the connection's pipeline.
 final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private struct Publishing {
         var entrypoint: HTTPPostEntrypoint
@@ -25,6 +25,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var body: ByteBuffer?
         var tooLarge = false
         var closeAfter: Bool
+        var version: HTTPVersion
     }
 
     private enum State {
@@ -51,6 +52,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         switch (state, part) {
+        case (.idle, .head(let head)) where head.headers.contains(name: "upgrade"):
+            // The upgrade handler after this one decides; a WebSocket connection is no place for this handler.
+            state = .passingRequest
+            responsesPending += 1
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case (.idle, .head(let head)):
             if responsesPending == 0, let publishing = takePublish(head) {
                 state = .publishing(publishing)
@@ -111,63 +118,84 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, case .publishing = state {
-            // Finish the publish in progress first; the connection closes after its answer.
-            quiescing = true
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        switch state {
+        case .publishing:
+            // Finish the publish in progress first; the connection closes after its answer.
+            quiescing = true
+        case .idle where responsesPending == 0:
+            // Nothing in flight on this connection: it can go now. (Connections that only ever carried requests
+            // served here have no async side to do it.)
+            context.close(promise: nil)
+        case .streaming:
+            // The gateway's drain ends the stream with its goodbye, which closes the connection.
+            quiescing = true
+        case .idle, .passingRequest:
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     /// The publish this request is, if it is one this handler serves.
-    private func takePublish(_ head: HTTPRequest) -> Publishing? {
-        guard head.method == .post,
-            let deployment = registry.table.route(host: head.authority, path: Self.path(of: head)),
+    private func takePublish(_ head: HTTPRequestHead) -> Publishing? {
+        guard head.method == .POST,
+            let deployment = registry.table.route(host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
             let endpoint = deployment.synchronousPublisher,
             case .success = deployment.security.resolve()
         else { return nil }
         var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds)
         if post.entrypoint.configuration.requestHeadersToMessage {
-            for field in head.headerFields where !HTTPPostEntrypoint.hopHeaders.contains(field.name) {
-                message.headers.add(name: field.name.rawName, value: field.value)
+            for (name, value) in head.headers where !Self.hopHeaders.contains(name.lowercased()) {
+                message.headers.add(name: name, value: value)
             }
         }
-        let closeAfter = head.headerFields[.connection]?.lowercased().contains("close") ?? false
-        return Publishing(entrypoint: post.entrypoint, endpoint: endpoint, message: message, closeAfter: closeAfter)
+        return Publishing(
+            entrypoint: post.entrypoint, endpoint: endpoint, message: message, closeAfter: !head.isKeepAlive,
+            version: head.version
+        )
     }
+
+    /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
+    static let hopHeaders: Set<String> = Set(HTTPPostEntrypoint.hopHeaders.map { $0.canonicalName })
 
     /// Takes an SSE request on an API whose endpoint is the embedded log. Returns nil when the request is not
     /// one this handler serves; `.some(nil)` when it answered it with an error; `.some(stream)` when streaming.
-    private func takeStream(_ head: HTTPRequest, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
-        guard head.method == .get, SSEEntrypoint.matches(head),
-            let deployment = registry.table.route(host: head.authority, path: Self.path(of: head)),
+    private func takeStream(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
+        guard head.method == .GET,
+            head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
+            let deployment = registry.table.route(host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
             let cache = deployment.sseBatchCache,
             case .success = deployment.security.resolve()
         else { return nil }
-        var lastEventID = head.headerFields[HTTPField.Name("Last-Event-ID")!]
+        var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }
         let offset: Int64
         do {
             offset = try endpoint.startOffset(resumeAfter: lastEventID)
         } catch let error as GatewayError {
-            respond(error, closeAfter: false, context: context)
+            respond(error, version: head.version, closeAfter: !head.isKeepAlive, context: context)
             return .some(nil)
         } catch {
             return nil
         }
         let stream = EventLoopSSEStream(
             topic: endpoint.inMemoryTopic, offset: offset, configuration: sse.entrypoint.configuration,
-            cache: cache, context: context
+            cache: cache, version: head.version, context: context
         )
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         guard let registration = deployment.streams.register(end: { _ in
             eventLoop.execute { loopBound.value.end(goaway: true) }
         }) else {
-            respond(.tooManyConnections(limit: limits.maxStreamingConnections), closeAfter: false, context: context)
+            respond(
+                .tooManyConnections(limit: limits.maxStreamingConnections), version: head.version,
+                closeAfter: !head.isKeepAlive, context: context
+            )
             return .some(nil)
         }
         stream.start(registration: registration)
@@ -175,15 +203,28 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// Writes `error` as a whole JSON response.
-    private func respond(_ error: GatewayError, closeAfter: Bool, context: ChannelHandlerContext) {
-        let json = ByteBuffer(string: error.jsonBody)
-        var head = HTTPResponse(
-            status: .init(code: error.status),
-            headerFields: [.contentType: "application/json", .contentLength: String(json.readableBytes)]
+    private func respond(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext) {
+        var body = context.channel.allocator.buffer(capacity: 160)
+        body.writeString(error.jsonBody)
+        writeResponse(
+            status: .custom(code: UInt(error.status), reasonPhrase: HTTPResponseStatus(statusCode: error.status).reasonPhrase),
+            body: body, version: version, closeAfter: closeAfter, context: context
         )
-        if closeAfter { head.headerFields[.connection] = "close" }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(json)), promise: nil)
+    }
+
+    private func writeResponse(
+        status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext
+    ) {
+        var headers = HTTPHeaders()
+        if let body {
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.readableBytes))
+        } else {
+            headers.add(name: "content-length", value: "0")
+        }
+        if closeAfter { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         if closeAfter {
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
@@ -212,34 +253,15 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 failure = .endpointUnavailable("The endpoint could not accept the message.")
             }
         }
-        var head: HTTPResponse
-        var body: ByteBuffer?
         if let failure {
-            let json = ByteBuffer(string: failure.jsonBody)
-            head = HTTPResponse(
-                status: .init(code: failure.status),
-                headerFields: [.contentType: "application/json", .contentLength: String(json.readableBytes)]
-            )
-            body = json
+            respond(failure, version: publishing.version, closeAfter: closeAfter, context: context)
         } else {
-            head = HTTPResponse(status: .accepted, headerFields: [.contentLength: "0"])
-        }
-        if closeAfter { head.headerFields[.connection] = "close" }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-        if closeAfter {
-            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                boundContext.value.close(promise: nil)
-            }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            writeResponse(status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, context: context)
         }
     }
 
     /// The path of the request target, without its query.
-    static func path(of head: HTTPRequest) -> String {
-        guard let target = head.path else { return "/" }
+    static func path(of target: String) -> String {
         if let query = target.firstIndex(of: "?") { return String(target[..<query]) }
         return target
     }

@@ -1,7 +1,6 @@
 import Foundation
-import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import SluiceCore
 import SluiceEndpoints
 import SluiceEntrypoints
@@ -28,11 +27,13 @@ final class EventLoopSSEStream {
     private var watching = false
     private(set) var finished = false
     private var buffer: ByteBuffer
+    private let version: HTTPVersion
 
     init(
         topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, cache: SSEBatchCache,
-        context: ChannelHandlerContext
+        version: HTTPVersion, context: ChannelHandlerContext
     ) {
+        self.version = version
         self.topic = topic
         self.offset = offset
         self.cache = cache
@@ -46,16 +47,15 @@ final class EventLoopSSEStream {
     /// Writes the response head and the `retry:` line, then starts streaming.
     func start(registration: StreamRegistration) {
         self.registration = registration
-        var head = HTTPResponse(status: .ok)
-        head.headerFields[.contentType] = "text/event-stream;charset=UTF-8"
-        head.headerFields[.connection] = "keep-alive"
-        head.headerFields[.cacheControl] = "no-cache"
-        head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        context.write(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        let headers: HTTPHeaders = [
+            "content-type": "text/event-stream;charset=UTF-8", "connection": "keep-alive", "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+        ]
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
         buffer.clear()
         // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
         formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
-        context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let period = TimeAmount.nanoseconds(max(heartbeat.nanoseconds / 2, 10_000_000))
@@ -84,7 +84,7 @@ final class EventLoopSSEStream {
             let frames = cache.encoded(
                 start: next - Int64(messages.count), messages: messages, allocator: context.channel.allocator
             )
-            context.write(NIOAny(HTTPResponsePart.body(frames)), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(frames))), promise: nil)
             offset = next
             wrote = true
         }
@@ -101,7 +101,7 @@ final class EventLoopSSEStream {
         guard !finished, NIODeadline.now() - lastWrite >= heartbeat else { return }
         buffer.clear()
         formatter.heartbeat(into: &buffer)
-        context.writeAndFlush(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
     }
 
@@ -112,10 +112,10 @@ final class EventLoopSSEStream {
         if goaway {
             buffer.clear()
             formatter.goaway(into: &buffer)
-            context.write(NIOAny(HTTPResponsePart.body(buffer)), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         }
         let channel = context.channel
-        context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil))).whenComplete { _ in
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
             channel.close(promise: nil)
         }
         cleanUp()

@@ -76,7 +76,6 @@ public final class Gateway: Sendable {
         let registry = self.registry
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: HTTP1Channel.Configuration(
-                additionalChannelHandlers: [EventLoopEntrypointHandler(registry: registry, limits: limits)],
                 idleTimeout: nil,
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
@@ -94,7 +93,7 @@ public final class Gateway: Sendable {
                     responder: httpResponder, configuration: configuration,
                     shouldUpgrade: { head, _, _ in responder.upgrade(head) }
                 ),
-                headerLimit: limits.maxHeaderBytes
+                headerLimit: limits.maxHeaderBytes, registry: registry, limits: limits
             )
         }
         let server = try builder.buildServer(

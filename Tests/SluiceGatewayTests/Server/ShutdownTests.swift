@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import SluiceCore
 import Synchronization
@@ -50,5 +51,26 @@ struct ShutdownTests {
         #expect(close?.closeCode == .goingAway)
 
         try await within(.seconds(15)) { try await stopped.value }
+    }
+
+    @Test("an idle keep-alive connection is closed by the gateway when it shuts down, not left to the client")
+    func idleConnectionClosed() async throws {
+        let gateway = try await TestGateway.start(definitions: ["events.json": Definitions.inMemory()])
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"))
+            var iterator = inbound.makeAsyncIterator()
+            let answer = try await iterator.next().map { String(buffer: $0) } ?? ""
+            #expect(answer.hasPrefix("HTTP/1.1 202 "))
+            // The connection stays open (keep-alive) until the gateway stops; then the gateway closes it.
+            try await within(.seconds(10)) { try await gateway.stop() }
+            let rest = try await iterator.next()
+            #expect(rest == nil)
+        }
     }
 }
