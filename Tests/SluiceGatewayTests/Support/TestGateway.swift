@@ -7,6 +7,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import SluiceCore
 import SluiceGateway
+import Synchronization
 import Testing
 
 /// A gateway running in this process on an ephemeral loopback port, over a temporary definitions directory.
@@ -211,20 +212,33 @@ final class SSEReader: @unchecked Sendable {
 }
 
 /// Runs `operation`, failing if it takes longer than `limit` (so a hang fails a test instead of stalling CI).
+/// The operation runs in an unstructured task: one that ignores cancellation must not hold the test up.
 func within<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+    let outcome = OneShot<T>()
+    let work = Task { try await operation() }
+    return try await withCheckedThrowingContinuation { continuation in
+        outcome.set(continuation)
+        Task {
+            let result = await work.result
+            outcome.take()?.resume(with: result)
         }
-        guard let first = try await group.next(), let value = first else {
-            group.cancelAll()
-            throw TimeoutError(limit: limit)
+        Task {
+            try? await Task.sleep(for: limit)
+            if let continuation = outcome.take() {
+                work.cancel()
+                continuation.resume(throwing: TimeoutError(limit: limit))
+            }
         }
-        group.cancelAll()
-        return value
     }
+}
+
+/// A continuation resumed by whichever comes first.
+final class OneShot<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func set(_ value: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = value } }
+
+    func take() -> CheckedContinuation<T, any Error>? { continuation.withLock { $0.take() } }
 }
 
 struct TimeoutError: Error, CustomStringConvertible {
