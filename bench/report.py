@@ -153,7 +153,7 @@ print()
 print("## Conditions")
 print(f"- Machine: {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('memory')}, Linux {machine.get('kernel')}; "
       f"nginx {machine.get('nginx')}, nchan {machine.get('nchan')}, wrk {machine.get('wrk')}; {machine.get('swift')}.")
-print(f"- Sluice commit {machine.get('git')}, release build, `sluice serve --apis examples/apis` (in-memory log, "
+print(f"- Sluice commit {machine.get('git')}, release build, `sluice serve --apis bench/apis` (in-memory log, subscribers start at the newest message, "
       f"keyless plan), default settings: NIO `MultiThreadedEventLoopGroup.singleton` (one event loop per core = "
       f"{machine.get('cores')}) plus Swift's cooperative pool; {machine.get('sluice_threads')} OS threads at start.")
 print("- nginx: `worker_processes 2`, `access_log off`, nchan channel `events`, `nchan_message_buffer_length 100`, "
