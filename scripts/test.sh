@@ -30,6 +30,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
 
+log "checking the source format (.swift-format)"
+scripts/format.sh
+
 log "building"
 swift build --build-tests
 

@@ -15,7 +15,8 @@ struct Sluice: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway on a file or directory of API definitions.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway on a file or directory of API definitions.")
 
     @Option(help: "A Gravitee v4 API definition file, or a directory of them (JSON or YAML).")
     var apis: String?
@@ -51,7 +52,9 @@ struct Serve: AsyncParsableCommand {
         let failures = await gateway.deployDefinitions()
         logger.info(
             "definitions loaded",
-            metadata: ["deployed": "\(gateway.registry.deployedIDs.joined(separator: ","))", "refused": "\(failures.count)"]
+            metadata: [
+                "deployed": "\(gateway.registry.deployedIDs.joined(separator: ","))", "refused": "\(failures.count)",
+            ]
         )
         try await gateway.run()
     }

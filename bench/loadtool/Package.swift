@@ -7,10 +7,10 @@ let package = Package(
     name: "sluice-load",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "sluice-load", targets: ["sluice-load"]),
+        .executable(name: "sluice-load", targets: ["sluice-load"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2")
     ],
     targets: [
         .executableTarget(
@@ -19,6 +19,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
-        ),
+        )
     ]
 )

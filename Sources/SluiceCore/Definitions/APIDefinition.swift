@@ -112,7 +112,8 @@ extension APIDefinition {
         /// The shared configuration this endpoint runs with: the group's, overridden field by field by the
         /// endpoint's `sharedConfigurationOverride` unless `inheritConfiguration` is true.
         public func effectiveSharedConfiguration(group: EndpointGroup) -> JSONObject {
-            inheritConfiguration ? group.sharedConfiguration : group.sharedConfiguration.merging(sharedConfigurationOverride)
+            inheritConfiguration
+                ? group.sharedConfiguration : group.sharedConfiguration.merging(sharedConfigurationOverride)
         }
     }
 

@@ -48,7 +48,9 @@ public struct APIDefinitionReader: Sendable {
         let resources = readResources(root, &diagnostics)
         var analytics: JSONValue?
         if let value = document["analytics"], !value.isNull {
-            if case .object = value { analytics = value } else {
+            if case .object = value {
+                analytics = value
+            } else {
                 diagnostics.error(JSONPath("analytics"), "must be an object, found \(value.typeName)")
             }
         }
@@ -66,7 +68,9 @@ public struct APIDefinitionReader: Sendable {
 
     // MARK: Listeners
 
-    func readListeners(_ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> [APIDefinition.Listener] {
+    func readListeners(
+        _ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> [APIDefinition.Listener] {
         let items = root.array("listeners", &diagnostics)
         if items.isEmpty {
             diagnostics.error(JSONPath("listeners"), "at least one listener is required", code: "MISSING_FIELD")
@@ -81,7 +85,8 @@ public struct APIDefinitionReader: Sendable {
                 var paths: [APIDefinition.ListenerPath] = []
                 let pathItems = listener.array("paths", &diagnostics)
                 if pathItems.isEmpty {
-                    diagnostics.error(path.key("paths"), "an http listener needs at least one path", code: "MISSING_FIELD")
+                    diagnostics.error(
+                        path.key("paths"), "an http listener needs at least one path", code: "MISSING_FIELD")
                 }
                 for (pathItem, pathPath) in pathItems {
                     let reader = ConfigurationReader(pathItem, at: pathPath, diagnostics: &diagnostics)
@@ -124,10 +129,13 @@ public struct APIDefinitionReader: Sendable {
         return path
     }
 
-    func readEntrypoints(_ listener: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> [APIDefinition.Entrypoint] {
+    func readEntrypoints(
+        _ listener: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> [APIDefinition.Entrypoint] {
         let items = listener.array("entrypoints", &diagnostics)
         if items.isEmpty {
-            diagnostics.error(listener.path.key("entrypoints"), "at least one entrypoint is required", code: "MISSING_FIELD")
+            diagnostics.error(
+                listener.path.key("entrypoints"), "at least one entrypoint is required", code: "MISSING_FIELD")
         }
         var result: [APIDefinition.Entrypoint] = []
         for (item, path) in items {
@@ -152,10 +160,13 @@ public struct APIDefinitionReader: Sendable {
 
     // MARK: Endpoints
 
-    func readEndpointGroups(_ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> [APIDefinition.EndpointGroup] {
+    func readEndpointGroups(
+        _ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> [APIDefinition.EndpointGroup] {
         let items = root.array("endpointGroups", &diagnostics)
         if items.isEmpty {
-            diagnostics.error(JSONPath("endpointGroups"), "at least one endpoint group is required", code: "MISSING_FIELD")
+            diagnostics.error(
+                JSONPath("endpointGroups"), "at least one endpoint group is required", code: "MISSING_FIELD")
         }
         var groups: [APIDefinition.EndpointGroup] = []
         var endpointNames = Set<String>()
@@ -169,7 +180,9 @@ public struct APIDefinitionReader: Sendable {
             var loadBalancer = APIDefinition.LoadBalancer.roundRobin
             let lb = reader.object("loadBalancer", &diagnostics)
             if let lbType = lb.string("type", &diagnostics) {
-                if let parsed = APIDefinition.LoadBalancer(rawValue: lbType.uppercased().replacingOccurrences(of: "-", with: "_")) {
+                if let parsed = APIDefinition.LoadBalancer(
+                    rawValue: lbType.uppercased().replacingOccurrences(of: "-", with: "_"))
+                {
                     loadBalancer = parsed
                 } else {
                     diagnostics.error(
@@ -204,7 +217,8 @@ public struct APIDefinitionReader: Sendable {
                         inheritConfiguration: endpoint.bool("inheritConfiguration", &diagnostics) ?? false,
                         secondary: endpoint.bool("secondary", &diagnostics) ?? false,
                         configuration: endpoint.object("configuration", &diagnostics).object,
-                        sharedConfigurationOverride: endpoint.object("sharedConfigurationOverride", &diagnostics).object,
+                        sharedConfigurationOverride: endpoint.object("sharedConfigurationOverride", &diagnostics)
+                            .object,
                         path: endpointPath
                     )
                 )
@@ -257,10 +271,14 @@ public struct APIDefinitionReader: Sendable {
         return flows
     }
 
-    func readFlowExecution(_ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> APIDefinition.FlowExecution {
+    func readFlowExecution(
+        _ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> APIDefinition.FlowExecution {
         var execution = APIDefinition.FlowExecution()
         if let mode = reader.string("mode", &diagnostics) {
-            if let parsed = APIDefinition.FlowExecution.Mode(rawValue: mode.uppercased().replacingOccurrences(of: "-", with: "_")) {
+            if let parsed = APIDefinition.FlowExecution.Mode(
+                rawValue: mode.uppercased().replacingOccurrences(of: "-", with: "_"))
+            {
                 execution.mode = parsed
             } else {
                 diagnostics.error(reader.path.key("mode"), "must be DEFAULT or BEST_MATCH")
@@ -304,7 +322,9 @@ public struct APIDefinitionReader: Sendable {
         return plans
     }
 
-    func readProperties(_ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> [APIDefinition.Property] {
+    func readProperties(
+        _ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> [APIDefinition.Property] {
         var properties: [APIDefinition.Property] = []
         for (item, path) in root.array("properties", &diagnostics) {
             let reader = ConfigurationReader(item, at: path, diagnostics: &diagnostics)
@@ -319,7 +339,9 @@ public struct APIDefinitionReader: Sendable {
         return properties
     }
 
-    func readResources(_ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> [APIDefinition.Resource] {
+    func readResources(
+        _ root: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> [APIDefinition.Resource] {
         var resources: [APIDefinition.Resource] = []
         for (item, path) in root.array("resources", &diagnostics) {
             let reader = ConfigurationReader(item, at: path, diagnostics: &diagnostics)

@@ -106,7 +106,8 @@ public struct ConfigurationReader {
     }
 
     /// Reads Gravitee's `[{"name": …, "value": …}]` lists (mock headers, metadata, properties).
-    public func namedValues(_ key: String, _ diagnostics: inout DiagnosticCollector) -> [(name: String, value: String)] {
+    public func namedValues(_ key: String, _ diagnostics: inout DiagnosticCollector) -> [(name: String, value: String)]
+    {
         var result: [(String, String)] = []
         for (item, itemPath) in array(key, &diagnostics) {
             let reader = ConfigurationReader(item, at: itemPath, diagnostics: &diagnostics)

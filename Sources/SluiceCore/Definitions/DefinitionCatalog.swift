@@ -29,11 +29,14 @@ public struct DefinitionCatalog: Sendable {
         public var apiType: APIDefinition.APIType
         /// Validates the endpoint's effective configuration: `configuration`, and the shared configuration
         /// merged with the endpoint's override (at the override's path).
-        public var validate: @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
+        public var validate:
+            @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
 
         public init(
             type: String, apiType: APIDefinition.APIType = .message,
-            validate: @escaping @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
+            validate:
+                @escaping @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) ->
+                Void
         ) {
             self.type = type
             self.apiType = apiType
@@ -114,7 +117,8 @@ public struct DefinitionCatalog: Sendable {
         validateFlows(definition.flows, &diagnostics)
         for plan in definition.plans {
             if !securityTypes.contains(plan.securityType) {
-                diagnostics.unsupported(plan.path.key("security").key("type"), kind: "plan security", type: plan.securityType)
+                diagnostics.unsupported(
+                    plan.path.key("security").key("type"), kind: "plan security", type: plan.securityType)
             }
             validateFlows(plan.flows, &diagnostics)
         }

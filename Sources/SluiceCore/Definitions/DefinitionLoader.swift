@@ -35,7 +35,9 @@ public struct DefinitionLoader: Sendable {
         if data.count > maximumFileSize {
             return LoadedDefinition(
                 source: source, definition: nil,
-                diagnostics: [Diagnostic(path: "", message: "file is larger than \(maximumFileSize) bytes", code: "TOO_LARGE")]
+                diagnostics: [
+                    Diagnostic(path: "", message: "file is larger than \(maximumFileSize) bytes", code: "TOO_LARGE")
+                ]
             )
         }
         let value: JSONValue
@@ -101,6 +103,7 @@ public struct DefinitionLoader: Sendable {
     }
 
     private func failure(_ source: String, _ message: String, code: String) -> LoadedDefinition {
-        LoadedDefinition(source: source, definition: nil, diagnostics: [Diagnostic(path: "", message: message, code: code)])
+        LoadedDefinition(
+            source: source, definition: nil, diagnostics: [Diagnostic(path: "", message: message, code: code)])
     }
 }

@@ -52,7 +52,8 @@ extension GatewayError {
     }
 
     public static func payloadTooLarge(limit: Int) -> GatewayError {
-        .init(status: 413, key: "REQUEST_PAYLOAD_TOO_LARGE", message: "Request body exceeds the limit of \(limit) bytes.")
+        .init(
+            status: 413, key: "REQUEST_PAYLOAD_TOO_LARGE", message: "Request body exceeds the limit of \(limit) bytes.")
     }
 
     public static func tooManyConnections(limit: Int) -> GatewayError {

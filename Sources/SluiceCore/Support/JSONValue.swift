@@ -117,9 +117,11 @@ extension JSONValue {
         case let value as [String: Any?]:
             return .object(JSONObject(value.keys.sorted().map { ($0, fromYAML(value[$0] ?? nil)) }))
         case let value as [AnyHashable: Any?]:
-            return .object(JSONObject(value.keys.map { "\($0)" }.sorted().map { key in
-                (key, fromYAML(value.first { "\($0.key)" == key }?.value ?? nil))
-            }))
+            return .object(
+                JSONObject(
+                    value.keys.map { "\($0)" }.sorted().map { key in
+                        (key, fromYAML(value.first { "\($0.key)" == key }?.value ?? nil))
+                    }))
         default: return .string("\(node!)")
         }
     }
@@ -170,7 +172,9 @@ public enum JSONString {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             case let s where s.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(s.value, radix: 16).count) + String(s.value, radix: 16)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(s.value, radix: 16).count)
+                    + String(s.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }
         }
@@ -298,7 +302,9 @@ struct JSONTextParser {
         var scalars = String.UnicodeScalarView()
         var run: [UInt8] = []
         func flush(_ run: inout [UInt8], _ scalars: inout String.UnicodeScalarView) {
-            if !run.isEmpty { scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars); run.removeAll() }
+            if !run.isEmpty {
+                scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars); run.removeAll()
+            }
         }
         while index < bytes.count {
             let byte = bytes[index]
@@ -325,7 +331,9 @@ struct JSONTextParser {
                 case UInt8(ascii: "u"):
                     var code = try parseHex4()
                     if (0xD800..<0xDC00).contains(code) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else {
                             throw error("unpaired surrogate")
                         }
                         index += 2
@@ -368,7 +376,11 @@ struct JSONTextParser {
     mutating func parseNumber() throws -> JSONValue {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) || [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(bytes[index]) {
+        while index < bytes.count,
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index])
+                || [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")]
+                    .contains(bytes[index])
+        {
             index += 1
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)

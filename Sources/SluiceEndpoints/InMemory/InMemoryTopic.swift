@@ -130,7 +130,9 @@ public final class InMemoryTopic: Sendable {
     /// Returns once a message at or after `offset` exists, the deadline has passed (noticed by
     /// ``expireWaits(now:)``), or ``interruptWait(id:)`` is called. Throws `CancellationError` if the task is
     /// cancelled.
-    public func waitForMessage(at offset: Int64, until deadline: ContinuousClock.Instant?, id: UInt64) async throws -> WaitOutcome {
+    public func waitForMessage(
+        at offset: Int64, until deadline: ContinuousClock.Instant?, id: UInt64
+    ) async throws -> WaitOutcome {
         defer {
             // A cancellation that raced with a normal end of the wait leaves its mark behind; clear it so that
             // the reader's next wait is not mistaken for a cancelled one. (An interruption mark stays.)

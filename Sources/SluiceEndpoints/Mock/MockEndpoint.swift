@@ -1,7 +1,7 @@
+import Foundation
 public import NIOCore
 public import SluiceCore
 import Synchronization
-import Foundation
 
 /// The `mock` endpoint, with Gravitee's semantics: each subscriber gets its own sequence of generated
 /// messages, one every `messageInterval` ms, with ids "0", "1", …, up to `messageCount` in all; a subscriber
@@ -21,7 +21,9 @@ public struct MockEndpoint: EndpointConnector, SynchronousPublishing {
 
         static let fields: Set<String> = ["messageInterval", "messageContent", "messageCount", "headers", "metadata"]
 
-        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
             let reader = ConfigurationReader(object, at: path)
             reader.warnUnknown(fields, &diagnostics)
             var configuration = Configuration()
@@ -87,7 +89,8 @@ final class MockMessageSource: MessageSource {
         self.state = Mutex(State(nextIndex: firstIndex))
         self.content = ByteBuffer(string: configuration.messageContent)
         self.headers = MessageHeaders(configuration.headers)
-        self.metadata = Dictionary(configuration.metadata.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        self.metadata = Dictionary(
+            configuration.metadata.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
     /// Longest single sleep, so that `close()` is noticed within this time.

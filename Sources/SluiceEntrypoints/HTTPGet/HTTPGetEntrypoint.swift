@@ -19,9 +19,13 @@ public struct HTTPGetEntrypoint: Sendable {
 
         public init() {}
 
-        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
             let reader = ConfigurationReader(object, at: path)
-            reader.warnUnknown(["messagesLimitCount", "messagesLimitDurationMs", "headersInPayload", "metadataInPayload"], &diagnostics)
+            reader.warnUnknown(
+                ["messagesLimitCount", "messagesLimitDurationMs", "headersInPayload", "metadataInPayload"], &diagnostics
+            )
             var configuration = Configuration()
             if let count = reader.integer("messagesLimitCount", &diagnostics, minimum: 1, maximum: 1_000_000) {
                 configuration.messagesLimitCount = Int(count)
@@ -44,7 +48,9 @@ public struct HTTPGetEntrypoint: Sendable {
         self.configuration = configuration
     }
 
-    public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
+    public func handle(
+        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation
+    ) async throws {
         let format: PollResponseFormat
         switch PollResponseFormat.negotiate(acceptValues: request.headers[values: .accept]) {
         case .success(let chosen): format = chosen
@@ -57,7 +63,8 @@ public struct HTTPGetEntrypoint: Sendable {
         if let limitText {
             guard let requested = Int(limitText), requested >= 0 else {
                 try await GatewayError(
-                    status: 400, key: "INVALID_LIMIT", message: "The limit '\(limitText)' must be a non-negative integer."
+                    status: 400, key: "INVALID_LIMIT",
+                    message: "The limit '\(limitText)' must be a non-negative integer."
                 ).write(to: writer)
                 return
             }
@@ -89,7 +96,8 @@ public struct HTTPGetEntrypoint: Sendable {
     }
 
     /// Pulls up to `limit` messages, returning early with what it has when `duration` has passed.
-    static func collect(from source: any MessageSource, limit: Int, within duration: Duration) async throws -> [Message] {
+    static func collect(from source: any MessageSource, limit: Int, within duration: Duration) async throws -> [Message]
+    {
         let deadline = ContinuousClock.now + duration
         var collected: [Message] = []
         while collected.count < limit {

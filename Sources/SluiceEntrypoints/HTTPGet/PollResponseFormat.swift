@@ -61,7 +61,10 @@ enum PollResponseFormat: Sendable {
         return ByteBuffer(string: out)
     }
 
-    private func renderJSON(_ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool, _ out: inout String) {
+    private func renderJSON(
+        _ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool,
+        _ out: inout String
+    ) {
         out += "{\"items\":["
         for (index, message) in messages.enumerated() {
             if index > 0 { out += "," }
@@ -109,12 +112,16 @@ enum PollResponseFormat: Sendable {
         out += "}"
     }
 
-    private func renderXML(_ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool, _ out: inout String) {
+    private func renderXML(
+        _ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool,
+        _ out: inout String
+    ) {
         out += "<response><items>"
         for message in messages {
             out += "<item>"
             if let id = message.id { out += "<id>\(Self.xmlEscape(id))</id>" }
-            out += "<content>\(Self.cdata(String(decoding: message.content.readableBytesView, as: UTF8.self)))</content>"
+            out +=
+                "<content>\(Self.cdata(String(decoding: message.content.readableBytesView, as: UTF8.self)))</content>"
             if headers {
                 out += "<headers>"
                 for header in message.headers.grouped {
@@ -142,7 +149,10 @@ enum PollResponseFormat: Sendable {
         out += "</response>"
     }
 
-    private func renderText(_ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool, _ out: inout String) {
+    private func renderText(
+        _ messages: [Message], _ nextCursor: String?, _ limit: String?, _ headers: Bool, _ metadata: Bool,
+        _ out: inout String
+    ) {
         out += "items\n"
         for (index, message) in messages.enumerated() {
             if index > 0 { out += "\n" }
@@ -154,7 +164,9 @@ enum PollResponseFormat: Sendable {
                 out += "headers: {\(rendered.joined(separator: ", "))}\n"
             }
             if metadata {
-                let rendered = ["sourceTimestamp=\(message.timestamp)"] + message.metadata.keys.sorted().map { "\($0)=\(message.metadata[$0]!)" }
+                let rendered =
+                    ["sourceTimestamp=\(message.timestamp)"]
+                    + message.metadata.keys.sorted().map { "\($0)=\(message.metadata[$0]!)" }
                 out += "metadata: {\(rendered.joined(separator: ", "))}\n"
             }
         }
@@ -187,7 +199,9 @@ enum PollResponseFormat: Sendable {
     static func xmlName(_ name: String) -> String {
         var out = ""
         for (index, scalar) in name.unicodeScalars.enumerated() {
-            let allowed = CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || (index > 0 && (scalar == "-" || scalar == "."))
+            let allowed =
+                CharacterSet.alphanumerics.contains(scalar) || scalar == "_"
+                || (index > 0 && (scalar == "-" || scalar == "."))
             out.unicodeScalars.append(allowed && scalar.isASCII ? scalar : "_")
         }
         return out.isEmpty ? "_" : out

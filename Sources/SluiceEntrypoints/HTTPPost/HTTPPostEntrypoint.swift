@@ -1,7 +1,7 @@
+import Foundation
 public import HTTPTypes
 public import HummingbirdCore
 import NIOCore
-import Foundation
 public import SluiceCore
 
 /// The `http-post` entrypoint: one request body becomes one message; the client gets 202 once the endpoint
@@ -13,7 +13,9 @@ public struct HTTPPostEntrypoint: Sendable {
 
         public init() {}
 
-        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
             let reader = ConfigurationReader(object, at: path)
             reader.warnUnknown(["requestHeadersToMessage"], &diagnostics)
             var configuration = Configuration()
@@ -37,7 +39,9 @@ public struct HTTPPostEntrypoint: Sendable {
         self.configuration = configuration
     }
 
-    public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
+    public func handle(
+        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation
+    ) async throws {
         let limit = invocation.limits.maxRequestBodyBytes
         guard let body = try await collectBody(request.body, limit: limit) else {
             try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)

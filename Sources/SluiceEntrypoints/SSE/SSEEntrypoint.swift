@@ -18,7 +18,9 @@ public struct SSEEntrypoint: Sendable {
 
         public init() {}
 
-        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
             let reader = ConfigurationReader(object, at: path)
             reader.warnUnknown(["heartbeatIntervalInMs", "metadataAsComment", "headersAsComment"], &diagnostics)
             var configuration = Configuration()
@@ -48,7 +50,9 @@ public struct SSEEntrypoint: Sendable {
         return request.headerFields[values: .accept].contains { $0.lowercased().contains("text/event-stream") }
     }
 
-    public func handle(_ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation) async throws {
+    public func handle(
+        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation
+    ) async throws {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 }
         let resumeAfter = invocation.qos == .none ? nil : lastEventID
         let source: any MessageSource
@@ -63,11 +67,14 @@ public struct SSEEntrypoint: Sendable {
         defer { source.close() }
         // Ending the stream (drain, API removed) closes the source, which ends the loop below at once.
         let ending = Mutex<StreamEnding?>(nil)
-        guard let registration = invocation.streams.register(end: { reason in
-            ending.withLock { $0 = reason }
-            source.close()
-        }) else {
-            try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(to: writer)
+        guard
+            let registration = invocation.streams.register(end: { reason in
+                ending.withLock { $0 = reason }
+                source.close()
+            })
+        else {
+            try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(
+                to: writer)
             return
         }
         defer { registration.cancel() }

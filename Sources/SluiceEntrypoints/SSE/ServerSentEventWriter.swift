@@ -38,7 +38,8 @@ public struct ServerSentEventWriter: Sendable {
         writeData(message.content, into: &buffer)
         if headersAsComment {
             for header in message.headers.grouped {
-                buffer.writeString(":\(Self.singleLine(header.name)): \(Self.singleLine(header.values.joined(separator: ",")))\n")
+                buffer.writeString(
+                    ":\(Self.singleLine(header.name)): \(Self.singleLine(header.values.joined(separator: ",")))\n")
             }
         }
         if metadataAsComment {

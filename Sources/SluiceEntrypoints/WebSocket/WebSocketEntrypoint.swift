@@ -1,6 +1,6 @@
+import Foundation
 public import HummingbirdWebSocket
 import NIOCore
-import Foundation
 public import SluiceCore
 
 /// The `websocket` entrypoint: each frame in is a message published to the endpoint (publisher), each message
@@ -14,7 +14,9 @@ public struct WebSocketEntrypoint: Sendable {
 
         public init() {}
 
-        public static func parse(_ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector) -> Configuration {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
             let reader = ConfigurationReader(object, at: path)
             reader.warnUnknown(["publisher", "subscriber"], &diagnostics)
             var configuration = Configuration()

@@ -7,28 +7,33 @@ extension DefinitionCatalog {
     public static var gateway: DefinitionCatalog {
         var catalog = DefinitionCatalog()
         catalog.register(
-            EntrypointSpec(type: HTTPPostEntrypoint.type, supportedQoS: HTTPPostEntrypoint.supportedQoS) { object, path, diagnostics in
+            EntrypointSpec(type: HTTPPostEntrypoint.type, supportedQoS: HTTPPostEntrypoint.supportedQoS) {
+                object, path, diagnostics in
                 _ = HTTPPostEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: HTTPGetEntrypoint.type, supportedQoS: HTTPGetEntrypoint.supportedQoS) { object, path, diagnostics in
+            EntrypointSpec(type: HTTPGetEntrypoint.type, supportedQoS: HTTPGetEntrypoint.supportedQoS) {
+                object, path, diagnostics in
                 _ = HTTPGetEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: SSEEntrypoint.type, supportedQoS: SSEEntrypoint.supportedQoS) { object, path, diagnostics in
+            EntrypointSpec(type: SSEEntrypoint.type, supportedQoS: SSEEntrypoint.supportedQoS) {
+                object, path, diagnostics in
                 _ = SSEEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: WebSocketEntrypoint.type, supportedQoS: WebSocketEntrypoint.supportedQoS) { object, path, diagnostics in
+            EntrypointSpec(type: WebSocketEntrypoint.type, supportedQoS: WebSocketEntrypoint.supportedQoS) {
+                object, path, diagnostics in
                 _ = WebSocketEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
             EndpointSpec(type: "mock") { endpoint, _, diagnostics in
-                _ = MockEndpoint.Configuration.parse(endpoint.configuration, at: endpoint.path.key("configuration"), diagnostics: &diagnostics)
+                _ = MockEndpoint.Configuration.parse(
+                    endpoint.configuration, at: endpoint.path.key("configuration"), diagnostics: &diagnostics)
             }
         )
         catalog.register(

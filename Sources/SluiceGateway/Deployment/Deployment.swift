@@ -1,7 +1,7 @@
+import Logging
 public import SluiceCore
 import SluiceEndpoints
 public import SluiceEntrypoints
-import Logging
 
 /// One API as it runs: its definition, its connectors, and the streams open on it.
 public final class Deployment: Sendable {
@@ -42,20 +42,29 @@ public final class Deployment: Sendable {
         var webSocket: BoundEntrypoint<WebSocketEntrypoint>?
         let apiID = definition.id
         func invocation(_ qos: MessageQoS) -> EntrypointInvocation {
-            EntrypointInvocation(apiID: apiID, endpoint: endpoint, qos: qos, limits: limits, streams: streams, logger: logger)
+            EntrypointInvocation(
+                apiID: apiID, endpoint: endpoint, qos: qos, limits: limits, streams: streams, logger: logger)
         }
         // The definition was validated before it got here, so parsing cannot fail; the first entrypoint of a type wins.
         for entrypoint in definition.httpEntrypoints {
             let path = entrypoint.path.key("configuration")
             switch entrypoint.type {
             case HTTPPostEntrypoint.type where post == nil:
-                post = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
+                post = BoundEntrypoint(
+                    .init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)),
+                    invocation(entrypoint.qos))
             case HTTPGetEntrypoint.type where get == nil:
-                get = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
+                get = BoundEntrypoint(
+                    .init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)),
+                    invocation(entrypoint.qos))
             case SSEEntrypoint.type where sse == nil:
-                sse = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
+                sse = BoundEntrypoint(
+                    .init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)),
+                    invocation(entrypoint.qos))
             case WebSocketEntrypoint.type where webSocket == nil:
-                webSocket = BoundEntrypoint(.init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)), invocation(entrypoint.qos))
+                webSocket = BoundEntrypoint(
+                    .init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)),
+                    invocation(entrypoint.qos))
             default:
                 break
             }
@@ -82,29 +91,37 @@ public final class Deployment: Sendable {
         var diagnostics = DiagnosticCollector()
         var group: [(connector: any EndpointConnector, weight: Int)] = []
         guard let firstGroup = definition.endpointGroups.first else {
-            throw DeploymentError(apiID: definition.id, diagnostics: [Diagnostic(path: "endpointGroups", message: "no endpoint group")])
+            throw DeploymentError(
+                apiID: definition.id, diagnostics: [Diagnostic(path: "endpointGroups", message: "no endpoint group")])
         }
         for endpoint in firstGroup.endpoints where !endpoint.secondary {
             let path = endpoint.path.key("configuration")
             let connector: any EndpointConnector
             switch endpoint.type {
             case "mock":
-                connector = MockEndpoint(configuration: .parse(endpoint.configuration, at: path, diagnostics: &diagnostics))
+                connector = MockEndpoint(
+                    configuration: .parse(endpoint.configuration, at: path, diagnostics: &diagnostics))
             case "inmemory":
                 connector = InMemoryEndpoint(
-                    configuration: .parse(endpoint.configuration, at: path, defaultTopic: definition.id, diagnostics: &diagnostics),
+                    configuration: .parse(
+                        endpoint.configuration, at: path, defaultTopic: definition.id, diagnostics: &diagnostics),
                     broker: broker
                 )
             default:
                 throw DeploymentError(
                     apiID: definition.id,
-                    diagnostics: [Diagnostic(path: endpoint.path.key("type").text, message: "endpoint type '\(endpoint.type)' is not supported", code: "UNSUPPORTED_TYPE")]
+                    diagnostics: [
+                        Diagnostic(
+                            path: endpoint.path.key("type").text,
+                            message: "endpoint type '\(endpoint.type)' is not supported", code: "UNSUPPORTED_TYPE")
+                    ]
                 )
             }
             group.append((connector, endpoint.weight))
         }
         let endpoint: any EndpointConnector =
-            group.count == 1 ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
+            group.count == 1
+            ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
         return Deployment(
             definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits, logger: logger
         )

@@ -43,7 +43,8 @@ public final class DeploymentRegistry: Sendable {
                 diagnostics: [
                     Diagnostic(
                         path: "listeners",
-                        message: "context path '\(path.host.map { "\($0)" } ?? "")\(path.path)' is already used by API '\(otherID)'",
+                        message:
+                            "context path '\(path.host.map { "\($0)" } ?? "")\(path.path)' is already used by API '\(otherID)'",
                         code: "PATH_CONFLICT"
                     )
                 ]

@@ -40,7 +40,8 @@ struct RoutingTable: Sendable {
         if contextPath == "/" { return true }
         guard requestPath.hasPrefix(contextPath) else { return false }
         if requestPath.utf8.count == contextPath.utf8.count { return true }
-        let next = requestPath.utf8[requestPath.utf8.index(requestPath.utf8.startIndex, offsetBy: contextPath.utf8.count)]
+        let next = requestPath.utf8[
+            requestPath.utf8.index(requestPath.utf8.startIndex, offsetBy: contextPath.utf8.count)]
         return next == UInt8(ascii: "/")
     }
 
@@ -53,7 +54,9 @@ struct RoutingTable: Sendable {
     /// The first listener path of `definition` that an already-routed API also claims, if any.
     func conflict(with definition: APIDefinition) -> (APIDefinition.ListenerPath, String)? {
         for path in definition.httpPaths {
-            if let other = routes.first(where: { $0.host == path.host && $0.path == path.path && $0.deployment.id != definition.id }) {
+            if let other = routes.first(where: {
+                $0.host == path.host && $0.path == path.path && $0.deployment.id != definition.id
+            }) {
                 return (path, other.deployment.id)
             }
         }

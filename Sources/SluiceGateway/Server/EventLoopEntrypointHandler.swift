@@ -1,8 +1,8 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
-import Foundation
 
 /// Serves, right on the connection's event loop, the requests that never need to wait on anything: a POST to an
 /// `http-post` entrypoint whose endpoint takes messages at once (the embedded log, the mock). Every other request
@@ -141,7 +141,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The publish this request is, if it is one this handler serves.
     private func takePublish(_ head: HTTPRequestHead) -> Publishing? {
         guard head.method == .POST,
-            let deployment = registry.table.route(host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
+            let deployment = registry.table.route(
+                host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
             let endpoint = deployment.synchronousPublisher,
             case .success = deployment.security.resolve()
@@ -166,7 +167,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private func takeStream(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
         guard head.method == .GET,
             head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
-            let deployment = registry.table.route(host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
+            let deployment = registry.table.route(
+                host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
             let cache = deployment.sseBatchCache,
@@ -189,9 +191,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         )
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        guard let registration = deployment.streams.register(end: { _ in
-            eventLoop.execute { loopBound.value.end(goaway: true) }
-        }) else {
+        guard
+            let registration = deployment.streams.register(end: { _ in
+                eventLoop.execute { loopBound.value.end(goaway: true) }
+            })
+        else {
             respond(
                 .tooManyConnections(limit: limits.maxStreamingConnections), version: head.version,
                 closeAfter: !head.isKeepAlive, context: context
@@ -203,17 +207,20 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// Writes `error` as a whole JSON response.
-    private func respond(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext) {
+    private func respond(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext)
+    {
         var body = context.channel.allocator.buffer(capacity: 160)
         body.writeString(error.jsonBody)
         writeResponse(
-            status: .custom(code: UInt(error.status), reasonPhrase: HTTPResponseStatus(statusCode: error.status).reasonPhrase),
+            status: .custom(
+                code: UInt(error.status), reasonPhrase: HTTPResponseStatus(statusCode: error.status).reasonPhrase),
             body: body, version: version, closeAfter: closeAfter, context: context
         )
     }
 
     private func writeResponse(
-        status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext
+        status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool,
+        context: ChannelHandlerContext
     ) {
         var headers = HTTPHeaders()
         if let body {
@@ -223,7 +230,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             headers.add(name: "content-length", value: "0")
         }
         if closeAfter { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         if closeAfter {
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -256,7 +264,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         if let failure {
             respond(failure, version: publishing.version, closeAfter: closeAfter, context: context)
         } else {
-            writeResponse(status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, context: context)
+            writeResponse(
+                status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, context: context)
         }
     }
 

@@ -51,7 +51,9 @@ final class EventLoopSSEStream {
             "content-type": "text/event-stream;charset=UTF-8", "connection": "keep-alive", "cache-control": "no-cache",
             "x-accel-buffering": "no",
         ]
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+        context.write(
+            NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))),
+            promise: nil)
         buffer.clear()
         // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
         formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)

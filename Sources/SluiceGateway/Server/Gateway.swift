@@ -6,11 +6,11 @@ public import Logging
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
-public import UnixSignals
 public import SluiceCore
 import SluiceEndpoints
 public import SluiceEntrypoints
 import Synchronization
+public import UnixSignals
 
 /// A whole gateway: the HTTP server, the deployed APIs, the definition watcher and the drain on shutdown, as
 /// services of one `ServiceGroup`.

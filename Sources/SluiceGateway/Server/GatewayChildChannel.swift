@@ -21,7 +21,8 @@ struct GatewayChildChannel: ServerChildChannel {
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let parserErrors = HTTPParserErrorHandler(headerLimit: headerLimit)
             try operations.addHandler(parserErrors, position: .after(decoder))
-            try operations.addHandler(EventLoopEntrypointHandler(registry: registry, limits: limits), position: .after(parserErrors))
+            try operations.addHandler(
+                EventLoopEntrypointHandler(registry: registry, limits: limits), position: .after(parserErrors))
             return value
         }
     }

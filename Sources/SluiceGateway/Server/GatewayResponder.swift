@@ -42,11 +42,16 @@ struct GatewayResponder: Sendable {
 
     /// Decides a WebSocket upgrade. Requests that cannot be served are still upgraded and then closed at once
     /// with a close code and a reason naming why (the upgrade path cannot answer with an HTTP error body).
-    func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+    func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
         let uri = URI(head.path ?? "/")
-        let refuse = { (code: WebSocketErrorCode, error: GatewayError) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> in
+        let refuse = {
+            (
+                code: WebSocketErrorCode, error: GatewayError
+            ) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> in
             .upgrade([:]) { _, outbound, _ in
-                try await outbound.close(code, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
+                try await outbound.close(
+                    code, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
             }
         }
         guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {

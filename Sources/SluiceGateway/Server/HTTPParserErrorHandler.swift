@@ -41,7 +41,9 @@ final class HTTPParserErrorHandler: ChannelInboundHandler, RemovableChannelHandl
         body.writeString(failure.jsonBody)
         let head = HTTPResponseHead(
             version: .http1_1, status: .custom(code: UInt(failure.status), reasonPhrase: reason),
-            headers: ["content-type": "application/json", "content-length": String(body.readableBytes), "connection": "close"]
+            headers: [
+                "content-type": "application/json", "content-length": String(body.readableBytes), "connection": "close",
+            ]
         )
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -81,13 +81,21 @@ public struct GatewaySettings: Sendable {
         if let apis = values["apis"] { self.apis = apis }
         int("reloadIntervalMs", 50) { $0.reloadIntervalMs = $1 }
         if let text = values["drainTimeoutSeconds"] {
-            if let value = Double(text), value >= 0 { drainTimeoutSeconds = value } else {
-                problems.append(Problem(setting: "drainTimeoutSeconds", message: "must be a non-negative number (\(source))"))
+            if let value = Double(text), value >= 0 {
+                drainTimeoutSeconds = value
+            } else {
+                problems.append(
+                    Problem(setting: "drainTimeoutSeconds", message: "must be a non-negative number (\(source))"))
             }
         }
         if let text = values["logLevel"] {
-            if let level = Logger.Level(rawValue: text.lowercased()) { logLevel = level } else {
-                problems.append(Problem(setting: "logLevel", message: "must be one of trace, debug, info, notice, warning, error, critical (\(source))"))
+            if let level = Logger.Level(rawValue: text.lowercased()) {
+                logLevel = level
+            } else {
+                problems.append(
+                    Problem(
+                        setting: "logLevel",
+                        message: "must be one of trace, debug, info, notice, warning, error, critical (\(source))"))
             }
         }
         int("limits.maxRequestBodyBytes", 1) { $0.limits.maxRequestBodyBytes = $1 }
@@ -96,7 +104,8 @@ public struct GatewaySettings: Sendable {
         int("limits.maxStreamingConnections", 1) { $0.limits.maxStreamingConnections = $1 }
         int("limits.maxPollMessages", 1) { $0.limits.maxPollMessages = $1 }
         if let first = problems.first {
-            throw problems.count == 1 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
+            throw problems.count == 1
+                ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
         }
     }
 }

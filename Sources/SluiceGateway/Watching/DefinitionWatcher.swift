@@ -79,7 +79,9 @@ actor DefinitionWatcher: Service {
                 continue
             }
             if let owner = tracked.first(where: { $0.key != key && $0.value.apiID == definition.id }) {
-                let diagnostic = Diagnostic(path: "id", message: "API id '\(definition.id)' is already deployed from \(owner.key)", code: "DUPLICATE_API")
+                let diagnostic = Diagnostic(
+                    path: "id", message: "API id '\(definition.id)' is already deployed from \(owner.key)",
+                    code: "DUPLICATE_API")
                 failures.append(LoadedDefinition(source: key, definition: nil, diagnostics: [diagnostic]))
                 logger.error("definition refused", metadata: ["file": "\(key)", "problem": "\(diagnostic)"])
                 continue

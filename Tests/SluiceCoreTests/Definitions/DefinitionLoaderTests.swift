@@ -8,7 +8,8 @@ struct DefinitionLoaderTests {
     static let catalog: DefinitionCatalog = {
         var catalog = DefinitionCatalog()
         catalog.register(
-            DefinitionCatalog.EntrypointSpec(type: "http-get", supportedQoS: [.auto, .atLeastOnce]) { object, path, diagnostics in
+            DefinitionCatalog.EntrypointSpec(type: "http-get", supportedQoS: [.auto, .atLeastOnce]) {
+                object, path, diagnostics in
                 _ = ConfigurationReader(object, at: path).integer("messagesLimitCount", &diagnostics, minimum: 1)
             }
         )
@@ -117,10 +118,13 @@ struct DefinitionLoaderTests {
         #expect(loaded.errors.count == expected.count, "\(lines.sorted())")
     }
 
-    @Test("syntax errors and non-objects are refused with a clear message", arguments: [
-        ("{\"id\": ", "a.json", "SYNTAX_ERROR"), ("[1,2]", "a.json", "INVALID_VALUE"), ("id: [unclosed", "a.yaml", "SYNTAX_ERROR"),
-        ("", "a.json", "SYNTAX_ERROR"), ("\u{FF}\u{FE}", "a.json", "SYNTAX_ERROR"),
-    ])
+    @Test(
+        "syntax errors and non-objects are refused with a clear message",
+        arguments: [
+            ("{\"id\": ", "a.json", "SYNTAX_ERROR"), ("[1,2]", "a.json", "INVALID_VALUE"),
+            ("id: [unclosed", "a.yaml", "SYNTAX_ERROR"),
+            ("", "a.json", "SYNTAX_ERROR"), ("\u{FF}\u{FE}", "a.json", "SYNTAX_ERROR"),
+        ])
     func unreadable(text: String, name: String, code: String) {
         let loaded = DefinitionLoader(catalog: Self.catalog).load(data: Data(text.utf8), source: name)
         #expect(!loaded.isDeployable)

@@ -13,10 +13,13 @@ struct JSONValueTests {
         #expect(value.jsonText() == #"{"z":1,"a":[true,false,null,-2.5,"s\"\\\né😀"],"m":{}}"#)
     }
 
-    @Test("malformed input gives a line and column, never a crash", arguments: [
-        ("{", 1, 2), ("{\"a\" 1}", 1, 6), ("[1,]", 1, 4), ("{\n  \"a\": tru\n}", 2, 8), ("\"\\ud800\"", 1, 8), ("1 2", 1, 3),
-        ("\"\u{01}\"", 1, 2), ("-", 1, 1), ("{\"a\":1,}", 1, 8),
-    ])
+    @Test(
+        "malformed input gives a line and column, never a crash",
+        arguments: [
+            ("{", 1, 2), ("{\"a\" 1}", 1, 6), ("[1,]", 1, 4), ("{\n  \"a\": tru\n}", 2, 8), ("\"\\ud800\"", 1, 8),
+            ("1 2", 1, 3),
+            ("\"\u{01}\"", 1, 2), ("-", 1, 1), ("{\"a\":1,}", 1, 8),
+        ])
     func malformed(text: String, line: Int, column: Int) {
         do {
             _ = try JSONValue.parse(json: Data(text.utf8))
@@ -47,8 +50,11 @@ struct JSONValueTests {
 
     @Test("merging overrides field by field")
     func merging() throws {
-        let base = try JSONValue.parse(json: Data(#"{"consumer":{"enabled":false,"topics":["a"]},"x":1}"#.utf8)).objectValue!
+        let base = try JSONValue.parse(json: Data(#"{"consumer":{"enabled":false,"topics":["a"]},"x":1}"#.utf8))
+            .objectValue!
         let override = try JSONValue.parse(json: Data(#"{"consumer":{"enabled":true}}"#.utf8)).objectValue!
-        #expect(JSONValue.object(base.merging(override)).jsonText() == #"{"consumer":{"enabled":true,"topics":["a"]},"x":1}"#)
+        #expect(
+            JSONValue.object(base.merging(override)).jsonText()
+                == #"{"consumer":{"enabled":true,"topics":["a"]},"x":1}"#)
     }
 }

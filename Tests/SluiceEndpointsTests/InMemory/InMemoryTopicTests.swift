@@ -98,22 +98,30 @@ struct InMemoryTopicTests {
         }
     }
 
-    @Test("a cursor that is not an offset is refused with INVALID_CURSOR", arguments: ["x", "-2", "", "1.5", "99999999999999999999"])
+    @Test(
+        "a cursor that is not an offset is refused with INVALID_CURSOR",
+        arguments: ["x", "-2", "", "1.5", "99999999999999999999"])
     func badCursor(cursor: String) async {
         let endpoint = InMemoryEndpoint(configuration: .init(topic: "b"), broker: InMemoryBroker())
-        await #expect(throws: GatewayError.invalidCursor(cursor)) { _ = try await endpoint.subscribe(SubscriptionRequest(resumeAfter: cursor)) }
+        await #expect(throws: GatewayError.invalidCursor(cursor)) {
+            _ = try await endpoint.subscribe(SubscriptionRequest(resumeAfter: cursor))
+        }
     }
 
     @Test("configuration is validated with paths")
     func configuration() {
         var diagnostics = DiagnosticCollector()
-        let object = JSONObject([("maxMessages", .number(0)), ("autoOffsetReset", .string("middle")), ("topic", .string(""))])
-        _ = InMemoryEndpoint.Configuration.parse(object, at: JSONPath("c"), defaultTopic: "d", diagnostics: &diagnostics)
-        #expect(diagnostics.diagnostics.map(\.description).sorted() == [
-            "c.autoOffsetReset: must be 'earliest' or 'latest'",
-            "c.maxMessages: must be an integer between 1 and 100000000",
-            "c.topic: must be 1 to 249 characters",
+        let object = JSONObject([
+            ("maxMessages", .number(0)), ("autoOffsetReset", .string("middle")), ("topic", .string("")),
         ])
+        _ = InMemoryEndpoint.Configuration.parse(
+            object, at: JSONPath("c"), defaultTopic: "d", diagnostics: &diagnostics)
+        #expect(
+            diagnostics.diagnostics.map(\.description).sorted() == [
+                "c.autoOffsetReset: must be 'earliest' or 'latest'",
+                "c.maxMessages: must be an integer between 1 and 100000000",
+                "c.topic: must be 1 to 249 characters",
+            ])
     }
 }
 

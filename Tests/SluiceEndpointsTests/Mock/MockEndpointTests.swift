@@ -1,5 +1,5 @@
-import NIOCore
 import Foundation
+import NIOCore
 import SluiceCore
 import SluiceEndpoints
 import Testing
@@ -16,14 +16,19 @@ struct MockEndpointTests {
 
     @Test("ids count from 0, content, headers and metadata as configured, messageCount ends the stream")
     func sequence() async throws {
-        let endpoint = try Self.endpoint(#"{"messageInterval": 2, "messageContent": "hi", "messageCount": 5, "headers": [{"name": "h", "value": "v"}], "metadata": [{"name": "m", "value": "w"}]}"#)
+        let endpoint = try Self.endpoint(
+            #"{"messageInterval": 2, "messageContent": "hi", "messageCount": 5, "headers": [{"name": "h", "value": "v"}], "metadata": [{"name": "m", "value": "w"}]}"#
+        )
         let source = try await endpoint.subscribe(SubscriptionRequest())
         var ids: [String?] = []
         while true {
             let batch = try await source.next(maxCount: 3)
             if batch.isEmpty { break }
             ids += batch.map(\.id)
-            #expect(batch.allSatisfy { String(buffer: $0.content) == "hi" && $0.headers["h"] == ["v"] && $0.metadata["m"] == "w" })
+            #expect(
+                batch.allSatisfy {
+                    String(buffer: $0.content) == "hi" && $0.headers["h"] == ["v"] && $0.metadata["m"] == "w"
+                })
         }
         #expect(ids == ["0", "1", "2", "3", "4"])
     }
@@ -69,13 +74,18 @@ struct MockEndpointTests {
     @Test("invalid configuration names each field")
     func invalid() throws {
         var diagnostics = DiagnosticCollector()
-        let object = try JSONValue.parse(json: Data(#"{"messageInterval": "often", "messageCount": -1, "headers": [{"value": "x"}], "extra": 1}"#.utf8)).objectValue!
-        _ = MockEndpoint.Configuration.parse(object, at: JSONPath("endpointGroups[0].endpoints[0].configuration"), diagnostics: &diagnostics)
-        #expect(diagnostics.diagnostics.map(\.description).sorted() == [
-            "endpointGroups[0].endpoints[0].configuration.extra: warning: unknown field, ignored",
-            "endpointGroups[0].endpoints[0].configuration.headers[0].name: is required",
-            "endpointGroups[0].endpoints[0].configuration.messageCount: must be a non-negative integer",
-            "endpointGroups[0].endpoints[0].configuration.messageInterval: must be a positive integer",
-        ])
+        let object = try JSONValue.parse(
+            json: Data(
+                #"{"messageInterval": "often", "messageCount": -1, "headers": [{"value": "x"}], "extra": 1}"#.utf8)
+        ).objectValue!
+        _ = MockEndpoint.Configuration.parse(
+            object, at: JSONPath("endpointGroups[0].endpoints[0].configuration"), diagnostics: &diagnostics)
+        #expect(
+            diagnostics.diagnostics.map(\.description).sorted() == [
+                "endpointGroups[0].endpoints[0].configuration.extra: warning: unknown field, ignored",
+                "endpointGroups[0].endpoints[0].configuration.headers[0].name: is required",
+                "endpointGroups[0].endpoints[0].configuration.messageCount: must be a non-negative integer",
+                "endpointGroups[0].endpoints[0].configuration.messageInterval: must be a positive integer",
+            ])
     }
 }

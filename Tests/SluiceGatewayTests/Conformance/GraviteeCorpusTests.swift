@@ -81,8 +81,12 @@ struct GraviteeCorpusTests {
             } else {
                 #expect(!loaded.isDeployable, "\(file.lastPathComponent) deployed despite \(unsupported)")
                 for (kind, type) in unsupported {
-                    let named = loaded.errors.contains { $0.code == "UNSUPPORTED_TYPE" && $0.message == "\(kind) type '\(type)' is not supported" && !$0.path.isEmpty }
-                    #expect(named, "\(file.lastPathComponent): no diagnostic names \(kind) '\(type)'; got \(loaded.errors)")
+                    let named = loaded.errors.contains {
+                        $0.code == "UNSUPPORTED_TYPE" && $0.message == "\(kind) type '\(type)' is not supported"
+                            && !$0.path.isEmpty
+                    }
+                    #expect(
+                        named, "\(file.lastPathComponent): no diagnostic names \(kind) '\(type)'; got \(loaded.errors)")
                 }
             }
         }

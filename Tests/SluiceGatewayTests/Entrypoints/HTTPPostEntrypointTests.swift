@@ -7,7 +7,8 @@ struct HTTPPostEntrypointTests {
     @Test("a POST becomes one message and answers 202 with an empty body")
     func postAccepted() async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
-            let response = try await httpCall(.POST, "\(gateway.baseURL)/events", headers: [("X-Trace", "abc")], body: "hello")
+            let response = try await httpCall(
+                .POST, "\(gateway.baseURL)/events", headers: [("X-Trace", "abc")], body: "hello")
             #expect(response.status == 202)
             #expect(response.body.isEmpty)
             let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
@@ -22,9 +23,10 @@ struct HTTPPostEntrypointTests {
 
     @Test("without requestHeadersToMessage the message carries no request headers")
     func headersNotCopied() async throws {
-        let definition = Definitions.inMemory(entrypoints: """
-            [{ "type": "http-post" }, { "type": "http-get", "configuration": { "headersInPayload": true, "messagesLimitDurationMs": 200 } }]
-            """)
+        let definition = Definitions.inMemory(
+            entrypoints: """
+                [{ "type": "http-post" }, { "type": "http-get", "configuration": { "headersInPayload": true, "messagesLimitDurationMs": 200 } }]
+                """)
         try await withGateway(["events.json": definition]) { (gateway: TestGateway) async throws in
             _ = try await httpCall(.POST, "\(gateway.baseURL)/events", headers: [("X-Trace", "abc")], body: "x")
             let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
@@ -35,8 +37,11 @@ struct HTTPPostEntrypointTests {
 
     @Test("a body over the limit gives 413 with a key, and nothing is published")
     func bodyTooLarge() async throws {
-        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxRequestBodyBytes = 1024 }) { (gateway: TestGateway) async throws in
-            let response = try await httpCall(.POST, "\(gateway.baseURL)/events", body: String(repeating: "x", count: 4096))
+        try await withGateway(
+            ["events.json": Definitions.inMemory()], configure: { $0.limits.maxRequestBodyBytes = 1024 }
+        ) { (gateway: TestGateway) async throws in
+            let response = try await httpCall(
+                .POST, "\(gateway.baseURL)/events", body: String(repeating: "x", count: 4096))
             #expect(response.status == 413)
             #expect(response.json?["key"]?.stringValue == "REQUEST_PAYLOAD_TOO_LARGE")
             let ok = try await httpCall(.POST, "\(gateway.baseURL)/events", body: String(repeating: "y", count: 1024))
@@ -60,26 +65,35 @@ struct HTTPPostEntrypointTests {
     @Test("pipelined requests are answered in order, whichever path serves them")
     func pipelining() async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
-            let requests = "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+            let requests =
+                "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
                 + "GET /events?limit=1 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
                 + "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond"
                 + "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
                 + "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthird"
-            let answer = try await within(.seconds(20)) { try await rawExchange(port: gateway.port, Array(requests.utf8)) }
+            let answer = try await within(.seconds(20)) {
+                try await rawExchange(port: gateway.port, Array(requests.utf8))
+            }
             let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
             #expect(statuses == ["202", "200", "202", "404", "202"], "\(answer)")
             #expect(answer.contains(#""content":"first""#))
             let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
-            #expect(poll.json?["items"]?.arrayValue?.compactMap { $0["content"]?.stringValue } == ["first", "second", "third"])
+            #expect(
+                poll.json?["items"]?.arrayValue?.compactMap { $0["content"]?.stringValue } == [
+                    "first", "second", "third",
+                ])
         }
     }
 
     @Test("a chunked body is published whole")
     func chunked() async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
-            let request = "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            let request =
+                "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                 + "4\r\nhell\r\n3\r\no w\r\n4\r\norld\r\n0\r\n\r\n"
-            let answer = try await within(.seconds(20)) { try await rawExchange(port: gateway.port, Array(request.utf8)) }
+            let answer = try await within(.seconds(20)) {
+                try await rawExchange(port: gateway.port, Array(request.utf8))
+            }
             #expect(answer.hasPrefix("HTTP/1.1 202 "))
             let poll = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "application/json")])
             #expect(poll.json?["items"]?.arrayValue?.first?["content"]?.stringValue == "hello world")

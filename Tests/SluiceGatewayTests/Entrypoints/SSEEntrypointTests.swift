@@ -6,11 +6,14 @@ import Testing
 struct SSEEntrypointTests {
     @Test("the stream starts with retry, then events with id, event and data; headers and metadata as comments")
     func eventFormat() async throws {
-        try await withGateway(["mock.json": Definitions.mock(interval: 20, count: 3)]) { (gateway: TestGateway) async throws in
+        try await withGateway(["mock.json": Definitions.mock(interval: 20, count: 3)]) {
+            (gateway: TestGateway) async throws in
             try await within(.seconds(20)) {
                 let reader = try await SSEReader.open("\(gateway.baseURL)/mock")
                 #expect(reader.status == 200)
-                #expect(reader.headers.first { $0.0.lowercased() == "content-type" }?.1 == "text/event-stream;charset=UTF-8")
+                #expect(
+                    reader.headers.first { $0.0.lowercased() == "content-type" }?.1 == "text/event-stream;charset=UTF-8"
+                )
                 #expect(reader.headers.first { $0.0.lowercased() == "cache-control" }?.1 == "no-cache")
                 let retry = try await reader.next()
                 #expect(retry?.retry.map { (1000..<30_000).contains($0) } == true)
@@ -63,7 +66,8 @@ struct SSEEntrypointTests {
 
     @Test("Last-Event-ID resumes right after that id, on the in-memory log and on the mock")
     func resume() async throws {
-        try await withGateway(["events.json": Definitions.inMemory(), "mock.json": Definitions.mock(interval: 5)]) { (gateway: TestGateway) async throws in
+        try await withGateway(["events.json": Definitions.inMemory(), "mock.json": Definitions.mock(interval: 5)]) {
+            (gateway: TestGateway) async throws in
             try await within(.seconds(20)) {
                 for index in 0..<6 { _ = try await httpCall(.POST, "\(gateway.baseURL)/events", body: "m\(index)") }
                 let reader = try await SSEReader.open("\(gateway.baseURL)/events", headers: [("Last-Event-ID", "3")])
@@ -79,7 +83,8 @@ struct SSEEntrypointTests {
 
     @Test("an idle stream gets heartbeat comments")
     func heartbeat() async throws {
-        let definition = Definitions.inMemory(entrypoints: #"[{ "type": "sse", "configuration": { "heartbeatIntervalInMs": 200 } }]"#)
+        let definition = Definitions.inMemory(
+            entrypoints: #"[{ "type": "sse", "configuration": { "heartbeatIntervalInMs": 200 } }]"#)
         try await withGateway(["events.json": definition]) { (gateway: TestGateway) async throws in
             try await within(.seconds(20)) {
                 let reader = try await SSEReader.open("\(gateway.baseURL)/events")
@@ -94,7 +99,9 @@ struct SSEEntrypointTests {
     @Test("a malformed Last-Event-ID gives 400 before the stream starts")
     func badLastEventID() async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
-            let response = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "text/event-stream"), ("Last-Event-ID", "not-an-offset")])
+            let response = try await httpCall(
+                .GET, "\(gateway.baseURL)/events",
+                headers: [("Accept", "text/event-stream"), ("Last-Event-ID", "not-an-offset")])
             #expect(response.status == 400)
             #expect(response.json?["key"]?.stringValue == "INVALID_CURSOR")
         }
@@ -102,13 +109,16 @@ struct SSEEntrypointTests {
 
     @Test("streaming connections beyond the limit get 503 with a key")
     func connectionLimit() async throws {
-        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxStreamingConnections = 2 }) { (gateway: TestGateway) async throws in
+        try await withGateway(
+            ["events.json": Definitions.inMemory()], configure: { $0.limits.maxStreamingConnections = 2 }
+        ) { (gateway: TestGateway) async throws in
             try await within(.seconds(20)) {
                 let first = try await SSEReader.open("\(gateway.baseURL)/events")
                 let second = try await SSEReader.open("\(gateway.baseURL)/events")
                 _ = try await first.next()
                 _ = try await second.next()
-                let third = try await httpCall(.GET, "\(gateway.baseURL)/events", headers: [("Accept", "text/event-stream")])
+                let third = try await httpCall(
+                    .GET, "\(gateway.baseURL)/events", headers: [("Accept", "text/event-stream")])
                 #expect(third.status == 503)
                 #expect(third.json?["key"]?.stringValue == "GATEWAY_CONNECTION_LIMIT_REACHED")
             }

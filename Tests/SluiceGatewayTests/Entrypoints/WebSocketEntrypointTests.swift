@@ -1,5 +1,5 @@
-import Foundation
 import AsyncHTTPClient
+import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -17,7 +17,8 @@ struct WebSocketEntrypointTests {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
             let received = Mutex<[WebSocketMessage]>([])
             let close = try await within(.seconds(20)) {
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) { inbound, outbound, _ in
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) {
+                    inbound, outbound, _ in
                     try await outbound.write(.text("from websocket"))
                     // Wait until the gateway has it, then publish over HTTP: both come back on this socket.
                     var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
@@ -40,17 +41,20 @@ struct WebSocketEntrypointTests {
                 #expect(messages[2] == .binary(ByteBuffer(bytes: HTTPBody.nonUTF8)))
             }
             #expect(close?.closeCode == .normalClosure)
-            let poll = try await httpCall(.GET, "\(gateway.baseURL)/events?limit=1", headers: [("Accept", "application/json")])
+            let poll = try await httpCall(
+                .GET, "\(gateway.baseURL)/events?limit=1", headers: [("Accept", "application/json")])
             #expect(poll.json?["items"]?.arrayValue?.first?["content"]?.stringValue == "from websocket")
         }
     }
 
     @Test("a finite mock stream ends with close 1000")
     func finiteMock() async throws {
-        try await withGateway(["mock.json": Definitions.mock(interval: 5, count: 3)]) { (gateway: TestGateway) async throws in
+        try await withGateway(["mock.json": Definitions.mock(interval: 5, count: 3)]) {
+            (gateway: TestGateway) async throws in
             let count = Mutex(0)
             let close = try await within(.seconds(20)) {
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/mock", logger: Self.logger) { inbound, _, _ in
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/mock", logger: Self.logger) {
+                    inbound, _, _ in
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         #expect(message == .text("mock message"))
                         count.withLock { $0 += 1 }
@@ -64,9 +68,11 @@ struct WebSocketEntrypointTests {
 
     @Test("a message over the limit closes the socket with 1009, and is not published")
     func tooBig() async throws {
-        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxMessageBytes = 1024 }) { (gateway: TestGateway) async throws in
+        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxMessageBytes = 1024 })
+        { (gateway: TestGateway) async throws in
             let close = try await within(.seconds(20)) {
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) { inbound, outbound, _ in
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) {
+                    inbound, outbound, _ in
                     try await outbound.write(.text(String(repeating: "x", count: 4096)))
                     for try await _ in inbound {}
                 }
@@ -82,7 +88,8 @@ struct WebSocketEntrypointTests {
         let sseOnly = Definitions.mock(entrypoints: #"[{ "type": "sse" }]"#)
         try await withGateway(["mock.json": sseOnly]) { (gateway: TestGateway) async throws in
             for (path, key) in [("/nothing", "GATEWAY_API_NOT_FOUND"), ("/mock", "GATEWAY_NO_ENTRYPOINT_MATCHED")] {
-                let handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                let handshake =
+                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
                 let bytes = try await within(.seconds(20)) {
                     try await rawExchangeBytes(port: gateway.port, Array(handshake.utf8), timeout: .seconds(2))
@@ -90,12 +97,15 @@ struct WebSocketEntrypointTests {
                 #expect(String(decoding: bytes.prefix(13), as: UTF8.self) == "HTTP/1.1 101 ", "\(path)")
                 // After the handshake: a close frame (0x88) whose payload is the code 1008 (0x03F0) and the reason.
                 let separator: [UInt8] = Array("\r\n\r\n".utf8)
-                guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else {
+                guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator })
+                else {
                     Issue.record("\(path): no end of handshake")
                     continue
                 }
                 let frame = Array(bytes[(end + 4)...])
-                #expect(frame.count > 4 && frame[0] == 0x88 && frame[2] == 0x03 && frame[3] == 0xF0, "\(path): \(frame.prefix(4))")
+                #expect(
+                    frame.count > 4 && frame[0] == 0x88 && frame[2] == 0x03 && frame[3] == 0xF0,
+                    "\(path): \(frame.prefix(4))")
                 #expect(String(decoding: frame.dropFirst(4), as: UTF8.self).hasPrefix(key), "\(path)")
             }
         }
@@ -103,13 +113,15 @@ struct WebSocketEntrypointTests {
 
     @Test("with the publisher disabled, frames in are dropped")
     func publisherDisabled() async throws {
-        let definition = Definitions.inMemory(entrypoints: """
-            [{ "type": "websocket", "configuration": { "publisher": { "enabled": false } } },
-             { "type": "http-get", "configuration": { "messagesLimitDurationMs": 200 } }]
-            """)
+        let definition = Definitions.inMemory(
+            entrypoints: """
+                [{ "type": "websocket", "configuration": { "publisher": { "enabled": false } } },
+                 { "type": "http-get", "configuration": { "messagesLimitDurationMs": 200 } }]
+                """)
         try await withGateway(["events.json": definition]) { (gateway: TestGateway) async throws in
             _ = try await within(.seconds(20)) {
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) { _, outbound, _ in
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Self.logger) {
+                    _, outbound, _ in
                     try await outbound.write(.text("dropped"))
                     try await Task.sleep(for: .milliseconds(200))
                     try await outbound.close(.normalClosure, reason: nil)

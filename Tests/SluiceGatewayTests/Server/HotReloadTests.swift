@@ -11,9 +11,11 @@ struct HotReloadTests {
     }
 
     static func mock(_ id: String, _ path: String, _ content: String) -> String {
-        Definitions.mock(id: id, path: path, interval: 5, content: content, entrypoints: """
-            [{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }, { "type": "sse" }]
-            """)
+        Definitions.mock(
+            id: id, path: path, interval: 5, content: content,
+            entrypoints: """
+                [{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }, { "type": "sse" }]
+                """)
     }
 
     @Test("adding, changing and removing a file redeploys within 2 seconds, without dropping another API's streams")
@@ -24,13 +26,20 @@ struct HotReloadTests {
             _ = try await stream.next()
 
             try gateway.write("added.json", Self.mock("added", "/added", "v1"))
-            #expect(try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/added") == "v1" })
+            #expect(
+                try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/added") == "v1" }
+            )
 
             try gateway.write("added.json", Self.mock("added", "/added", "v2"))
-            #expect(try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/added") == "v2" })
+            #expect(
+                try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/added") == "v2" }
+            )
 
             try gateway.remove("added.json")
-            #expect(try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/added") == "status 404" })
+            #expect(
+                try await gateway.eventually(timeout: .seconds(2)) {
+                    try await Self.content(gateway, "/added") == "status 404"
+                })
 
             _ = try await httpCall(.POST, "\(gateway.baseURL)/events", body: "still here")
             let event = try await within(.seconds(5)) { try await stream.nextMessage() }
@@ -46,13 +55,19 @@ struct HotReloadTests {
             try await Task.sleep(for: .milliseconds(800))
             #expect(try await Self.content(gateway, "/api") == "good")
             try gateway.write("api.json", Self.mock("api", "/api", "fixed"))
-            #expect(try await gateway.eventually(timeout: .seconds(2)) { try await Self.content(gateway, "/api") == "fixed" })
+            #expect(
+                try await gateway.eventually(timeout: .seconds(2)) {
+                    try await Self.content(gateway, "/api") == "fixed"
+                })
         }
     }
 
     @Test("removing an API ends its open streams with goaway")
     func removalEndsStreams() async throws {
-        try await withGateway(["api.json": Self.mock("api", "/api", "x").replacingOccurrences(of: "\"messageInterval\": 5", with: "\"messageInterval\": 100000")]) { (gateway: TestGateway) async throws in
+        try await withGateway([
+            "api.json": Self.mock("api", "/api", "x").replacingOccurrences(
+                of: "\"messageInterval\": 5", with: "\"messageInterval\": 100000")
+        ]) { (gateway: TestGateway) async throws in
             let stream = try await SSEReader.open("\(gateway.baseURL)/api")
             _ = try await stream.next()
             try gateway.remove("api.json")

@@ -6,8 +6,12 @@ import Testing
 struct RoutingTests {
     @Test("longest context path wins; /foo serves /foo and /foo/x but not /foobar")
     func longestPrefix() async throws {
-        let outer = Definitions.mock(id: "outer", path: "/shop", content: "outer", entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
-        let inner = Definitions.mock(id: "inner", path: "/shop/orders/", content: "inner", entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
+        let outer = Definitions.mock(
+            id: "outer", path: "/shop", content: "outer",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
+        let inner = Definitions.mock(
+            id: "inner", path: "/shop/orders/", content: "inner",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
         try await withGateway(["outer.json": outer, "inner.json": inner]) { (gateway: TestGateway) async throws in
             #expect(try await HotReloadTests.content(gateway, "/shop") == "outer")
             #expect(try await HotReloadTests.content(gateway, "/shop/x") == "outer")
@@ -19,23 +23,31 @@ struct RoutingTests {
 
     @Test("a listener bound to a host serves only that host, ahead of host-less listeners")
     func hosts() async throws {
-        let any = Definitions.mock(id: "any", path: "/api", content: "any-host", entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
+        let any = Definitions.mock(
+            id: "any", path: "/api", content: "any-host",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#)
         let bound = Definitions.api(
             id: "bound", path: "/api", host: "partners.example.com",
-            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#, endpointType: "mock",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#,
+            endpointType: "mock",
             endpointConfiguration: #"{ "messageInterval": 5, "messageContent": "partners" }"#
         )
         try await withGateway(["any.json": any, "bound.json": bound]) { (gateway: TestGateway) async throws in
-            let partners = try await httpCall(.GET, "\(gateway.baseURL)/api", headers: [("Accept", "application/json"), ("Host", "partners.example.com:8082")])
+            let partners = try await httpCall(
+                .GET, "\(gateway.baseURL)/api",
+                headers: [("Accept", "application/json"), ("Host", "partners.example.com:8082")])
             #expect(partners.json?["items"]?.arrayValue?.first?["content"]?.stringValue == "partners")
-            let other = try await httpCall(.GET, "\(gateway.baseURL)/api", headers: [("Accept", "application/json"), ("Host", "other.example.com")])
+            let other = try await httpCall(
+                .GET, "\(gateway.baseURL)/api",
+                headers: [("Accept", "application/json"), ("Host", "other.example.com")])
             #expect(other.json?["items"]?.arrayValue?.first?["content"]?.stringValue == "any-host")
         }
     }
 
     @Test("no API gives 404 with a JSON body naming why; SSE is chosen over http-get only with the SSE Accept")
     func notFoundAndSelection() async throws {
-        try await withGateway(["mock.json": Definitions.mock(interval: 5, count: 2)]) { (gateway: TestGateway) async throws in
+        try await withGateway(["mock.json": Definitions.mock(interval: 5, count: 2)]) {
+            (gateway: TestGateway) async throws in
             let missing = try await httpCall(.GET, "\(gateway.baseURL)/missing")
             #expect(missing.status == 404)
             #expect(missing.header("Content-Type") == "application/json")
@@ -57,33 +69,42 @@ struct RoutingTests {
     @Test("plans: staging and closed plans do not serve; no serving plan gives 401 GATEWAY_PLAN_UNRESOLVABLE")
     func plans() async throws {
         let closed = Definitions.api(
-            id: "closed", path: "/closed", entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#,
+            id: "closed", path: "/closed",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#,
             endpointType: "mock", endpointConfiguration: #"{ "messageInterval": 5 }"#,
-            plans: #"[{ "id": "p1", "name": "old", "security": { "type": "key-less" }, "status": "CLOSED" }, { "id": "p2", "name": "next", "security": { "type": "key-less" }, "status": "STAGING" }]"#
+            plans:
+                #"[{ "id": "p1", "name": "old", "security": { "type": "key-less" }, "status": "CLOSED" }, { "id": "p2", "name": "next", "security": { "type": "key-less" }, "status": "STAGING" }]"#
         )
         let deprecated = Definitions.api(
-            id: "deprecated", path: "/deprecated", entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#,
+            id: "deprecated", path: "/deprecated",
+            entrypoints: #"[{ "type": "http-get", "configuration": { "messagesLimitCount": 1 } }]"#,
             endpointType: "mock", endpointConfiguration: #"{ "messageInterval": 5 }"#,
             plans: #"[{ "id": "p1", "name": "old", "security": { "type": "key-less" }, "status": "DEPRECATED" }]"#
         )
-        try await withGateway(["closed.json": closed, "deprecated.json": deprecated]) { (gateway: TestGateway) async throws in
-            let refused = try await httpCall(.GET, "\(gateway.baseURL)/closed", headers: [("Accept", "application/json")])
+        try await withGateway(["closed.json": closed, "deprecated.json": deprecated]) {
+            (gateway: TestGateway) async throws in
+            let refused = try await httpCall(
+                .GET, "\(gateway.baseURL)/closed", headers: [("Accept", "application/json")])
             #expect(refused.status == 401)
             #expect(refused.json?["key"]?.stringValue == "GATEWAY_PLAN_UNRESOLVABLE")
-            let served = try await httpCall(.GET, "\(gateway.baseURL)/deprecated", headers: [("Accept", "application/json")])
+            let served = try await httpCall(
+                .GET, "\(gateway.baseURL)/deprecated", headers: [("Accept", "application/json")])
             #expect(served.status == 200)
         }
     }
 
     @Test("request headers over the limit give 431 with a key, on plain requests and on upgrades")
     func headerLimit() async throws {
-        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxHeaderBytes = 2048 }) { (gateway: TestGateway) async throws in
+        try await withGateway(["events.json": Definitions.inMemory()], configure: { $0.limits.maxHeaderBytes = 2048 }) {
+            (gateway: TestGateway) async throws in
             let big = String(repeating: "h", count: 8192)
             for head in [
                 "POST /events HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n",
                 "GET /events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: \(big)\r\n\r\n",
             ] {
-                let answer = try await within(.seconds(10)) { try await rawExchange(port: gateway.port, Array(head.utf8)) }
+                let answer = try await within(.seconds(10)) {
+                    try await rawExchange(port: gateway.port, Array(head.utf8))
+                }
                 #expect(answer.hasPrefix("HTTP/1.1 431 "), "\(answer.prefix(80))")
                 #expect(answer.contains(#""key":"REQUEST_HEADER_FIELDS_TOO_LARGE""#))
             }
@@ -92,13 +113,17 @@ struct RoutingTests {
         }
     }
 
-    @Test("malformed requests get 400 with a key and the connection closes; the gateway keeps serving", arguments: [
-        "GARBAGE\r\n\r\n", "GET /events HTTP/9.9\r\n\r\n", "POST /events HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
-        "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n", "\u{0}\u{1}\u{2}\u{7F}",
-    ])
+    @Test(
+        "malformed requests get 400 with a key and the connection closes; the gateway keeps serving",
+        arguments: [
+            "GARBAGE\r\n\r\n", "GET /events HTTP/9.9\r\n\r\n", "POST /events HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+            "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n", "\u{0}\u{1}\u{2}\u{7F}",
+        ])
     func malformed(request: String) async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
-            let answer = try await within(.seconds(10)) { try await rawExchange(port: gateway.port, Array(request.utf8)) }
+            let answer = try await within(.seconds(10)) {
+                try await rawExchange(port: gateway.port, Array(request.utf8))
+            }
             #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(answer.prefix(120))")
             #expect(answer.contains(#""key":"GATEWAY_INVALID_REQUEST""#))
             let fine = try await httpCall(.POST, "\(gateway.baseURL)/events", body: "x")

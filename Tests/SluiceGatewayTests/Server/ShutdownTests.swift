@@ -18,7 +18,8 @@ struct ShutdownTests {
         _ = try await stream.next()
 
         let webSocketClose = Task {
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Logger(label: "ws")) { inbound, _, _ in
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(gateway.port)/events", logger: Logger(label: "ws"))
+            { inbound, _, _ in
                 for try await _ in inbound {}
             }
         }
@@ -63,7 +64,8 @@ struct ShutdownTests {
                 }
             }
         try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"))
+            try await outbound.write(
+                ByteBuffer(string: "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"))
             var iterator = inbound.makeAsyncIterator()
             let answer = try await iterator.next().map { String(buffer: $0) } ?? ""
             #expect(answer.hasPrefix("HTTP/1.1 202 "))

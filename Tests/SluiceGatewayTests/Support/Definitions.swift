@@ -30,7 +30,10 @@ enum Definitions {
          { "type": "websocket" }]
         """
 
-    static func inMemory(id: String = "events", path: String = "/events", topic: String? = nil, extra: String = "", entrypoints: String = allEntrypoints) -> String {
+    static func inMemory(
+        id: String = "events", path: String = "/events", topic: String? = nil, extra: String = "",
+        entrypoints: String = allEntrypoints
+    ) -> String {
         let topicField = "\"topic\": \"\(topic ?? id)\""
         return api(
             id: id, path: path, entrypoints: entrypoints, endpointType: "inmemory",
@@ -38,7 +41,10 @@ enum Definitions {
         )
     }
 
-    static func mock(id: String = "mock", path: String = "/mock", interval: Int = 10, count: Int? = nil, content: String = "mock message", entrypoints: String = allEntrypoints) -> String {
+    static func mock(
+        id: String = "mock", path: String = "/mock", interval: Int = 10, count: Int? = nil,
+        content: String = "mock message", entrypoints: String = allEntrypoints
+    ) -> String {
         let countField = count.map { ", \"messageCount\": \($0)" } ?? ""
         return api(
             id: id, path: path, entrypoints: entrypoints, endpointType: "mock",

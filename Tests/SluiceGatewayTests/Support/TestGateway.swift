@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import SluiceCore
 import SluiceGateway
@@ -34,7 +34,8 @@ final class TestGateway: Sendable {
         reloadIntervalMs: Int = 200,
         configure: (inout GatewaySettings) -> Void = { _ in }
     ) async throws -> TestGateway {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for (name, contents) in definitions {
             try contents.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
@@ -94,7 +95,8 @@ func withGateway(
     configure: (inout GatewaySettings) -> Void = { _ in },
     _ body: (TestGateway) async throws -> Void
 ) async throws {
-    let gateway = try await TestGateway.start(definitions: definitions, reloadIntervalMs: reloadIntervalMs, configure: configure)
+    let gateway = try await TestGateway.start(
+        definitions: definitions, reloadIntervalMs: reloadIntervalMs, configure: configure)
     do {
         try await body(gateway)
     } catch {
@@ -117,7 +119,8 @@ struct CollectedResponse: Sendable {
     var json: JSONValue? { try? JSONValue.parse(json: Data(body.utf8)) }
 }
 
-let testHTTPClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(30))))
+let testHTTPClient = HTTPClient(
+    eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(30))))
 
 func httpCall(
     _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: String? = nil,

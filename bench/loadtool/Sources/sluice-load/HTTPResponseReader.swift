@@ -73,8 +73,9 @@ struct HTTPResponseReader {
                 head.append(byte)
                 if head.count > Self.maxHeadBytes { throw ReadError.headTooLarge }
                 let n = head.count
-                if byte == UInt8(ascii: "\n"), n >= 4, head[n - 2] == UInt8(ascii: "\r"), head[n - 3] == UInt8(ascii: "\n"),
-                   head[n - 4] == UInt8(ascii: "\r")
+                if byte == UInt8(ascii: "\n"), n >= 4, head[n - 2] == UInt8(ascii: "\r"),
+                    head[n - 3] == UInt8(ascii: "\n"),
+                    head[n - 4] == UInt8(ascii: "\r")
                 {
                     let framing = try parseHead()
                     switch framing {
@@ -104,9 +105,12 @@ struct HTTPResponseReader {
                     let byte = bytes[index]
                     index += 1
                     switch byte {
-                    case UInt8(ascii: "0")...UInt8(ascii: "9"): chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "0"))
-                    case UInt8(ascii: "a")...UInt8(ascii: "f"): chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "a") + 10)
-                    case UInt8(ascii: "A")...UInt8(ascii: "F"): chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "A") + 10)
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                        chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "0"))
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"):
+                        chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "a") + 10)
+                    case UInt8(ascii: "A")...UInt8(ascii: "F"):
+                        chunkSize = chunkSize * 16 + Int(byte - UInt8(ascii: "A") + 10)
                     case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\r"): state = .chunked(.sizeExtension)
                     case UInt8(ascii: "\n"): endOfSizeLine()
                     default: throw ReadError.malformedChunk

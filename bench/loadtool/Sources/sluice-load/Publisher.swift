@@ -102,7 +102,8 @@ final class PublisherLoopRunner: @unchecked Sendable {
         self.size = size
         self.ratePerSecond = ratePerSecond
         self.slots = Array(repeating: Slot(), count: connections)
-        head = "POST \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nContent-Type: text/plain\r\n"
+        head =
+            "POST \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nContent-Type: text/plain\r\n"
             + "User-Agent: sluice-load\r\nContent-Length: \(size)\r\n\r\n"
         padding = Array(repeating: UInt8(ascii: "x"), count: size)
     }
@@ -265,7 +266,8 @@ func runPublisher(_ options: Options) throws {
     result.set("sent", total.sent)
     result.set("ok", ok)
     result.set("not_ok", total.statuses.values.reduce(0, +) - ok)
-    result.set("statuses", total.statuses.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+    result.set(
+        "statuses", total.statuses.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
     result.set("ok_per_second", Double(ok) / min(elapsed, seconds))
     result.set("connect_errors", total.connectErrors)
     result.set("protocol_errors", total.protocolErrors)

@@ -61,7 +61,8 @@ struct SSEEventParser {
             return
         }
         let visible = min(length, prefixCount)
-        let startsWithData = visible >= 4 && prefix[0] == UInt8(ascii: "d") && prefix[1] == UInt8(ascii: "a")
+        let startsWithData =
+            visible >= 4 && prefix[0] == UInt8(ascii: "d") && prefix[1] == UInt8(ascii: "a")
             && prefix[2] == UInt8(ascii: "t") && prefix[3] == UInt8(ascii: "a")
         guard startsWithData, length == 4 || (visible >= 5 && prefix[4] == UInt8(ascii: ":")) else { return }
         // Only the first data line of an event carries the timestamp.
@@ -70,7 +71,8 @@ struct SSEEventParser {
         guard length > 4 else { return }
         var position = 5
         if position < visible, prefix[position] == UInt8(ascii: " ") { position += 1 }
-        guard position + 2 < visible, prefix[position] == UInt8(ascii: "t"), prefix[position + 1] == UInt8(ascii: "=") else {
+        guard position + 2 < visible, prefix[position] == UInt8(ascii: "t"), prefix[position + 1] == UInt8(ascii: "=")
+        else {
             return
         }
         position += 2

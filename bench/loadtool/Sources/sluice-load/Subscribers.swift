@@ -249,7 +249,8 @@ func runSubscribers(_ options: Options, idle: Bool) throws {
     if fileLimit < UInt64(connections + 64) {
         say("WARNING open-file limit \(fileLimit) is below \(connections) connections")
     }
-    let request = "GET \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAccept: text/event-stream\r\n"
+    let request =
+        "GET \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAccept: text/event-stream\r\n"
         + "Cache-Control: no-cache\r\nUser-Agent: sluice-load\r\n\r\n"
 
     let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)

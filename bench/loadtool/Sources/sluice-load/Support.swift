@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// Wall-clock nanoseconds since the Unix epoch: the publisher and the subscribers are separate processes on one
 /// machine, so the timestamp embedded in a message must come from a clock they share.
@@ -44,14 +45,17 @@ struct Target: Sendable {
         let authority = rest.prefix { $0 != "/" }
         let path = rest.dropFirst(authority.count)
         pathAndQuery = path.isEmpty ? "/" : String(path)
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else {
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...])
+        else {
             throw UsageError(description: "the URL needs an explicit port: \(url)")
         }
         host = String(authority[..<colon])
         self.port = port
         let ip = host == "localhost" ? "127.0.0.1" : host
         // The kit runs against local servers only; it must never be pointed at another machine.
-        guard ip.hasPrefix("127.") else { throw UsageError(description: "loopback (127.0.0.0/8) targets only: \(host)") }
+        guard ip.hasPrefix("127.") else {
+            throw UsageError(description: "loopback (127.0.0.0/8) targets only: \(host)")
+        }
         address = try SocketAddress(ipAddress: ip, port: port)
     }
 
@@ -107,13 +111,17 @@ struct Options {
             if let fallback { return fallback }
             throw UsageError(description: "--\(name) is required")
         }
-        guard let value = Int(text), value >= 0 else { throw UsageError(description: "--\(name) must be a non-negative integer") }
+        guard let value = Int(text), value >= 0 else {
+            throw UsageError(description: "--\(name) must be a non-negative integer")
+        }
         return value
     }
 
     func double(_ name: String, default fallback: Double) throws -> Double {
         guard let text = values[name] else { return fallback }
-        guard let value = Double(text), value >= 0 else { throw UsageError(description: "--\(name) must be a non-negative number") }
+        guard let value = Double(text), value >= 0 else {
+            throw UsageError(description: "--\(name) must be a non-negative number")
+        }
         return value
     }
 
