@@ -61,6 +61,8 @@ def test_websocket_publish_and_subscribe(gateway, client):
             await asyncio.to_thread(lambda: client.post("/events", content=b"\xff\xfe binary"))
             binary = await asyncio.wait_for(ws.recv(), 10)
             assert binary == b"\xff\xfe binary"
+            pong = await ws.ping(b"are you there")
+            await asyncio.wait_for(pong, 10)
 
     asyncio.run(scenario())
 

@@ -36,11 +36,15 @@ struct SSEEntrypointTests {
     func multiLine() async throws {
         try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
             try await within(.seconds(20)) {
-                _ = try await httpCall(.POST, "\(gateway.baseURL)/events", body: "first\nsecond\r\nthird")
+                _ = try await httpCall(
+                    .POST, "\(gateway.baseURL)/events", headers: [("X-Trace", "abc")], body: "first\nsecond\r\nthird"
+                )
                 let reader = try await SSEReader.open("\(gateway.baseURL)/events", headers: [("Last-Event-ID", "-1")])
                 let event = try #require(try await reader.nextMessage())
                 #expect(event.data == "first\nsecond\nthird")
                 #expect(event.id == "0")
+                // The message's headers (copied from the POST) come back as comments.
+                #expect(event.comments.contains("X-Trace: abc"), "\(event.comments)")
             }
         }
     }
