@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdWebSocket
 import NIOCore
 import NIOHTTP1
 import SluiceCore
@@ -203,6 +204,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return .some(nil)
         }
         stream.start(registration: registration)
+        // The connection is a stream from now on: the WebSocket upgrade decision still pending for it, and the
+        // connection task waiting on that decision, can go (about 4 KiB per idle stream).
+        let operations = context.pipeline.syncOperations
+        if let upgrader = try? operations.handler(
+            type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self
+        ) {
+            operations.removeHandler(upgrader, promise: nil)
+        }
         return .some(stream)
     }
 
