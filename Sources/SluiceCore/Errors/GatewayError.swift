@@ -66,12 +66,4 @@ extension GatewayError {
     public static func endpointUnavailable(_ detail: String) -> GatewayError {
         .init(status: 502, key: "ENDPOINT_UNAVAILABLE", message: detail, isRetriable: true)
     }
-
-    public static func operationNotSupported(_ detail: String) -> GatewayError {
-        .init(status: 400, key: "OPERATION_NOT_SUPPORTED", message: detail)
-    }
-
-    public static func shuttingDown() -> GatewayError {
-        .init(status: 503, key: "GATEWAY_SHUTTING_DOWN", message: "The gateway is shutting down.", isRetriable: true)
-    }
 }

@@ -22,8 +22,6 @@ public final class InMemoryBroker: Sendable {
         return topic
     }
 
-    public var topicNames: [String] { topics.withLock { Array($0.keys).sorted() } }
-
     /// How often waits with a deadline are checked. Default: 50 ms.
     public static let deadlineResolution = Duration.milliseconds(50)
 

@@ -73,7 +73,7 @@ public final class Deployment: Sendable {
         self.httpGet = get
         self.sse = sse
         self.webSocket = webSocket
-        self.sseBatchCache = sse.map {
+        self.sseBatchCache = (endpoint is InMemoryEndpoint ? sse : nil).map {
             SSEBatchCache(
                 formatter: ServerSentEventWriter(
                     headersAsComment: $0.entrypoint.configuration.headersAsComment,

@@ -32,8 +32,6 @@ public final class DeploymentRegistry: Sendable {
 
     public var deployedIDs: [String] { state.withLock { $0.deployments.keys.sorted() } }
 
-    public func deployment(id: String) -> Deployment? { state.withLock { $0.deployments[id] } }
-
     /// Deploys `definition` (replacing an API with the same id), or throws with the reasons it cannot run.
     @discardableResult
     public func deploy(_ definition: APIDefinition, source: String) throws -> Deployment {
@@ -88,15 +86,5 @@ public final class DeploymentRegistry: Sendable {
             return idle
         }
         for deployment in idle { await deployment.endpoint.stop() }
-    }
-
-    /// Undeploys everything (at shutdown).
-    func undeployAll() async {
-        for id in deployedIDs { await undeploy(id: id) }
-        let retired = state.withLock { state -> [Deployment] in
-            defer { state.retired.removeAll() }
-            return state.retired
-        }
-        for deployment in retired { await deployment.endpoint.stop() }
     }
 }

@@ -20,7 +20,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     typealias OutboundOut = HTTPServerResponsePart
 
     private struct Publishing {
-        var entrypoint: HTTPPostEntrypoint
         var endpoint: any SynchronousPublishing
         var message: Message
         var body: ByteBuffer?
@@ -155,7 +154,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             }
         }
         return Publishing(
-            entrypoint: post.entrypoint, endpoint: endpoint, message: message, closeAfter: !head.isKeepAlive,
+            endpoint: endpoint, message: message, closeAfter: !head.isKeepAlive,
             version: head.version
         )
     }
@@ -181,7 +180,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         do {
             offset = try endpoint.startOffset(resumeAfter: lastEventID)
         } catch let error as GatewayError {
-            respond(error, version: head.version, closeAfter: !head.isKeepAlive, context: context)
+            context.writeGatewayError(error, version: head.version, closeAfter: !head.isKeepAlive)
             return .some(nil)
         } catch {
             return nil
@@ -197,9 +196,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 eventLoop.execute { loopBound.value.end(goaway: true) }
             })
         else {
-            respond(
+            context.writeGatewayError(
                 .tooManyConnections(limit: limits.maxStreamingConnections), version: head.version,
-                closeAfter: !head.isKeepAlive, context: context
+                closeAfter: !head.isKeepAlive
             )
             return .some(nil)
         }
@@ -213,43 +212,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             operations.removeHandler(upgrader, promise: nil)
         }
         return .some(stream)
-    }
-
-    /// Writes `error` as a whole JSON response.
-    private func respond(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool, context: ChannelHandlerContext)
-    {
-        var body = context.channel.allocator.buffer(capacity: 160)
-        body.writeString(error.jsonBody)
-        writeResponse(
-            status: .custom(
-                code: UInt(error.status), reasonPhrase: HTTPResponseStatus(statusCode: error.status).reasonPhrase),
-            body: body, version: version, closeAfter: closeAfter, context: context
-        )
-    }
-
-    private func writeResponse(
-        status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool,
-        context: ChannelHandlerContext
-    ) {
-        var headers = HTTPHeaders()
-        if let body {
-            headers.add(name: "content-type", value: "application/json")
-            headers.add(name: "content-length", value: String(body.readableBytes))
-        } else {
-            headers.add(name: "content-length", value: "0")
-        }
-        if closeAfter { headers.add(name: "connection", value: "close") }
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        if closeAfter {
-            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                boundContext.value.close(promise: nil)
-            }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
     }
 
     private func finishPublish(_ publishing: Publishing, context: ChannelHandlerContext) {
@@ -271,10 +233,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             }
         }
         if let failure {
-            respond(failure, version: publishing.version, closeAfter: closeAfter, context: context)
+            context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter)
         } else {
-            writeResponse(
-                status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, context: context)
+            context.writeWholeResponse(
+                status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter)
         }
     }
 

@@ -15,7 +15,6 @@ final class EventLoopSSEStream {
     static let batchSize = 256
 
     private let topic: InMemoryTopic
-    private let formatter: ServerSentEventWriter
     private let cache: SSEBatchCache
     private let heartbeat: TimeAmount
     private let context: ChannelHandlerContext
@@ -37,7 +36,6 @@ final class EventLoopSSEStream {
         self.topic = topic
         self.offset = offset
         self.cache = cache
-        self.formatter = cache.formatter
         self.heartbeat = .milliseconds(configuration.heartbeatIntervalInMs)
         self.context = context
         self.watchID = topic.makeWaitID()
@@ -56,7 +54,7 @@ final class EventLoopSSEStream {
             promise: nil)
         buffer.clear()
         // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
-        formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
+        cache.formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -102,7 +100,7 @@ final class EventLoopSSEStream {
     private func heartbeatTick() {
         guard !finished, NIODeadline.now() - lastWrite >= heartbeat else { return }
         buffer.clear()
-        formatter.heartbeat(into: &buffer)
+        cache.formatter.heartbeat(into: &buffer)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
     }
@@ -113,7 +111,7 @@ final class EventLoopSSEStream {
         guard !finished else { return }
         if goaway {
             buffer.clear()
-            formatter.goaway(into: &buffer)
+            cache.formatter.goaway(into: &buffer)
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         }
         let channel = context.channel

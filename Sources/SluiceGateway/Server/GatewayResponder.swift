@@ -20,14 +20,10 @@ struct GatewayResponder: Sendable {
             try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
             return
         }
-        let plan: SecurityChain.ResolvedPlan
-        switch deployment.security.resolve() {
-        case .success(let resolved): plan = resolved
-        case .failure(let error):
+        if case .failure(let error) = deployment.security.resolve() {
             try await error.write(to: writer)
             return
         }
-        _ = plan
         let method = request.method
         if method == .post, let post = deployment.httpPost {
             try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)

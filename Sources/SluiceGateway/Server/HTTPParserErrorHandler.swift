@@ -3,8 +3,8 @@ import NIOHTTP1
 import SluiceCore
 
 /// Answers requests the HTTP parser refuses: 431 with a JSON body when the head is over the limit, 400 for any
-/// other malformed request; then closes the connection. It sits right after the HTTP decoder (and the response encoder before it), so it works
-/// before the WebSocket upgrade decision too (without it such a connection would wait forever).
+/// other malformed request; then closes the connection. It sits right after the HTTP decoder (the response encoder comes before it), so
+/// it works before the WebSocket upgrade decision too (without it such a connection would wait forever).
 final class HTTPParserErrorHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -25,31 +25,13 @@ final class HTTPParserErrorHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         guard !answered else { return }
         answered = true
-        let failure: GatewayError
-        let reason: String
-        if parserError == .headerOverflow {
-            failure = GatewayError(
+        let failure =
+            parserError == .headerOverflow
+            ? GatewayError(
                 status: 431, key: "REQUEST_HEADER_FIELDS_TOO_LARGE",
                 message: "Request headers exceed the limit of \(headerLimit) bytes."
             )
-            reason = "Request Header Fields Too Large"
-        } else {
-            failure = GatewayError(status: 400, key: "GATEWAY_INVALID_REQUEST", message: "Malformed HTTP request.")
-            reason = "Bad Request"
-        }
-        var body = context.channel.allocator.buffer(capacity: 160)
-        body.writeString(failure.jsonBody)
-        let head = HTTPResponseHead(
-            version: .http1_1, status: .custom(code: UInt(failure.status), reasonPhrase: reason),
-            headers: [
-                "content-type": "application/json", "content-length": String(body.readableBytes), "connection": "close",
-            ]
-        )
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            boundContext.value.close(promise: nil)
-        }
+            : GatewayError(status: 400, key: "GATEWAY_INVALID_REQUEST", message: "Malformed HTTP request.")
+        context.writeGatewayError(failure, version: .http1_1, closeAfter: true)
     }
 }

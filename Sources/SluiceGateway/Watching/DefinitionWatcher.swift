@@ -9,6 +9,7 @@ import UnixSignals
 /// APIs whose file went away. A file that no longer validates leaves its API running as it was.
 actor DefinitionWatcher: Service {
     struct Tracked {
+        var fingerprint: FileFingerprint?
         var content: Data
         var apiID: String?
     }
@@ -63,10 +64,16 @@ actor DefinitionWatcher: Service {
         for file in files {
             let key = file.path
             seen.insert(key)
+            // Each scan only looks at the files' metadata; a file is read again only when that changed.
+            let fingerprint = FileFingerprint(path: key)
+            if let fingerprint, tracked[key]?.fingerprint == fingerprint { continue }
             guard let content = try? Data(contentsOf: file) else { continue }
-            if let known = tracked[key], known.content == content { continue }
+            if let known = tracked[key], known.content == content {
+                tracked[key]?.fingerprint = fingerprint
+                continue
+            }
             let previousID = tracked[key]?.apiID
-            tracked[key] = Tracked(content: content, apiID: previousID)
+            tracked[key] = Tracked(fingerprint: fingerprint, content: content, apiID: previousID)
             let loaded = loader.load(data: content, source: key)
             for warning in loaded.diagnostics where warning.severity == .warning {
                 logger.warning("definition warning", metadata: ["file": "\(key)", "problem": "\(warning)"])
@@ -102,5 +109,22 @@ actor DefinitionWatcher: Service {
             if let id = entry.apiID { await registry.undeploy(id: id) }
         }
         return failures
+    }
+}
+
+/// What tells that a file may have changed without reading it: its size, modification time and inode (an editor
+/// or `mv` that replaces the file changes the inode even within one clock tick).
+struct FileFingerprint: Equatable {
+    var size: Int
+    var modified: Date
+    var inode: Int
+
+    init?(path: String) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = attributes[.size] as? Int, let modified = attributes[.modificationDate] as? Date
+        else { return nil }
+        self.size = size
+        self.modified = modified
+        self.inode = (attributes[.systemFileNumber] as? Int) ?? 0
     }
 }

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOHTTP1
+import SluiceCore
+
+extension ChannelHandlerContext {
+    /// Writes a whole HTTP/1 response from a handler placed after the response encoder: `error` as its JSON body
+    /// with its status, and closes the connection after it when `closeAfter` is set.
+    func writeGatewayError(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool) {
+        var body = channel.allocator.buffer(capacity: 160)
+        body.writeString(error.jsonBody)
+        writeWholeResponse(
+            status: HTTPResponseStatus(statusCode: error.status), body: body, version: version, closeAfter: closeAfter)
+    }
+
+    /// Writes a whole HTTP/1 response with a JSON `body` (or none), then closes the connection if asked.
+    func writeWholeResponse(status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool) {
+        var headers = HTTPHeaders()
+        if let body {
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.readableBytes))
+        } else {
+            headers.add(name: "content-length", value: "0")
+        }
+        if closeAfter { headers.add(name: "connection", value: "close") }
+        write(
+            NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+            promise: nil)
+        if let body { write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil) }
+        if closeAfter {
+            let boundContext = NIOLoopBound(self, eventLoop: eventLoop)
+            writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                boundContext.value.close(promise: nil)
+            }
+        } else {
+            writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        }
+    }
+}
