@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "SluiceEndpoints", targets: ["SluiceEndpoints"]),
         .library(name: "SluiceEntrypoints", targets: ["SluiceEntrypoints"]),
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
+        .library(name: "KafkaWire", targets: ["KafkaWire"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -25,8 +27,35 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
+        // Kafka protocol messages, record batches and compression codecs: values and ByteBuffer codecs, no I/O.
+        .target(
+            name: "KafkaWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Kafka connections, metadata, producer, consumer, consumer groups and admin, on NIO event loops.
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Definitions, messages, validation, errors: no server I/O.
         .target(
             name: "SluiceCore",
@@ -89,6 +118,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KafkaWireTests",
+            dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Unit tests of the client's state machines and algorithms, without sockets.
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: ["KafkaClient", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
