@@ -131,6 +131,17 @@ let package = Package(
             dependencies: ["KafkaClient", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // Tests against a real Kafka-compatible broker (tansu) and librdkafka, started by the tests themselves.
+        .testTarget(
+            name: "KafkaBrokerTests",
+            dependencies: [
+                "KafkaClient", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: ["SluiceCore"],

@@ -238,7 +238,8 @@ def gen_read_value(f, ind, target, compact, nullable_cond):
                 else primitive_read(f.base, compact, False))
         out.append(f"{ind}if let count = try buffer.readKafkaArrayCount(compact: {compact}) {{")
         out.append(f"{ind}    var elements: [{f.swift_base()}] = []")
-        out.append(f"{ind}    elements.reserveCapacity(count)")
+        # Capped: a hostile count within the bytes left must not reserve gigabytes of elements up front.
+        out.append(f"{ind}    elements.reserveCapacity(Swift.min(count, 1024))")
         out.append(f"{ind}    for _ in 0..<count {{ elements.append({elem}) }}")
         out.append(f"{ind}    {target} = elements")
         out.append(f"{ind}}} else {{")

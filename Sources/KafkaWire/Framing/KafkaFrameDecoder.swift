@@ -18,7 +18,10 @@ public struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard let size = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
             return nil
         }
-        guard size >= 0, Int(size) <= maximumFrameSize else {
+        guard size >= 0 else {
+            throw KafkaWireError(.invalidLength, "frame size \(size) is negative")
+        }
+        guard Int(size) <= maximumFrameSize else {
             throw KafkaWireError(.frameTooLarge, "frame of \(size) bytes; the maximum is \(maximumFrameSize)")
         }
         guard buffer.readableBytes >= 4 + Int(size) else { return nil }

@@ -187,7 +187,11 @@ extension ByteBuffer {
         guard length <= readableBytes else {
             throw KafkaWireError(.truncated, "string of \(length) bytes, \(readableBytes) bytes left")
         }
-        guard let string = readString(length: length) else {
+        guard let bytes = readSlice(length: length) else {
+            throw KafkaWireError(.truncated, "string of \(length) bytes, \(readableBytes) bytes left")
+        }
+        // Validated rather than repaired: a string a peer sent as invalid UTF-8 is an error, not U+FFFD.
+        guard let string = String(validating: bytes.readableBytesView, as: UTF8.self) else {
             throw KafkaWireError(.invalidString, "string is not UTF-8")
         }
         return string

@@ -54,7 +54,7 @@ public struct KafkaApiVersionsResponse: KafkaResponseMessage, Hashable {
         errorCode = try buffer.readKafkaInteger(as: Int16.self)
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [ApiVersion] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try ApiVersion(from: &buffer, version: version)) }
             apiKeys = elements
         } else {
@@ -69,7 +69,7 @@ public struct KafkaApiVersionsResponse: KafkaResponseMessage, Hashable {
                 case 0 where version >= 3:
                     if let count = try buffer.readKafkaArrayCount(compact: true) {
                         var elements: [SupportedFeatureKey] = []
-                        elements.reserveCapacity(count)
+                        elements.reserveCapacity(Swift.min(count, 1024))
                         for _ in 0..<count { elements.append(try SupportedFeatureKey(from: &buffer, version: version)) }
                         supportedFeatures = elements
                     } else {
@@ -82,7 +82,7 @@ public struct KafkaApiVersionsResponse: KafkaResponseMessage, Hashable {
                 case 2 where version >= 3:
                     if let count = try buffer.readKafkaArrayCount(compact: true) {
                         var elements: [FinalizedFeatureKey] = []
-                        elements.reserveCapacity(count)
+                        elements.reserveCapacity(Swift.min(count, 1024))
                         for _ in 0..<count { elements.append(try FinalizedFeatureKey(from: &buffer, version: version)) }
                         finalizedFeatures = elements
                     } else {

@@ -24,7 +24,7 @@ public struct KafkaConsumerProtocolAssignment: KafkaVersionedData, Hashable {
         var userData: ByteBuffer? = nil
         if let count = try buffer.readKafkaArrayCount(compact: false) {
             var elements: [TopicPartition] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try TopicPartition(from: &buffer, version: version)) }
             assignedPartitions = elements
         } else {
@@ -60,7 +60,7 @@ public struct KafkaConsumerProtocolAssignment: KafkaVersionedData, Hashable {
             topic = try buffer.readKafkaString(compact: false)
             if let count = try buffer.readKafkaArrayCount(compact: false) {
                 var elements: [Int32] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                 partitions = elements
             } else {

@@ -36,7 +36,7 @@ public struct KafkaConsumerProtocolSubscription: KafkaVersionedData, Hashable {
         var rackId: String? = nil
         if let count = try buffer.readKafkaArrayCount(compact: false) {
             var elements: [String] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: false)) }
             topics = elements
         } else {
@@ -46,7 +46,7 @@ public struct KafkaConsumerProtocolSubscription: KafkaVersionedData, Hashable {
         if version >= 1 {
             if let count = try buffer.readKafkaArrayCount(compact: false) {
                 var elements: [TopicPartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try TopicPartition(from: &buffer, version: version)) }
                 ownedPartitions = elements
             } else {
@@ -101,7 +101,7 @@ public struct KafkaConsumerProtocolSubscription: KafkaVersionedData, Hashable {
             if version >= 1 {
                 if let count = try buffer.readKafkaArrayCount(compact: false) {
                     var elements: [Int32] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                     partitions = elements
                 } else {

@@ -33,7 +33,7 @@ public struct KafkaCreateTopicsRequest: KafkaRequestMessage, Hashable {
         var validateOnly: Bool = false
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [CreatableTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try CreatableTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -86,7 +86,7 @@ public struct KafkaCreateTopicsRequest: KafkaRequestMessage, Hashable {
             partitionIndex = try buffer.readKafkaInteger(as: Int32.self)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [Int32] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                 brokerIds = elements
             } else {
@@ -183,7 +183,7 @@ public struct KafkaCreateTopicsRequest: KafkaRequestMessage, Hashable {
             replicationFactor = try buffer.readKafkaInteger(as: Int16.self)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [CreatableReplicaAssignment] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try CreatableReplicaAssignment(from: &buffer, version: version)) }
                 assignments = elements
             } else {
@@ -191,7 +191,7 @@ public struct KafkaCreateTopicsRequest: KafkaRequestMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [CreatableTopicConfig] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try CreatableTopicConfig(from: &buffer, version: version)) }
                 configs = elements
             } else {

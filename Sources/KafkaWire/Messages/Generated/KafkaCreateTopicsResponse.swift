@@ -31,7 +31,7 @@ public struct KafkaCreateTopicsResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [CreatableTopicResult] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try CreatableTopicResult(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -200,7 +200,7 @@ public struct KafkaCreateTopicsResponse: KafkaResponseMessage, Hashable {
             if version >= 5 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [CreatableTopicConfigs] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try CreatableTopicConfigs(from: &buffer, version: version)) }
                     configs = elements
                 } else {

@@ -34,7 +34,7 @@ public struct KafkaDeleteTopicsRequest: KafkaRequestMessage, Hashable {
         if version >= 6 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [DeleteTopicState] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try DeleteTopicState(from: &buffer, version: version)) }
                 topics = elements
             } else {
@@ -44,7 +44,7 @@ public struct KafkaDeleteTopicsRequest: KafkaRequestMessage, Hashable {
         if version <= 5 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [String] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: flexible)) }
                 topicNames = elements
             } else {

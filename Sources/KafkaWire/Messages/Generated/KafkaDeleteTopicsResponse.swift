@@ -31,7 +31,7 @@ public struct KafkaDeleteTopicsResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [DeletableTopicResult] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try DeletableTopicResult(from: &buffer, version: version)) }
             responses = elements
         } else {

@@ -28,7 +28,7 @@ public struct KafkaDescribeGroupsRequest: KafkaRequestMessage, Hashable {
         var includeAuthorizedOperations: Bool = false
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [String] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: flexible)) }
             groups = elements
         } else {

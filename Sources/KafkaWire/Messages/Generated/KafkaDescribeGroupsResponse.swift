@@ -31,7 +31,7 @@ public struct KafkaDescribeGroupsResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [DescribedGroup] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try DescribedGroup(from: &buffer, version: version)) }
             groups = elements
         } else {
@@ -176,7 +176,7 @@ public struct KafkaDescribeGroupsResponse: KafkaResponseMessage, Hashable {
             protocolData = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [DescribedGroupMember] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try DescribedGroupMember(from: &buffer, version: version)) }
                 members = elements
             } else {

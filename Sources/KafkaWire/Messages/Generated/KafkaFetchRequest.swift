@@ -94,7 +94,7 @@ public struct KafkaFetchRequest: KafkaRequestMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [FetchTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try FetchTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -103,7 +103,7 @@ public struct KafkaFetchRequest: KafkaRequestMessage, Hashable {
         if version >= 7 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [ForgottenTopic] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try ForgottenTopic(from: &buffer, version: version)) }
                 forgottenTopicsData = elements
             } else {
@@ -352,7 +352,7 @@ public struct KafkaFetchRequest: KafkaRequestMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [FetchPartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try FetchPartition(from: &buffer, version: version)) }
                 partitions = elements
             } else {
@@ -412,7 +412,7 @@ public struct KafkaFetchRequest: KafkaRequestMessage, Hashable {
             if version >= 7 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [Int32] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                     partitions = elements
                 } else {

@@ -52,7 +52,7 @@ public struct KafkaFetchResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [FetchableTopicResponse] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try FetchableTopicResponse(from: &buffer, version: version)) }
             responses = elements
         } else {
@@ -64,7 +64,7 @@ public struct KafkaFetchResponse: KafkaResponseMessage, Hashable {
                 case 0 where version >= 16:
                     if let count = try buffer.readKafkaArrayCount(compact: true) {
                         var elements: [NodeEndpoint] = []
-                        elements.reserveCapacity(count)
+                        elements.reserveCapacity(Swift.min(count, 1024))
                         for _ in 0..<count { elements.append(try NodeEndpoint(from: &buffer, version: version)) }
                         nodeEndpoints = elements
                     } else {
@@ -346,7 +346,7 @@ public struct KafkaFetchResponse: KafkaResponseMessage, Hashable {
             if version >= 4 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [AbortedTransaction] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try AbortedTransaction(from: &buffer, version: version)) }
                     abortedTransactions = elements
                 } else {
@@ -465,7 +465,7 @@ public struct KafkaFetchResponse: KafkaResponseMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [PartitionData] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try PartitionData(from: &buffer, version: version)) }
                 partitions = elements
             } else {

@@ -40,7 +40,7 @@ public struct KafkaFindCoordinatorRequest: KafkaRequestMessage, Hashable {
         if version >= 4 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [String] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: flexible)) }
                 coordinatorKeys = elements
             } else {

@@ -72,7 +72,7 @@ public struct KafkaFindCoordinatorResponse: KafkaResponseMessage, Hashable {
         if version >= 4 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [Coordinator] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try Coordinator(from: &buffer, version: version)) }
                 coordinators = elements
             } else {

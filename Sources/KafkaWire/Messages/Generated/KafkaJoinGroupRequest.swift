@@ -68,7 +68,7 @@ public struct KafkaJoinGroupRequest: KafkaRequestMessage, Hashable {
         protocolType = try buffer.readKafkaString(compact: flexible)
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [JoinGroupRequestProtocol] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try JoinGroupRequestProtocol(from: &buffer, version: version)) }
             protocols = elements
         } else {

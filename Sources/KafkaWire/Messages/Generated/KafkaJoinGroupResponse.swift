@@ -76,7 +76,7 @@ public struct KafkaJoinGroupResponse: KafkaResponseMessage, Hashable {
         memberId = try buffer.readKafkaString(compact: flexible)
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [JoinGroupResponseMember] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try JoinGroupResponseMember(from: &buffer, version: version)) }
             members = elements
         } else {

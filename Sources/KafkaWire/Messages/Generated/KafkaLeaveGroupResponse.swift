@@ -38,7 +38,7 @@ public struct KafkaLeaveGroupResponse: KafkaResponseMessage, Hashable {
         if version >= 3 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [MemberResponse] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try MemberResponse(from: &buffer, version: version)) }
                 members = elements
             } else {

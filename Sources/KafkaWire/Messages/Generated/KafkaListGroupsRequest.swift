@@ -29,7 +29,7 @@ public struct KafkaListGroupsRequest: KafkaRequestMessage, Hashable {
         if version >= 4 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [String] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: flexible)) }
                 statesFilter = elements
             } else {
@@ -39,7 +39,7 @@ public struct KafkaListGroupsRequest: KafkaRequestMessage, Hashable {
         if version >= 5 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [String] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: flexible)) }
                 typesFilter = elements
             } else {

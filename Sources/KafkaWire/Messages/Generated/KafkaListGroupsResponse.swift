@@ -37,7 +37,7 @@ public struct KafkaListGroupsResponse: KafkaResponseMessage, Hashable {
         errorCode = try buffer.readKafkaInteger(as: Int16.self)
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [ListedGroup] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try ListedGroup(from: &buffer, version: version)) }
             groups = elements
         } else {

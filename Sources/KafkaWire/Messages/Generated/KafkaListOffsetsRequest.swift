@@ -42,7 +42,7 @@ public struct KafkaListOffsetsRequest: KafkaRequestMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [ListOffsetsTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try ListOffsetsTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -155,7 +155,7 @@ public struct KafkaListOffsetsRequest: KafkaRequestMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [ListOffsetsPartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try ListOffsetsPartition(from: &buffer, version: version)) }
                 partitions = elements
             } else {

@@ -31,7 +31,7 @@ public struct KafkaListOffsetsResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [ListOffsetsTopicResponse] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try ListOffsetsTopicResponse(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -100,7 +100,7 @@ public struct KafkaListOffsetsResponse: KafkaResponseMessage, Hashable {
             if version <= 0 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [Int64] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int64.self)) }
                     oldStyleOffsets = elements
                 } else {
@@ -166,7 +166,7 @@ public struct KafkaListOffsetsResponse: KafkaResponseMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [ListOffsetsPartitionResponse] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try ListOffsetsPartitionResponse(from: &buffer, version: version)) }
                 partitions = elements
             } else {

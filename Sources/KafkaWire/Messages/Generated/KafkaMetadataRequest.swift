@@ -38,7 +38,7 @@ public struct KafkaMetadataRequest: KafkaRequestMessage, Hashable {
         var includeTopicAuthorizedOperations: Bool = false
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [MetadataRequestTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try MetadataRequestTopic(from: &buffer, version: version)) }
             topics = elements
         } else {

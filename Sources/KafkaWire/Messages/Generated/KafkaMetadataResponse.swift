@@ -51,7 +51,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [MetadataResponseBroker] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try MetadataResponseBroker(from: &buffer, version: version)) }
             brokers = elements
         } else {
@@ -65,7 +65,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [MetadataResponseTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try MetadataResponseTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -211,7 +211,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [Int32] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                 replicaNodes = elements
             } else {
@@ -219,7 +219,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [Int32] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                 isrNodes = elements
             } else {
@@ -228,7 +228,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
             if version >= 5 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [Int32] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                     offlineReplicas = elements
                 } else {
@@ -311,7 +311,7 @@ public struct KafkaMetadataResponse: KafkaResponseMessage, Hashable {
             }
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [MetadataResponsePartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try MetadataResponsePartition(from: &buffer, version: version)) }
                 partitions = elements
             } else {

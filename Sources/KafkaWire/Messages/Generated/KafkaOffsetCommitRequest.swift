@@ -61,7 +61,7 @@ public struct KafkaOffsetCommitRequest: KafkaRequestMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [OffsetCommitRequestTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try OffsetCommitRequestTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -184,7 +184,7 @@ public struct KafkaOffsetCommitRequest: KafkaRequestMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetCommitRequestPartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetCommitRequestPartition(from: &buffer, version: version)) }
                 partitions = elements
             } else {

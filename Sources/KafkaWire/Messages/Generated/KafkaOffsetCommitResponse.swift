@@ -31,7 +31,7 @@ public struct KafkaOffsetCommitResponse: KafkaResponseMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [OffsetCommitResponseTopic] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try OffsetCommitResponseTopic(from: &buffer, version: version)) }
             topics = elements
         } else {
@@ -115,7 +115,7 @@ public struct KafkaOffsetCommitResponse: KafkaResponseMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetCommitResponsePartition] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetCommitResponsePartition(from: &buffer, version: version)) }
                 partitions = elements
             } else {

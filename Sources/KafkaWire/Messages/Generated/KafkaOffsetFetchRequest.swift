@@ -42,7 +42,7 @@ public struct KafkaOffsetFetchRequest: KafkaRequestMessage, Hashable {
         if version <= 7 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetFetchRequestTopic] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetFetchRequestTopic(from: &buffer, version: version)) }
                 topics = elements
             } else {
@@ -55,7 +55,7 @@ public struct KafkaOffsetFetchRequest: KafkaRequestMessage, Hashable {
         if version >= 8 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetFetchRequestGroup] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetFetchRequestGroup(from: &buffer, version: version)) }
                 groups = elements
             } else {
@@ -126,7 +126,7 @@ public struct KafkaOffsetFetchRequest: KafkaRequestMessage, Hashable {
             if version <= 7 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [Int32] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                     partitionIndexes = elements
                 } else {
@@ -178,7 +178,7 @@ public struct KafkaOffsetFetchRequest: KafkaRequestMessage, Hashable {
             if version >= 8 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [Int32] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try buffer.readKafkaInteger(as: Int32.self)) }
                     partitionIndexes = elements
                 } else {
@@ -246,7 +246,7 @@ public struct KafkaOffsetFetchRequest: KafkaRequestMessage, Hashable {
             if version >= 8 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [OffsetFetchRequestTopics] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try OffsetFetchRequestTopics(from: &buffer, version: version)) }
                     topics = elements
                 } else {

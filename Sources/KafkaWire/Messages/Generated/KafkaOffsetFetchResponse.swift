@@ -42,7 +42,7 @@ public struct KafkaOffsetFetchResponse: KafkaResponseMessage, Hashable {
         if version <= 7 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetFetchResponseTopic] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetFetchResponseTopic(from: &buffer, version: version)) }
                 topics = elements
             } else {
@@ -55,7 +55,7 @@ public struct KafkaOffsetFetchResponse: KafkaResponseMessage, Hashable {
         if version >= 8 {
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [OffsetFetchResponseGroup] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try OffsetFetchResponseGroup(from: &buffer, version: version)) }
                 groups = elements
             } else {
@@ -193,7 +193,7 @@ public struct KafkaOffsetFetchResponse: KafkaResponseMessage, Hashable {
             if version <= 7 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [OffsetFetchResponsePartition] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try OffsetFetchResponsePartition(from: &buffer, version: version)) }
                     partitions = elements
                 } else {
@@ -322,7 +322,7 @@ public struct KafkaOffsetFetchResponse: KafkaResponseMessage, Hashable {
             if version >= 8 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [OffsetFetchResponsePartitions] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try OffsetFetchResponsePartitions(from: &buffer, version: version)) }
                     partitions = elements
                 } else {
@@ -379,7 +379,7 @@ public struct KafkaOffsetFetchResponse: KafkaResponseMessage, Hashable {
             if version >= 8 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [OffsetFetchResponseTopics] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try OffsetFetchResponseTopics(from: &buffer, version: version)) }
                     topics = elements
                 } else {

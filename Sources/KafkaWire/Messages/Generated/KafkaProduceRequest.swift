@@ -43,7 +43,7 @@ public struct KafkaProduceRequest: KafkaRequestMessage, Hashable {
         timeoutMs = try buffer.readKafkaInteger(as: Int32.self)
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [TopicProduceData] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try TopicProduceData(from: &buffer, version: version)) }
             topicData = elements
         } else {
@@ -129,7 +129,7 @@ public struct KafkaProduceRequest: KafkaRequestMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [PartitionProduceData] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try PartitionProduceData(from: &buffer, version: version)) }
                 partitionData = elements
             } else {

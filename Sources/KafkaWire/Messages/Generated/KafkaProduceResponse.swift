@@ -33,7 +33,7 @@ public struct KafkaProduceResponse: KafkaResponseMessage, Hashable {
         var nodeEndpoints: [NodeEndpoint] = []
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [TopicProduceResponse] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try TopicProduceResponse(from: &buffer, version: version)) }
             responses = elements
         } else {
@@ -48,7 +48,7 @@ public struct KafkaProduceResponse: KafkaResponseMessage, Hashable {
                 case 0 where version >= 10:
                     if let count = try buffer.readKafkaArrayCount(compact: true) {
                         var elements: [NodeEndpoint] = []
-                        elements.reserveCapacity(count)
+                        elements.reserveCapacity(Swift.min(count, 1024))
                         for _ in 0..<count { elements.append(try NodeEndpoint(from: &buffer, version: version)) }
                         nodeEndpoints = elements
                     } else {
@@ -233,7 +233,7 @@ public struct KafkaProduceResponse: KafkaResponseMessage, Hashable {
             if version >= 8 {
                 if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                     var elements: [BatchIndexAndErrorMessage] = []
-                    elements.reserveCapacity(count)
+                    elements.reserveCapacity(Swift.min(count, 1024))
                     for _ in 0..<count { elements.append(try BatchIndexAndErrorMessage(from: &buffer, version: version)) }
                     recordErrors = elements
                 } else {
@@ -310,7 +310,7 @@ public struct KafkaProduceResponse: KafkaResponseMessage, Hashable {
             name = try buffer.readKafkaString(compact: flexible)
             if let count = try buffer.readKafkaArrayCount(compact: flexible) {
                 var elements: [PartitionProduceResponse] = []
-                elements.reserveCapacity(count)
+                elements.reserveCapacity(Swift.min(count, 1024))
                 for _ in 0..<count { elements.append(try PartitionProduceResponse(from: &buffer, version: version)) }
                 partitionResponses = elements
             } else {

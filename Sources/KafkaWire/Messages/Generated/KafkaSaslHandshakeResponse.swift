@@ -28,7 +28,7 @@ public struct KafkaSaslHandshakeResponse: KafkaResponseMessage, Hashable {
         errorCode = try buffer.readKafkaInteger(as: Int16.self)
         if let count = try buffer.readKafkaArrayCount(compact: false) {
             var elements: [String] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try buffer.readKafkaString(compact: false)) }
             mechanisms = elements
         } else {

@@ -65,7 +65,7 @@ public struct KafkaSyncGroupRequest: KafkaRequestMessage, Hashable {
         }
         if let count = try buffer.readKafkaArrayCount(compact: flexible) {
             var elements: [SyncGroupRequestAssignment] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(Swift.min(count, 1024))
             for _ in 0..<count { elements.append(try SyncGroupRequestAssignment(from: &buffer, version: version)) }
             assignments = elements
         } else {

@@ -1,0 +1,346 @@
+import KafkaWire
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The client's view of a Kafka cluster: brokers, topic metadata, group coordinators, and one connection per
+/// broker shared by everything that uses the cluster (producers, consumers, admin calls).
+///
+/// Metadata is cached and refreshed when it grows old, when a request reports that it is stale
+/// (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, ...), or when a connection is lost. Connections are opened
+/// on first use and reopened after a loss with exponential backoff.
+public actor KafkaCluster {
+    public nonisolated let configuration: KafkaClientConfiguration
+    public nonisolated let eventLoopGroup: any EventLoopGroup
+    nonisolated let logger: Logger
+    private let sslContext: NIOSSLContext?
+
+    private var brokers: [Int32: KafkaClientConfiguration.BrokerAddress] = [:]
+    private var topics: [String: KafkaTopicMetadata] = [:]
+    private var topicErrors: [String: KafkaErrorCode] = [:]
+    private var metadataFetchedAt: NIODeadline?
+    private var metadataRefresh: Task<Void, any Error>?
+    private var connections: [KafkaClientConfiguration.BrokerAddress: ConnectionSlot] = [:]
+    private var coordinators: [String: Int32] = [:]
+    private var coordinatorAddresses: [Int32: KafkaClientConfiguration.BrokerAddress] = [:]
+    private var isShutDown = false
+
+    private enum ConnectionSlot {
+        case connecting(Task<KafkaConnection, any Error>)
+        case connected(KafkaConnection)
+        case failed(attempts: Int, retryAt: NIODeadline, error: KafkaError)
+    }
+
+    public init(
+        configuration: KafkaClientConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "sluice.kafka")
+    ) throws(KafkaError) {
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        if let tls = configuration.tls {
+            do {
+                sslContext = try NIOSSLContext(configuration: tls)
+            } catch {
+                throw KafkaError(.invalidConfiguration, "TLS: \(error)")
+            }
+        } else {
+            sslContext = nil
+        }
+    }
+
+    /// Closes every connection; later calls fail with `shutDown`.
+    public func shutdown() {
+        isShutDown = true
+        for slot in connections.values {
+            switch slot {
+            case .connected(let connection): connection.close()
+            case .connecting(let task): task.cancel()
+            case .failed: break
+            }
+        }
+        connections.removeAll()
+    }
+
+    // MARK: Connections
+
+    /// The connection to a broker by node id, opened if needed.
+    public func connection(toNode node: Int32) async throws(KafkaError) -> KafkaConnection {
+        if let address = brokers[node] ?? coordinatorAddresses[node] {
+            return try await connection(to: address)
+        }
+        try await refreshMetadata(topics: Array(topics.keys))
+        guard let address = brokers[node] else {
+            throw KafkaError(.connectionFailed, "broker \(node) is not in the cluster metadata")
+        }
+        return try await connection(to: address)
+    }
+
+    /// A connection to any reachable broker: a known one first, then the bootstrap servers.
+    public func anyConnection() async throws(KafkaError) -> KafkaConnection {
+        for case .connected(let connection) in connections.values where connection.isActive {
+            return connection
+        }
+        var lastError = KafkaError(.connectionFailed, "no bootstrap servers")
+        let candidates = Array(Set(brokers.values)) + configuration.bootstrapServers
+        for address in candidates {
+            do {
+                return try await connection(to: address)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// The connection to a broker by address, opened if needed; waits out the reconnect backoff after failures.
+    public func connection(
+        to address: KafkaClientConfiguration.BrokerAddress
+    ) async throws(KafkaError) -> KafkaConnection {
+        guard !isShutDown else { throw KafkaError(.shutDown, "the Kafka client is shut down") }
+        var attempts = 0
+        switch connections[address] {
+        case .connected(let connection) where connection.isActive:
+            return connection
+        case .connecting(let task):
+            return try await Self.value(of: task)
+        case .failed(let failedAttempts, let retryAt, _):
+            attempts = failedAttempts
+            let wait = retryAt - .now()
+            if wait > .zero {
+                do {
+                    try await Task.sleep(nanoseconds: UInt64(wait.nanoseconds))
+                } catch {
+                    throw KafkaError(.shutDown, "cancelled while waiting to reconnect to \(address)")
+                }
+                // Another caller may have connected meanwhile.
+                if case .connected(let connection) = connections[address], connection.isActive { return connection }
+                if case .connecting(let task) = connections[address] { return try await Self.value(of: task) }
+            }
+        case .connected, .none:
+            break
+        }
+        let configuration = configuration
+        let sslContext = sslContext
+        let eventLoop = eventLoopGroup.next()
+        let logger = logger
+        // One task per broker, shared by every caller that needs the connection while it opens.
+        let task = Task {
+            try await KafkaConnection.connect(
+                to: address,
+                configuration: configuration,
+                sslContext: sslContext,
+                eventLoop: eventLoop,
+                logger: logger
+            )
+        }
+        connections[address] = .connecting(task)
+        do throws(KafkaError) {
+            let connection = try await Self.value(of: task)
+            if isShutDown {
+                connection.close()
+                throw KafkaError(.shutDown, "the Kafka client is shut down")
+            }
+            connections[address] = .connected(connection)
+            connection.channel.closeFuture.whenComplete { [weak self] _ in
+                guard let self else { return }
+                Task { await self.connectionClosed(connection) }
+            }
+            return connection
+        } catch {
+            let delay = backoff(attempts: attempts)
+            connections[address] = .failed(attempts: attempts + 1, retryAt: .now() + delay, error: error)
+            logger.debug(
+                "connection failed",
+                metadata: [
+                    "kafka.broker": "\(address)", "error": "\(error)", "retry.ms": "\(delay.nanoseconds / 1_000_000)",
+                ]
+            )
+            throw error
+        }
+    }
+
+    private static func value(of task: Task<KafkaConnection, any Error>) async throws(KafkaError) -> KafkaConnection {
+        do {
+            return try await task.value
+        } catch let error as KafkaError {
+            throw error
+        } catch {
+            throw KafkaError(.connectionFailed, "\(error)")
+        }
+    }
+
+    private func backoff(attempts: Int) -> TimeAmount {
+        let base = configuration.reconnectBackoff.nanoseconds
+        let maximum = configuration.reconnectBackoffMax.nanoseconds
+        let scaled = base << min(attempts, 20)
+        // Up to 20% jitter, so clients do not reconnect in lockstep.
+        let jitter = Int64.random(in: 0...max(1, scaled / 5))
+        return .nanoseconds(min(maximum, scaled + jitter))
+    }
+
+    private func connectionClosed(_ connection: KafkaConnection) {
+        if case .connected(let current) = connections[connection.address], current === connection {
+            connections[connection.address] = nil
+            // Leaders may have moved: whatever was learnt over this connection is suspect.
+            metadataFetchedAt = nil
+            logger.debug("connection closed", metadata: ["kafka.broker": "\(connection.address)"])
+        }
+    }
+
+    // MARK: Metadata
+
+    /// Metadata for the given topics, from the cache when it is fresh and complete.
+    public func metadata(for topicNames: [String]) async throws(KafkaError) -> [String: KafkaTopicMetadata] {
+        let fresh = metadataFetchedAt.map { .now() - $0 < configuration.metadataMaxAge } ?? false
+        if !fresh || topicNames.contains(where: { topics[$0] == nil }) {
+            try await refreshMetadata(topics: Array(Set(topicNames).union(topics.keys)))
+        }
+        var result: [String: KafkaTopicMetadata] = [:]
+        for name in topicNames {
+            if let metadata = topics[name] {
+                result[name] = metadata
+            } else {
+                let code = topicErrors[name] ?? .unknownTopicOrPartition
+                throw KafkaError.broker(code, "topic '\(name)'")
+            }
+        }
+        return result
+    }
+
+    /// Metadata for one topic.
+    public func metadata(for topic: String) async throws(KafkaError) -> KafkaTopicMetadata {
+        try await metadata(for: [topic])[topic]!
+    }
+
+    /// The node id leading a partition, from the cache.
+    public func leader(for partition: KafkaTopicPartition) -> Int32? {
+        guard let topic = topics[partition.topic], Int(partition.partition) < topic.partitions.count else { return nil }
+        let leader = topic.partitions[Int(partition.partition)].leader
+        return leader >= 0 ? leader : nil
+    }
+
+    /// The cached metadata of every topic, as last fetched.
+    public var knownTopics: [String: KafkaTopicMetadata] { topics }
+
+    /// Marks the cache stale, so the next use fetches it again.
+    public func invalidateMetadata() {
+        metadataFetchedAt = nil
+    }
+
+    /// Names of all topics in the cluster (fetches metadata for all topics).
+    public func allTopicNames() async throws(KafkaError) -> [String] {
+        let response = try await fetchMetadata(topics: nil)
+        return response.topics.compactMap { $0.errorCode == 0 ? $0.name : nil }.filter { !$0.hasPrefix("__") }.sorted()
+    }
+
+    /// Fetches metadata for `topics` (and keeps the cached entries of others). Concurrent callers share one request.
+    public func refreshMetadata(topics names: [String]) async throws(KafkaError) {
+        if let running = metadataRefresh {
+            _ = try? await running.value
+            if metadataFetchedAt != nil, names.allSatisfy({ topics[$0] != nil }) { return }
+        }
+        let task = Task { () async throws -> Void in
+            let response = try await self.fetchMetadata(topics: names)
+            self.apply(response, requested: names)
+        }
+        metadataRefresh = task
+        defer { metadataRefresh = nil }
+        do {
+            try await task.value
+        } catch let error as KafkaError {
+            throw error
+        } catch {
+            throw KafkaError(.connectionFailed, "metadata: \(error)")
+        }
+    }
+
+    private func fetchMetadata(topics names: [String]?) async throws(KafkaError) -> KafkaMetadataResponse {
+        let connection = try await anyConnection()
+        let request = KafkaMetadataRequest(
+            topics: names.map { $0.map { KafkaMetadataRequest.MetadataRequestTopic(name: $0) } },
+            allowAutoTopicCreation: false
+        )
+        return try await connection.send(request)
+    }
+
+    private func apply(_ response: KafkaMetadataResponse, requested: [String]) {
+        for broker in response.brokers {
+            brokers[broker.nodeId] = .init(host: broker.host, port: Int(broker.port))
+        }
+        for topic in response.topics {
+            guard let name = topic.name else { continue }
+            let code = KafkaErrorCode(rawValue: topic.errorCode)
+            if code != .none {
+                topics[name] = nil
+                topicErrors[name] = code
+                continue
+            }
+            topicErrors[name] = nil
+            let partitions = topic.partitions
+                .map {
+                    KafkaPartitionMetadata(
+                        partition: $0.partitionIndex,
+                        leader: $0.leaderId,
+                        leaderEpoch: $0.leaderEpoch,
+                        error: KafkaErrorCode(rawValue: $0.errorCode)
+                    )
+                }
+                .sorted { $0.partition < $1.partition }
+            topics[name] = KafkaTopicMetadata(
+                name: name,
+                topicID: topic.topicId,
+                isInternal: topic.isInternal,
+                partitions: partitions
+            )
+        }
+        for name in requested where !response.topics.contains(where: { $0.name == name }) {
+            topics[name] = nil
+            topicErrors[name] = .unknownTopicOrPartition
+        }
+        metadataFetchedAt = .now()
+    }
+
+    // MARK: Coordinators
+
+    /// The connection to a consumer group's coordinator.
+    public func groupCoordinator(for group: String, refresh: Bool = false) async throws(KafkaError) -> KafkaConnection {
+        if !refresh, let node = coordinators[group], let address = coordinatorAddresses[node] {
+            return try await connection(to: address)
+        }
+        let connection = try await anyConnection()
+        let version = try connection.version(for: KafkaFindCoordinatorRequest.self)
+        let request: KafkaFindCoordinatorRequest
+        if version >= 4 {
+            request = KafkaFindCoordinatorRequest(keyType: 0, coordinatorKeys: [group])
+        } else {
+            request = KafkaFindCoordinatorRequest(key: group, keyType: 0)
+        }
+        let response = try await connection.send(request, version: version)
+        let node: Int32
+        let host: String
+        let port: Int32
+        var code = KafkaErrorCode(rawValue: response.errorCode)
+        if version >= 4 {
+            guard let coordinator = response.coordinators.first(where: { $0.key == group }) else {
+                throw KafkaError(.protocolViolation, "FindCoordinator answered without group '\(group)'")
+            }
+            code = KafkaErrorCode(rawValue: coordinator.errorCode)
+            (node, host, port) = (coordinator.nodeId, coordinator.host, coordinator.port)
+        } else {
+            (node, host, port) = (response.nodeId, response.host, response.port)
+        }
+        guard code == .none else { throw KafkaError.broker(code, "FindCoordinator for group '\(group)'") }
+        let address = KafkaClientConfiguration.BrokerAddress(host: host, port: Int(port))
+        coordinators[group] = node
+        coordinatorAddresses[node] = address
+        return try await self.connection(to: address)
+    }
+
+    /// Forgets a group's coordinator after NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE.
+    public func invalidateCoordinator(for group: String) {
+        coordinators[group] = nil
+    }
+}

@@ -1,0 +1,208 @@
+import DequeModule
+import KafkaWire
+import NIOCore
+
+/// The consumer's bookkeeping as a value: owned partitions and their positions, fetched records waiting for the
+/// application, and which brokers have a fetch in flight. Events in, decisions out; the consumer applies them under
+/// a lock.
+struct ConsumerFetchState {
+    struct Partition {
+        /// The next offset to fetch; nil until it is looked up from `start`.
+        var fetchPosition: Int64?
+        var start: KafkaOffsetSpec
+        var paused = false
+        /// Set while ListOffsets runs for it.
+        var resolving = false
+    }
+
+    let configuration: KafkaConsumerConfiguration
+    private(set) var partitions: [KafkaTopicPartition: Partition] = [:]
+    /// Bumped whenever the assignment or a position changes under a fetch, so its stale answer is dropped.
+    private(set) var epoch: UInt64 = 0
+    private var buffer = Deque<KafkaConsumerRecord>()
+    private(set) var bufferedBytes = 0
+    /// For each partition, the offset after the last record handed to the application.
+    private(set) var consumed: [KafkaTopicPartition: Int64] = [:]
+    private(set) var fetchesInFlight: Set<Int32> = []
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var failure: KafkaError?
+    private(set) var isFinished = false
+
+    init(configuration: KafkaConsumerConfiguration) {
+        self.configuration = configuration
+    }
+
+    // MARK: Assignment
+
+    mutating func assign(_ assignment: [KafkaTopicPartition: KafkaOffsetSpec]) {
+        epoch &+= 1
+        partitions = [:]
+        for (partition, spec) in assignment {
+            var state = Partition(start: spec)
+            if case .exact(let offset) = spec { state.fetchPosition = offset }
+            partitions[partition] = state
+        }
+        buffer.removeAll { partitions[$0.topicPartition] == nil }
+        bufferedBytes = buffer.reduce(0) { $0 + $1.estimatedBytes }
+        consumed = consumed.filter { partitions[$0.key] != nil }
+    }
+
+    mutating func revoke(_ revoked: [KafkaTopicPartition]) {
+        epoch &+= 1
+        for partition in revoked {
+            partitions[partition] = nil
+            consumed[partition] = nil
+        }
+        buffer.removeAll { partitions[$0.topicPartition] == nil }
+        bufferedBytes = buffer.reduce(0) { $0 + $1.estimatedBytes }
+    }
+
+    mutating func seek(_ partition: KafkaTopicPartition, to spec: KafkaOffsetSpec) {
+        guard partitions[partition] != nil else { return }
+        epoch &+= 1
+        partitions[partition]!.start = spec
+        partitions[partition]!.fetchPosition = nil
+        if case .exact(let offset) = spec { partitions[partition]!.fetchPosition = offset }
+        buffer.removeAll { $0.topicPartition == partition }
+        bufferedBytes = buffer.reduce(0) { $0 + $1.estimatedBytes }
+    }
+
+    mutating func setPaused(_ paused: Bool, _ selected: [KafkaTopicPartition]) {
+        for partition in selected where partitions[partition] != nil {
+            partitions[partition]!.paused = paused
+        }
+    }
+
+    // MARK: Positions
+
+    /// Partitions whose start must be looked up, marked as being looked up.
+    mutating func takeUnresolved() -> [KafkaTopicPartition: KafkaOffsetSpec] {
+        var result: [KafkaTopicPartition: KafkaOffsetSpec] = [:]
+        for (partition, state) in partitions where state.fetchPosition == nil && !state.resolving {
+            result[partition] = state.start
+            partitions[partition]!.resolving = true
+        }
+        return result
+    }
+
+    mutating func resolved(_ offsets: [KafkaTopicPartition: Int64], failed: [KafkaTopicPartition]) {
+        for (partition, offset) in offsets where partitions[partition]?.resolving == true {
+            partitions[partition]!.fetchPosition = offset
+            partitions[partition]!.resolving = false
+        }
+        for partition in failed where partitions[partition] != nil {
+            partitions[partition]!.resolving = false
+        }
+    }
+
+    /// The position is out of range: start again by the reset policy, or fail.
+    mutating func outOfRange(_ partition: KafkaTopicPartition, fetchedAt offset: Int64) -> KafkaError? {
+        guard let state = partitions[partition], state.fetchPosition == offset else { return nil }
+        switch configuration.autoOffsetReset {
+        case .earliest: seek(partition, to: .earliest)
+        case .latest: seek(partition, to: .latest)
+        case .none:
+            return KafkaError.broker(.offsetOutOfRange, "offset \(offset) of \(partition) is out of range")
+        }
+        return nil
+    }
+
+    // MARK: Fetching
+
+    /// The fetch to send to `node` now: its owned, unpaused partitions with known positions, when it has no fetch
+    /// in flight and the buffer has room.
+    mutating func fetchTargets(leaders: [KafkaTopicPartition: Int32]) -> [Int32: [KafkaTopicPartition: Int64]] {
+        guard bufferedBytes < configuration.bufferBytes, !isFinished else { return [:] }
+        var targets: [Int32: [KafkaTopicPartition: Int64]] = [:]
+        for (partition, state) in partitions where !state.paused {
+            guard let position = state.fetchPosition, let leader = leaders[partition],
+                !fetchesInFlight.contains(leader)
+            else { continue }
+            targets[leader, default: [:]][partition] = position
+        }
+        fetchesInFlight.formUnion(targets.keys)
+        return targets
+    }
+
+    mutating func fetchEnded(node: Int32) {
+        fetchesInFlight.remove(node)
+    }
+
+    /// Records fetched for `partition` at `offset`; kept only if nothing moved the partition meanwhile.
+    mutating func fetched(
+        _ records: [KafkaConsumerRecord],
+        partition: KafkaTopicPartition,
+        fetchedAt offset: Int64,
+        nextOffset: Int64,
+        epoch fetchEpoch: UInt64
+    ) -> CheckedContinuation<Void, Never>? {
+        guard fetchEpoch == epoch, partitions[partition]?.fetchPosition == offset else { return nil }
+        partitions[partition]!.fetchPosition = nextOffset
+        guard !records.isEmpty else { return nil }
+        for record in records {
+            bufferedBytes += record.estimatedBytes
+        }
+        buffer.append(contentsOf: records)
+        return handOutIfWaiting()
+    }
+
+    // MARK: Handing out
+
+    enum Next {
+        case record(KafkaConsumerRecord, wakeFetcher: Bool)
+        case finished
+        case failed(KafkaError)
+        case wait
+    }
+
+    mutating func next() -> Next {
+        if let failure {
+            self.failure = nil
+            return .failed(failure)
+        }
+        if let record = buffer.popFirst() {
+            let wasFull = bufferedBytes >= configuration.bufferBytes
+            bufferedBytes -= record.estimatedBytes
+            consumed[record.topicPartition] = record.offset + 1
+            let wake = wasFull && bufferedBytes < configuration.bufferBytes / 2
+            return .record(record, wakeFetcher: wake || buffer.isEmpty)
+        }
+        if isFinished { return .finished }
+        return .wait
+    }
+
+    /// Parks the reader unless something arrived since it last looked; returns false when it must not wait.
+    mutating func wait(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        guard buffer.isEmpty, failure == nil, !isFinished else { return false }
+        waiter = continuation
+        return true
+    }
+
+    /// The parked reader, taken so it can be woken (on cancellation).
+    mutating func takeWaiter() -> CheckedContinuation<Void, Never>? {
+        handOutIfWaiting()
+    }
+
+    private mutating func handOutIfWaiting() -> CheckedContinuation<Void, Never>? {
+        guard let waiting = waiter else { return nil }
+        waiter = nil
+        return waiting
+    }
+
+    /// A failure the application must see; returns the waiting reader to wake.
+    mutating func fail(_ error: KafkaError) -> CheckedContinuation<Void, Never>? {
+        failure = error
+        return handOutIfWaiting()
+    }
+
+    /// Ends the records sequence now. Records fetched but not handed out are dropped: they were not consumed, so
+    /// they are not committed either, and the partition's next owner reads them.
+    mutating func finish() -> CheckedContinuation<Void, Never>? {
+        isFinished = true
+        buffer.removeAll()
+        bufferedBytes = 0
+        return handOutIfWaiting()
+    }
+
+    var assignedPartitions: [KafkaTopicPartition] { partitions.keys.sorted() }
+}

@@ -1,0 +1,363 @@
+import KafkaWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+
+/// Produces records to Kafka: batches them per partition, sends batches to partition leaders, retries what can be
+/// retried, and reports each record's partition and offset.
+///
+/// The producer is a `Service`: its `run()` is the sender, and must be running for records to leave. On graceful
+/// shutdown (or `close()`) it stops taking records, delivers what it holds, and returns.
+///
+/// Memory is bounded by `bufferBytes`: beyond it, `send` and `produce` wait until acknowledgements free room.
+public final class KafkaProducer: Service, Sendable {
+    public let cluster: KafkaCluster
+    public let configuration: KafkaProducerConfiguration
+    private let state: NIOLockedValueBox<ProducerAccumulator>
+    private let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+    private let timers: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
+    private let logger: Logger
+
+    public init(cluster: KafkaCluster, configuration: KafkaProducerConfiguration = .init()) throws(KafkaError) {
+        if configuration.idempotent && configuration.acks != .all {
+            throw KafkaError(.invalidConfiguration, "an idempotent producer needs acks all")
+        }
+        guard configuration.batchBytes > 0, configuration.bufferBytes >= configuration.batchBytes else {
+            throw KafkaError(.invalidConfiguration, "bufferBytes must be at least batchBytes, both positive")
+        }
+        self.cluster = cluster
+        self.configuration = configuration
+        self.state = NIOLockedValueBox(ProducerAccumulator(configuration: configuration))
+        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.timers = NIOLockedValueBox(nil)
+        self.logger = cluster.logger
+    }
+
+    // MARK: Producing
+
+    /// Produces a record and waits for the broker's acknowledgement.
+    public func send(_ record: KafkaProducerRecord) async throws(KafkaError) -> KafkaRecordMetadata {
+        let (prepared, partition, bytes) = try await prepare(record)
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<KafkaRecordMetadata, KafkaError>, Never>) in
+            append(prepared, bytes: bytes, to: partition) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Produces a record without waiting for its acknowledgement: returns once the record is buffered (waiting
+    /// while the buffer is full), and reports the outcome to `onDelivery` later, on an I/O thread.
+    public func produce(
+        _ record: KafkaProducerRecord,
+        onDelivery: @escaping @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
+    ) async throws(KafkaError) {
+        let (prepared, partition, bytes) = try await prepare(record)
+        append(prepared, bytes: bytes, to: partition, callback: onDelivery)
+    }
+
+    /// Sends everything buffered now, without waiting for linger, and returns once all of it is acknowledged or
+    /// has failed.
+    public func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = state.withLockedValue { $0.flush { continuation.resume() } }
+            if waiting { wake() } else { continuation.resume() }
+        }
+    }
+
+    /// Stops taking records; `run()` delivers what is buffered and returns.
+    public func close() {
+        let waiters = state.withLockedValue { $0.close() }
+        for waiter in waiters { waiter(.failure(KafkaError(.shutDown, "the producer is closing"))) }
+        wake()
+    }
+
+    private func prepare(
+        _ record: KafkaProducerRecord
+    ) async throws(KafkaError) -> (KafkaRecord, KafkaTopicPartition, Int) {
+        let kafkaRecord = KafkaRecord(
+            timestamp: record.timestamp ?? currentTimeMilliseconds(),
+            key: record.key,
+            value: record.value,
+            headers: record.headers
+        )
+        let bytes = ProducerBatch.estimatedSize(of: kafkaRecord)
+        guard bytes <= configuration.maximumRecordBytes else {
+            throw KafkaError(
+                .recordTooLarge,
+                "a record of \(bytes) bytes is larger than maximumRecordBytes \(configuration.maximumRecordBytes)"
+            )
+        }
+        var partitionCount = state.withLockedValue { $0.partitionCounts[record.topic] }
+        if partitionCount == nil {
+            let metadata = try await cluster.metadata(for: record.topic)
+            learn(metadata)
+            partitionCount = metadata.partitionCount
+        }
+        let count = partitionCount ?? 0
+        let partition: Int32
+        if let explicit = record.partition {
+            guard explicit >= 0, Int(explicit) < count else {
+                throw KafkaError.broker(
+                    .unknownTopicOrPartition,
+                    "partition \(explicit) of topic '\(record.topic)', which has \(count) partitions"
+                )
+            }
+            partition = explicit
+        } else {
+            let chosen = state.withLockedValue { state in
+                Result { () throws(KafkaError) -> Int32 in
+                    try state.choosePartition(topic: record.topic, key: record.key, partitionCount: count)
+                }
+            }
+            partition = try chosen.get()
+        }
+        try await reserve(bytes: bytes)
+        return (kafkaRecord, KafkaTopicPartition(topic: record.topic, partition: partition), bytes)
+    }
+
+    private func reserve(bytes: Int) async throws(KafkaError) {
+        switch state.withLockedValue({ $0.reserve(bytes: bytes) }) {
+        case .reserved:
+            return
+        case .closed:
+            throw KafkaError(.shutDown, "the producer is closed")
+        case .mustWait:
+            let result = await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
+                let reserved = state.withLockedValue { state in
+                    // Room may have been freed between the first look and now.
+                    if case .reserved = state.reserve(bytes: bytes) { return true }
+                    state.waitForMemory(bytes: bytes) { continuation.resume(returning: $0) }
+                    return false
+                }
+                if reserved { continuation.resume(returning: .success(())) }
+            }
+            try result.get()
+        }
+    }
+
+    private func append(
+        _ record: KafkaRecord,
+        bytes: Int,
+        to partition: KafkaTopicPartition,
+        callback: @escaping DeliveryCallback
+    ) {
+        let shouldWake = state.withLockedValue {
+            $0.append(record, bytes: bytes, to: partition, callback: callback, now: .now())
+        }
+        if shouldWake { wake() }
+    }
+
+    private func learn(_ metadata: KafkaTopicMetadata) {
+        state.withLockedValue { state in
+            state.partitionCounts[metadata.name] = metadata.partitionCount
+            for partition in metadata.partitions where partition.leader >= 0 {
+                state.leaders[KafkaTopicPartition(topic: metadata.name, partition: partition.partition)] =
+                    partition.leader
+            }
+        }
+    }
+
+    private func wake() {
+        wakeup.yield()
+    }
+
+    // MARK: Sender
+
+    public func run() async throws {
+        if configuration.idempotent {
+            try await initializeProducerID()
+        }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await _ in wakeups {
+                    let drain = state.withLockedValue { $0.drain(now: .now()) }
+                    if !drain.topicsNeedingMetadata.isEmpty {
+                        let topics = Array(drain.topicsNeedingMetadata)
+                        group.addTask { await self.refreshLeaders(topics: topics) }
+                    }
+                    for (node, batches) in drain.requests {
+                        group.addTask { await self.sendBatches(batches, to: node) }
+                    }
+                    if let deadline = drain.nextDeadline { scheduleWake(at: deadline) }
+                    let finished = state.withLockedValue { $0.isClosing && $0.isEmpty }
+                    if finished { break }
+                }
+            }
+        } onGracefulShutdown: {
+            self.close()
+        }
+        // Cancelled before everything went out: whatever is left fails rather than waiting forever.
+        let abandoned = state.withLockedValue { $0.abandon() }
+        for batch in abandoned {
+            batch.fail(KafkaError(.shutDown, "the producer stopped before \(batch.partition) was sent"))
+        }
+        wakeup.finish()
+    }
+
+    private func scheduleWake(at deadline: NIODeadline) {
+        let eventLoop = cluster.eventLoopGroup.any()
+        timers.withLockedValue { timer in
+            if let current = timer, current.deadline <= deadline, current.deadline > .now() { return }
+            timer?.task.cancel()
+            let task = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+                self?.wake()
+                return
+            }
+            timer = (deadline, task)
+        }
+    }
+
+    private func refreshLeaders(topics: [String]) async {
+        do {
+            try await cluster.refreshMetadata(topics: topics)
+        } catch {
+            logger.debug("metadata refresh failed", metadata: ["error": "\(error)"])
+            try? await Task.sleep(nanoseconds: UInt64(configuration.retryBackoff.nanoseconds))
+        }
+        let known = await cluster.knownTopics
+        for topic in topics {
+            if let metadata = known[topic] { learn(metadata) }
+        }
+        wake()
+    }
+
+    private func initializeProducerID() async throws(KafkaError) {
+        var attempt = 0
+        while true {
+            do throws(KafkaError) {
+                let connection = try await cluster.anyConnection()
+                let response = try await connection.send(
+                    KafkaInitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1)
+                )
+                let code = KafkaErrorCode(rawValue: response.errorCode)
+                guard code == .none else { throw KafkaError.broker(code, "InitProducerId") }
+                state.withLockedValue {
+                    $0.producerID = response.producerId
+                    $0.producerEpoch = response.producerEpoch
+                }
+                return
+            } catch {
+                attempt += 1
+                guard error.isRetriable, attempt < 10 else { throw error }
+                try? await Task.sleep(nanoseconds: UInt64(configuration.retryBackoff.nanoseconds))
+            }
+        }
+    }
+
+    /// Sends one Produce request with one batch per partition and settles each batch from the answer.
+    private func sendBatches(_ batches: [ProducerBatch], to node: Int32) async {
+        var batches = batches
+        let (producerID, producerEpoch) = state.withLockedValue { ($0.producerID, $0.producerEpoch) }
+        var failed: [(ProducerBatch, KafkaError)] = []
+        var topicData: [String: [KafkaProduceRequest.PartitionProduceData]] = [:]
+        var encodable: [ProducerBatch] = []
+        for index in batches.indices {
+            if batches[index].encoded == nil {
+                do {
+                    var buffer = ByteBuffer()
+                    try KafkaRecordBatch.encode(
+                        records: batches[index].records,
+                        compression: configuration.compression,
+                        producerId: producerID,
+                        producerEpoch: producerEpoch,
+                        baseSequence: batches[index].baseSequence,
+                        into: &buffer
+                    )
+                    batches[index].encoded = buffer
+                } catch {
+                    failed.append((batches[index], KafkaError(.compression, "\(batches[index].partition): \(error)")))
+                    continue
+                }
+            }
+            let batch = batches[index]
+            encodable.append(batch)
+            topicData[batch.partition.topic, default: []].append(
+                .init(index: batch.partition.partition, records: batch.encoded)
+            )
+        }
+        for (batch, error) in failed { finish(batch, .failure(error)) }
+        defer {
+            state.withLockedValue { $0.requestEnded(node: node) }
+            wake()
+        }
+        guard !encodable.isEmpty else { return }
+        let request = KafkaProduceRequest(
+            transactionalId: nil,
+            acks: configuration.acks.rawValue,
+            timeoutMs: Int32(configuration.requestTimeout.nanoseconds / 1_000_000),
+            topicData: topicData.map { .init(name: $0.key, partitionData: $0.value) }
+        )
+        do {
+            let connection = try await cluster.connection(toNode: node)
+            if configuration.acks == .none {
+                try await connection.sendWithoutResponse(request)
+                for batch in encodable { finish(batch, .success((-1, -1))) }
+                return
+            }
+            let response = try await connection.send(request, extraTimeout: configuration.requestTimeout)
+            var answered: [KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse] = [:]
+            for topic in response.responses {
+                for partition in topic.partitionResponses {
+                    answered[KafkaTopicPartition(topic: topic.name, partition: partition.index)] = partition
+                }
+            }
+            for batch in encodable {
+                guard let answer = answered[batch.partition] else {
+                    retryOrFail(batch, KafkaError(.protocolViolation, "no answer for \(batch.partition)"))
+                    continue
+                }
+                let code = KafkaErrorCode(rawValue: answer.errorCode)
+                switch code {
+                case .none:
+                    finish(batch, .success((answer.baseOffset, answer.logAppendTimeMs)))
+                case .duplicateSequenceNumber:
+                    // The broker already has this batch from an earlier attempt.
+                    finish(batch, .success((answer.baseOffset, answer.logAppendTimeMs)))
+                default:
+                    let message = answer.errorMessage.map { ": \($0)" } ?? ""
+                    retryOrFail(batch, KafkaError.broker(code, "produce to \(batch.partition)\(message)"))
+                }
+            }
+        } catch {
+            for batch in encodable { retryOrFail(batch, error) }
+        }
+    }
+
+    private func retryOrFail(_ batch: ProducerBatch, _ error: KafkaError) {
+        if error.isRetriable {
+            let retried = state.withLockedValue { $0.retry(batch, now: .now()) }
+            if retried {
+                // The retried batch has no leader now, so the next drain refreshes the topic's metadata first.
+                logger.debug("retrying batch", metadata: ["partition": "\(batch.partition)", "error": "\(error)"])
+                return
+            }
+            let settled = state.withLockedValue { $0.batchFinished(batch) }
+            batch.fail(KafkaError(error.code, "\(error.context) (delivery timeout passed)"))
+            carryOut(settled)
+            return
+        }
+        finish(batch, .failure(error))
+    }
+
+    private func finish(_ batch: ProducerBatch, _ outcome: Result<(Int64, Int64), KafkaError>) {
+        let settled = state.withLockedValue { state in
+            if case .success = outcome { state.batchCompleted(batch.partition) }
+            return state.batchFinished(batch)
+        }
+        switch outcome {
+        case .success(let (baseOffset, logAppendTime)):
+            batch.complete(baseOffset: baseOffset, logAppendTime: logAppendTime)
+        case .failure(let error):
+            batch.fail(error)
+        }
+        carryOut(settled)
+    }
+
+    private func carryOut(_ settled: ProducerAccumulator.Settled) {
+        for waiter in settled.memoryWaiters { waiter(.success(())) }
+        for waiter in settled.flushWaiters { waiter() }
+    }
+}
