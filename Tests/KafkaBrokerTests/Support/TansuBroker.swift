@@ -107,6 +107,8 @@ final class TansuBroker: @unchecked Sendable {
     private let lock = NSLock()
     private var broker: ChildProcess?
     private var stopped = false
+    /// The port Metadata names for this broker: its own, or a proxy's in front of it.
+    private(set) var advertisedPort: Int?
 
     private init(
         binary: URL, port: Int, storage: Storage, directory: URL, arguments: [String], environment: [String: String],
@@ -128,7 +130,7 @@ final class TansuBroker: @unchecked Sendable {
     ///   - arguments: more `tansu broker` arguments.
     static func start(
         storage: Storage = .memory, authentication: Bool = false, arguments: [String] = [],
-        timeout: Duration = .seconds(20)
+        advertisedPort: Int? = nil, timeout: Duration = .seconds(20)
     ) async throws -> TansuBroker {
         let binary = try BrokerTestEnvironment.tansuBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -166,6 +168,7 @@ final class TansuBroker: @unchecked Sendable {
             let broker = TansuBroker(
                 binary: binary, port: port, storage: storage, directory: directory,
                 arguments: ["--storage-engine", storageURL] + extra, environment: environment, s3: s3)
+            broker.advertisedPort = advertisedPort ?? port
             do {
                 try await broker.launch(timeout: timeout)
                 return broker
@@ -238,7 +241,7 @@ final class TansuBroker: @unchecked Sendable {
             arguments: [
                 "broker",
                 "--listener-url", "tcp://\(host):\(port)",
-                "--advertised-listener-url", "tcp://\(host):\(port)",
+                "--advertised-listener-url", "tcp://\(host):\(advertisedPort ?? port)",
             ] + arguments,
             environment: environment, log: logFile)
         lock.withLock { broker = process }
@@ -309,10 +312,12 @@ final class TansuBroker: @unchecked Sendable {
 /// is cancelled; when `body` throws, the tail of the broker's log goes to stderr.
 func withTansuBroker<T>(
     storage: TansuBroker.Storage = .memory, authentication: Bool = false, arguments: [String] = [],
+    advertisedPort: Int? = nil,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (TansuBroker) async throws -> T
 ) async throws -> T {
-    let broker = try await TansuBroker.start(storage: storage, authentication: authentication, arguments: arguments)
+    let broker = try await TansuBroker.start(
+        storage: storage, authentication: authentication, arguments: arguments, advertisedPort: advertisedPort)
     do {
         let result = try await body(broker)
         await broker.stop()
