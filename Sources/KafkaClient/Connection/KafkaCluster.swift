@@ -21,10 +21,18 @@ public actor KafkaCluster {
     private var topicErrors: [String: KafkaErrorCode] = [:]
     private var metadataFetchedAt: NIODeadline?
     private var metadataRefresh: Task<Void, any Error>?
-    private var connections: [KafkaClientConfiguration.BrokerAddress: ConnectionSlot] = [:]
+    private var connections: [ConnectionKey: ConnectionSlot] = [:]
     private var coordinators: [String: Int32] = [:]
     private var coordinatorAddresses: [Int32: KafkaClientConfiguration.BrokerAddress] = [:]
     private var isShutDown = false
+
+    /// A broker address and a lane. Requests on one connection are answered in order, so a request that the broker
+    /// may hold (a long-polling Fetch) gets a lane of its own, where it cannot delay produce, metadata and group
+    /// requests on the shared lane.
+    private struct ConnectionKey: Hashable {
+        var address: KafkaClientConfiguration.BrokerAddress
+        var lane: String
+    }
 
     private enum ConnectionSlot {
         case connecting(Task<KafkaConnection, any Error>)
@@ -67,21 +75,32 @@ public actor KafkaCluster {
     // MARK: Connections
 
     /// The connection to a broker by node id, opened if needed.
-    public func connection(toNode node: Int32) async throws(KafkaError) -> KafkaConnection {
+    ///
+    /// - Parameter lane: a name for a separate connection to the same broker (a consumer's fetches); the shared
+    ///   connection when empty.
+    public func connection(toNode node: Int32, lane: String = "") async throws(KafkaError) -> KafkaConnection {
         if let address = brokers[node] ?? coordinatorAddresses[node] {
-            return try await connection(to: address)
+            return try await connection(to: address, lane: lane)
         }
         try await refreshMetadata(topics: Array(topics.keys))
         guard let address = brokers[node] else {
             throw KafkaError(.connectionFailed, "broker \(node) is not in the cluster metadata")
         }
-        return try await connection(to: address)
+        return try await connection(to: address, lane: lane)
+    }
+
+    /// Closes the connections of a lane (a consumer that stops).
+    public func closeLane(_ lane: String) {
+        for (key, slot) in connections where key.lane == lane && !lane.isEmpty {
+            if case .connected(let connection) = slot { connection.close() }
+            connections[key] = nil
+        }
     }
 
     /// A connection to any reachable broker: a known one first, then the bootstrap servers.
     public func anyConnection() async throws(KafkaError) -> KafkaConnection {
-        for case .connected(let connection) in connections.values where connection.isActive {
-            return connection
+        for (key, slot) in connections where key.lane.isEmpty {
+            if case .connected(let connection) = slot, connection.isActive { return connection }
         }
         var lastError = KafkaError(.connectionFailed, "no bootstrap servers")
         let candidates = Array(Set(brokers.values)) + configuration.bootstrapServers
@@ -97,11 +116,13 @@ public actor KafkaCluster {
 
     /// The connection to a broker by address, opened if needed; waits out the reconnect backoff after failures.
     public func connection(
-        to address: KafkaClientConfiguration.BrokerAddress
+        to address: KafkaClientConfiguration.BrokerAddress,
+        lane: String = ""
     ) async throws(KafkaError) -> KafkaConnection {
         guard !isShutDown else { throw KafkaError(.shutDown, "the Kafka client is shut down") }
+        let key = ConnectionKey(address: address, lane: lane)
         var attempts = 0
-        switch connections[address] {
+        switch connections[key] {
         case .connected(let connection) where connection.isActive:
             return connection
         case .connecting(let task):
@@ -116,8 +137,8 @@ public actor KafkaCluster {
                     throw KafkaError(.shutDown, "cancelled while waiting to reconnect to \(address)")
                 }
                 // Another caller may have connected meanwhile.
-                if case .connected(let connection) = connections[address], connection.isActive { return connection }
-                if case .connecting(let task) = connections[address] { return try await Self.value(of: task) }
+                if case .connected(let connection) = connections[key], connection.isActive { return connection }
+                if case .connecting(let task) = connections[key] { return try await Self.value(of: task) }
             }
         case .connected, .none:
             break
@@ -136,22 +157,23 @@ public actor KafkaCluster {
                 logger: logger
             )
         }
-        connections[address] = .connecting(task)
+        connections[key] = .connecting(task)
         do throws(KafkaError) {
             let connection = try await Self.value(of: task)
             if isShutDown {
                 connection.close()
                 throw KafkaError(.shutDown, "the Kafka client is shut down")
             }
-            connections[address] = .connected(connection)
+            connections[key] = .connected(connection)
             connection.channel.closeFuture.whenComplete { [weak self] _ in
                 guard let self else { return }
-                Task { await self.connectionClosed(connection) }
+                // The close is seen on an event loop; the cluster's state lives in the actor.
+                Task { await self.connectionClosed(connection, key: key) }
             }
             return connection
         } catch {
             let delay = backoff(attempts: attempts)
-            connections[address] = .failed(attempts: attempts + 1, retryAt: .now() + delay, error: error)
+            connections[key] = .failed(attempts: attempts + 1, retryAt: .now() + delay, error: error)
             logger.debug(
                 "connection failed",
                 metadata: [
@@ -181,9 +203,9 @@ public actor KafkaCluster {
         return .nanoseconds(min(maximum, scaled + jitter))
     }
 
-    private func connectionClosed(_ connection: KafkaConnection) {
-        if case .connected(let current) = connections[connection.address], current === connection {
-            connections[connection.address] = nil
+    private func connectionClosed(_ connection: KafkaConnection, key: ConnectionKey) {
+        if case .connected(let current) = connections[key], current === connection {
+            connections[key] = nil
             // Leaders may have moved: whatever was learnt over this connection is suspect.
             metadataFetchedAt = nil
             logger.debug("connection closed", metadata: ["kafka.broker": "\(connection.address)"])

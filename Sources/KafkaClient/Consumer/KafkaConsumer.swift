@@ -19,6 +19,8 @@ public final class KafkaConsumer: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
     let logger: Logger
+    /// This consumer's own connections for fetches, which the broker holds up to `fetchMaxWait`.
+    private let fetchLane = "fetch-\(UInt64.random(in: 1...UInt64.max))"
 
     public init(cluster: KafkaCluster, configuration: KafkaConsumerConfiguration = .init()) {
         self.cluster = cluster
@@ -219,6 +221,7 @@ public final class KafkaConsumer: Service, Sendable {
             self.close()
         }
         close()
+        await cluster.closeLane(fetchLane)
     }
 
     /// Stops the fetcher; with a group, first commits (when auto-commit is on) and leaves the group.
@@ -277,7 +280,7 @@ public final class KafkaConsumer: Service, Sendable {
             wake()
         }
         do throws(KafkaError) {
-            let connection = try await cluster.connection(toNode: node)
+            let connection = try await cluster.connection(toNode: node, lane: fetchLane)
             var version = try connection.version(for: KafkaFetchRequest.self)
             let topicIDs = await cluster.knownTopics.mapValues(\.topicID)
             let byTopic = Dictionary(grouping: positions.keys, by: \.topic)

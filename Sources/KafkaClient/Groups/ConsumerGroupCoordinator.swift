@@ -15,6 +15,9 @@ import NIOSSL
 /// answers the requests of one connection in order and holds JoinGroup and SyncGroup until the rebalance
 /// completes, so on a shared connection one member's JoinGroup would hold up other members' heartbeats, and a
 /// follower's SyncGroup the leader's (until the rebalance timeout).
+///
+/// The member's callbacks run one at a time and no heartbeat is sent while one runs: `partitionsAssigned` must
+/// return well within the session timeout, `partitionsRevoked` within the rebalance timeout.
 final class ConsumerGroupCoordinator: Sendable {
     typealias Action = ConsumerGroupStateMachine.Action
 
@@ -24,6 +27,7 @@ final class ConsumerGroupCoordinator: Sendable {
     private let member: any ConsumerGroupMember
     private let machine: NIOLockedValueBox<ConsumerGroupStateMachine>
     private let started = NIOLockedValueBox(false)
+    private let finished = NIOLockedValueBox(false)
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
     private let timers = NIOLockedValueBox<[Timer: Scheduled<Void>]>([:])
@@ -167,6 +171,7 @@ final class ConsumerGroupCoordinator: Sendable {
             return outcome
         }
         eventSink.finish()
+        finished.withLockedValue { $0 = true }
         forgetCoordinatorConnection()
         timers.withLockedValue { timers in
             for timer in timers.values { timer.cancel() }
@@ -454,6 +459,10 @@ final class ConsumerGroupCoordinator: Sendable {
     private func connectionToCoordinator() async throws(KafkaError) -> KafkaConnection {
         if let connection = coordinatorConnection.withLockedValue({ $0 }), connection.isActive {
             return connection
+        }
+        // Out of the group (committedOffsets after run() returned): no own connection that nothing would close.
+        if finished.withLockedValue({ $0 }) {
+            return try await cluster.groupCoordinator(for: configuration.groupID)
         }
         let address = try await cluster.groupCoordinator(for: configuration.groupID).address
         let connection = try await KafkaConnection.connect(

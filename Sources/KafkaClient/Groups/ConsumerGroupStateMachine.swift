@@ -146,7 +146,9 @@ struct ConsumerGroupStateMachine {
     private(set) var subscribedTopics: [String] = []
     /// As the leader: every member's topics and the partition counts the last assignment was computed with.
     private(set) var assignedTopics: [String] = []
-    private var assignedPartitionCounts: [String: Int32] = [:]
+    /// The partition counts the leader's last assignment used; nil from the next join until the next assignment
+    /// (a topic refresh meanwhile must not compare against the previous generation's counts).
+    private var assignedPartitionCounts: [String: Int32]?
     /// A rejoin asked for while the member could not rejoin at once; carried out at the next chance.
     private var pendingRejoinReason: String?
     private var isClosing = false
@@ -453,7 +455,7 @@ struct ConsumerGroupStateMachine {
         if topics != subscribedTopics {
             subscribedTopics = topics
             reason = "the subscription changed"
-        } else if isLeader, !assignedTopics.isEmpty,
+        } else if isLeader, let assignedPartitionCounts,
             assignedTopics.map({ partitionCounts[$0] }) != assignedTopics.map({ assignedPartitionCounts[$0] })
         {
             reason = "partition counts changed"
@@ -530,11 +532,13 @@ struct ConsumerGroupStateMachine {
     private mutating func join(now: NIODeadline) -> Action {
         state = .joining
         heartbeatInFlight = false
+        // The next assignment reads partition counts afresh: until then there is nothing to compare with.
+        assignedPartitionCounts = nil
         let reason = pendingRejoinReason
         pendingRejoinReason = nil
         let metadata: ByteBuffer
         do {
-            metadata = try ConsumerProtocol.subscriptionMetadata(topics: subscribedTopics)
+            metadata = try ConsumerProtocol.subscriptionMetadata(topics: subscribedTopics, generationID: generationID)
         } catch {
             return fail(error)
         }

@@ -9,15 +9,21 @@ import NIOCore
 enum ConsumerProtocol {
     /// The `protocolType` of consumer groups in JoinGroup and SyncGroup.
     static let protocolType = "consumer"
-    /// v1 adds owned partitions, which eager rebalancing leaves empty; v2 (generation) and v3 (rack) only serve
-    /// the cooperative and rack-aware assignors, which this client does not implement.
-    static let subscriptionVersion: Int16 = 1
+    /// v3, as the Java 3.x consumer writes it: owned partitions (v1, empty under eager rebalancing), the member's
+    /// generation (v2) and rack (v3, none). The generation also makes every rejoin's metadata differ from the
+    /// last, which brokers that only rebalance on changed metadata (tansu 0.6) need to run the leader's new
+    /// assignment; Kafka rebalances on any JoinGroup from the leader.
+    static let subscriptionVersion: Int16 = 3
     /// v1 has the same fields as v0; it is what Java 2.4+ members write when nothing newer is needed.
     static let assignmentVersion: Int16 = 1
 
-    /// The JoinGroup metadata for a member subscribing to `topics`.
-    static func subscriptionMetadata(topics: [String]) throws(KafkaError) -> ByteBuffer {
-        try encode(KafkaConsumerProtocolSubscription(topics: topics), version: subscriptionVersion)
+    /// The JoinGroup metadata for a member subscribing to `topics`, in generation `generationID` so far (-1
+    /// when it has none).
+    static func subscriptionMetadata(topics: [String], generationID: Int32 = -1) throws(KafkaError) -> ByteBuffer {
+        try encode(
+            KafkaConsumerProtocolSubscription(topics: topics, generationId: generationID),
+            version: subscriptionVersion
+        )
     }
 
     /// A member's subscription as the leader reads it from the JoinGroup response.

@@ -1,3 +1,4 @@
+import Foundation
 import KafkaClient
 import KafkaWire
 import Logging
@@ -14,7 +15,9 @@ func makeCluster(
     configuration.timeouts.request = .seconds(15)
     configure(&configuration)
     var logger = Logger(label: "kafka-tests")
-    logger.logLevel = .critical
+    // SLUICE_TEST_LOG=debug shows what the client does, for a failing test.
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     return try KafkaCluster(configuration: configuration, logger: logger)
 }
 

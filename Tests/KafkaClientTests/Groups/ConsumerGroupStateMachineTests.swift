@@ -251,6 +251,10 @@ import Testing
         let rejoin = try #require(Self.joinRequest(machine.partitionsRevoked(now: clock.now)))
         #expect(rejoin.memberId == "m2", "a rebalance keeps the member id")
         #expect(rejoin.reason == "the group is rebalancing")
+        // The subscription says which generation the member comes from (as Java's v2+ does).
+        var metadata = rejoin.protocols[0].metadata
+        #expect(metadata.readInteger(as: Int16.self) == 3)
+        #expect(try KafkaConsumerProtocolSubscription(from: &metadata, version: 3).generationId == 1)
 
         // The next generation.
         _ = machine.joinGroupResponseReceived(
@@ -396,6 +400,32 @@ import Testing
         )
         let rejoin = try #require(Self.joinRequest(machine.partitionsRevoked(now: clock.now)))
         #expect(rejoin.reason == "partition counts changed")
+    }
+
+    @Test func partitionCountsSeenWhileTheLeaderAssignsAreNotAChange() {
+        var clock = ManualClock()
+        var machine = Machine(configuration: Self.configuration())
+        _ = machine.start(topics: ["t"], now: clock.now)
+        _ = machine.coordinatorFound(now: clock.now)
+        _ = machine.joinGroupResponseReceived(Self.joinResponse(members: [("m1", ["t"])]), now: clock.now)
+        _ = machine.assignmentComputed(["m1": [:]], partitionCounts: [:], now: clock.now)
+        _ = machine.syncGroupResponseReceived(Self.syncResponse([:]), now: clock.now)
+        _ = machine.partitionsAssigned(now: clock.now)
+        // The topic appeared: the leader rejoins.
+        let rejoin = machine.subscriptionChanged(topics: ["t"], partitionCounts: ["t": 2], now: clock.now)
+        #expect(Self.joinRequest(rejoin)?.reason == "partition counts changed")
+        // Refreshes while the JoinGroup is held see the same change: it is already being acted on.
+        #expect(machine.subscriptionChanged(topics: ["t"], partitionCounts: ["t": 2], now: clock.now) == .none)
+        clock.advance(by: .seconds(5))
+        _ = machine.joinGroupResponseReceived(
+            Self.joinResponse(generation: 2, members: [("m1", ["t"])]), now: clock.now)
+        // A refresh before the new assignment is computed compares with nothing: no second rejoin.
+        #expect(machine.subscriptionChanged(topics: ["t"], partitionCounts: ["t": 2], now: clock.now) == .none)
+        _ = machine.assignmentComputed(["m1": ["t": [0, 1]]], partitionCounts: ["t": 2], now: clock.now)
+        #expect(
+            machine.syncGroupResponseReceived(Self.syncResponse(["t": [0, 1]]), now: clock.now)
+                == .assignPartitions([Self.tp("t", 0), Self.tp("t", 1)])
+        )
     }
 
     @Test func aSubscriptionChangeDuringAJoinIsCarriedOutAfterIt() throws {

@@ -13,10 +13,13 @@ import Testing
 
     // MARK: Subscription and assignment
 
-    @Test func subscriptionIsWrittenAsVersion1() throws {
-        let metadata = try ConsumerProtocol.subscriptionMetadata(topics: ["ab"])
-        // int16 version 1, [topics] count 1, "ab", user data null, owned partitions count 0.
-        let expected: [UInt8] = [0, 1, 0, 0, 0, 1, 0, 2, 0x61, 0x62, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]
+    @Test func subscriptionIsWrittenAsVersion3WithTheGeneration() throws {
+        let metadata = try ConsumerProtocol.subscriptionMetadata(topics: ["ab"], generationID: 5)
+        // int16 version 3, [topics] count 1, "ab", user data null, owned partitions count 0, generation 5,
+        // rack null.
+        let expected: [UInt8] = [
+            0, 3, 0, 0, 0, 1, 0, 2, 0x61, 0x62, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 5, 0xFF, 0xFF,
+        ]
         #expect(Array(metadata.readableBytesView) == expected)
     }
 
