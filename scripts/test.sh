@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, starts it, and runs every test: the Swift suites (unit and end-to-end
-# through real sockets) and the interop suite, where third-party clients talk to a running gateway.
+# through real sockets, and the Kafka client against a real Kafka-compatible broker with librdkafka as the
+# reference client) and the interop suite, where third-party clients talk to a running gateway.
 # Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt on a fresh machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +11,11 @@ log() { printf '\n== %s\n' "$*"; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
-# System packages the tests use. curl is used by the command-line smoke test.
+# System packages the tests use.
 APT_PACKAGES=(
-  curl
-  libsnappy1v5 # snappy codec for Kafka record batches
+  curl         # the command-line smoke test
+  libsnappy1v5 # snappy codec for Kafka record batches (zstd and lz4 come with the base system)
+  openssl      # a certificate for the Kafka TLS test
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
