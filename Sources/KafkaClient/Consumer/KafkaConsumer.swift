@@ -112,6 +112,25 @@ public final class KafkaConsumer: Service, Sendable {
         try await coordinator.commit(offsets)
     }
 
+    /// Starts a commit of the consumed positions (or the given offsets) and returns at once; `onCompletion` hears
+    /// how it went. Commits started one after another are sent in that order over the coordinator connection.
+    public func commitAsync(
+        _ offsets: [KafkaTopicPartition: Int64]? = nil,
+        onCompletion: @escaping @Sendable (Result<Void, KafkaError>) -> Void = { _ in }
+    ) {
+        let offsets = offsets ?? consumedPositions
+        // Unstructured on purpose: the caller goes on consuming while the commit travels, as with Kafka's
+        // commitAsync; the task ends with the commit's answer (bounded by the request timeout).
+        Task {
+            do throws(KafkaError) {
+                try await self.commit(offsets)
+                onCompletion(.success(()))
+            } catch {
+                onCompletion(.failure(error))
+            }
+        }
+    }
+
     /// The offsets the group has committed for these partitions (-1 where none).
     public func committedOffsets(
         for partitions: [KafkaTopicPartition]

@@ -1,3 +1,4 @@
+import Foundation
 import KafkaClient
 import KafkaWire
 import NIOCore
@@ -82,6 +83,66 @@ import Testing
                 }
                 #expect(fresh.map(\.offset) == [10, 11, 12])
             }
+            await cluster.shutdown()
+        }
+    }
+
+    @Test func startsAtATimestamp() async throws {
+        try await withTansuBroker { broker in
+            let cluster = try makeCluster(broker)
+            try await cluster.createTopics([("timed", 1)])
+            let producer = try KafkaProducer(cluster: cluster)
+            let partition = KafkaTopicPartition(topic: "timed", partition: 0)
+            try await whileRunning(producer) {
+                for index in 0..<5 {
+                    _ = try await producer.send(
+                        KafkaProducerRecord(topic: "timed", value: ByteBuffer(string: "early \(index)")))
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                // tansu compares with the time a batch was stored, Kafka with record timestamps; records produced
+                // now carry now as their timestamp, so both put the start at the first later record.
+                let cut = Int64(Date().timeIntervalSince1970 * 1000)
+                try await Task.sleep(for: .milliseconds(300))
+                for index in 0..<5 {
+                    _ = try await producer.send(
+                        KafkaProducerRecord(topic: "timed", value: ByteBuffer(string: "late \(index)")))
+                }
+                let consumer = KafkaConsumer(cluster: cluster)
+                consumer.assign([partition: .timestamp(cut)])
+                let records = try await whileRunning(nil, [consumer]) { try await collect(5, from: consumer) }
+                #expect(records.map(\.offset) == Array(5..<10))
+                #expect(records.allSatisfy { String(buffer: $0.value!).hasPrefix("late") })
+            }
+            await cluster.shutdown()
+        }
+    }
+
+    @Test func asynchronousCommitIsStoredWhereLibrdkafkaSeesIt() async throws {
+        try await withTansuBroker { broker in
+            _ = try await oracle.createTopic(bootstrap: broker.bootstrap, topic: "committed", partitions: 1)
+            let sent = (0..<10).map { OracleRecord(key: nil, value: "\($0)") }
+            _ = try await oracle.produce(bootstrap: broker.bootstrap, topic: "committed", records: sent)
+            let cluster = try makeCluster(broker)
+            var configuration = KafkaConsumerConfiguration()
+            configuration.autoOffsetReset = .earliest
+            var group = KafkaConsumerGroupConfiguration(groupID: "committers")
+            group.autoCommitInterval = nil
+            configuration.group = group
+            let consumer = KafkaConsumer(cluster: cluster, configuration: configuration)
+            try consumer.subscribe(topics: ["committed"])
+            let partition = KafkaTopicPartition(topic: "committed", partition: 0)
+            let committed = try await whileRunning(nil, [consumer]) {
+                _ = try await collect(10, from: consumer, timeout: .seconds(60))
+                let result = await withCheckedContinuation { continuation in
+                    consumer.commitAsync { continuation.resume(returning: $0) }
+                }
+                try result.get()
+                return try await consumer.committedOffsets(for: [partition])
+            }
+            #expect(committed == [partition: 10])
+            let seenByLibrdkafka = try await oracle.committed(
+                bootstrap: broker.bootstrap, group: "committers", topic: "committed")
+            #expect(seenByLibrdkafka[0] == 10)
             await cluster.shutdown()
         }
     }
