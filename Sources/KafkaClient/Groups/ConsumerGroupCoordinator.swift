@@ -2,7 +2,6 @@ import KafkaWire
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOSSL
 
 /// Keeps a consumer in its group: carries out what ``ConsumerGroupStateMachine`` decides (requests to the group
 /// coordinator, the member's callbacks, timers) and feeds the outcomes back to it, one event at a time.
@@ -32,7 +31,7 @@ final class ConsumerGroupCoordinator: Sendable {
     private let eventSink: AsyncStream<Event>.Continuation
     private let timers = NIOLockedValueBox<[Timer: Scheduled<Void>]>([:])
     private let coordinatorConnection = NIOLockedValueBox<KafkaConnection?>(nil)
-    private let sslContext: NIOSSLContext?
+    private let laneID = UInt64.random(in: 1...UInt64.max)
     private let logger: Logger
 
     private enum Timer: Hashable {
@@ -80,15 +79,6 @@ final class ConsumerGroupCoordinator: Sendable {
         self.subscription = subscription
         self.member = member
         self.machine = NIOLockedValueBox(ConsumerGroupStateMachine(configuration: configuration))
-        if let tls = cluster.configuration.tls {
-            do {
-                sslContext = try NIOSSLContext(configuration: tls)
-            } catch {
-                throw KafkaError(.invalidConfiguration, "TLS: \(error)")
-            }
-        } else {
-            sslContext = nil
-        }
         // Unbounded, yet small: at most one event per request in flight, timer and periodic task, and each is
         // taken off before the next action starts.
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
@@ -465,21 +455,11 @@ final class ConsumerGroupCoordinator: Sendable {
             return try await cluster.groupCoordinator(for: configuration.groupID)
         }
         let address = try await cluster.groupCoordinator(for: configuration.groupID).address
-        let connection = try await KafkaConnection.connect(
-            to: address,
-            configuration: cluster.configuration,
-            sslContext: sslContext,
-            eventLoop: cluster.eventLoopGroup.next(),
-            logger: logger
-        )
-        // Requests of one member come one at a time, but a commit from the consumer may race a heartbeat here.
-        let winner = coordinatorConnection.withLockedValue { current -> KafkaConnection in
-            if let current, current.isActive { return current }
-            current = connection
-            return connection
-        }
-        if winner !== connection { connection.close() }
-        return winner
+        // A lane of the cluster's: the member's own connection, opened with the cluster's TLS and backoff, and
+        // closed with the cluster.
+        let connection = try await cluster.connection(to: address, lane: lane)
+        coordinatorConnection.withLockedValue { $0 = connection }
+        return connection
     }
 
     /// Closes this member's coordinator connection: the coordinator moved, or the member is done.
@@ -490,6 +470,9 @@ final class ConsumerGroupCoordinator: Sendable {
         }
         connection?.close()
     }
+
+    /// The name of this member's connection lane to its coordinator.
+    private var lane: String { "group-\(configuration.groupID)-\(laneID)" }
 
     /// Partition counts of those of `topics` that exist.
     private func partitionCounts(for topics: [String]) async throws(KafkaError) -> [String: Int32] {

@@ -130,7 +130,7 @@ final class TansuBroker: @unchecked Sendable {
     ///   - arguments: more `tansu broker` arguments.
     static func start(
         storage: Storage = .memory, authentication: Bool = false, arguments: [String] = [],
-        advertisedPort: Int? = nil, timeout: Duration = .seconds(20)
+        advertisedPort: Int? = nil, timeout: Duration = .seconds(60)
     ) async throws -> TansuBroker {
         let binary = try BrokerTestEnvironment.tansuBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -201,7 +201,7 @@ final class TansuBroker: @unchecked Sendable {
     /// Stops the broker process and starts it again on the same port with the same storage, then waits until it
     /// accepts connections. `graceful: false` kills it with SIGKILL (a crash). With ``Storage/memory`` the new
     /// broker starts empty; with ``Storage/s3`` topics, records and committed offsets are still there.
-    func restart(graceful: Bool = true, timeout: Duration = .seconds(20)) async throws {
+    func restart(graceful: Bool = true, timeout: Duration = .seconds(60)) async throws {
         await stopBrokerProcess(graceful: graceful)
         // The port can be busy for a moment (another process took it while the broker was down): try a few times.
         var attempt = 0
