@@ -161,10 +161,12 @@ struct ConsumerFetchState {
             return .failed(failure)
         }
         if let record = buffer.popFirst() {
-            let wasFull = bufferedBytes >= configuration.bufferBytes
+            // The fetcher stops at a full buffer; it is woken when reading takes the buffer below half.
+            let lowWater = configuration.bufferBytes / 2
+            let before = bufferedBytes
             bufferedBytes -= record.estimatedBytes
             consumed[record.topicPartition] = record.offset + 1
-            let wake = wasFull && bufferedBytes < configuration.bufferBytes / 2
+            let wake = before >= lowWater && bufferedBytes < lowWater
             return .record(record, wakeFetcher: wake || buffer.isEmpty)
         }
         if isFinished { return .finished }

@@ -18,6 +18,8 @@ public final class KafkaProducer: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
     private let timers: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
+    /// Topics whose leaders are being looked up.
+    private let refreshing = NIOLockedValueBox<Set<String>>([])
     private let logger: Logger
 
     public init(cluster: KafkaCluster, configuration: KafkaProducerConfiguration = .init()) throws(KafkaError) {
@@ -174,9 +176,13 @@ public final class KafkaProducer: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 for await _ in wakeups {
                     let drain = state.withLockedValue { $0.drain(now: .now()) }
-                    if !drain.topicsNeedingMetadata.isEmpty {
-                        let topics = Array(drain.topicsNeedingMetadata)
-                        group.addTask { await self.refreshLeaders(topics: topics) }
+                    let topics = refreshing.withLockedValue { refreshing in
+                        let topics = drain.topicsNeedingMetadata.subtracting(refreshing)
+                        refreshing.formUnion(topics)
+                        return topics
+                    }
+                    if !topics.isEmpty {
+                        group.addTask { await self.refreshLeaders(topics: Array(topics)) }
                     }
                     for (node, batches) in drain.requests {
                         group.addTask { await self.sendBatches(batches, to: node) }
@@ -210,17 +216,20 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
+    /// Looks the leaders of `topics` up again, at most once per retry backoff, so a leader that stays unknown
+    /// (a broker down) does not turn into a stream of metadata requests.
     private func refreshLeaders(topics: [String]) async {
         do {
             try await cluster.refreshMetadata(topics: topics)
         } catch {
             logger.debug("metadata refresh failed", metadata: ["error": "\(error)"])
-            try? await Task.sleep(nanoseconds: UInt64(configuration.retryBackoff.nanoseconds))
         }
         let known = await cluster.knownTopics
         for topic in topics {
             if let metadata = known[topic] { learn(metadata) }
         }
+        try? await Task.sleep(nanoseconds: UInt64(configuration.retryBackoff.nanoseconds))
+        refreshing.withLockedValue { $0.subtract(topics) }
         wake()
     }
 

@@ -129,16 +129,17 @@ struct ProducerAccumulator {
         let sendEverything = isClosing || flushRequested
         for (partition, queue) in queues {
             guard var batch = queue.first, !inFlightPartitions.contains(partition) else { continue }
+            // A partition without a known leader asks for metadata at once, even while its batch waits.
+            guard let leader = leaders[partition] else {
+                drain.topicsNeedingMetadata.insert(partition.topic)
+                continue
+            }
             let lingerDeadline = batch.createdAt + configuration.linger
             let full = queue.count > 1 || batch.bytes >= configuration.batchBytes
             var readyAt = full || sendEverything ? now : lingerDeadline
             if let retryAt = batch.retryAt { readyAt = max(readyAt, retryAt) }
             guard readyAt <= now else {
                 drain.nextDeadline = min(drain.nextDeadline ?? readyAt, readyAt)
-                continue
-            }
-            guard let leader = leaders[partition] else {
-                drain.topicsNeedingMetadata.insert(partition.topic)
                 continue
             }
             let inFlight = inFlightPerNode[leader, default: 0]
