@@ -18,6 +18,7 @@ let package = Package(
             name: "kafkabench",
             dependencies: [
                 .product(name: "KafkaClient", package: "main"),
+                .product(name: "KafkaWire", package: "main"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         )

@@ -6,8 +6,11 @@
   librdkafka_bench.py latency (produce options) [--rate R]      rate-limited; per-record ack time - enqueue time
   librdkafka_bench.py consume --bootstrap H:P --topic T --records N [--fetch-max-bytes B]
                       [--max-partition-fetch-bytes B] [--consumer-buffer-bytes B] [--timeout S]
+  librdkafka_bench.py memory (produce options) [--stall-broker PID] [--stall-seconds S]     produce with the broker
+                      stopped (SIGSTOP) for the first S seconds, so the buffer fills; reports peak RSS
 
-Records: `--size` bytes of value, key b"%08d" % record number, acks=1, no compression, partitioner murmur2_random
+Records: `--size` bytes of value (one shared bytes object, or with --fresh-values a new one per record), key
+b"%08d" % record number, acks=1, no compression, partitioner murmur2_random
 (the Java client's and Sluice's choice for keyed records), so both clients put the same records on the same
 partitions. Prints one JSON line. Peak memory is VmHWM from /proc/self/status.
 
@@ -24,6 +27,9 @@ setting; delivered = records - failed - still queued after flush. Latency runs t
 import argparse
 import json
 import math
+import os
+import signal
+import threading
 import sys
 import time
 import uuid
@@ -96,8 +102,6 @@ def produce(args, rate_limited):
     # time, so the clock does not include connecting (the Swift side awaits its connection explicitly).
     time.sleep(0.5)
     value = payload(args.size)
-    topic = args.topic
-    records = args.records
     counts = {"delivered": 0, "failed": 0, "first_error": None}
     latencies = []
     internal = []
@@ -111,8 +115,27 @@ def produce(args, rate_limited):
             counts["delivered"] += 1
 
     rss_before, hwm_before = memory_kib()
+    if args.stall_broker:
+        os.kill(args.stall_broker, signal.SIGSTOP)
+        timer = threading.Timer(args.stall_seconds, lambda: os.kill(args.stall_broker, signal.SIGCONT))
+        timer.daemon = True
+        timer.start()
+    try:
+        produce_loop(args, rate_limited, producer, value, counts, on_delivery, latencies, internal, reports,
+                     rss_before, hwm_before)
+    finally:
+        if args.stall_broker:
+            os.kill(args.stall_broker, signal.SIGCONT)
+
+
+def produce_loop(args, rate_limited, producer, value, counts, on_delivery, latencies, internal, reports,
+                 rss_before, hwm_before):
+    topic = args.topic
+    records = args.records
     produce_call = producer.produce
     poll = producer.poll
+    template = bytearray(value)
+    fresh = args.fresh_values
     started = time.monotonic()
     if rate_limited:
         monotonic_ns = time.monotonic_ns
@@ -141,16 +164,18 @@ def produce(args, rate_limited):
                     time.sleep(wait)
                 continue
             key = b"%08d" % index
+            record_value = bytes(template) if fresh else value
             enqueued_at = monotonic_ns()
-            produce_call(topic, value, key, on_delivery=report(enqueued_at))
+            produce_call(topic, record_value, key, on_delivery=report(enqueued_at))
             poll(0)
             index += 1
     else:
         for index in range(records):
             key = b"%08d" % index
+            record_value = bytes(template) if fresh else value
             while True:
                 try:
-                    produce_call(topic, value, key, on_delivery=on_delivery)
+                    produce_call(topic, record_value, key, on_delivery=on_delivery)
                     break
                 except BufferError:
                     poll(0.001)  # the buffer is full: serve reports until acknowledgements free room
@@ -183,6 +208,8 @@ def produce(args, rate_limited):
         "batch_bytes": args.batch_bytes,
         "linger_ms": args.linger_ms,
         "delivery_reports": reports,
+        "fresh_values": args.fresh_values,
+        "broker_stalled_s": args.stall_seconds if args.stall_broker else 0,
     }
     if counts["first_error"]:
         result["first_error"] = counts["first_error"]
@@ -283,6 +310,8 @@ def main():
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--create", action="store_true")
+    parser.add_argument("--fresh-values", action="store_true",
+                        help="a new bytes object per record instead of one shared object")
     parser.add_argument("--linger-ms", type=int, default=5)
     parser.add_argument("--batch-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--buffer-bytes", type=int, default=32 * 1024 * 1024)
@@ -293,6 +322,8 @@ def main():
     parser.add_argument("--max-partition-fetch-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--consumer-buffer-bytes", type=int, default=32 * 1024 * 1024)
     parser.add_argument("--timeout", type=int, default=120)
+    parser.add_argument("--stall-broker", type=int, default=0)
+    parser.add_argument("--stall-seconds", type=int, default=4)
     args = parser.parse_args()
     try:
         if args.mode in ("produce", "memory"):

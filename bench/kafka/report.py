@@ -46,7 +46,7 @@ def ok(run):
     result = run["result"]
     if not result or "error" in result:
         return False
-    if run["measure"] in ("produce", "memory", "latency"):
+    if run["measure"] in ("produce", "producefresh", "memory", "latency"):
         return result.get("delivered") == result.get("records") and result.get("failed", 0) == 0
     if run["measure"] == "consume":
         return result.get("consumed") == result.get("records") and not result.get("timed_out")
@@ -124,6 +124,17 @@ l = values("produce", "librdkafka", "broker_cpu_s", source="broker")
 sw = values("produce", "sluice", "seconds")
 lw = values("produce", "librdkafka", "seconds")
 add(f"| produce: tansu CPU s / run wall s | {fmt(med(s), 2)} / {fmt(med(sw), 2)} | {fmt(med(l), 2)} / {fmt(med(lw), 2)} | - |")
+s, l = values("producefresh", "sluice", "records_per_s"), values("producefresh", "librdkafka", "records_per_s")
+add(f"| produce, a new value object per record: records/s | {spread(s)} | {spread(l)} | {ratio(med(s), med(l))} |")
+s, l = per_cpu("producefresh", "sluice"), per_cpu("producefresh", "librdkafka")
+add(f"| produce, a new value object per record: records per client CPU-second | {spread(s)} | {spread(l)} | "
+    f"{ratio(med(s), med(l))} |")
+stats = {}
+for client in CLIENTS:
+    stats[client] = [x for x in (load(p) for p in sorted(glob.glob(os.path.join(OUT, f"r*-batchstats-{client}.stats"))))
+                     if x and "records_per_batch" in x]
+row = [spread([x["records_per_batch"] for x in stats[c]], 1) for c in CLIENTS]
+add(f"| produce: records per stored batch (the topic each client wrote) | {row[0]} | {row[1]} | - |")
 for variant, title in (("rdktopic", "written by librdkafka"), ("sluicetopic", "written by Sluice")):
     s = values("consume", "sluice", "records_per_s", variant)
     l = values("consume", "librdkafka", "records_per_s", variant)
@@ -172,7 +183,7 @@ add("Every run:")
 add("")
 add("| run | ok | records/s | s | client CPU s | tansu CPU s | peak RSS MiB | detail |")
 add("| --- | --- | --- | --- | --- | --- | --- | --- |")
-order = {"produce": 0, "consume": 1, "latency": 2, "memory": 3}
+order = {"produce": 0, "producefresh": 1, "consume": 2, "latency": 3, "memory": 4}
 for run in sorted(runs, key=lambda r: (order.get(r["measure"], 9), r["variant"], r["round"], r["client"])):
     result = run["result"]
     detail = ""
@@ -182,7 +193,7 @@ for run in sorted(runs, key=lambda r: (order.get(r["measure"], 9), r["variant"],
         detail = f"p50 {result.get('p50_ms')} p99 {result.get('p99_ms')} max {result.get('max_ms')} ms"
     elif run["measure"] == "consume":
         detail = f"{result.get('consumed')} of {result.get('records')}, first after {result.get('first_record_s')} s"
-    elif run["measure"] in ("produce", "memory"):
+    elif run["measure"] in ("produce", "producefresh", "memory"):
         detail = f"{result.get('delivered')} of {result.get('records')} acked, {result.get('failed')} failed"
         if result.get("first_error"):
             detail += f" ({result['first_error'][:80]})"

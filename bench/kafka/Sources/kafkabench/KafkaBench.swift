@@ -1,24 +1,29 @@
 // kafkabench: Sluice's Kafka client (KafkaClient) under load, the counterpart of bench/kafka/librdkafka_bench.py.
 //
 //   kafkabench produce --bootstrap H:P --topic T [--records N] [--size B] [--partitions P] [--create]
-//                      [--linger-ms MS] [--batch-bytes B] [--buffer-bytes B] [--in-flight N]
+//                      [--linger-ms MS] [--batch-bytes B] [--buffer-bytes B] [--in-flight N] [--fresh-values]
+//   kafkabench memory   (produce options) [--stall-broker PID] [--stall-seconds S]   produce, with the broker
+//                      stopped (SIGSTOP) for the first S seconds so the buffer fills; reports peak RSS
 //   kafkabench latency  (produce options) [--rate R]          rate-limited; per-record ack time - enqueue time
+//   kafkabench batchstats --bootstrap H:P --topic T [--partitions P]   record batches stored per partition
 //   kafkabench consume --bootstrap H:P --topic T --records N [--partitions P] [--fetch-max-bytes B]
 //                      [--max-partition-fetch-bytes B] [--consumer-buffer-bytes B] [--timeout S]
 //
-// Records: `--size` bytes of value (a fresh buffer per record, as an application handing over its own bytes), an
-// 8-digit decimal key (the record number), acks=1, no compression. Keyed, so both clients spread records over the
-// partitions by murmur2(key) the same way. Prints one JSON line; exit status 1 with {"error": ...} on failure.
-// Peak memory is the process's VmHWM from /proc/self/status.
+// Records: `--size` bytes of value (one shared buffer, or with --fresh-values a new buffer per record, as an
+// application handing over its own bytes), an 8-digit decimal key (the record number), acks=1, no compression.
+// Keyed, so both clients spread records over the partitions by murmur2(key) the same way. Prints one JSON line;
+// exit status 1 with {"error": ...} on failure. Peak memory is the process's VmHWM from /proc/self/status.
+
+import KafkaClient
+import KafkaWire
+import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import KafkaClient
-import NIOCore
-import Synchronization
 
 // MARK: Options
 
@@ -39,6 +44,13 @@ struct Options {
     var maxPartitionFetchBytes: Int32 = 1024 * 1024
     var consumerBufferBytes = 32 * 1024 * 1024
     var timeoutSeconds = 120.0
+    /// Memory runs: the broker's pid, stopped (SIGSTOP) once producing starts and continued after `stallSeconds`,
+    /// so nothing is acknowledged for a while and the producer's buffer fills to its bound.
+    var stallBroker: Int32 = 0
+    var stallSeconds = 4.0
+    /// A new value buffer per record (an application handing over its own bytes) instead of one shared buffer
+    /// (what the Python side passes: the same `bytes` object, which librdkafka copies).
+    var freshValues = false
 
     init(_ arguments: [String]) throws {
         guard let first = arguments.first else { throw BenchError("usage: kafkabench produce|latency|consume ...") }
@@ -61,6 +73,7 @@ struct Options {
             case "--size": size = try int(value())
             case "--partitions": partitions = Int32(try int(value()))
             case "--create": create = true
+            case "--fresh-values": freshValues = true
             case "--linger-ms": lingerMs = Int64(try int(value()))
             case "--batch-bytes": batchBytes = try int(value())
             case "--buffer-bytes": bufferBytes = try int(value())
@@ -70,6 +83,8 @@ struct Options {
             case "--max-partition-fetch-bytes": maxPartitionFetchBytes = Int32(try int(value()))
             case "--consumer-buffer-bytes": consumerBufferBytes = try int(value())
             case "--timeout": timeoutSeconds = Double(try int(value()))
+            case "--stall-broker": stallBroker = Int32(try int(value()))
+            case "--stall-seconds": stallSeconds = Double(try int(value()))
             default: throw BenchError("unknown option \(arguments[index])")
             }
             index += 1
@@ -147,7 +162,7 @@ extension String {
 func emit(_ fields: [(String, JSONValue)]) {
     let body = fields.map { "\(JSONValue.string($0.0).encoded):\($0.1.encoded)" }.joined(separator: ",")
     print("{\(body)}")
-    fflush(stdout)
+    fflush(nil)
 }
 
 func rounded(_ value: Double, _ places: Int = 3) -> Double {
@@ -246,6 +261,8 @@ func produce(_ options: Options, rateLimited: Bool) async throws {
         _ = try await cluster.connection(toNode: partition.leader)
     }
     let bytes = payload(size: options.size)
+    let shared = ByteBuffer(bytes: bytes)
+    let fresh = options.freshValues
     let counters = DeliveryCounters()
     let latencies = LatencyStore(count: rateLimited ? options.records : 0)
     let before = memoryKiB()
@@ -254,8 +271,18 @@ func produce(_ options: Options, rateLimited: Bool) async throws {
     var finished: UInt64 = 0
     let records = options.records
 
+    let stalledBroker = options.stallBroker
+    let stallNanos = UInt64(options.stallSeconds * 1e9)
+    defer { if stalledBroker > 0 { kill(stalledBroker, SIGCONT) } }
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await producer.run() }
+        if stalledBroker > 0 {
+            guard kill(stalledBroker, SIGSTOP) == 0 else { throw BenchError("cannot stop broker \(stalledBroker)") }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: stallNanos)
+                kill(stalledBroker, SIGCONT)
+            }
+        }
         started = monotonicNanos()
         if rateLimited {
             let interval = 1e9 / options.rate
@@ -269,7 +296,7 @@ func produce(_ options: Options, rateLimited: Bool) async throws {
                 }
                 let slot = index
                 let record = KafkaProducerRecord(
-                    topic: options.topic, key: key(index), value: ByteBuffer(bytes: bytes))
+                    topic: options.topic, key: key(index), value: fresh ? ByteBuffer(bytes: bytes) : shared)
                 let enqueuedAt = monotonicNanos()
                 try await producer.produce(record) { result in
                     latencies.slots[slot] = monotonicNanos() - enqueuedAt
@@ -281,7 +308,7 @@ func produce(_ options: Options, rateLimited: Bool) async throws {
             let callback: @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void = { counters.record($0) }
             for index in 0..<records {
                 let record = KafkaProducerRecord(
-                    topic: options.topic, key: key(index), value: ByteBuffer(bytes: bytes))
+                    topic: options.topic, key: key(index), value: fresh ? ByteBuffer(bytes: bytes) : shared)
                 try await producer.produce(record, onDelivery: callback)
             }
         }
@@ -313,6 +340,8 @@ func produce(_ options: Options, rateLimited: Bool) async throws {
         ("buffer_bytes", .int(options.bufferBytes)),
         ("batch_bytes", .int(options.batchBytes)),
         ("linger_ms", .int(Int(options.lingerMs))),
+        ("fresh_values", .bool(options.freshValues)),
+        ("broker_stalled_s", .double(options.stallBroker > 0 ? options.stallSeconds : 0)),
     ]
     if let error = counters.firstError.withLock({ $0 }) { fields.append(("first_error", .string(error))) }
     if rateLimited {
@@ -346,6 +375,7 @@ func consume(_ options: Options) async throws {
     for partition in metadata.partitions {
         assignment[KafkaTopicPartition(topic: options.topic, partition: partition.partition)] = .earliest
     }
+    let partitions = assignment
     let before = memoryKiB()
     let target = options.records
     let started = monotonicNanos()
@@ -365,7 +395,7 @@ func consume(_ options: Options) async throws {
         }
         group.addTask {
             var outcome = Outcome()
-            consumer.assign(assignment)
+            consumer.assign(partitions)
             for try await record in consumer.records {
                 if outcome.count == 0 { outcome.first = monotonicNanos() }
                 outcome.count += 1
@@ -414,6 +444,66 @@ func consume(_ options: Options) async throws {
     ])
 }
 
+// MARK: Batch statistics (a diagnostic: how the records of a topic are batched)
+
+func batchStatistics(_ options: Options) async throws {
+    let cluster = try makeCluster(options)
+    let metadata = try await cluster.metadata(for: options.topic)
+    var fields: [(String, JSONValue)] = [
+        ("client", .string("sluice")), ("mode", .string("batchstats")),
+        ("topic", .string(options.topic)),
+    ]
+    var totalBatches = 0
+    var totalRecords = 0
+    var totalBytes = 0
+    for partition in metadata.partitions.sorted(by: { $0.partition < $1.partition }) {
+        let connection = try await cluster.connection(toNode: partition.leader)
+        var offset: Int64 = 0
+        var batches = 0
+        var records = 0
+        var bytes = 0
+        while true {
+            // tansu answers a Fetch with max wait 0 with no records at all, so wait up to 500 ms like a consumer.
+            let request = KafkaFetchRequest(
+                replicaId: -1, maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, isolationLevel: 0,
+                sessionId: 0, sessionEpoch: -1,
+                topics: [
+                    .init(
+                        topic: options.topic,
+                        partitions: [
+                            .init(
+                                partition: partition.partition,
+                                currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1,
+                                partitionMaxBytes: 4 * 1024 * 1024)
+                        ])
+                ])
+            let response = try await connection.send(request, version: 12)
+            guard let data = response.responses.first?.partitions.first, let raw = data.records, raw.readableBytes > 0
+            else { break }
+            let decoded = try KafkaRecordBatchDecoder.decode(raw)
+            guard let last = decoded.last, last.nextOffset > offset else { break }
+            for batch in decoded where batch.lastOffset >= offset {
+                batches += 1
+                records += batch.records.count
+            }
+            bytes += raw.readableBytes
+            offset = last.nextOffset
+            if offset >= data.highWatermark { break }
+        }
+        fields.append(("p\(partition.partition)_batches", .int(batches)))
+        totalBatches += batches
+        totalRecords += records
+        totalBytes += bytes
+    }
+    await cluster.shutdown()
+    fields += [
+        ("batches", .int(totalBatches)), ("records", .int(totalRecords)),
+        ("records_per_batch", .double(rounded(Double(totalRecords) / Double(max(1, totalBatches)), 1))),
+        ("fetched_bytes", .int(totalBytes)),
+    ]
+    emit(fields)
+}
+
 // MARK: Main
 
 @main
@@ -425,6 +515,7 @@ struct KafkaBench {
             case "produce", "memory": try await produce(options, rateLimited: false)
             case "latency": try await produce(options, rateLimited: true)
             case "consume": try await consume(options)
+            case "batchstats": try await batchStatistics(options)
             default: throw BenchError("unknown mode '\(options.mode)': produce, memory, latency or consume")
             }
         } catch {
