@@ -33,9 +33,12 @@ let package = Package(
     ],
     targets: [
         // Kafka protocol messages, record batches and compression codecs: values and ByteBuffer codecs, no I/O.
+        // CRC32C with the CPU's instruction where there is one (record batch checksums).
+        .target(name: "CKafkaCRC32C"),
         .target(
             name: "KafkaWire",
             dependencies: [
+                "CKafkaCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],

@@ -1,3 +1,4 @@
+import CKafkaCRC32C
 import NIOCore
 
 /// CRC-32C (Castagnoli), the checksum of Kafka record batches (magic v2).
@@ -59,7 +60,18 @@ public enum CRC32C {
     }
 
     /// Continues `crc`, the checksum of earlier bytes, over `bytes`.
+    /// Whether the CPU's CRC32C instruction is used (checked once).
+    static let usesHardware: Bool = sluice_crc32c_hardware_available() != 0
+
     public static func update(_ crc: UInt32, with bytes: UnsafeRawBufferPointer) -> UInt32 {
+        if usesHardware, let base = bytes.baseAddress {
+            return sluice_crc32c_hardware_update(crc, base, bytes.count)
+        }
+        return updateWithTables(crc, with: bytes)
+    }
+
+    /// The same checksum by table lookups (slicing by 8), for CPUs without the instruction.
+    static func updateWithTables(_ crc: UInt32, with bytes: UnsafeRawBufferPointer) -> UInt32 {
         tables.withUnsafeBufferPointer { table in
             var crc = ~crc
             var index = 0

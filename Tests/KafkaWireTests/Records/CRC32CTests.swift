@@ -1,6 +1,7 @@
-import KafkaWire
 import NIOCore
 import Testing
+
+@testable import KafkaWire
 
 @Suite struct CRC32CTests {
     // "123456789" is the check value of every CRC catalogue; the 32-byte vectors are RFC 3720's (iSCSI), appendix B.4.
@@ -38,6 +39,26 @@ import Testing
         for start in 0..<16 {
             let view = buffer.viewBytes(at: start, length: bytes.count - start)!
             #expect(CRC32C.checksum(view) == CRC32C.checksum(bytes[start...]))
+        }
+    }
+}
+
+/// The CPU instruction path and the table path give the same checksums.
+@Suite struct CRC32CHardwareTests {
+    @Test func instructionAndTablesAgreeOnEveryLengthAndStart() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<300 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let start = UInt32.random(in: 0...UInt32.max, using: &generator)
+            bytes.withUnsafeBytes { raw in
+                let tables = CRC32C.updateWithTables(start, with: raw)
+                #expect(CRC32C.update(start, with: raw) == tables, "length \(length)")
+            }
+        }
+        let known = Array("123456789".utf8)
+        known.withUnsafeBytes { raw in
+            #expect(CRC32C.updateWithTables(0, with: raw) == 0xE306_9283)
+            #expect(CRC32C.update(0, with: raw) == 0xE306_9283)
         }
     }
 }
