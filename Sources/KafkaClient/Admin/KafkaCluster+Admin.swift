@@ -91,22 +91,10 @@ extension KafkaCluster {
                     groupInstanceID: member.groupInstanceId,
                     clientID: member.clientId,
                     clientHost: member.clientHost,
-                    assignment: Self.decodeAssignment(member.memberAssignment)
+                    // Bytes that are not a consumer-protocol assignment show as no partitions.
+                    assignment: (try? ConsumerProtocol.decodeAssignment(member.memberAssignment)) ?? []
                 )
             }
         )
-    }
-
-    /// A consumer-protocol assignment's partitions; empty when the bytes are not one.
-    static func decodeAssignment(_ bytes: ByteBuffer) -> [KafkaTopicPartition] {
-        var bytes = bytes
-        guard let version = bytes.readInteger(endianness: .big, as: Int16.self), version >= 0 else { return [] }
-        let readVersion = min(version, KafkaConsumerProtocolAssignment.supportedVersions.upperBound)
-        guard let assignment = try? KafkaConsumerProtocolAssignment(from: &bytes, version: readVersion) else {
-            return []
-        }
-        return assignment.assignedPartitions.flatMap { topic in
-            topic.partitions.map { KafkaTopicPartition(topic: topic.topic, partition: $0) }
-        }
     }
 }

@@ -179,12 +179,8 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
-    private func wake() {
+    func wake() {
         wakeup.yield()
-    }
-
-    func wakeFetcher() {
-        wake()
     }
 
     // MARK: Fetcher
@@ -468,7 +464,7 @@ private struct GroupMember: ConsumerGroupMember {
         }
         consumer.state.withLockedValue { $0.assign(assignment) }
         await consumer.configuration.rebalanceListener?.partitionsAssigned(partitions.keys.sorted())
-        consumer.wakeFetcher()
+        consumer.wake()
     }
 
     func consumedPositions() -> [KafkaTopicPartition: Int64] {

@@ -17,7 +17,7 @@ public final class KafkaProducer: Service, Sendable {
     private let state: NIOLockedValueBox<ProducerAccumulator>
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
-    private let timers: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
+    private let wakeTimer: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
     /// Topics whose leaders are being looked up.
     private let refreshing = NIOLockedValueBox<Set<String>>([])
     private let logger: Logger
@@ -33,7 +33,7 @@ public final class KafkaProducer: Service, Sendable {
         self.configuration = configuration
         self.state = NIOLockedValueBox(ProducerAccumulator(configuration: configuration))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.timers = NIOLockedValueBox(nil)
+        self.wakeTimer = NIOLockedValueBox(nil)
         self.logger = cluster.logger
     }
 
@@ -205,7 +205,7 @@ public final class KafkaProducer: Service, Sendable {
 
     private func scheduleWake(at deadline: NIODeadline) {
         let eventLoop = cluster.eventLoopGroup.any()
-        timers.withLockedValue { timer in
+        wakeTimer.withLockedValue { timer in
             if let current = timer, current.deadline <= deadline, current.deadline > .now() { return }
             timer?.task.cancel()
             let task = eventLoop.scheduleTask(deadline: deadline) { [weak self] in

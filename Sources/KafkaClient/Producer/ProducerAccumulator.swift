@@ -244,10 +244,4 @@ struct ProducerAccumulator {
         queues.removeAll()
         return abandoned
     }
-
-    mutating func takeFlushWaitersIfEmpty() -> [@Sendable () -> Void] {
-        guard isEmpty else { return [] }
-        defer { flushWaiters = [] }
-        return flushWaiters
-    }
 }
