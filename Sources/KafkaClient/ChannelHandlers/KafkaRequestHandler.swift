@@ -4,7 +4,9 @@ import NIOCore
 
 /// One request on its way to a broker: its whole frame, and where the answer goes.
 struct KafkaOutboundRequest {
-    var frame: ByteBuffer
+    /// The frame, in one or more buffers written back to back (a Produce request's record batches go out from
+    /// the producer's own buffers).
+    var frame: [ByteBuffer]
     var correlationID: Int32
     /// Requests the broker does not answer (Produce with acks=0) complete as soon as they are written.
     var expectsResponse: Bool
@@ -41,9 +43,12 @@ final class KafkaRequestHandler: ChannelDuplexHandler {
             return
         }
         if request.expectsResponse {
-            inFlight.append(request)
+            // The queue keeps what matches the answer, not the frame: the frame's buffers go as soon as written.
+            var waiting = request
+            waiting.frame = []
+            inFlight.append(waiting)
             scheduleDeadlineCheck(context: context)
-            context.write(wrapOutboundOut(request.frame), promise: promise)
+            write(request.frame, context: context, promise: promise)
         } else {
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { result in
@@ -53,8 +58,16 @@ final class KafkaRequestHandler: ChannelDuplexHandler {
                 }
             }
             written.futureResult.cascade(to: promise)
-            context.write(wrapOutboundOut(request.frame), promise: written)
+            write(request.frame, context: context, promise: written)
         }
+    }
+
+    /// Writes the segments of one frame; the promise completes with the last.
+    private func write(_ segments: [ByteBuffer], context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        for segment in segments.dropLast() {
+            context.write(wrapOutboundOut(segment), promise: nil)
+        }
+        context.write(wrapOutboundOut(segments.last ?? ByteBuffer()), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -168,33 +168,55 @@ public final class KafkaConnection: Sendable {
         expectsResponse: Bool,
         extraTimeout: TimeAmount
     ) async throws(KafkaError) -> ByteBuffer {
-        let correlationID = nextCorrelationID.withLockedValue { id in
-            defer { id = id == Int32.max ? 1 : id + 1 }
-            return id
-        }
-        var frame = channel.allocator.buffer(capacity: 256)
+        let answer = try write(request, version: version, expectsResponse: expectsResponse, extraTimeout: extraTimeout)
         do {
-            try request.writeFrame(into: &frame, version: version, correlationID: correlationID, clientID: clientID)
-        } catch {
-            throw KafkaError(.protocolViolation, "\(Request.apiKey) v\(version) request: \(error)")
-        }
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let outbound = KafkaOutboundRequest(
-            frame: frame,
-            correlationID: correlationID,
-            expectsResponse: expectsResponse,
-            promise: promise,
-            deadline: .now() + requestTimeout + extraTimeout,
-            label: "\(Request.apiKey) v\(version)"
-        )
-        channel.writeAndFlush(outbound, promise: nil)
-        do {
-            return try await promise.futureResult.get()
+            return try await answer.get()
         } catch let error as KafkaError {
             throw error
         } catch {
             throw KafkaError(.connectionFailed, "\(address): \(error)")
         }
+    }
+
+    /// Encodes and writes the request; the future is its answer. Nothing here outlives the write: the frame's
+    /// buffers (a producer's batches among them) are held only until NIO has written them.
+    private func write<Request: KafkaRequestMessage>(
+        _ request: Request,
+        version: Int16,
+        expectsResponse: Bool,
+        extraTimeout: TimeAmount
+    ) throws(KafkaError) -> EventLoopFuture<ByteBuffer> {
+        let correlationID = nextCorrelationID.withLockedValue { id in
+            defer { id = id == Int32.max ? 1 : id + 1 }
+            return id
+        }
+        let frame: [ByteBuffer]
+        do {
+            if let segmented = request as? any KafkaSegmentedRequestMessage {
+                frame = try segmented.writeFrameSegments(
+                    version: version, correlationID: correlationID, clientID: clientID)
+            } else {
+                var buffer = channel.allocator.buffer(capacity: 256)
+                try request.writeFrame(
+                    into: &buffer, version: version, correlationID: correlationID, clientID: clientID)
+                frame = [buffer]
+            }
+        } catch {
+            throw KafkaError(.protocolViolation, "\(Request.apiKey) v\(version) request: \(error)")
+        }
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        channel.writeAndFlush(
+            KafkaOutboundRequest(
+                frame: frame,
+                correlationID: correlationID,
+                expectsResponse: expectsResponse,
+                promise: promise,
+                deadline: .now() + requestTimeout + extraTimeout,
+                label: "\(Request.apiKey) v\(version)"
+            ),
+            promise: nil
+        )
+        return promise.futureResult
     }
 
     /// ApiVersions at the highest version this client knows. A broker that does not know that version answers

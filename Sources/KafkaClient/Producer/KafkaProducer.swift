@@ -26,8 +26,16 @@ public final class KafkaProducer: Service, Sendable {
         if configuration.idempotent && configuration.acks != .all {
             throw KafkaError(.invalidConfiguration, "an idempotent producer needs acks all")
         }
-        guard configuration.batchBytes > 0, configuration.bufferBytes >= configuration.batchBytes else {
-            throw KafkaError(.invalidConfiguration, "bufferBytes must be at least batchBytes, both positive")
+        guard configuration.batchBytes > 0,
+            configuration.bufferBytes >= ProducerAccumulator.allocatedCapacity(configuration.batchBytes)
+        else {
+            throw KafkaError(
+                .invalidConfiguration,
+                "bufferBytes must hold at least one batch buffer of batchBytes (rounded up to a power of two)")
+        }
+        guard configuration.maximumInFlightBatchesPerPartition > 0, configuration.maximumInFlightRequestsPerBroker > 0
+        else {
+            throw KafkaError(.invalidConfiguration, "in-flight limits must be positive")
         }
         self.cluster = cluster
         self.configuration = configuration
@@ -42,11 +50,16 @@ public final class KafkaProducer: Service, Sendable {
     /// Produces a record and waits for the broker's acknowledgement.
     public func send(_ record: KafkaProducerRecord) async throws(KafkaError) -> KafkaRecordMetadata {
         let (prepared, partition, bytes) = try await prepare(record)
-        let result = await withCheckedContinuation {
-            (continuation: CheckedContinuation<Result<KafkaRecordMetadata, KafkaError>, Never>) in
-            append(prepared, bytes: bytes, to: partition) { continuation.resume(returning: $0) }
+        // The promise is only ever succeeded, with the outcome as its value: by the delivery report, or here when
+        // the record never got into a batch.
+        let delivered = cluster.eventLoopGroup.any().makePromise(of: Result<KafkaRecordMetadata, KafkaError>.self)
+        do {
+            try await append(prepared, recordBytes: bytes, to: partition) { delivered.succeed($0) }
+        } catch {
+            delivered.succeed(.failure(error))
         }
-        return try result.get()
+        let result = try? await delivered.futureResult.get()
+        return try (result ?? .failure(KafkaError(.shutDown, "the producer stopped"))).get()
     }
 
     /// Produces a record without waiting for its acknowledgement: returns once the record is buffered (waiting
@@ -56,7 +69,7 @@ public final class KafkaProducer: Service, Sendable {
         onDelivery: @escaping @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
     ) async throws(KafkaError) {
         let (prepared, partition, bytes) = try await prepare(record)
-        append(prepared, bytes: bytes, to: partition, callback: onDelivery)
+        try await append(prepared, recordBytes: bytes, to: partition, callback: onDelivery)
     }
 
     /// Sends everything buffered now, without waiting for linger, and returns once all of it is acknowledged or
@@ -75,6 +88,7 @@ public final class KafkaProducer: Service, Sendable {
         wake()
     }
 
+    /// The record as a batch holds it, its partition, and the most bytes it takes in a batch.
     private func prepare(
         _ record: KafkaProducerRecord
     ) async throws(KafkaError) -> (KafkaRecord, KafkaTopicPartition, Int) {
@@ -84,11 +98,26 @@ public final class KafkaProducer: Service, Sendable {
             value: record.value,
             headers: record.headers
         )
-        let bytes = ProducerBatch.estimatedSize(of: kafkaRecord)
+        let bytes: Int
+        do {
+            bytes = try KafkaRecordBatchBuilder.maximumRecordSize(
+                key: record.key, value: record.value, headers: record.headers)
+        } catch {
+            throw KafkaError(.recordTooLarge, "\(error)")
+        }
         guard bytes <= configuration.maximumRecordBytes else {
             throw KafkaError(
                 .recordTooLarge,
                 "a record of \(bytes) bytes is larger than maximumRecordBytes \(configuration.maximumRecordBytes)"
+            )
+        }
+        let batchBytes = ProducerAccumulator.allocatedCapacity(
+            KafkaRecordBatch.headerSize + bytes + ProducerBatch.recordOverhead)
+        guard batchBytes <= configuration.bufferBytes else {
+            throw KafkaError(
+                .recordTooLarge,
+                "a batch of one record of \(bytes) bytes needs \(batchBytes) bytes, more than bufferBytes "
+                    + "\(configuration.bufferBytes)"
             )
         }
         var partitionCount = state.withLockedValue { $0.partitionCounts[record.topic] }
@@ -115,41 +144,44 @@ public final class KafkaProducer: Service, Sendable {
             }
             partition = try chosen.get()
         }
-        try await reserve(bytes: bytes)
         return (kafkaRecord, KafkaTopicPartition(topic: record.topic, partition: partition), bytes)
     }
 
-    private func reserve(bytes: Int) async throws(KafkaError) {
-        switch state.withLockedValue({ $0.reserve(bytes: bytes) }) {
-        case .reserved:
-            return
-        case .closed:
-            throw KafkaError(.shutDown, "the producer is closed")
-        case .mustWait:
-            let result = await withCheckedContinuation {
-                (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
-                let reserved = state.withLockedValue { state in
-                    // Room may have been freed between the first look and now.
-                    if case .reserved = state.reserve(bytes: bytes) { return true }
-                    state.waitForMemory(bytes: bytes) { continuation.resume(returning: $0) }
-                    return false
-                }
-                if reserved { continuation.resume(returning: .success(())) }
-            }
-            try result.get()
-        }
-    }
-
+    /// Puts the record into its partition's batch, waiting while the producer's buffer has no room for a new
+    /// batch.
     private func append(
         _ record: KafkaRecord,
-        bytes: Int,
+        recordBytes: Int,
         to partition: KafkaTopicPartition,
         callback: @escaping DeliveryCallback
-    ) {
-        let shouldWake = state.withLockedValue {
-            $0.append(record, bytes: bytes, to: partition, callback: callback, now: .now())
+    ) async throws(KafkaError) {
+        while true {
+            let result = state.withLockedValue {
+                $0.append(record, recordBytes: recordBytes, to: partition, callback: callback, now: .now())
+            }
+            switch result {
+            case .appended(let shouldWake):
+                if shouldWake { wake() }
+                return
+            case .closed:
+                throw KafkaError(.shutDown, "the producer is closed")
+            case .failed(let error):
+                throw error
+            case .mustWait:
+                // Room may be freed between the look above and the wait, so the wait is registered only if there
+                // is still none; either way the loop looks again.
+                let waited = await withCheckedContinuation {
+                    (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
+                    let stillFull = state.withLockedValue { state in
+                        if state.hasRoomForNewBatch(recordBytes: recordBytes) { return false }
+                        state.waitForMemory { continuation.resume(returning: $0) }
+                        return true
+                    }
+                    if !stillFull { continuation.resume(returning: .success(())) }
+                }
+                try waited.get()
+            }
         }
-        if shouldWake { wake() }
     }
 
     private func learn(_ metadata: KafkaTopicMetadata) {
@@ -175,7 +207,7 @@ public final class KafkaProducer: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for await _ in wakeups {
-                    let drain = state.withLockedValue { $0.drain(now: .now()) }
+                    var drain = state.withLockedValue { $0.drain(now: .now()) }
                     let topics = refreshing.withLockedValue { refreshing in
                         let topics = drain.topicsNeedingMetadata.subtracting(refreshing)
                         refreshing.formUnion(topics)
@@ -184,8 +216,13 @@ public final class KafkaProducer: Service, Sendable {
                     if !topics.isEmpty {
                         group.addTask { await self.refreshLeaders(topics: Array(topics)) }
                     }
-                    for (node, batches) in drain.requests {
-                        group.addTask { await self.sendBatches(batches, to: node) }
+                    // Each request's batches are moved into the task that sends them, never shared (see
+                    // BatchHandoff).
+                    var requests: [Int32: [ProducerBatch]] = [:]
+                    swap(&requests, &drain.requests)
+                    while let (node, batches) = requests.popFirst() {
+                        let handoff = BatchHandoff(batches)
+                        group.addTask { await self.sendBatches(handoff.take(), to: node) }
                     }
                     if let deadline = drain.nextDeadline { scheduleWake(at: deadline) }
                     let finished = state.withLockedValue { $0.isClosing && $0.isEmpty }
@@ -257,104 +294,119 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Sends one Produce request with one batch per partition and settles each batch from the answer.
-    private func sendBatches(_ batches: [ProducerBatch], to node: Int32) async {
-        var batches = batches
-        let (producerID, producerEpoch) = state.withLockedValue { ($0.producerID, $0.producerEpoch) }
-        var failed: [(ProducerBatch, KafkaError)] = []
-        var topicData: [String: [KafkaProduceRequest.PartitionProduceData]] = [:]
-        var encodable: [ProducerBatch] = []
-        for index in batches.indices {
-            if batches[index].encoded == nil {
+    private func sendBatches(_ drained: consuming [ProducerBatch], to node: Int32) async {
+        var batches: [ProducerBatch] = []
+        batches.reserveCapacity(drained.count)
+        do {
+            let (producerID, producerEpoch) = state.withLockedValue { ($0.producerID, $0.producerEpoch) }
+            // Moved out one by one, so that each batch is held once.
+            drained.reverse()
+            while var batch = drained.popLast() {
                 do {
-                    var buffer = ByteBuffer()
-                    try KafkaRecordBatch.encode(
-                        records: batches[index].records,
-                        compression: configuration.compression,
-                        producerId: producerID,
-                        producerEpoch: producerEpoch,
-                        baseSequence: batches[index].baseSequence,
-                        into: &buffer
-                    )
-                    batches[index].encoded = buffer
+                    try batch.finishEncoding(
+                        compression: configuration.compression, producerId: producerID, producerEpoch: producerEpoch)
+                    batches.append(batch)
                 } catch {
-                    failed.append((batches[index], KafkaError(.compression, "\(batches[index].partition): \(error)")))
-                    continue
+                    finish(&batch, .failure(KafkaError(.compression, "\(batch.partition): \(error)")))
                 }
             }
-            let batch = batches[index]
-            encodable.append(batch)
-            topicData[batch.partition.topic, default: []].append(
-                .init(index: batch.partition.partition, records: batch.encoded)
-            )
         }
-        for (batch, error) in failed { finish(batch, .failure(error)) }
         defer {
             state.withLockedValue { $0.requestEnded(node: node) }
             wake()
         }
-        guard !encodable.isEmpty else { return }
-        let request = KafkaProduceRequest(
-            transactionalId: nil,
-            acks: configuration.acks.rawValue,
-            timeoutMs: Int32(configuration.requestTimeout.nanoseconds / 1_000_000),
-            topicData: topicData.map { .init(name: $0.key, partitionData: $0.value) }
-        )
-        do {
+        guard !batches.isEmpty else { return }
+        let outcome = await transmit(batches, to: node)
+        // Each batch is settled from this array alone, taken out of it first, so that its buffer is held once
+        // and goes back to the pool for reuse.
+        for index in batches.indices {
+            var batch = batches[index]
+            batches[index].encoded = nil
+            switch outcome {
+            case .failure(let error):
+                retryOrFail(&batch, error)
+            case .success(nil):
+                finish(&batch, .success((-1, -1)))
+            case .success(let answered?):
+                guard let answer = answered[batch.partition] else {
+                    retryOrFail(&batch, KafkaError(.protocolViolation, "no answer for \(batch.partition)"))
+                    continue
+                }
+                let code = KafkaErrorCode(rawValue: answer.errorCode)
+                switch code {
+                case .none, .duplicateSequenceNumber:
+                    // A duplicate: the broker already has this batch from an earlier attempt.
+                    finish(&batch, .success((answer.baseOffset, answer.logAppendTimeMs)))
+                case .outOfOrderSequenceNumber where state.withLockedValue({ $0.hasEarlierUnsettled(than: batch) }):
+                    // An earlier batch of the partition failed and goes again first; this one follows it.
+                    retryOrFail(
+                        &batch, KafkaError.broker(code, "produce to \(batch.partition), behind a retried batch"))
+                default:
+                    let message = answer.errorMessage.map { ": \($0)" } ?? ""
+                    retryOrFail(&batch, KafkaError.broker(code, "produce to \(batch.partition)\(message)"))
+                }
+            }
+        }
+    }
+
+    /// Sends the request; returns the answer per partition, or nil with acks none.
+    private func transmit(
+        _ batches: [ProducerBatch],
+        to node: Int32
+    ) async -> Result<[KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse]?, KafkaError> {
+        do throws(KafkaError) {
             let connection = try await cluster.connection(toNode: node)
             if configuration.acks == .none {
-                try await connection.sendWithoutResponse(request)
-                for batch in encodable { finish(batch, .success((-1, -1))) }
-                return
+                try await connection.sendWithoutResponse(produceRequest(batches))
+                return .success(nil)
             }
-            let response = try await connection.send(request, extraTimeout: configuration.requestTimeout)
+            let response = try await connection.send(
+                produceRequest(batches), extraTimeout: configuration.requestTimeout)
             var answered: [KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse] = [:]
             for topic in response.responses {
                 for partition in topic.partitionResponses {
                     answered[KafkaTopicPartition(topic: topic.name, partition: partition.index)] = partition
                 }
             }
-            for batch in encodable {
-                guard let answer = answered[batch.partition] else {
-                    retryOrFail(batch, KafkaError(.protocolViolation, "no answer for \(batch.partition)"))
-                    continue
-                }
-                let code = KafkaErrorCode(rawValue: answer.errorCode)
-                switch code {
-                case .none:
-                    finish(batch, .success((answer.baseOffset, answer.logAppendTimeMs)))
-                case .duplicateSequenceNumber:
-                    // The broker already has this batch from an earlier attempt.
-                    finish(batch, .success((answer.baseOffset, answer.logAppendTimeMs)))
-                default:
-                    let message = answer.errorMessage.map { ": \($0)" } ?? ""
-                    retryOrFail(batch, KafkaError.broker(code, "produce to \(batch.partition)\(message)"))
-                }
-            }
+            return .success(answered)
         } catch {
-            for batch in encodable { retryOrFail(batch, error) }
+            return .failure(error)
         }
     }
 
-    private func retryOrFail(_ batch: ProducerBatch, _ error: KafkaError) {
-        if error.isRetriable {
+    private func produceRequest(_ batches: [ProducerBatch]) -> KafkaProduceRequest {
+        var topicData: [String: [KafkaProduceRequest.PartitionProduceData]] = [:]
+        for batch in batches {
+            topicData[batch.partition.topic, default: []].append(
+                .init(index: batch.partition.partition, records: batch.encoded))
+        }
+        return KafkaProduceRequest(
+            transactionalId: nil,
+            acks: configuration.acks.rawValue,
+            timeoutMs: Int32(configuration.requestTimeout.nanoseconds / 1_000_000),
+            topicData: topicData.map { .init(name: $0.key, partitionData: $0.value) }
+        )
+    }
+
+    private func retryOrFail(_ batch: inout ProducerBatch, _ error: KafkaError) {
+        let retriable = error.isRetriable || error.code == .broker(.outOfOrderSequenceNumber)
+        if retriable {
             let retried = state.withLockedValue { $0.retry(batch, now: .now()) }
             if retried {
                 // The retried batch has no leader now, so the next drain refreshes the topic's metadata first.
                 logger.debug("retrying batch", metadata: ["partition": "\(batch.partition)", "error": "\(error)"])
                 return
             }
-            let settled = state.withLockedValue { $0.batchFinished(batch) }
-            batch.fail(KafkaError(error.code, "\(error.context) (delivery timeout passed)"))
-            carryOut(settled)
+            finish(&batch, .failure(KafkaError(error.code, "\(error.context) (delivery timeout passed)")))
             return
         }
-        finish(batch, .failure(error))
+        finish(&batch, .failure(error))
     }
 
-    private func finish(_ batch: ProducerBatch, _ outcome: Result<(Int64, Int64), KafkaError>) {
+    private func finish(_ batch: inout ProducerBatch, _ outcome: Result<(Int64, Int64), KafkaError>) {
         let settled = state.withLockedValue { state in
             if case .success = outcome { state.batchCompleted(batch.partition) }
-            return state.batchFinished(batch)
+            return state.batchFinished(&batch)
         }
         switch outcome {
         case .success(let (baseOffset, logAppendTime)):
@@ -362,11 +414,22 @@ public final class KafkaProducer: Service, Sendable {
         case .failure(let error):
             batch.fail(error)
         }
-        carryOut(settled)
-    }
-
-    private func carryOut(_ settled: ProducerAccumulator.Settled) {
         for waiter in settled.memoryWaiters { waiter(.success(())) }
         for waiter in settled.flushWaiters { waiter() }
+    }
+}
+
+/// Carries a request's batches into the task that sends them, so that the task alone holds them: a batch's buffer
+/// held twice would be copied when it is written to, and could not go back to the pool for reuse after delivery.
+private final class BatchHandoff: @unchecked Sendable {
+    // Written in init, taken once by the sending task, which starts after init: never touched concurrently.
+    private var batches: [ProducerBatch]?
+
+    init(_ batches: consuming [ProducerBatch]) {
+        self.batches = batches
+    }
+
+    func take() -> [ProducerBatch] {
+        batches.take() ?? []
     }
 }

@@ -20,15 +20,23 @@ public struct KafkaProducerConfiguration: Sendable {
     public var idempotent: Bool = false
     /// How long a batch waits for more records before it is sent. Default: 5 ms.
     public var linger: TimeAmount = .milliseconds(5)
-    /// A partition's batch is sent once its records reach this many bytes. Default: 256 KiB.
+    /// The size of a batch's buffer: a partition's batch is sent once the next record would not fit. Each record
+    /// takes its encoded size plus 48 bytes of bookkeeping. Default: 256 KiB.
     public var batchBytes: Int = 256 * 1024
-    /// The most bytes of records the producer holds (waiting or in flight); `send` waits for room beyond it.
-    /// Default: 32 MiB.
+    /// The most memory the producer's batches take together (waiting, in flight, or kept for reuse): every batch
+    /// holds a buffer of `batchBytes` (a larger record, one of its own size). `send` and `produce` wait for room
+    /// beyond it. A producer writing to many partitions at once needs `bufferBytes` of at least `batchBytes` per
+    /// partition to keep every partition's batch open. Default: 32 MiB.
     public var bufferBytes: Int = 32 * 1024 * 1024
     /// The largest single record, encoded. Default: 1 MiB.
     public var maximumRecordBytes: Int = 1024 * 1024
     /// Produce requests in flight per broker connection. Default: 5.
     public var maximumInFlightRequestsPerBroker: Int = 5
+    /// Batches of one partition in flight at once. An idempotent producer keeps its batches in order whatever
+    /// this is (the broker refuses a batch whose predecessor it has not got, and the producer sends it again
+    /// behind that one). Without idempotence, more than one lets a retried batch land after a later one, as
+    /// with the Java client's and librdkafka's `max.in.flight`; set 1 for strict order then. Default: 5.
+    public var maximumInFlightBatchesPerPartition: Int = 5
     /// Record batch compression. Default: none.
     public var compression: KafkaCompressionCodec = .none
     /// How long a record may wait for its acknowledgement, retries included, before it fails. Default: 120 s.

@@ -5,12 +5,20 @@ import NIOCore
 /// The producer's bookkeeping as a value: records waiting per partition, what is in flight, buffer memory, and the
 /// producer id and sequence numbers of an idempotent producer. Its methods are events; the producer applies them
 /// under a lock and carries out what they return.
+///
+/// Memory is counted the way it is held: every batch owns a buffer of `batchBytes` (or, for a record larger than
+/// that, one sized to it), and `bufferBytes` bounds the buffers of all batches together: open, waiting, in flight,
+/// and the free ones kept for reuse. Records are written into their batch's buffer as they come.
 struct ProducerAccumulator {
     let configuration: KafkaProducerConfiguration
     private(set) var queues: [KafkaTopicPartition: Deque<ProducerBatch>] = [:]
-    private(set) var inFlightPartitions: Set<KafkaTopicPartition> = []
+    /// The send order of each partition's batches that are in flight or waiting to be retried.
+    private(set) var unsettled: [KafkaTopicPartition: [Int64]] = [:]
     private(set) var inFlightPerNode: [Int32: Int] = [:]
+    /// Bytes of every batch buffer there is, free ones included.
     private(set) var bufferedBytes = 0
+    /// Standard batch buffers, cleared, waiting for their next batch.
+    private var freeBuffers: [ByteBuffer] = []
     var partitionCounts: [String: Int] = [:]
     var leaders: [KafkaTopicPartition: Int32] = [:]
     /// One per topic: a sticky partition belongs to its topic.
@@ -18,7 +26,8 @@ struct ProducerAccumulator {
     var producerID: Int64 = -1
     var producerEpoch: Int16 = -1
     private var nextSequence: [KafkaTopicPartition: Int32] = [:]
-    private var memoryWaiters = Deque<(bytes: Int, resume: @Sendable (Result<Void, KafkaError>) -> Void)>()
+    private var nextSendOrder: Int64 = 0
+    private var memoryWaiters: [@Sendable (Result<Void, KafkaError>) -> Void] = []
     private var flushWaiters: [@Sendable () -> Void] = []
     private(set) var isClosing = false
     private var flushRequested = false
@@ -28,89 +37,119 @@ struct ProducerAccumulator {
     }
 
     /// Nothing waiting and nothing in flight.
-    var isEmpty: Bool { queues.values.allSatisfy(\.isEmpty) && inFlightPartitions.isEmpty }
+    var isEmpty: Bool { queues.values.allSatisfy(\.isEmpty) && unsettled.isEmpty }
+
+    /// The size of a standard batch buffer.
+    var standardBufferBytes: Int { configuration.batchBytes }
+
+    /// The most bytes a single record may take in a batch (its batch header and bookkeeping included).
+    var largestRecordBytes: Int { configuration.bufferBytes }
 
     // MARK: Memory
 
-    enum ReserveResult {
-        case reserved
-        case mustWait
-        case closed
-    }
-
-    /// Takes `bytes` of buffer, or says the caller must wait for room.
-    mutating func reserve(bytes: Int) -> ReserveResult {
-        if isClosing { return .closed }
-        if memoryWaiters.isEmpty && (bufferedBytes + bytes <= configuration.bufferBytes || bufferedBytes == 0) {
-            bufferedBytes += bytes
-            return .reserved
+    /// A buffer for a new batch of at least `bytes`, or nil when the producer's buffer is used up. Buffers are
+    /// counted at their real capacity (the allocator rounds up to a power of two).
+    private mutating func takeBuffer(bytes: Int) -> (ByteBuffer, isPooled: Bool)? {
+        let pooled = bytes <= standardBufferBytes
+        if pooled, let buffer = freeBuffers.popLast() { return (buffer, true) }
+        let buffer = ByteBufferAllocator().buffer(capacity: pooled ? standardBufferBytes : bytes)
+        // Free standard buffers give way to a batch that needs another size.
+        while bufferedBytes + buffer.capacity > configuration.bufferBytes, let free = freeBuffers.popLast() {
+            bufferedBytes -= free.capacity
         }
-        return .mustWait
+        guard bufferedBytes + buffer.capacity <= configuration.bufferBytes else { return nil }
+        bufferedBytes += buffer.capacity
+        return (buffer, pooled)
     }
 
-    mutating func waitForMemory(bytes: Int, resume: @escaping @Sendable (Result<Void, KafkaError>) -> Void) {
-        memoryWaiters.append((bytes, resume))
-    }
-
-    /// Gives buffer back; returns the waiters that now fit, to be resumed outside the lock.
-    private mutating func release(bytes: Int) -> [@Sendable (Result<Void, KafkaError>) -> Void] {
-        bufferedBytes -= bytes
-        var resumed: [@Sendable (Result<Void, KafkaError>) -> Void] = []
-        while let waiter = memoryWaiters.first,
-            bufferedBytes + waiter.bytes <= configuration.bufferBytes || bufferedBytes == 0
-        {
-            memoryWaiters.removeFirst()
-            bufferedBytes += waiter.bytes
-            resumed.append(waiter.resume)
+    /// Takes a finished batch's buffer back; returns the memory waiters to resume, outside the lock.
+    private mutating func returnBuffer(of batch: inout ProducerBatch) -> [@Sendable (Result<Void, KafkaError>) -> Void]
+    {
+        if var buffer = batch.takeBuffer() {
+            if batch.isPooled && !isClosing {
+                // Keeps the storage when nothing else holds it; otherwise a fresh one of the same capacity.
+                buffer.clear()
+                freeBuffers.append(buffer)
+            } else {
+                bufferedBytes -= buffer.capacity
+            }
         }
-        return resumed
+        let waiters = memoryWaiters
+        memoryWaiters.removeAll()
+        return waiters
+    }
+
+    /// Whether a new batch for a record of `recordBytes` could get a buffer now (or the producer is closing, which
+    /// the caller learns on its next append).
+    func hasRoomForNewBatch(recordBytes: Int) -> Bool {
+        if isClosing { return true }
+        let needed = KafkaRecordBatch.headerSize + recordBytes + ProducerBatch.recordOverhead
+        if needed <= standardBufferBytes && !freeBuffers.isEmpty { return true }
+        let capacity = Self.allocatedCapacity(max(needed, standardBufferBytes))
+        let freeBytes = freeBuffers.reduce(0) { $0 + $1.capacity }
+        return bufferedBytes - freeBytes + capacity <= configuration.bufferBytes
+    }
+
+    /// The capacity the allocator gives a buffer asked for `bytes`.
+    static func allocatedCapacity(_ bytes: Int) -> Int {
+        ByteBufferAllocator().buffer(capacity: bytes).capacity
+    }
+
+    mutating func waitForMemory(resume: @escaping @Sendable (Result<Void, KafkaError>) -> Void) {
+        memoryWaiters.append(resume)
     }
 
     // MARK: Appending
 
-    /// Adds a record to its partition's open batch. Returns true when the sender should look again (a batch
-    /// filled up or a new one started, which brings a new linger deadline).
+    enum AppendResult {
+        /// The record is in a batch; `wake` says the sender should look again (a batch filled up or a new one
+        /// started, which brings a new linger deadline).
+        case appended(wake: Bool)
+        /// A new batch was needed and the buffer is full: wait for memory, then try again.
+        case mustWait
+        case closed
+        case failed(KafkaError)
+    }
+
+    /// Adds a record to its partition's open batch, starting a new batch when it does not fit.
+    ///
+    /// - Parameter recordBytes: the record's ``KafkaRecordBatchBuilder/maximumRecordSize``.
     mutating func append(
         _ record: KafkaRecord,
-        bytes: Int,
+        recordBytes: Int,
         to partition: KafkaTopicPartition,
         callback: @escaping DeliveryCallback,
         now: NIODeadline
-    ) -> Bool {
-        // The queue is changed in place through the dictionary: copying it out and back would copy the open
-        // batch's records and callbacks on every record.
+    ) -> AppendResult {
+        if isClosing { return .closed }
         var wake = false
-        let startsBatch: Bool
-        let hadBatches: Bool
-        if let last = queues[partition]?.last {
-            startsBatch = last.encoded != nil || last.bytes + bytes > configuration.batchBytes
-            hadBatches = true
-        } else {
-            startsBatch = true
-            hadBatches = false
-        }
-        if startsBatch {
-            if hadBatches { batchCompleted(partition) }
-            queues[partition, default: []].append(ProducerBatch(partition: partition, createdAt: now))
+        // The queue is changed in place through the dictionary: copying it out and back would copy the open
+        // batch on every record.
+        let fits = queues[partition]?.last?.canHold(recordBytes: recordBytes) ?? false
+        if !fits {
+            let needed = KafkaRecordBatch.headerSize + recordBytes + ProducerBatch.recordOverhead
+            guard let (buffer, isPooled) = takeBuffer(bytes: needed) else { return .mustWait }
+            if let last = queues[partition]?.indices.last {
+                queues[partition]![last].isFull = true
+                batchCompleted(partition)
+            }
+            queues[partition, default: []].append(
+                ProducerBatch(partition: partition, buffer: consume buffer, isPooled: isPooled, createdAt: now))
             wake = true
         }
-        let batchBytes = Self.add(record, bytes: bytes, callback: callback, to: &queues[partition, default: []])
-        if batchBytes >= configuration.batchBytes || configuration.linger == .zero { wake = true }
-        return wake
-    }
-
-    /// Appends to the last batch of `queue`, returning that batch's bytes.
-    private static func add(
-        _ record: KafkaRecord,
-        bytes: Int,
-        callback: @escaping DeliveryCallback,
-        to queue: inout Deque<ProducerBatch>
-    ) -> Int {
-        let last = queue.count - 1
-        queue[last].records.append(record)
-        queue[last].callbacks.append(callback)
-        queue[last].bytes += bytes
-        return queue[last].bytes
+        let last = queues[partition]!.count - 1
+        do {
+            try queues[partition]![last].append(record, callback: callback)
+        } catch {
+            return .failed(KafkaError(.recordTooLarge, "\(partition): \(error)"))
+        }
+        // A batch that could not take another record like this one goes out without waiting for linger.
+        if !queues[partition]![last].canHold(recordBytes: recordBytes) {
+            queues[partition]![last].isFull = true
+            wake = true
+        }
+        if configuration.linger == .zero { wake = true }
+        return .appended(wake: wake)
     }
 
     /// Chooses a partition for a record without an explicit one.
@@ -141,21 +180,28 @@ struct ProducerAccumulator {
     }
 
     /// Takes every batch that is ready (full, lingered long enough, or flushing) and may be sent now: its
-    /// partition has nothing in flight, its leader is known, and the leader's connection has room.
+    /// partition has fewer than `maximumInFlightBatchesPerPartition` batches out, its leader is known, and the
+    /// leader's connection has room. A request carries at most one batch per partition.
     mutating func drain(now: NIODeadline) -> Drain {
         var drain = Drain()
         let sendEverything = isClosing || flushRequested
-        for (partition, queue) in queues {
-            guard var batch = queue.first, !inFlightPartitions.contains(partition) else { continue }
+        // Over a copy of the keys: iterating `queues.keys` itself would keep the dictionary shared while it is
+        // changed below, so every queue and batch in it would be copied.
+        for partition in Array(queues.keys) {
+            // The head's fields are read in place: a copy of the batch would share its buffer, and finishing the
+            // batch below would then copy the whole buffer.
+            guard let queueCount = queues[partition]?.count, queueCount > 0,
+                unsettled[partition, default: []].count < configuration.maximumInFlightBatchesPerPartition
+            else { continue }
+            let (createdAt, isFull, retryAt) = queues[partition]!.withHead { ($0.createdAt, $0.isFull, $0.retryAt) }
             // A partition without a known leader asks for metadata at once, even while its batch waits.
             guard let leader = leaders[partition] else {
                 drain.topicsNeedingMetadata.insert(partition.topic)
                 continue
             }
-            let lingerDeadline = batch.createdAt + configuration.linger
-            let full = queue.count > 1 || batch.bytes >= configuration.batchBytes
-            var readyAt = full || sendEverything ? now : lingerDeadline
-            if let retryAt = batch.retryAt { readyAt = max(readyAt, retryAt) }
+            let full = queueCount > 1 || isFull
+            var readyAt = full || sendEverything ? now : createdAt + configuration.linger
+            if let retryAt { readyAt = max(readyAt, retryAt) }
             guard readyAt <= now else {
                 drain.nextDeadline = min(drain.nextDeadline ?? readyAt, readyAt)
                 continue
@@ -163,20 +209,38 @@ struct ProducerAccumulator {
             let inFlight = inFlightPerNode[leader, default: 0]
             let requestsForNode = drain.requests[leader] == nil ? 1 : 0
             guard inFlight + requestsForNode <= configuration.maximumInFlightRequestsPerBroker else { continue }
-            queues[partition]!.removeFirst()
-            if batch.baseSequence < 0 && producerID >= 0 {
-                let sequence = nextSequence[partition, default: 0]
-                batch.baseSequence = sequence
-                nextSequence[partition] = sequence &+ Int32(batch.recordCount)
+            var taken = queues[partition]!.removeFirst()
+            if taken.sendOrder < 0 {
+                taken.sendOrder = nextSendOrder
+                nextSendOrder += 1
+                if producerID >= 0 {
+                    let sequence = nextSequence[partition, default: 0]
+                    taken.baseSequence = sequence
+                    nextSequence[partition] = sequence &+ Int32(taken.recordCount)
+                }
             }
-            batch.attempts += 1
-            inFlightPartitions.insert(partition)
-            drain.requests[leader, default: []].append(batch)
+            if taken.attempts == 0 {
+                unsettled[partition, default: []].append(taken.sendOrder)
+                // Header and CRC in place, here where the batch is held once: finished later, after copies of it
+                // exist, its whole buffer would be copied first. Compression happens outside the lock instead.
+                if configuration.compression == .none {
+                    try? taken.finishEncoding(compression: .none, producerId: producerID, producerEpoch: producerEpoch)
+                }
+            }
+            taken.attempts += 1
+            drain.requests[leader, default: []].append(taken)
         }
         for node in drain.requests.keys {
             inFlightPerNode[node, default: 0] += 1
         }
         return drain
+    }
+
+    /// Whether a batch of this partition sent before `batch` is still unsettled: a broker that has not got that
+    /// one answers a later one of an idempotent producer with OUT_OF_ORDER_SEQUENCE_NUMBER, and the later one is
+    /// sent again after it.
+    func hasEarlierUnsettled(than batch: ProducerBatch) -> Bool {
+        unsettled[batch.partition, default: []].contains { $0 < batch.sendOrder }
     }
 
     // MARK: Completion
@@ -192,12 +256,12 @@ struct ProducerAccumulator {
         inFlightPerNode[node, default: 1] -= 1
     }
 
-    /// A batch is done, delivered or failed for good.
-    mutating func batchFinished(_ batch: ProducerBatch) -> Settled {
-        inFlightPartitions.remove(batch.partition)
+    /// A batch is done, delivered or failed for good; its buffer goes back to the pool.
+    mutating func batchFinished(_ batch: inout ProducerBatch) -> Settled {
+        settle(batch)
         if queues[batch.partition]?.isEmpty == true { queues[batch.partition] = nil }
         var settled = Settled()
-        settled.memoryWaiters = release(bytes: batch.bytes)
+        settled.memoryWaiters = returnBuffer(of: &batch)
         if isEmpty {
             settled.flushWaiters = flushWaiters
             flushWaiters = []
@@ -206,14 +270,24 @@ struct ProducerAccumulator {
         return settled
     }
 
-    /// A batch failed in a way worth retrying: it goes back to the front of its partition, same sequence, after
-    /// the backoff. Returns false when its delivery timeout has passed instead.
+    private mutating func settle(_ batch: ProducerBatch) {
+        guard var orders = unsettled[batch.partition] else { return }
+        orders.removeAll { $0 == batch.sendOrder }
+        unsettled[batch.partition] = orders.isEmpty ? nil : orders
+    }
+
+    /// A batch failed in a way worth retrying: it goes back into its partition's queue in its send order (before
+    /// every batch sent after it), same encoding and sequence, after the backoff. Returns false when its delivery
+    /// timeout has passed instead.
     mutating func retry(_ batch: ProducerBatch, now: NIODeadline) -> Bool {
-        inFlightPartitions.remove(batch.partition)
         guard now < batch.createdAt + configuration.deliveryTimeout else { return false }
         var batch = batch
         batch.retryAt = now + configuration.retryBackoff
-        queues[batch.partition, default: []].prepend(batch)
+        var queue = queues.removeValue(forKey: batch.partition) ?? []
+        let index = queue.firstIndex { $0.sendOrder < 0 || $0.sendOrder > batch.sendOrder } ?? queue.endIndex
+        queue.insert(batch, at: index)
+        queues[batch.partition] = queue
+        // It stays unsettled while it waits, so that later batches' out-of-order answers are retried behind it.
         leaders[batch.partition] = nil
         return true
     }
@@ -231,8 +305,10 @@ struct ProducerAccumulator {
     /// No new records; what is buffered is still sent.
     mutating func close() -> [@Sendable (Result<Void, KafkaError>) -> Void] {
         isClosing = true
-        let waiting = memoryWaiters.map(\.resume)
+        let waiting = memoryWaiters
         memoryWaiters.removeAll()
+        for buffer in freeBuffers { bufferedBytes -= buffer.capacity }
+        freeBuffers.removeAll()
         return waiting
     }
 
@@ -243,5 +319,12 @@ struct ProducerAccumulator {
         for queue in queues.values { abandoned.append(contentsOf: queue) }
         queues.removeAll()
         return abandoned
+    }
+}
+
+extension Deque where Element == ProducerBatch {
+    /// Reads the first batch in place, without copying it out.
+    fileprivate func withHead<T>(_ body: (borrowing ProducerBatch) -> T) -> T {
+        body(self[startIndex])
     }
 }

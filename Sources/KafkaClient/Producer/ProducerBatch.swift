@@ -5,36 +5,94 @@ import NIOCore
 typealias DeliveryCallback = @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
 
 /// Records for one partition travelling together in one record batch.
+///
+/// Records are written into the batch's buffer as they are appended (the caller's key and value buffers are
+/// copied once and can go); the batch keeps only each record's timestamp and callback beside it.
 struct ProducerBatch {
+    /// What each record costs beside its bytes in the batch: its timestamp and callback slots, with room for the
+    /// arrays' growth.
+    static let recordOverhead = 48
+
     let partition: KafkaTopicPartition
-    var records: [KafkaRecord] = []
-    var callbacks: [DeliveryCallback] = []
-    /// The bytes this batch holds against the producer's buffer.
-    var bytes = 0
+    /// The batch being written; nil once it is finished in place into `encoded`.
+    private(set) var builder: KafkaRecordBatchBuilder?
+    private(set) var timestamps: [Int64] = []
+    private(set) var callbacks: [DeliveryCallback] = []
+    /// The bytes this batch holds against the producer's buffer: its buffer's capacity.
+    let reservedBytes: Int
+    /// Whether its buffer is a standard batch-sized one, which goes back to the producer's pool after delivery.
+    let isPooled: Bool
     let createdAt: NIODeadline
-    /// Set when the batch is first drained: its encoding and sequence stay the same on every retry, so an
+    /// Set when the batch is first sent: its encoding and sequence stay the same on every retry, so an
     /// idempotent broker can recognise a duplicate.
     var encoded: ByteBuffer?
     var baseSequence: Int32 = -1
+    /// The order in which the partition's batches were first sent; a retried batch goes back in this order.
+    var sendOrder: Int64 = -1
     var attempts = 0
     var retryAt: NIODeadline?
+    /// Set when a later record did not fit, or the batch reached its size.
+    var isFull = false
 
-    init(partition: KafkaTopicPartition, createdAt: NIODeadline) {
+    init(partition: KafkaTopicPartition, buffer: consuming ByteBuffer, isPooled: Bool, createdAt: NIODeadline) {
         self.partition = partition
+        self.reservedBytes = buffer.capacity
+        self.isPooled = isPooled
         self.createdAt = createdAt
+        self.builder = KafkaRecordBatchBuilder(buffer: consume buffer)
     }
 
-    var recordCount: Int { records.count }
+    var recordCount: Int { timestamps.count }
+
+    /// The bytes used of `reservedBytes`: the batch so far and each record's slots.
+    var usedBytes: Int {
+        (builder?.sizeInBytes ?? encoded?.readableBytes ?? 0) + timestamps.count * Self.recordOverhead
+    }
+
+    /// Whether a record of at most `recordBytes` (``KafkaRecordBatchBuilder/maximumRecordSize``) still fits.
+    func canHold(recordBytes: Int) -> Bool {
+        builder != nil && encoded == nil && !isFull && usedBytes + recordBytes + Self.recordOverhead <= reservedBytes
+    }
+
+    mutating func append(_ record: KafkaRecord, callback: @escaping DeliveryCallback) throws(KafkaWireError) {
+        try builder!.append(timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers)
+        timestamps.append(record.timestamp)
+        callbacks.append(callback)
+    }
+
+    /// Completes the batch's encoding once, before it is first sent: the header and CRC in the batch's own
+    /// buffer, or a compressed copy (the buffer then stays with the batch until it is settled).
+    mutating func finishEncoding(
+        compression: KafkaCompressionCodec,
+        producerId: Int64,
+        producerEpoch: Int16
+    ) throws(KafkaWireError) {
+        guard encoded == nil else { return }
+        if compression == .none {
+            encoded = try builder!.finish(
+                producerId: producerId, producerEpoch: producerEpoch, baseSequence: baseSequence)
+            builder = nil
+        } else {
+            encoded = try builder!.finish(
+                compressingWith: compression, producerId: producerId, producerEpoch: producerEpoch,
+                baseSequence: baseSequence)
+        }
+    }
+
+    /// Takes the batch's own buffer out, for the producer's pool.
+    mutating func takeBuffer() -> ByteBuffer? {
+        if let builder = builder.take() { return builder.buffer }
+        return encoded.take()
+    }
 
     /// Delivers the outcome to every record's callback.
     func complete(baseOffset: Int64, logAppendTime: Int64) {
-        for (index, record) in records.enumerated() {
-            let offset = baseOffset >= 0 ? baseOffset + Int64(index) : -1
+        for index in callbacks.indices {
             let metadata = KafkaRecordMetadata(
                 topic: partition.topic,
                 partition: partition.partition,
-                offset: offset,
-                timestamp: logAppendTime >= 0 ? logAppendTime : record.timestamp
+                offset: baseOffset >= 0 ? baseOffset + Int64(index) : -1,
+                timestamp: logAppendTime >= 0 ? logAppendTime : timestamps[index]
             )
             callbacks[index](.success(metadata))
         }
@@ -44,14 +102,5 @@ struct ProducerBatch {
         for callback in callbacks {
             callback(.failure(error))
         }
-    }
-
-    /// The bytes a record takes in a batch, near enough for buffer accounting.
-    static func estimatedSize(of record: KafkaRecord) -> Int {
-        var size = 24 + (record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0)
-        for header in record.headers {
-            size += 8 + header.key.utf8.count + (header.value?.readableBytes ?? 0)
-        }
-        return size
     }
 }

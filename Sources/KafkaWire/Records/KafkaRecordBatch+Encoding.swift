@@ -1,8 +1,8 @@
 import NIOCore
 
 extension KafkaRecordBatch {
-    /// Bytes from `baseOffset` to `recordsCount` inclusive.
-    static let headerSize = 61
+    /// Bytes from `baseOffset` to `recordsCount` inclusive: a batch's header.
+    public static let headerSize = 61
     /// Bytes from `baseOffset` to `batchLength` inclusive: what `batchLength` does not count.
     static let logOverhead = 12
     /// The smallest `batchLength` of a v2 batch: `partitionLeaderEpoch` to `recordsCount`.
@@ -116,19 +116,7 @@ extension KafkaRecordBatch {
         let start = buffer.writerIndex
         buffer.reserveCapacity(
             minimumWritableBytes: Self.headerSize + (compression == .none ? recordsSize : recordsSize / 2))
-        buffer.writeKafkaInteger(baseOffset)
-        buffer.writeKafkaInteger(Int32(0))  // batchLength, patched below
-        buffer.writeKafkaInteger(partitionLeaderEpoch)
-        buffer.writeKafkaInteger(magic)
-        buffer.writeKafkaInteger(UInt32(0))  // crc, patched below
-        buffer.writeKafkaInteger(attributes)
-        buffer.writeKafkaInteger(lastOffsetDelta)
-        buffer.writeKafkaInteger(baseTimestamp)
-        buffer.writeKafkaInteger(maxTimestamp)
-        buffer.writeKafkaInteger(producerId)
-        buffer.writeKafkaInteger(producerEpoch)
-        buffer.writeKafkaInteger(baseSequence)
-        buffer.writeKafkaInteger(Int32(records.count))
+        buffer.writeRepeatingByte(0, count: Self.headerSize)  // filled in by finishBatch
 
         if compression == .none {
             try writeRecords(records, offsetDeltas: offsetDeltas, into: &buffer)
@@ -138,14 +126,55 @@ extension KafkaRecordBatch {
             try writeRecords(records, offsetDeltas: offsetDeltas, into: &uncompressed)
             try compression.compress(uncompressed, into: &buffer)
         }
+        return try Self.finishBatch(
+            in: &buffer, at: start, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
+            attributes: attributes, lastOffsetDelta: lastOffsetDelta, baseTimestamp: baseTimestamp,
+            maxTimestamp: maxTimestamp, producerId: producerId, producerEpoch: producerEpoch,
+            baseSequence: baseSequence, recordCount: Int32(records.count))
+    }
 
+    /// Fills in the header of the batch that starts at `start` and ends at the writer index, its `batchLength`
+    /// and its CRC (computed last, over everything from the attributes on).
+    /// - Returns: the batch's size in bytes.
+    static func finishBatch(
+        in buffer: inout ByteBuffer,
+        at start: Int,
+        baseOffset: Int64,
+        partitionLeaderEpoch: Int32,
+        attributes: Int16,
+        lastOffsetDelta: Int32,
+        baseTimestamp: Int64,
+        maxTimestamp: Int64,
+        producerId: Int64,
+        producerEpoch: Int16,
+        baseSequence: Int32,
+        recordCount: Int32
+    ) throws(KafkaWireError) -> Int {
         let size = buffer.writerIndex - start
-        guard size - Self.logOverhead <= Int(Int32.max) else {
+        guard size - logOverhead <= Int(Int32.max) else {
             throw KafkaWireError(.invalidLength, "record batch of \(size) bytes is larger than the format allows")
         }
-        buffer.setInteger(Int32(size - Self.logOverhead), at: start + Self.batchLengthOffset, endianness: .big)
-        let covered = buffer.viewBytes(at: start + Self.attributesOffset, length: size - Self.attributesOffset)!
-        buffer.setInteger(CRC32C.checksum(covered), at: start + Self.crcOffset, endianness: .big)
+        var index = start
+        func set<T: FixedWidthInteger>(_ value: T) {
+            index += buffer.setInteger(value, at: index, endianness: .big)
+        }
+        set(baseOffset)
+        set(Int32(size - logOverhead))  // batchLength
+        set(partitionLeaderEpoch)
+        set(Int8(2))  // magic
+        set(UInt32(0))  // crc, below
+        set(attributes)
+        set(lastOffsetDelta)
+        set(baseTimestamp)
+        set(maxTimestamp)
+        set(producerId)
+        set(producerEpoch)
+        set(baseSequence)
+        set(recordCount)
+        // The view is gone before the CRC is written: a view alive across the write would make the buffer copy
+        // itself whole first.
+        let checksum = CRC32C.checksum(buffer.viewBytes(at: start + attributesOffset, length: size - attributesOffset)!)
+        buffer.setInteger(checksum, at: start + crcOffset, endianness: .big)
         return size
     }
 
@@ -186,36 +215,64 @@ extension KafkaRecordBatch {
         offsetDelta: Int32,
         into buffer: inout ByteBuffer
     ) throws(KafkaWireError) {
-        buffer.writeVarint(Int32(try bodySize(of: record, offsetDelta: offsetDelta)))
+        try Self.writeRecord(
+            timestampDelta: record.timestamp &- baseTimestamp, offsetDelta: offsetDelta, key: record.key,
+            value: record.value, headers: record.headers, into: &buffer)
+    }
+
+    private func bodySize(of record: borrowing KafkaRecord, offsetDelta: Int32) throws(KafkaWireError) -> Int {
+        try Self.recordBodySize(
+            timestampDelta: record.timestamp &- baseTimestamp, offsetDelta: offsetDelta, key: record.key,
+            value: record.value, headers: record.headers)
+    }
+
+    /// Writes one record: its length varint, then its body.
+    static func writeRecord(
+        timestampDelta: Int64,
+        offsetDelta: Int32,
+        key: borrowing ByteBuffer?,
+        value: borrowing ByteBuffer?,
+        headers: borrowing [KafkaRecordHeader],
+        into buffer: inout ByteBuffer
+    ) throws(KafkaWireError) {
+        let bodySize = try recordBodySize(
+            timestampDelta: timestampDelta, offsetDelta: offsetDelta, key: key, value: value, headers: headers)
+        buffer.writeVarint(Int32(bodySize))
         buffer.writeKafkaInteger(Int8(0))  // record attributes: none defined
-        buffer.writeVarlong(record.timestamp &- baseTimestamp)
+        buffer.writeVarlong(timestampDelta)
         buffer.writeVarint(offsetDelta)
-        Self.writeVarintBytes(record.key, into: &buffer)
-        Self.writeVarintBytes(record.value, into: &buffer)
-        buffer.writeVarint(Int32(record.headers.count))
-        record.headers.withUnsafeBufferPointer { headers in
+        writeVarintBytes(key, into: &buffer)
+        writeVarintBytes(value, into: &buffer)
+        buffer.writeVarint(Int32(headers.count))
+        headers.withUnsafeBufferPointer { headers in
             for index in headers.indices {
                 buffer.writeVarint(Int32(headers[index].key.utf8.count))
                 buffer.writeString(headers[index].key)
-                Self.writeVarintBytes(headers[index].value, into: &buffer)
+                writeVarintBytes(headers[index].value, into: &buffer)
             }
         }
     }
 
     /// The size of a record after its length varint, refused past what an int32 (and so a varint) can say.
-    private func bodySize(of record: borrowing KafkaRecord, offsetDelta: Int32) throws(KafkaWireError) -> Int {
+    static func recordBodySize(
+        timestampDelta: Int64,
+        offsetDelta: Int32,
+        key: borrowing ByteBuffer?,
+        value: borrowing ByteBuffer?,
+        headers: borrowing [KafkaRecordHeader]
+    ) throws(KafkaWireError) -> Int {
         var size = 1  // attributes
-        size += ByteBuffer.varintSize(record.timestamp &- baseTimestamp)
+        size += ByteBuffer.varintSize(timestampDelta)
         size += ByteBuffer.varintSize(Int64(offsetDelta))
-        size += try Self.varintBytesSize(record.key, "key")
-        size += try Self.varintBytesSize(record.value, "value")
-        size += ByteBuffer.varintSize(Int64(record.headers.count))
-        size += try record.headers.withUnsafeBufferPointer { (headers) throws(KafkaWireError) -> Int in
+        size += try varintBytesSize(key, "key")
+        size += try varintBytesSize(value, "value")
+        size += ByteBuffer.varintSize(Int64(headers.count))
+        size += try headers.withUnsafeBufferPointer { (headers) throws(KafkaWireError) -> Int in
             var size = 0
             for index in headers.indices {
                 let keySize = headers[index].key.utf8.count
                 size += ByteBuffer.varintSize(Int64(keySize)) + keySize
-                size += try Self.varintBytesSize(headers[index].value, "header value")
+                size += try varintBytesSize(headers[index].value, "header value")
             }
             return size
         }
