@@ -13,6 +13,11 @@ struct ConsumerFetchState {
         var paused = false
         /// Set while ListOffsets runs for it.
         var resolving = false
+        /// The fetch offsets of answers being decoded, oldest first: records are handed on in this order, so a
+        /// later fetch (sent while an earlier answer is decoded) never overtakes it.
+        var awaitingDelivery = Deque<Int64>()
+        /// Decoded answers that arrived before an earlier one, by fetch offset.
+        var parked: [Int64: [KafkaConsumerRecord]] = [:]
     }
 
     let configuration: KafkaConsumerConfiguration
@@ -21,6 +26,9 @@ struct ConsumerFetchState {
     private(set) var epoch: UInt64 = 0
     private var buffer = Deque<KafkaConsumerRecord>()
     private(set) var bufferedBytes = 0
+    /// Bytes of fetched answers being decoded: counted against the buffer so that the next fetch, sent meanwhile,
+    /// cannot take the consumer past it.
+    private(set) var decodingBytes = 0
     /// For each partition, the offset after the last record handed to the application.
     private(set) var consumed: [KafkaTopicPartition: Int64] = [:]
     private(set) var fetchesInFlight: Set<Int32> = []
@@ -62,6 +70,8 @@ struct ConsumerFetchState {
         epoch &+= 1
         partitions[partition]!.start = spec
         partitions[partition]!.fetchPosition = nil
+        partitions[partition]!.awaitingDelivery.removeAll()
+        partitions[partition]!.parked.removeAll()
         if case .exact(let offset) = spec { partitions[partition]!.fetchPosition = offset }
         buffer.removeAll { $0.topicPartition == partition }
         bufferedBytes = buffer.reduce(0) { $0 + $1.estimatedBytes }
@@ -112,7 +122,7 @@ struct ConsumerFetchState {
     /// The fetch to send to `node` now: its owned, unpaused partitions with known positions, when it has no fetch
     /// in flight and the buffer has room.
     mutating func fetchTargets(leaders: [KafkaTopicPartition: Int32]) -> [Int32: [KafkaTopicPartition: Int64]] {
-        guard bufferedBytes < configuration.bufferBytes, !isFinished else { return [:] }
+        guard bufferedBytes + decodingBytes < configuration.bufferBytes, !isFinished else { return [:] }
         var targets: [Int32: [KafkaTopicPartition: Int64]] = [:]
         for (partition, state) in partitions where !state.paused {
             guard let position = state.fetchPosition, let leader = leaders[partition],
@@ -128,21 +138,56 @@ struct ConsumerFetchState {
         fetchesInFlight.remove(node)
     }
 
-    /// Records fetched for `partition` at `offset`; kept only if nothing moved the partition meanwhile.
-    mutating func fetched(
-        _ records: [KafkaConsumerRecord],
+    /// An answer for `partition` at `offset` arrived: the next fetch may start at `nextOffset` at once, while this
+    /// answer's `bytes` are decoded. Returns false for a stale answer (the partition moved meanwhile), which is
+    /// dropped undecoded.
+    mutating func answerReceived(
         partition: KafkaTopicPartition,
         fetchedAt offset: Int64,
         nextOffset: Int64,
+        bytes: Int,
+        epoch fetchEpoch: UInt64
+    ) -> Bool {
+        guard fetchEpoch == epoch, partitions[partition]?.fetchPosition == offset else { return false }
+        partitions[partition]!.fetchPosition = nextOffset
+        partitions[partition]!.awaitingDelivery.append(offset)
+        decodingBytes += bytes
+        return true
+    }
+
+    /// The records of an answer accepted by `answerReceived` (nil when decoding failed), handed on in fetch
+    /// order; kept only if nothing moved the partition meanwhile.
+    mutating func fetched(
+        _ records: [KafkaConsumerRecord]?,
+        partition: KafkaTopicPartition,
+        fetchedAt offset: Int64,
+        bytes: Int,
         epoch fetchEpoch: UInt64
     ) -> CheckedContinuation<Void, Never>? {
-        guard fetchEpoch == epoch, partitions[partition]?.fetchPosition == offset else { return nil }
-        partitions[partition]!.fetchPosition = nextOffset
-        guard !records.isEmpty else { return nil }
-        for record in records {
+        decodingBytes -= bytes
+        guard fetchEpoch == epoch, var state = partitions[partition],
+            let position = state.awaitingDelivery.firstIndex(of: offset)
+        else { return nil }
+        defer { partitions[partition] = state }
+        guard let records else {
+            state.awaitingDelivery.remove(at: position)
+            return nil
+        }
+        if position > 0 {
+            state.parked[offset] = records
+            return nil
+        }
+        state.awaitingDelivery.removeFirst()
+        var delivered = records
+        while let next = state.awaitingDelivery.first, let parked = state.parked.removeValue(forKey: next) {
+            state.awaitingDelivery.removeFirst()
+            delivered.append(contentsOf: parked)
+        }
+        guard !delivered.isEmpty else { return nil }
+        for record in delivered {
             bufferedBytes += record.estimatedBytes
         }
-        buffer.append(contentsOf: records)
+        buffer.append(contentsOf: delivered)
         return handOutIfWaiting()
     }
 

@@ -290,10 +290,15 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     private func fetch(from node: Int32, positions: [KafkaTopicPartition: Int64], epoch: UInt64) async {
-        defer {
+        var fetchEnded = false
+        /// Lets the next fetch to this broker go.
+        func endFetch() {
+            guard !fetchEnded else { return }
+            fetchEnded = true
             state.withLockedValue { $0.fetchEnded(node: node) }
             wake()
         }
+        defer { endFetch() }
         do throws(KafkaError) {
             let connection = try await cluster.connection(toNode: node, lane: fetchLane)
             var version = try connection.version(for: KafkaFetchRequest.self)
@@ -334,6 +339,7 @@ public final class KafkaConsumer: Service, Sendable {
             }
             let names = Dictionary(topicIDs.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
             var stale: [KafkaTopicPartition] = []
+            var accepted: [(KafkaTopicPartition, KafkaFetchResponse.PartitionData, offset: Int64, bytes: Int)] = []
             for topic in response.responses {
                 let name = version >= 13 ? names[topic.topicId] ?? topic.topic : topic.topic
                 for partition in topic.partitions {
@@ -342,7 +348,16 @@ public final class KafkaConsumer: Service, Sendable {
                     let code = KafkaErrorCode(rawValue: partition.errorCode)
                     switch code {
                     case .none:
-                        try deliver(partition, of: key, fetchedAt: offset, epoch: epoch)
+                        // The next position comes from the batch headers, so the next fetch can go while this
+                        // answer is decoded.
+                        let records = partition.records ?? ByteBuffer()
+                        let next = KafkaRecordBatchDecoder.nextFetchOffset(in: records, fetchOffset: offset)
+                        let isCurrent = state.withLockedValue {
+                            $0.answerReceived(
+                                partition: key, fetchedAt: offset, nextOffset: next, bytes: records.readableBytes,
+                                epoch: epoch)
+                        }
+                        if isCurrent { accepted.append((key, partition, offset, records.readableBytes)) }
                     case .offsetOutOfRange:
                         if let error = state.withLockedValue({ $0.outOfRange(key, fetchedAt: offset) }) {
                             let waiter = state.withLockedValue { $0.fail(error) }
@@ -360,6 +375,23 @@ public final class KafkaConsumer: Service, Sendable {
                     }
                 }
             }
+            endFetch()
+            var decodingFailure: KafkaError?
+            for (key, partition, offset, bytes) in accepted {
+                var records: [KafkaConsumerRecord]?
+                if decodingFailure == nil {
+                    do throws(KafkaError) {
+                        records = try decode(partition, of: key, fetchedAt: offset)
+                    } catch {
+                        decodingFailure = error
+                    }
+                }
+                let waiter = state.withLockedValue {
+                    $0.fetched(records, partition: key, fetchedAt: offset, bytes: bytes, epoch: epoch)
+                }
+                waiter?.resume()
+            }
+            if let decodingFailure { throw decodingFailure }
             if !stale.isEmpty {
                 await forgetLeaders(of: stale)
                 await backoffAndWake()
@@ -376,12 +408,12 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
-    private func deliver(
+    /// The records of one partition's answer, as the application sees them.
+    private func decode(
         _ partition: KafkaFetchResponse.PartitionData,
         of key: KafkaTopicPartition,
-        fetchedAt offset: Int64,
-        epoch: UInt64
-    ) throws(KafkaError) {
+        fetchedAt offset: Int64
+    ) throws(KafkaError) -> [KafkaConsumerRecord] {
         let batches: [KafkaRecordBatch]
         do {
             batches = try KafkaRecordBatchDecoder.decode(partition.records ?? ByteBuffer())
@@ -412,10 +444,7 @@ public final class KafkaConsumer: Service, Sendable {
                 )
             )
         }
-        let waiter = state.withLockedValue {
-            $0.fetched(records, partition: key, fetchedAt: offset, nextOffset: fetched.nextFetchOffset, epoch: epoch)
-        }
-        waiter?.resume()
+        return records
     }
 }
 

@@ -111,8 +111,8 @@ public final class KafkaProducer: Service, Sendable {
                 "a record of \(bytes) bytes is larger than maximumRecordBytes \(configuration.maximumRecordBytes)"
             )
         }
-        let batchBytes = ProducerAccumulator.allocatedCapacity(
-            KafkaRecordBatch.headerSize + bytes + ProducerBatch.recordOverhead)
+        let batchBytes =
+            ProducerAccumulator.allocatedCapacity(KafkaRecordBatch.headerSize + bytes) + ProducerBatch.recordOverhead
         guard batchBytes <= configuration.bufferBytes else {
             throw KafkaError(
                 .recordTooLarge,
@@ -173,7 +173,7 @@ public final class KafkaProducer: Service, Sendable {
                 let waited = await withCheckedContinuation {
                     (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
                     let stillFull = state.withLockedValue { state in
-                        if state.hasRoomForNewBatch(recordBytes: recordBytes) { return false }
+                        if state.hasRoom(for: partition, recordBytes: recordBytes) { return false }
                         state.waitForMemory { continuation.resume(returning: $0) }
                         return true
                     }

@@ -20,11 +20,12 @@ public struct KafkaProducerConfiguration: Sendable {
     public var idempotent: Bool = false
     /// How long a batch waits for more records before it is sent. Default: 5 ms.
     public var linger: TimeAmount = .milliseconds(5)
-    /// The size of a batch's buffer: a partition's batch is sent once the next record would not fit. Each record
-    /// takes its encoded size plus 48 bytes of bookkeeping. Default: 256 KiB.
+    /// The size of a batch's buffer: a partition's batch is sent once the next record would not fit. Default:
+    /// 256 KiB.
     public var batchBytes: Int = 256 * 1024
     /// The most memory the producer's batches take together (waiting, in flight, or kept for reuse): every batch
-    /// holds a buffer of `batchBytes` (a larger record, one of its own size). `send` and `produce` wait for room
+    /// holds a buffer of `batchBytes` (a larger record, one of its own size), and every record 96 bytes of
+    /// bookkeeping beside it (its timestamp and delivery callback). `send` and `produce` wait for room
     /// beyond it. A producer writing to many partitions at once needs `bufferBytes` of at least `batchBytes` per
     /// partition to keep every partition's batch open. Default: 32 MiB.
     public var bufferBytes: Int = 32 * 1024 * 1024

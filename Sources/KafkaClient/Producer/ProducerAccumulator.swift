@@ -7,15 +7,16 @@ import NIOCore
 /// under a lock and carries out what they return.
 ///
 /// Memory is counted the way it is held: every batch owns a buffer of `batchBytes` (or, for a record larger than
-/// that, one sized to it), and `bufferBytes` bounds the buffers of all batches together: open, waiting, in flight,
-/// and the free ones kept for reuse. Records are written into their batch's buffer as they come.
+/// that, one sized to it), and `bufferBytes` bounds the buffers of all batches together (open, waiting, in flight,
+/// and the free ones kept for reuse) plus each record's bookkeeping beside them (its timestamp and delivery
+/// callback). Records are written into their batch's buffer as they come.
 struct ProducerAccumulator {
     let configuration: KafkaProducerConfiguration
     private(set) var queues: [KafkaTopicPartition: Deque<ProducerBatch>] = [:]
     /// The send order of each partition's batches that are in flight or waiting to be retried.
     private(set) var unsettled: [KafkaTopicPartition: [Int64]] = [:]
     private(set) var inFlightPerNode: [Int32: Int] = [:]
-    /// Bytes of every batch buffer there is, free ones included.
+    /// Bytes of every batch buffer there is, free ones included, and of the records' bookkeeping beside them.
     private(set) var bufferedBytes = 0
     /// Standard batch buffers, cleared, waiting for their next batch.
     private var freeBuffers: [ByteBuffer] = []
@@ -47,24 +48,31 @@ struct ProducerAccumulator {
 
     // MARK: Memory
 
-    /// A buffer for a new batch of at least `bytes`, or nil when the producer's buffer is used up. Buffers are
-    /// counted at their real capacity (the allocator rounds up to a power of two).
-    private mutating func takeBuffer(bytes: Int) -> (ByteBuffer, isPooled: Bool)? {
+    /// A buffer for a new batch of at least `bytes`, or nil when the producer's buffer cannot hold it and `extra`
+    /// bytes more. Buffers are counted at their real capacity (the allocator rounds up to a power of two).
+    private mutating func takeBuffer(bytes: Int, extra: Int) -> (ByteBuffer, isPooled: Bool)? {
         let pooled = bytes <= standardBufferBytes
-        if pooled, let buffer = freeBuffers.popLast() { return (buffer, true) }
-        let buffer = ByteBufferAllocator().buffer(capacity: pooled ? standardBufferBytes : bytes)
-        // Free standard buffers give way to a batch that needs another size.
-        while bufferedBytes + buffer.capacity > configuration.bufferBytes, let free = freeBuffers.popLast() {
-            bufferedBytes -= free.capacity
+        if pooled, !freeBuffers.isEmpty, makeRoom(extra) {
+            return (freeBuffers.popLast()!, true)
         }
-        guard bufferedBytes + buffer.capacity <= configuration.bufferBytes else { return nil }
+        let buffer = ByteBufferAllocator().buffer(capacity: pooled ? standardBufferBytes : bytes)
+        guard makeRoom(buffer.capacity + extra) else { return nil }
         bufferedBytes += buffer.capacity
         return (buffer, pooled)
+    }
+
+    /// Whether `bytes` more fit, once free buffers give way if they must.
+    private mutating func makeRoom(_ bytes: Int) -> Bool {
+        while bufferedBytes + bytes > configuration.bufferBytes, let free = freeBuffers.popLast() {
+            bufferedBytes -= free.capacity
+        }
+        return bufferedBytes + bytes <= configuration.bufferBytes
     }
 
     /// Takes a finished batch's buffer back; returns the memory waiters to resume, outside the lock.
     private mutating func returnBuffer(of batch: inout ProducerBatch) -> [@Sendable (Result<Void, KafkaError>) -> Void]
     {
+        bufferedBytes -= batch.overheadBytes
         if var buffer = batch.takeBuffer() {
             if batch.isPooled && !isClosing {
                 // Keeps the storage when nothing else holds it; otherwise a fresh one of the same capacity.
@@ -79,15 +87,18 @@ struct ProducerAccumulator {
         return waiters
     }
 
-    /// Whether a new batch for a record of `recordBytes` could get a buffer now (or the producer is closing, which
-    /// the caller learns on its next append).
-    func hasRoomForNewBatch(recordBytes: Int) -> Bool {
+    /// Whether a record of `recordBytes` for `partition` would find room now (or the producer is closing, which the
+    /// caller learns on its next append).
+    func hasRoom(for partition: KafkaTopicPartition, recordBytes: Int) -> Bool {
         if isClosing { return true }
-        let needed = KafkaRecordBatch.headerSize + recordBytes + ProducerBatch.recordOverhead
-        if needed <= standardBufferBytes && !freeBuffers.isEmpty { return true }
-        let capacity = Self.allocatedCapacity(max(needed, standardBufferBytes))
         let freeBytes = freeBuffers.reduce(0) { $0 + $1.capacity }
-        return bufferedBytes - freeBytes + capacity <= configuration.bufferBytes
+        let inUse = bufferedBytes - freeBytes
+        if queues[partition]?.last?.canHold(recordBytes: recordBytes) == true {
+            return inUse + ProducerBatch.recordOverhead <= configuration.bufferBytes
+        }
+        let needed = KafkaRecordBatch.headerSize + recordBytes
+        let capacity = Self.allocatedCapacity(max(needed, standardBufferBytes))
+        return inUse + capacity + ProducerBatch.recordOverhead <= configuration.bufferBytes
     }
 
     /// The capacity the allocator gives a buffer asked for `bytes`.
@@ -126,9 +137,13 @@ struct ProducerAccumulator {
         // The queue is changed in place through the dictionary: copying it out and back would copy the open
         // batch on every record.
         let fits = queues[partition]?.last?.canHold(recordBytes: recordBytes) ?? false
-        if !fits {
-            let needed = KafkaRecordBatch.headerSize + recordBytes + ProducerBatch.recordOverhead
-            guard let (buffer, isPooled) = takeBuffer(bytes: needed) else { return .mustWait }
+        if fits {
+            guard makeRoom(ProducerBatch.recordOverhead) else { return .mustWait }
+        } else {
+            let needed = KafkaRecordBatch.headerSize + recordBytes
+            guard let (buffer, isPooled) = takeBuffer(bytes: needed, extra: ProducerBatch.recordOverhead) else {
+                return .mustWait
+            }
             if let last = queues[partition]?.indices.last {
                 queues[partition]![last].isFull = true
                 batchCompleted(partition)
@@ -140,6 +155,7 @@ struct ProducerAccumulator {
         let last = queues[partition]!.count - 1
         do {
             try queues[partition]![last].append(record, callback: callback)
+            bufferedBytes += ProducerBatch.recordOverhead
         } catch {
             return .failed(KafkaError(.recordTooLarge, "\(partition): \(error)"))
         }

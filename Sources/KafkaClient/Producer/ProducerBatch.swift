@@ -9,9 +9,9 @@ typealias DeliveryCallback = @Sendable (Result<KafkaRecordMetadata, KafkaError>)
 /// Records are written into the batch's buffer as they are appended (the caller's key and value buffers are
 /// copied once and can go); the batch keeps only each record's timestamp and callback beside it.
 struct ProducerBatch {
-    /// What each record costs beside its bytes in the batch: its timestamp and callback slots, with room for the
-    /// arrays' growth.
-    static let recordOverhead = 48
+    /// What each record costs beside its bytes in the batch's buffer: its timestamp and callback slots (with room
+    /// for the arrays' growth) and the callback's captured context, which the producer holds until delivery.
+    static let recordOverhead = 96
 
     let partition: KafkaTopicPartition
     /// The batch being written; nil once it is finished in place into `encoded`.
@@ -44,14 +44,17 @@ struct ProducerBatch {
 
     var recordCount: Int { timestamps.count }
 
-    /// The bytes used of `reservedBytes`: the batch so far and each record's slots.
+    /// The bytes used of the buffer.
     var usedBytes: Int {
-        (builder?.sizeInBytes ?? encoded?.readableBytes ?? 0) + timestamps.count * Self.recordOverhead
+        builder?.sizeInBytes ?? encoded?.readableBytes ?? 0
     }
+
+    /// What the records' bookkeeping beside the buffer takes, counted against the producer's buffer too.
+    var overheadBytes: Int { timestamps.count * Self.recordOverhead }
 
     /// Whether a record of at most `recordBytes` (``KafkaRecordBatchBuilder/maximumRecordSize``) still fits.
     func canHold(recordBytes: Int) -> Bool {
-        builder != nil && encoded == nil && !isFull && usedBytes + recordBytes + Self.recordOverhead <= reservedBytes
+        builder != nil && encoded == nil && !isFull && usedBytes + recordBytes <= reservedBytes
     }
 
     mutating func append(_ record: KafkaRecord, callback: @escaping DeliveryCallback) throws(KafkaWireError) {

@@ -12,6 +12,7 @@ extension KafkaRecordBatch {
     static let crcOffset = 17
     /// Where the bytes the CRC covers start.
     static let attributesOffset = 21
+    static let lastOffsetDeltaOffset = 23
 
     /// Writes a new batch of `records` the way a producer sends it in a Produce request.
     ///

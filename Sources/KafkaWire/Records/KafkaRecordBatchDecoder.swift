@@ -56,6 +56,28 @@ public struct KafkaRecordBatchDecoder: Sendable {
         return batches
     }
 
+    /// The offset to fetch after these records, read from the batch headers alone (base offset and last offset
+    /// delta of each complete batch), without decoding or checking any record: what
+    /// ``KafkaFetchedRecords/nextFetchOffset`` gives once the batches are decoded, known early enough for a consumer
+    /// to send its next fetch while it decodes this one. Stops at the first batch it cannot read.
+    public static func nextFetchOffset(in records: ByteBuffer, fetchOffset: Int64) -> Int64 {
+        var decoder = KafkaRecordBatchDecoder(records)
+        var next = fetchOffset
+        while (try? decoder.nextBatchIsComplete()) == true {
+            let start = decoder.buffer.readerIndex
+            guard
+                let baseOffset = decoder.buffer.getInteger(at: start, endianness: .big, as: Int64.self),
+                let length = decoder.buffer.getInteger(
+                    at: start + KafkaRecordBatch.batchLengthOffset, endianness: .big, as: Int32.self),
+                let lastOffsetDelta = decoder.buffer.getInteger(
+                    at: start + KafkaRecordBatch.lastOffsetDeltaOffset, endianness: .big, as: Int32.self)
+            else { break }
+            next = max(next, baseOffset &+ Int64(lastOffsetDelta) &+ 1)
+            decoder.buffer.moveReaderIndex(forwardBy: KafkaRecordBatch.logOverhead + Int(length))
+        }
+        return next
+    }
+
     /// Whether a whole batch follows. Like the Java client, it refuses a bad length or magic as soon as their bytes
     /// are there, even in a batch that is cut short, and treats anything else cut short as the end.
     private func nextBatchIsComplete() throws(KafkaWireError) -> Bool {

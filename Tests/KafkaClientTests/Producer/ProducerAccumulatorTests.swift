@@ -17,7 +17,7 @@ import Testing
         var configuration = KafkaProducerConfiguration()
         configuration.linger = linger
         configuration.batchBytes = batchBytes
-        configuration.bufferBytes = 4096
+        configuration.bufferBytes = 8192
         configuration.maximumInFlightBatchesPerPartition = inFlightPerPartition
         return configuration
     }
@@ -178,34 +178,37 @@ import Testing
     @Test func batchBuffersNeverExceedTheBufferAndAreReused() throws {
         var accumulator = ProducerAccumulator(configuration: configuration())
         accumulator.leaders[partition] = 1
-        // 4096 bytes hold four batch buffers of 1024: three full batches and a fourth open one.
+        // 8192 bytes hold four batch buffers of 1024 and their records' bookkeeping: three full batches and a
+        // fourth open one.
         for _ in 0..<3 { _ = fillOneBatch(&accumulator) }
         #expect(accumulator.queues[partition]?.count == 4)
-        #expect(accumulator.bufferedBytes <= 4096)
+        #expect(accumulator.bufferedBytes <= 8192)
         func appendOne() -> ProducerAccumulator.AppendResult {
             accumulator.append(record(), recordBytes: size(record()), to: partition, callback: { _ in }, now: start)
         }
         var result = appendOne()
         while case .appended = result {
-            #expect(accumulator.bufferedBytes <= 4096)
+            #expect(accumulator.bufferedBytes <= 8192)
             result = appendOne()
         }
         guard case .mustWait = result else {
             Issue.record("a fifth buffer does not fit: \(result)")
             return
         }
-        #expect(!accumulator.hasRoomForNewBatch(recordBytes: size(record())))
+        #expect(!accumulator.hasRoom(for: partition, recordBytes: size(record())))
         let resumed = ResumeCounter()
         accumulator.waitForMemory { _ in resumed.increment() }
 
         var batch = try #require(accumulator.drain(now: start).requests[1]?.first)
         let settled = accumulator.batchFinished(&batch)
         #expect(settled.memoryWaiters.count == 1)
-        #expect(accumulator.hasRoomForNewBatch(recordBytes: size(record())))
+        #expect(accumulator.hasRoom(for: partition, recordBytes: size(record())))
         let before = accumulator.bufferedBytes
         append(record(), to: &accumulator)
-        #expect(accumulator.bufferedBytes == before, "the finished batch's buffer is used again")
-        #expect(accumulator.bufferedBytes <= 4096)
+        #expect(
+            accumulator.bufferedBytes == before + ProducerBatch.recordOverhead,
+            "the finished batch's buffer is used again; only the record's bookkeeping is added")
+        #expect(accumulator.bufferedBytes <= 8192)
     }
 
     @Test func aRecordLargerThanABatchGetsABufferOfItsOwn() throws {
@@ -213,7 +216,7 @@ import Testing
         accumulator.leaders[partition] = 1
         append(record(2500), to: &accumulator)
         let held = accumulator.bufferedBytes
-        #expect(held >= 2500 && held <= 4096)
+        #expect(held >= 2500 && held <= 8192)
         var batch = try #require(accumulator.drain(now: start).requests[1]?.first)
         #expect(batch.recordCount == 1)
         _ = accumulator.batchFinished(&batch)

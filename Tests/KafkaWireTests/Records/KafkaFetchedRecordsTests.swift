@@ -126,4 +126,26 @@ import Testing
         let result = try Self.fetched(batches, isolationLevel: .readCommitted, aborted: [(7, 0)])
         #expect(result.records.isEmpty)
     }
+
+    @Test func theNextFetchOffsetFromHeadersAloneIsTheDecodedOne() throws {
+        let batches = [
+            Support.dataBatch(baseOffset: 10, count: 3),
+            Support.controlBatch(offset: 13, producerId: 7, type: .commit),
+            Support.dataBatch(baseOffset: 20, count: 2),
+        ]
+        let bytes = try Support.bytes(of: batches)
+        for fetchOffset: Int64 in [0, 11, 21] {
+            let decoded = try Self.fetched(batches, fetchOffset: fetchOffset, isolationLevel: .readUncommitted)
+            let scanned = KafkaRecordBatchDecoder.nextFetchOffset(in: bytes, fetchOffset: fetchOffset)
+            #expect(scanned == decoded.nextFetchOffset)
+            #expect(scanned == 22)
+        }
+        // A partial trailing batch is not counted; nothing at all leaves the position where it was.
+        let partial = bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 5)!
+        let scannedPartial = KafkaRecordBatchDecoder.nextFetchOffset(in: partial, fetchOffset: 10)
+        #expect(scannedPartial == 14)
+        #expect(KafkaRecordBatchDecoder.nextFetchOffset(in: ByteBuffer(), fetchOffset: 10) == 10)
+        #expect(
+            KafkaRecordBatchDecoder.nextFetchOffset(in: ByteBuffer(repeating: 0xFF, count: 40), fetchOffset: 3) == 3)
+    }
 }
