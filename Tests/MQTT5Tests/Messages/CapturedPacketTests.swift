@@ -6,6 +6,10 @@ import Testing
 /// `mosquitto_sub` with `-V mqttv5`) and paho-mqtt 2.2.0 for Python, talking through a logging proxy on
 /// 127.0.0.1. They check the codec against independent encoders, byte for byte.
 ///
+/// The last cases are the broker's answers to packets this codec wrote (CONNECT, SUBSCRIBE and PUBLISH with every
+/// property a client may send, a Topic Alias, PUBREL, PINGREQ, UNSUBSCRIBE, DISCONNECT with properties), which
+/// mosquitto accepted.
+///
 /// Property order is free (2.2.2.2) and other writers choose their own, so for packets whose properties this
 /// codec would write in another order only the decoded value is compared; the rest must also re-encode to the
 /// very bytes captured.
@@ -317,5 +321,34 @@ import Testing
                         $0.sessionExpiryInterval = 300
                         $0.maximumPacketSize = 1_048_576
                     })), sameBytes: true)
+    }
+
+    @Test func mosquittoAnswersToPacketsThisCodecWrote() throws {
+        // SUBACK for "sport/+/player1/#" at QoS 2, "$share/group/a/b" at QoS 1 and "#" at QoS 0.
+        try check(
+            "9006000500020100",
+            .subAck(MQTTSubAckPacket(packetIdentifier: 5, reasonCodes: [.grantedQoS2, .grantedQoS1, .grantedQoS0])),
+            sameBytes: true)
+        // The QoS 2 PUBLISH with every client property, forwarded on "#" (Subscription Identifier 127) with the
+        // Topic Alias resolved and the Message Expiry Interval counted down.
+        var forwarded = Samples.allProperties(for: .publish)
+        forwarded.subscriptionIdentifiers = [127]
+        forwarded.topicAlias = nil
+        forwarded.messageExpiryInterval = 3598
+        try check(
+            """
+            305a000f73706f72742f782f706c6179657231450b7f01010300106170706c69636174696f6e2f6a736f6e08000d7265706c69
+            65732fc3a96c616e09000300ff102600016b00013126000000002600016b0001320200000e0e6f6e65
+            """,
+            .publish(
+                MQTTPublishPacket(topicName: "sport/x/player1", payload: buffer("one"), properties: forwarded)),
+            sameBytes: false)
+        // The PUBLISH sent with an empty Topic Name and only the Topic Alias, forwarded with its Topic Name.
+        try check(
+            "3017000f73706f72742f782f706c6179657231020b7f74776f",
+            .publish(
+                MQTTPublishPacket(
+                    topicName: "sport/x/player1", payload: buffer("two"),
+                    properties: properties { $0.subscriptionIdentifiers = [127] })), sameBytes: true)
     }
 }
