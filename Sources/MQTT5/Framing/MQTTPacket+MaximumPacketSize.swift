@@ -36,17 +36,14 @@ extension MQTTPacket {
             try write(into: &buffer, maximumPacketSize: maximumPacketSize)
             return self
         } catch {
-            guard error.code == .packetTooLarge, type.mayOmitDiagnosticProperties, var properties else { throw error }
+            guard error.code == .packetTooLarge, type.mayOmitDiagnosticProperties, let properties else { throw error }
+            var withoutReasonString = properties
+            withoutReasonString.reasonString = nil
             var lastError = error
-            for step in 0..<2 {
-                if step == 0 {
-                    guard properties.reasonString != nil else { continue }
-                    properties.reasonString = nil
-                } else {
-                    guard !properties.userProperties.isEmpty else { continue }
-                    properties.userProperties = []
-                }
-                let smaller = replacingProperties(with: properties)
+            var tried = properties
+            for candidate in [withoutReasonString, properties.withoutDiagnostics] where candidate != tried {
+                tried = candidate
+                let smaller = replacingProperties(with: candidate)
                 do throws(MQTTProtocolError) {
                     try smaller.write(into: &buffer, maximumPacketSize: maximumPacketSize)
                     return smaller
