@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "MQTT5", targets: ["MQTT5"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -56,6 +57,14 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MQTT 5.0 packets, properties, reason codes, topic rules and framing: values and ByteBuffer codecs.
+        .target(
+            name: "MQTT5",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: swiftSettings
         ),
@@ -144,6 +153,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MQTT5Tests",
+            dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
