@@ -64,6 +64,9 @@ public struct MQTT5ClientConfiguration: Sendable {
     /// How long opening a connection may take: TCP, TLS and CONNACK each. Default: 10 s.
     public var connectTimeout: TimeAmount = .seconds(10)
     public var reconnectBackoff = ReconnectBackoff()
+    /// On graceful shutdown and `disconnect`: how long publishes already made get to be acknowledged before the
+    /// client sends DISCONNECT. Default: 5 s.
+    public var shutdownDrainTimeout: TimeAmount = .seconds(5)
     /// The messages a subscription holds for its consumer. QoS 0 messages arriving when it is full are dropped and
     /// counted (`MQTT5Subscription.droppedMessageCount`). QoS 1 and 2 messages are held back by the Receive
     /// Maximum instead. Default: 100.

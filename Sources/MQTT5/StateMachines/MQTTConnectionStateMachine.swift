@@ -93,6 +93,14 @@ struct MQTTConnectionStateMachine {
 
     private var authenticationMethod: String? { connect.properties.authenticationMethod }
 
+    /// Whether packets may still be written: CONNECT is sent and the connection is not closing.
+    var isOpen: Bool {
+        switch state {
+        case .connecting, .connected: return true
+        case .initial, .closing, .closed: return false
+        }
+    }
+
     /// Whether CONNACK accepted the connection and it is not closing.
     var isConnected: Bool {
         if case .connected = state { return true }
@@ -314,6 +322,18 @@ struct MQTTConnectionStateMachine {
         case .connecting, .connected:
             state = .closing(error)
             return .disconnect(packet, error)
+        case .closing, .closed:
+            return .none
+        }
+    }
+
+    /// The network failed (a read or write error, a TLS failure): the connection is closed.
+    mutating func networkErrorCaught(_ detail: String) -> Action {
+        switch state {
+        case .initial, .connecting, .connected:
+            let error = MQTT5ClientError(.connectionFailed, detail)
+            state = .closing(error)
+            return .close(error)
         case .closing, .closed:
             return .none
         }
