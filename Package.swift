@@ -167,6 +167,18 @@ let package = Package(
             dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // The MQTT 5 client against a real mosquitto 2.0 broker and fake servers, started by the tests themselves.
+        .testTarget(
+            name: "MQTT5BrokerTests",
+            dependencies: [
+                "MQTT5",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: ["SluiceCore"],
