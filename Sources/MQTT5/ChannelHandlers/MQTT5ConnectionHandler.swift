@@ -12,8 +12,12 @@ protocol MQTT5ConnectionHandlerDelegate: AnyObject {
 /// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It sits after the
 /// `MQTTPacketDecoder`, so it reads whole packets; it writes bytes, encoding each packet within the server's
 /// Maximum Packet Size.
-final class MQTT5ConnectionHandler: ChannelInboundHandler {
+///
+/// It also pauses reading on request: while paused, `read` events are held back, so the socket is not read and
+/// the server's TCP send buffer fills.
+final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = MQTTPacket
+    typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
     private var stateMachine: MQTTConnectionStateMachine
@@ -26,6 +30,9 @@ final class MQTT5ConnectionHandler: ChannelInboundHandler {
     /// The largest packet the server accepts, known from CONNACK.
     private var serverMaximumPacketSize = MQTTPacketDecoder.protocolMaximumPacketSize
     private var reauthentication: EventLoopPromise<Void>?
+    private var readingPaused = false
+    /// A `read` held back while paused.
+    private var readPending = false
 
     init(
         connect: MQTTConnectPacket,
@@ -82,7 +89,32 @@ final class MQTT5ConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
     // MARK: Requests from the client
+
+    /// Stops or resumes reading from the connection.
+    func setReadingPaused(_ paused: Bool) {
+        guard paused != readingPaused, let context else { return }
+        readingPaused = paused
+        if paused {
+            stateMachine.readingPaused(now: .now())
+        } else {
+            run(stateMachine.readingResumed(now: .now()))
+            if readPending {
+                readPending = false
+                context.read()
+            }
+        }
+    }
+
+    var isReadingPaused: Bool { readingPaused }
 
     /// Writes `packet` (without flushing when `flush` is false); the promise completes when it is written. Nothing
     /// is written once the connection is closing: after a DISCONNECT, nothing may follow.

@@ -361,8 +361,12 @@ final class MQTT5ClientDriver {
         }
         if wrote { handler?.flush() }
         for delivery in taken { execute(session.messageTaken(delivery)) }
+        handler?.setReadingPaused(session.isOverReceiveMaximum)
         if drainTimer != nil && !session.hasOutstandingPublishes { disconnectNow() }
     }
+
+    /// Whether the client stopped reading because the server sent more than the Receive Maximum.
+    var isReadingPaused: Bool { handler?.isReadingPaused ?? false }
 
     private func complete(_ request: RequestID, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
         publishes.removeValue(forKey: request)?.completeWith(result.mapError { $0 as any Error })

@@ -46,6 +46,12 @@ public struct MQTT5ClientConfiguration: Sendable {
     /// acknowledges a message once every subscription it went to has handed it to its consumer, so this bounds the
     /// unread QoS 1 and 2 messages the client holds. Default: 32.
     public var receiveMaximum: UInt16 = 32
+    /// What to do when the server sends more unacknowledged QoS 1 and 2 messages than `receiveMaximum`. The
+    /// specification has the client disconnect with Receive Maximum exceeded (0x93); `true` does that. mosquitto
+    /// 2.0.11 (Debian 12, Ubuntu 22.04) exceeds it whenever messages queue for a slow client, so by default the
+    /// client instead stops reading from the connection until its consumers are back within the maximum: the
+    /// server's TCP send buffer fills and it stops sending. Default: false.
+    public var strictReceiveMaximum: Bool = false
     /// The largest packet, in bytes, the client accepts; a larger one ends the connection (Packet too large).
     /// Default: 1 MiB.
     public var maximumPacketSize: Int = 1024 * 1024
@@ -128,6 +134,7 @@ public struct MQTT5ClientConfiguration: Sendable {
     var sessionConfiguration: MQTTSessionStateMachine.Configuration {
         MQTTSessionStateMachine.Configuration(
             receiveMaximum: receiveMaximum, topicAliasMaximum: topicAliasMaximum,
-            outboundTopicAliasMaximum: outboundTopicAliasMaximum, maximumPendingPublishes: maximumPendingPublishes)
+            outboundTopicAliasMaximum: outboundTopicAliasMaximum, maximumPendingPublishes: maximumPendingPublishes,
+            strictReceiveMaximum: strictReceiveMaximum)
     }
 }

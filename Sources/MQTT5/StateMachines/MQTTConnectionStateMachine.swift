@@ -50,6 +50,8 @@ struct MQTTConnectionStateMachine {
         var lastSent: NIODeadline
         var lastReceived: NIODeadline
         var pingOutstanding = false
+        /// The client stopped reading (its consumers are behind): silence proves nothing about the server then.
+        var readingPaused = false
 
         /// When a PINGREQ is due: the Keep Alive after the last packet sent or received, whichever is earlier.
         func pingDue(_ interval: TimeAmount) -> NIODeadline {
@@ -63,6 +65,7 @@ struct MQTTConnectionStateMachine {
 
         var nextCheck: NIODeadline? {
             guard let interval else { return nil }
+            if readingPaused { return pingOutstanding ? nil : pingDue(interval) }
             return pingOutstanding ? deadline(interval) : min(pingDue(interval), deadline(interval))
         }
     }
@@ -261,7 +264,7 @@ struct MQTTConnectionStateMachine {
         guard case .connected(var keepAlive, let reauthenticating) = state, let interval = keepAlive.interval else {
             return .none
         }
-        if now >= keepAlive.deadline(interval) {
+        if !keepAlive.readingPaused && now >= keepAlive.deadline(interval) {
             let error = MQTT5ClientError(
                 .keepAliveTimeout, "nothing received from the server for 1.5 × the Keep Alive of \(interval)")
             state = .closing(error)
@@ -271,9 +274,27 @@ struct MQTTConnectionStateMachine {
             keepAlive.pingOutstanding = true
             keepAlive.lastSent = now
             state = .connected(keepAlive, reauthenticating: reauthenticating)
-            return .sendPingRequest(nextCheckAt: keepAlive.nextCheck!)
+            return keepAlive.nextCheck.map { .sendPingRequest(nextCheckAt: $0) } ?? .send(.pingReq)
         }
-        return .scheduleKeepAliveCheck(at: keepAlive.nextCheck!)
+        return keepAlive.nextCheck.map { .scheduleKeepAliveCheck(at: $0) } ?? .none
+    }
+
+    /// The client stopped reading from the connection: the dead-peer check waits until it reads again.
+    mutating func readingPaused(now: NIODeadline) {
+        guard case .connected(var keepAlive, let reauthenticating) = state else { return }
+        keepAlive.readingPaused = true
+        state = .connected(keepAlive, reauthenticating: reauthenticating)
+    }
+
+    /// The client reads again: the server's silence counts from now. Returns the keep-alive check to schedule.
+    mutating func readingResumed(now: NIODeadline) -> Action {
+        guard case .connected(var keepAlive, let reauthenticating) = state, keepAlive.readingPaused else {
+            return .none
+        }
+        keepAlive.readingPaused = false
+        keepAlive.lastReceived = max(keepAlive.lastReceived, now)
+        state = .connected(keepAlive, reauthenticating: reauthenticating)
+        return keepAlive.nextCheck.map { .scheduleKeepAliveCheck(at: $0) } ?? .none
     }
 
     /// The authenticator answered a challenge.

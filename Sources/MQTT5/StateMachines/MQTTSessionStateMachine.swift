@@ -40,6 +40,9 @@ struct MQTTSessionStateMachine {
         /// The most publishes waiting to be sent (for a connection, or for room under the server's Receive
         /// Maximum); more fail with `tooManyPendingRequests`.
         var maximumPendingPublishes: Int
+        /// Whether a server that sends more than `receiveMaximum` unacknowledged messages is disconnected with
+        /// Receive Maximum exceeded (0x93). Otherwise the driver stops reading while `isOverReceiveMaximum`.
+        var strictReceiveMaximum: Bool = false
     }
 
     enum Action: Hashable, Sendable {
@@ -548,7 +551,9 @@ struct MQTTSessionStateMachine {
             // Already delivered, PUBREC sent, no PUBREL yet: answer again, deliver nothing [MQTT-4.3.3-10].
             return [.send(.pubRec(MQTTPubRecPacket(packetIdentifier: identifier)))]
         }
-        if inbound.count + awaitingRelease.count >= Int(configuration.receiveMaximum) {
+        if configuration.strictReceiveMaximum
+            && inbound.count + awaitingRelease.count >= Int(configuration.receiveMaximum)
+        {
             return [
                 .protocolViolation(
                     MQTTProtocolError(
@@ -576,6 +581,13 @@ struct MQTTSessionStateMachine {
         var actions: [Action] = targets.isEmpty ? [] : [.deliver(message, to: targets, delivery: delivery)]
         releaseAcknowledgements(into: &actions)
         return actions
+    }
+
+    /// Whether more QoS 1 and 2 messages wait for their consumers than the client's Receive Maximum allows: the
+    /// server sent more than it may. (mosquitto 2.0.11 does, whenever messages queue for a client: acknowledging
+    /// the oldest message in flight makes it send up to a whole Receive Maximum more.)
+    var isOverReceiveMaximum: Bool {
+        inbound.count > Int(configuration.receiveMaximum)
     }
 
     /// A subscription's consumer took the message (or the subscription dropped it): its acknowledgement may go.

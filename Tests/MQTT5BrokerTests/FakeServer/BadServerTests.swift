@@ -1,8 +1,9 @@
 import Foundation
-import MQTT5
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing
+
+@testable import MQTT5
 
 /// The client against a scripted server that sends garbage, breaks the protocol, refuses, disconnects or falls
 /// silent: it must answer with DISCONNECT and the Reason Code the specification prescribes, report a typed error,
@@ -138,7 +139,7 @@ import Testing
         #expect(error.reasonCode == .packetTooLarge)
     }
 
-    @Test func moreMessagesThanTheReceiveMaximumIsReceiveMaximumExceeded() async throws {
+    @Test func moreMessagesThanTheReceiveMaximumIsReceiveMaximumExceededWhenStrict() async throws {
         // Three QoS 1 messages for a subscription nobody reads: the client's Receive Maximum is 2.
         let server = try await FakeMQTTServer.start { packet, connection in
             switch packet {
@@ -162,7 +163,10 @@ import Testing
             }
         }
         try await server.serving {
-            let client = Self.client(server) { $0.receiveMaximum = 2 }
+            let client = Self.client(server) {
+                $0.receiveMaximum = 2
+                $0.strictReceiveMaximum = true
+            }
             let events = client.connectionEvents()
             var ended: MQTT5ClientError?
             _ = try await Self.running(client) {
@@ -199,6 +203,56 @@ import Testing
                     if case .pubAck = $0 { return true }
                     return false
                 })
+        }
+    }
+
+    @Test func aServerOverTheReceiveMaximumIsNotReadFromUntilTheConsumerCatchesUp() async throws {
+        let server = try await FakeMQTTServer.start { packet, _ in
+            switch packet {
+            case .connect:
+                return [Self.connAck()]
+            case .subscribe(let subscribe):
+                return [
+                    .packet(
+                        .subAck(
+                            MQTTSubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: [.grantedQoS1]))
+                    )
+                ]
+                    + (1...3).map { id in
+                        .packet(
+                            .publish(
+                                MQTTPublishPacket(
+                                    topicName: "t", payload: ByteBuffer(string: "\(id)"), qos: .atLeastOnce,
+                                    packetIdentifier: UInt16(id))))
+                    }
+            default:
+                return []
+            }
+        }
+        try await server.serving {
+            let client = Self.client(server) { $0.receiveMaximum = 2 }
+            let error = try await Self.running(client) {
+                let subscription = try await client.subscribe(to: "t", qos: .atLeastOnce)
+                try await eventually("three messages buffered") { subscription.bufferedMessageCount == 3 }
+                let driver = client.driver
+                #expect(try await client.eventLoop.submit { driver.value.isReadingPaused }.get())
+                // Reading one message sends its PUBACK and brings the client back within its maximum.
+                let first = try await collect(1, from: subscription)
+                #expect(first.map(\.text) == ["1"])
+                _ = try await server.waitForPacket("PUBACK 1") { $0 == .pubAck(MQTTPubAckPacket(packetIdentifier: 1)) }
+                try await eventually("reading resumed") {
+                    try await !client.eventLoop.submit { driver.value.isReadingPaused }.get()
+                }
+                #expect(try await collect(2, from: subscription).map(\.text) == ["2", "3"])
+            }
+            #expect(error == nil)
+            // No DISCONNECT and no reconnection: the connection stayed up throughout.
+            #expect(server.connectionCount == 1)
+            let disconnects = server.received.compactMap { packet -> MQTTReasonCode? in
+                if case .disconnect(let disconnect) = packet { return disconnect.reasonCode }
+                return nil
+            }
+            #expect(disconnects == [.normalDisconnection])
         }
     }
 

@@ -62,7 +62,10 @@ final class MosquittoBroker: @unchecked Sendable {
     let port: Int
     /// The broker's temporary folder: `mosquitto.conf`, `mosquitto.log`, the persistence database.
     let directory: URL
+    /// The broker's log (mosquitto writes each line at once to a log file, unlike to a redirected stdout).
     var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
+    /// What the process printed (errors before the log is open).
+    var outputFile: URL { directory.appendingPathComponent("mosquitto.out") }
 
     private let binary: URL
     private let lock = NSLock()
@@ -95,7 +98,9 @@ final class MosquittoBroker: @unchecked Sendable {
                 [
                     "listener \(port) 127.0.0.1",
                     "allow_anonymous true",
-                    "log_dest stdout",
+                    // Started as root, mosquitto switches to the user "mosquitto", who may not write to this folder.
+                    "user \(currentUserName())",
+                    "log_dest file \(directory.path)/mosquitto.log",
                     "log_type all",
                     "connection_messages true",
                 ] + configuration.map { $0.replacingOccurrences(of: "{dir}", with: directory.path) }
@@ -157,20 +162,26 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 
     func logTail(lines: Int = 60) -> String {
-        ChildProcess.tail(of: logFile, lines: lines)
+        ChildProcess.tail(of: outputFile, lines: 10) + "\n" + ChildProcess.tail(of: logFile, lines: lines)
     }
 
+    /// The whole log so far.
+    var log: String { ChildProcess.text(of: logFile, from: 0) }
+
     private func launch(timeout: Duration) async throws {
+        let outputStart = (try? FileManager.default.attributesOfItem(atPath: outputFile.path)[.size] as? Int) ?? 0
         let logStart = (try? FileManager.default.attributesOfItem(atPath: logFile.path)[.size] as? Int) ?? 0
         let process = try ChildProcess.launch(
             executable: binary, arguments: ["-c", directory.appendingPathComponent("mosquitto.conf").path],
-            log: logFile)
+            log: outputFile)
         lock.withLock { self.process = process }
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {
             if !process.isRunning {
-                let output = ChildProcess.text(of: logFile, from: logStart)
+                let output =
+                    ChildProcess.text(of: logFile, from: logStart)
+                    + ChildProcess.text(of: outputFile, from: outputStart)
                 if output.contains("Address already in use") { throw AddressInUse(port: port) }
                 throw HarnessError(
                     "mosquitto exited (status \(process.exitStatus)) before accepting connections on port \(port); "
@@ -202,7 +213,10 @@ func withMosquitto<T>(
         await broker.stop()
         return result
     } catch {
-        FileHandle.standardError.write(Data("mosquitto log tail after \(error):\n\(broker.logTail())\n".utf8))
+        // SLUICE_TEST_LOG_LINES=N shows more of the log.
+        let lines = ProcessInfo.processInfo.environment["SLUICE_TEST_LOG_LINES"].flatMap { Int($0) } ?? 60
+        FileHandle.standardError.write(
+            Data("mosquitto log tail after \(error):\n\(broker.logTail(lines: lines))\n".utf8))
         await broker.stop()
         throw error
     }
@@ -314,6 +328,12 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
     address.sin_port = in_port_t(UInt16(port)).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return address
+}
+
+/// The name of the user this process runs as.
+func currentUserName() -> String {
+    guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "root" }
+    return String(cString: name)
 }
 
 /// A port that is free on 127.0.0.1 now: bind port 0, read the port the kernel chose, close.

@@ -281,6 +281,34 @@ import Testing
         #expect(machine.keepAliveTimerFired(now: clock.now) == .scheduleKeepAliveCheck(at: clock.now + .seconds(14)))
     }
 
+    @Test func silenceWhileTheClientIsNotReadingIsNotDeath() {
+        var clock = ManualClock()
+        var (machine, _) = Self.connected(clock, keepAlive: 10)
+        clock.advance(by: .seconds(10))
+        #expect(machine.keepAliveTimerFired(now: clock.now) == .sendPingRequest(nextCheckAt: clock.now + .seconds(5)))
+        machine.readingPaused(now: clock.now)
+        clock.advance(by: .seconds(60))
+        // The PINGRESP may be waiting unread: no verdict while paused.
+        #expect(machine.keepAliveTimerFired(now: clock.now) == .none)
+        // Reading again: the server gets a full 1.5 × Keep Alive from now.
+        #expect(machine.readingResumed(now: clock.now) == .scheduleKeepAliveCheck(at: clock.now + .seconds(15)))
+        clock.advance(by: .seconds(15))
+        guard case .close(let error) = machine.keepAliveTimerFired(now: clock.now) else {
+            Issue.record("expected close")
+            return
+        }
+        #expect(error.code == .keepAliveTimeout)
+    }
+
+    @Test func pingsContinueWhileTheClientIsNotReading() {
+        var clock = ManualClock()
+        var (machine, _) = Self.connected(clock, keepAlive: 10)
+        machine.readingPaused(now: clock.now)
+        clock.advance(by: .seconds(10))
+        // The client must still show it is alive; nothing to wait for afterwards until reading resumes.
+        #expect(machine.keepAliveTimerFired(now: clock.now) == .send(.pingReq))
+    }
+
     @Test func keepAliveZeroSchedulesNothing() {
         var clock = ManualClock()
         var machine = Self.connecting(clock, keepAlive: 0)

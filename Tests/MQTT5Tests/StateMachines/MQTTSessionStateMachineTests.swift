@@ -12,11 +12,13 @@ import Testing
         receiveMaximum: UInt16 = 10,
         topicAliasMaximum: UInt16 = 5,
         outboundTopicAliasMaximum: UInt16 = 16,
-        maximumPendingPublishes: Int = 100
+        maximumPendingPublishes: Int = 100,
+        strictReceiveMaximum: Bool = false
     ) -> Machine.Configuration {
         Machine.Configuration(
             receiveMaximum: receiveMaximum, topicAliasMaximum: topicAliasMaximum,
-            outboundTopicAliasMaximum: outboundTopicAliasMaximum, maximumPendingPublishes: maximumPendingPublishes)
+            outboundTopicAliasMaximum: outboundTopicAliasMaximum, maximumPendingPublishes: maximumPendingPublishes,
+            strictReceiveMaximum: strictReceiveMaximum)
     }
 
     /// What a CONNACK with these values grants.
@@ -476,8 +478,8 @@ import Testing
             ])
     }
 
-    @Test func moreUnacknowledgedMessagesThanTheReceiveMaximumIsAProtocolViolation() {
-        var machine = Self.subscribed(configuration: Self.configuration(receiveMaximum: 2))
+    @Test func moreUnacknowledgedMessagesThanTheReceiveMaximumIsAProtocolViolationWhenStrict() {
+        var machine = Self.subscribed(configuration: Self.configuration(receiveMaximum: 2, strictReceiveMaximum: true))
         _ = machine.packetReceived(Self.inbound("t/1", id: 1))
         _ = machine.packetReceived(Self.inbound("t/2", qos: .exactlyOnce, id: 2))
         _ = machine.messageTaken(2)  // not acknowledged: the first is not taken yet
@@ -488,7 +490,7 @@ import Testing
         #expect(error.code == .receiveMaximumExceeded)
         #expect(error.clientDisconnectReason == .receiveMaximumExceeded)
         // A QoS 2 message counts until PUBCOMP: after PUBREC it still takes a slot.
-        var released = Self.subscribed(configuration: Self.configuration(receiveMaximum: 1))
+        var released = Self.subscribed(configuration: Self.configuration(receiveMaximum: 1, strictReceiveMaximum: true))
         _ = released.packetReceived(Self.inbound("t/1", qos: .exactlyOnce, id: 1))
         _ = released.messageTaken(1)
         guard case .protocolViolation = released.packetReceived(Self.inbound("t/2", id: 2)).first else {
@@ -497,6 +499,18 @@ import Testing
         }
         _ = released.packetReceived(.pubRel(MQTTPubRelPacket(packetIdentifier: 1)))
         #expect(released.packetReceived(Self.inbound("t/2", id: 2)).count == 1)
+    }
+
+    @Test func aServerOverTheReceiveMaximumIsToleratedAndReported() {
+        var machine = Self.subscribed(configuration: Self.configuration(receiveMaximum: 2))
+        _ = machine.packetReceived(Self.inbound("t/1", id: 1))
+        _ = machine.packetReceived(Self.inbound("t/2", id: 2))
+        #expect(!machine.isOverReceiveMaximum)
+        // The third is delivered (the driver stops reading until the consumer catches up).
+        #expect(machine.packetReceived(Self.inbound("t/3", id: 3)).count == 1)
+        #expect(machine.isOverReceiveMaximum)
+        #expect(machine.messageTaken(1) == [.send(.pubAck(MQTTPubAckPacket(packetIdentifier: 1)))])
+        #expect(!machine.isOverReceiveMaximum)
     }
 
     // MARK: Inbound Topic Aliases
