@@ -232,6 +232,11 @@ final class MQTT5ClientDriver {
         channel?.close(promise: nil)
     }
 
+    /// Whether the server has granted subscription `id` on the current connection (for tests).
+    func isSubscriptionActive(_ id: SubscriptionID) -> Bool {
+        session.subscriptions[id]?.stage == .active
+    }
+
     /// Topic Aliases the client assigned on the current connection.
     var outboundTopicAliasCount: Int { session.connection?.outboundAliases.count ?? 0 }
 

@@ -366,6 +366,31 @@ import Testing
         }
     }
 
+    @Test func sessionTakenOverStopsTheClientInsteadOfReconnecting() async throws {
+        let server = try await FakeMQTTServer.start { packet, _ in
+            guard case .connect = packet else { return [] }
+            return [
+                Self.connAck(), .packet(.disconnect(MQTTDisconnectPacket(reasonCode: .sessionTakenOver))),
+            ]
+        }
+        try await server.serving {
+            let client = Self.client(server)
+            let error = try await withTimeout(.seconds(20), "the end of run()") {
+                do {
+                    try await client.run()
+                    return MQTT5ClientError(.shutDown, "run() returned")
+                } catch let error as MQTT5ClientError {
+                    return error
+                }
+            }
+            #expect(error.code == .serverDisconnected)
+            #expect(error.reasonCode == .sessionTakenOver)
+            #expect(!error.isRetriable)
+            // Reconnecting would take the session back from the other connection: one connection only.
+            #expect(server.connectionCount == 1)
+        }
+    }
+
     @Test func aSilentServerIsTakenForDeadAfterOneAndAHalfKeepAlives() async throws {
         let server = try await FakeMQTTServer.start { packet, _ in
             // CONNACK with a Server Keep Alive of 1 s; PINGREQ is never answered.

@@ -38,6 +38,24 @@ enum MosquittoEnvironment {
         return nil
     }
 
+    /// The installed mosquitto's version, from `mosquitto -h` ("mosquitto version 2.0.11").
+    static func version() throws -> [Int] {
+        guard let binary else { throw HarnessError(skipReason) }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["-h"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard let match = output.firstMatch(of: /mosquitto version (\d+)\.(\d+)\.(\d+)/) else {
+            throw HarnessError("no version in `mosquitto -h`: \(output.prefix(200))")
+        }
+        return [Int(match.1)!, Int(match.2)!, Int(match.3)!]
+    }
+
     static var isCI: Bool {
         let value = ProcessInfo.processInfo.environment["CI"] ?? ""
         return !value.isEmpty && value != "0" && value.lowercased() != "false"
