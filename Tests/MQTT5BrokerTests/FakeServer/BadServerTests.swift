@@ -195,8 +195,9 @@ import Testing
                 #expect(subscription.bufferedMessageCount == 2)
             }
             #expect(ended?.reasonCode == .receiveMaximumExceeded)
-            #expect(
-                server.received.contains(.disconnect(MQTTDisconnectPacket(reasonCode: .receiveMaximumExceeded))))
+            _ = try await server.waitForPacket("DISCONNECT Receive Maximum exceeded") {
+                $0 == .disconnect(MQTTDisconnectPacket(reasonCode: .receiveMaximumExceeded))
+            }
             // Nothing was acknowledged: nobody read the messages.
             #expect(
                 !server.received.contains {
@@ -248,6 +249,10 @@ import Testing
             #expect(error == nil)
             // No DISCONNECT and no reconnection: the connection stayed up throughout.
             #expect(server.connectionCount == 1)
+            _ = try await server.waitForPacket("the client's DISCONNECT") {
+                if case .disconnect = $0 { return true }
+                return false
+            }
             let disconnects = server.received.compactMap { packet -> MQTTReasonCode? in
                 if case .disconnect(let disconnect) = packet { return disconnect.reasonCode }
                 return nil
@@ -415,7 +420,7 @@ import Testing
                 }
             }
             #expect(ended?.code == .keepAliveTimeout)
-            #expect(server.received.contains(.pingReq))
+            _ = try await server.waitForPacket("PINGREQ") { $0 == .pingReq }
         }
     }
 

@@ -228,6 +228,9 @@ func withMosquitto<T>(
     let broker = try await MosquittoBroker.start(configuration: configuration)
     do {
         let result = try await body(broker)
+        if ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"] == "debug" {
+            FileHandle.standardError.write(Data("mosquitto log:\n\(broker.logTail(lines: 100_000))\n".utf8))
+        }
         await broker.stop()
         return result
     } catch {
