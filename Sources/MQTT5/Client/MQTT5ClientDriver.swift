@@ -237,6 +237,9 @@ final class MQTT5ClientDriver {
         session.subscriptions[id]?.stage == .active
     }
 
+    /// Publishes waiting to be sent (for tests).
+    var pendingPublishCount: Int { session.pendingPublishes.count }
+
     /// Topic Aliases the client assigned on the current connection.
     var outboundTopicAliasCount: Int { session.connection?.outboundAliases.count ?? 0 }
 
