@@ -11,6 +11,8 @@ public enum MQTT5ConnectionEvent: Hashable, Sendable {
     case connected(MQTT5ConnectionInfo)
     /// The connection ended; the client reconnects unless the error is not retriable or the client is stopping.
     case disconnected(MQTT5ClientError)
+    /// A connection attempt failed before CONNACK accepted it (TCP, TLS, CONNACK refused, timeout).
+    case connectionAttemptFailed(MQTT5ClientError)
 }
 
 /// An MQTT 5.0 client: publishes with QoS 0, 1 and 2, subscribes with back-pressure, and keeps its session across

@@ -125,6 +125,7 @@ final class MQTT5ClientDriver {
     private func endAttempt(_ error: MQTT5ClientError) {
         guard let attempt else { return }
         self.attempt = nil
+        if !attempt.connected && !isStopping { notify(.connectionAttemptFailed(error)) }
         attempt.promise.succeed(
             MQTT5ConnectionOutcome(connected: attempt.connected, error: error, stopping: isStopping))
     }
