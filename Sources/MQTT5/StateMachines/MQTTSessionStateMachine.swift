@@ -635,9 +635,13 @@ struct MQTTSessionStateMachine {
     /// subscription with a filter that matches the topic.
     ///
     /// Subscribing twice to the same filter makes one subscription on the server, whose identifier is the later
-    /// one; so a subscription with the identical filter of an identified one gets the message too.
+    /// one; so a subscription with the identical filter of an identified one gets the message too. An identifier
+    /// whose subscription does not match the topic is ignored: it was given by an earlier process to a session
+    /// the server kept, and names another subscription now.
     func route(_ message: MQTTMessage) -> [SubscriptionID] {
-        let identifiers = message.properties.subscriptionIdentifiers.filter { subscriptions[$0] != nil }
+        let identifiers = message.properties.subscriptionIdentifiers.filter { identifier in
+            subscriptions[identifier]?.filters.contains { $0.matches(topicName: message.topic) } == true
+        }
         if !identifiers.isEmpty {
             let identified = Set(identifiers)
             let filters = Set(identifiers.flatMap { subscriptions[$0]!.subscriptions.map(\.topicFilter) })

@@ -833,6 +833,12 @@ import Testing
                 == [.deliver(identified, to: [1, 2], delivery: nil)])
         // Without identifiers, every matching filter gets it.
         #expect(machine.route(message) == [1, 2])
+        // An identifier whose subscription does not match (left from an earlier process's session) is ignored.
+        var stale = MQTTMessage(topic: "other/x", payload: buffer("x"))
+        stale.properties.subscriptionIdentifiers = [2]
+        #expect(machine.route(stale) == [])
+        stale.topic = "t/y/z"
+        #expect(machine.route(stale) == [1])
     }
 
     @Test func sharedSubscriptionsMatchByTheirFilter() {
