@@ -29,6 +29,9 @@ final class MQTT5ClientDriver {
     private var attempt: (promise: EventLoopPromise<MQTT5ConnectionOutcome>, connected: Bool)?
     /// Whether a connection has reached CONNACK before: only the first uses the configured Clean Start.
     private var hasConnected = false
+    /// The Client Identifier the server assigned (the configured one was empty): reconnections use it, to find
+    /// their session.
+    private var assignedClientIdentifier: String?
     private(set) var connectionInfo: MQTT5ConnectionInfo?
 
     private var publishes: [RequestID: EventLoopPromise<MQTTPublishResult>] = [:]
@@ -75,7 +78,8 @@ final class MQTT5ClientDriver {
         }
         attempt = (promise, false)
         let connect = configuration.connectPacket(
-            cleanStart: hasConnected ? false : configuration.cleanStart, authenticationData: authenticationData)
+            cleanStart: hasConnected ? false : configuration.cleanStart, authenticationData: authenticationData,
+            clientIdentifier: assignedClientIdentifier)
         let configuration = self.configuration
         let driver = NIOLoopBound(self, eventLoop: eventLoop)
         let serverHostname = configuration.tlsServerHostname ?? configuration.host
@@ -386,6 +390,7 @@ extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {
     func connectionEstablished(_ handler: MQTT5ConnectionHandler, info: MQTT5ConnectionInfo) {
         guard handler === self.handler else { return }
         hasConnected = true
+        if info.clientIdentifierAssigned { assignedClientIdentifier = info.clientIdentifier }
         attempt?.connected = true
         connectionInfo = info
         logger.debug(

@@ -111,8 +111,13 @@ public struct MQTT5ClientConfiguration: Sendable {
         }
     }
 
-    /// The CONNECT for one connection attempt.
-    func connectPacket(cleanStart: Bool, authenticationData: ByteBuffer?) -> MQTTConnectPacket {
+    /// The CONNECT for one connection attempt; `clientIdentifier` replaces the configured one (with the one the
+    /// server assigned, so that a reconnection finds its session).
+    func connectPacket(
+        cleanStart: Bool,
+        authenticationData: ByteBuffer?,
+        clientIdentifier: String? = nil
+    ) -> MQTTConnectPacket {
         var properties = MQTTProperties()
         if sessionExpiryInterval != 0 { properties.sessionExpiryInterval = sessionExpiryInterval }
         if receiveMaximum != UInt16.max { properties.receiveMaximum = receiveMaximum }
@@ -126,7 +131,7 @@ public struct MQTT5ClientConfiguration: Sendable {
             properties.authenticationData = authenticationData
         }
         return MQTTConnectPacket(
-            clientIdentifier: clientIdentifier, cleanStart: cleanStart,
+            clientIdentifier: clientIdentifier ?? self.clientIdentifier, cleanStart: cleanStart,
             keepAlive: UInt16(keepAlive.nanoseconds / 1_000_000_000), properties: properties, will: will,
             userName: userName, password: password)
     }

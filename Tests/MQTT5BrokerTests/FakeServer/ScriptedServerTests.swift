@@ -56,6 +56,35 @@ import Testing
         }
     }
 
+    @Test func aReconnectionUsesTheClientIdentifierTheServerAssigned() async throws {
+        let server = try await FakeMQTTServer.start { packet, connection in
+            guard case .connect = packet else { return [] }
+            var properties = MQTTProperties()
+            properties.assignedClientIdentifier = "auto-7"
+            guard connection == 1 else { return [Self.connAck()] }
+            return [Self.connAck(properties), .packet(.disconnect(MQTTDisconnectPacket(reasonCode: .serverBusy)))]
+        }
+        try await server.serving {
+            let client = MQTT5Client(
+                configuration: testConfiguration(port: server.port, id: "") { $0.sessionExpiryInterval = 60 },
+                logger: testLogger("assigned"))
+            let events = client.connectionEvents()
+            try await whileRunning([client]) {
+                // The first connection (assigned "auto-7") ends with Server busy; the second must follow.
+                var connections = 0
+                for await event in events {
+                    if case .connected = event { connections += 1 }
+                    if connections == 2 { break }
+                }
+            }
+            let identifiers = server.received.compactMap { packet -> String? in
+                if case .connect(let connect) = packet { return connect.clientIdentifier }
+                return nil
+            }
+            #expect(identifiers == ["", "auto-7"])
+        }
+    }
+
     @Test func gracefulShutdownOfTheServiceGroupDisconnectsNormally() async throws {
         let server = try await FakeMQTTServer.start { packet, _ in
             switch packet {
