@@ -124,6 +124,56 @@ import Testing
         }
     }
 
+    @Test func gracefulShutdownLetsPublishesInFlightBeAcknowledgedFirst() async throws {
+        let server = try await FakeMQTTServer.start { packet, _ in
+            switch packet {
+            case .connect:
+                return [Self.connAck()]
+            case .publish(let publish):
+                // The acknowledgement takes its time: the shutdown must wait for it.
+                guard let id = publish.packetIdentifier else { return [] }
+                return [.after(.milliseconds(300), [.packet(.pubAck(MQTTPubAckPacket(packetIdentifier: id)))])]
+            default:
+                return []
+            }
+        }
+        try await server.serving {
+            let client = MQTT5Client(
+                configuration: testConfiguration(port: server.port, id: "drain") {
+                    $0.shutdownDrainTimeout = .seconds(10)
+                },
+                logger: testLogger("drain"))
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: client)],
+                    logger: Logger(label: "group", factory: { _ in SwiftLogNoOpLogHandler() })))
+            try await withThrowingTaskGroup(of: MQTTPublishResult?.self) { tasks in
+                tasks.addTask {
+                    try await group.run()
+                    return nil
+                }
+                _ = try await withTimeout(.seconds(20), "a connection") { try await client.waitUntilConnected() }
+                tasks.addTask {
+                    try await client.publish(topic: "drain/1", payload: ByteBuffer(string: "1"), qos: .atLeastOnce)
+                }
+                _ = try await server.waitForPacket("the PUBLISH") {
+                    if case .publish = $0 { return true }
+                    return false
+                }
+                await group.triggerGracefulShutdown()
+                var results: [MQTTPublishResult] = []
+                for try await result in tasks {
+                    if let result { results.append(result) }
+                }
+                #expect(results.map(\.reasonCode) == [.success])
+            }
+            // The DISCONNECT came after the PUBLISH was acknowledged.
+            _ = try await server.waitForPacket("DISCONNECT") {
+                $0 == .disconnect(MQTTDisconnectPacket(reasonCode: .normalDisconnection))
+            }
+        }
+    }
+
     @Test func publishesMadeBeforeTheConnectionGoOutOnceConnected() async throws {
         let server = try await FakeMQTTServer.start { packet, _ in
             switch packet {

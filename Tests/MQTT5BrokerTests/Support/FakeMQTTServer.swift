@@ -11,6 +11,8 @@ final class FakeMQTTServer: Sendable {
         /// Raw bytes, which need not be a valid packet.
         case bytes([UInt8])
         case close
+        /// These replies, after a while (an acknowledgement that takes its time).
+        indirect case after(TimeAmount, [Reply])
     }
 
     /// What the client sent, in order, over every connection.
@@ -108,7 +110,11 @@ final class FakeMQTTServer: Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let packet = unwrapInboundIn(data)
             state.withLockedValue { $0.received.append(packet) }
-            for reply in script(packet, connection) {
+            send(script(packet, connection), context: context)
+        }
+
+        private func send(_ replies: [Reply], context: ChannelHandlerContext) {
+            for reply in replies {
                 switch reply {
                 case .packet(let packet):
                     var buffer = context.channel.allocator.buffer(capacity: 64)
@@ -120,6 +126,10 @@ final class FakeMQTTServer: Sendable {
                     context.flush()
                     context.close(promise: nil)
                     return
+                case .after(let delay, let later):
+                    context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                        self.send(later, context: context)
+                    }
                 }
             }
             context.flush()
