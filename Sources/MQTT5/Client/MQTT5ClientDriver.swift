@@ -430,11 +430,6 @@ extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {
     }
 }
 
-extension MQTTSessionStateMachine {
-    /// Whether publishes wait for an acknowledgement or to be sent.
-    var hasOutstandingPublishes: Bool { !inFlight.isEmpty || !pendingPublishes.isEmpty }
-}
-
 /// Whether `host` is an IP literal (TLS sends no SNI for those).
 private func isIPAddressLiteral(_ host: String) -> Bool {
     (try? SocketAddress(ipAddress: host, port: 0)) != nil

@@ -158,6 +158,9 @@ struct MQTTSessionStateMachine {
 
     var isConnected: Bool { connection != nil }
 
+    /// Whether publishes wait for an acknowledgement or to be sent.
+    var hasOutstandingPublishes: Bool { !inFlight.isEmpty || !pendingPublishes.isEmpty }
+
     // MARK: Connections
 
     /// CONNACK accepted a connection.
@@ -809,19 +812,5 @@ struct MQTTSessionStateMachine {
             return [.completeUnsubscribe(request, .failure(error))]
         }
         return [.completeUnsubscribe(request, .success(unsubAck.reasonCodes))]
-    }
-}
-
-extension MQTTPublishPacket {
-    /// The bytes the whole packet takes, fixed header included, without copying the payload; throws what
-    /// writing would.
-    func encodedSize() throws(MQTTProtocolError) -> Int {
-        var withoutPayload = self
-        withoutPayload.payload = ByteBuffer()
-        var scratch = ByteBuffer()
-        try withoutPayload.write(into: &scratch)
-        let header = try MQTTFixedHeader.peek(in: scratch)!
-        let remainingLength = header.remainingLength + payload.readableBytes
-        return 1 + ByteBuffer.mqttVariableByteIntegerSize(remainingLength) + remainingLength
     }
 }
