@@ -91,7 +91,7 @@ struct QoSBrokerTests {
                 }
                 output = try await tool.waitForOutput(timeout: .seconds(20))
             } catch {
-                await tool.process.stop(graceful: false)
+                await tool.cancel()
                 throw error
             }
             let lines = output.split(separator: "\n").filter { $0.hasPrefix("MSG ") }

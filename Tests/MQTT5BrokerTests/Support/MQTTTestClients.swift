@@ -169,6 +169,12 @@ final class MosquittoTool: Sendable {
         return MosquittoTool(process: process, directory: directory)
     }
 
+    /// Stops it and removes its folder.
+    func cancel() async {
+        await process.stop(graceful: false)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     /// What it printed so far.
     var currentOutput: String { ChildProcess.text(of: output, from: 0) }
 
