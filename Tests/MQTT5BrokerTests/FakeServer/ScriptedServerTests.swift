@@ -215,8 +215,8 @@ import Testing
             let client = MQTT5Client(
                 configuration: testConfiguration(port: 1883, id: "cancel"), logger: testLogger("cancel"))
             let driver = client.driver
+            // Unstructured so the test can cancel this one publish while it waits for a connection.
             let task = Task {
-                // Unstructured so the test can cancel this one publish while it waits for a connection.
                 try await client.publish(topic: "never", payload: ByteBuffer(), qos: .atLeastOnce)
             }
             try await eventually("the publish is queued") {
