@@ -60,11 +60,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // MQTT 5.0 packets, properties, reason codes, topic rules and framing: values and ByteBuffer codecs.
+        // MQTT 5.0 packets, properties, reason codes, topic rules and framing (values and ByteBuffer codecs), and
+        // the client: connection and session state machines, channel handlers, a reconnecting `Service`.
         .target(
             name: "MQTT5",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio")
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -155,9 +161,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The codec's tests, and unit tests of the client's state machines with a manual clock, without sockets.
         .testTarget(
             name: "MQTT5Tests",
             dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The MQTT 5 client against a real mosquitto 2.0 broker and fake servers, started by the tests themselves.
+        .testTarget(
+            name: "MQTT5BrokerTests",
+            dependencies: [
+                "MQTT5",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, starts it, and runs every test: the Swift suites (unit and end-to-end
-# through real sockets, and the Kafka client against a real Kafka-compatible broker with librdkafka as the
-# reference client) and the interop suite, where third-party clients talk to a running gateway.
+# through real sockets, the Kafka client against a real Kafka-compatible broker with librdkafka as the
+# reference client, and the MQTT 5 client against mosquitto) and the interop suite, where third-party clients
+# talk to a running gateway.
 # Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt on a fresh machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +14,11 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 # System packages the tests use.
 APT_PACKAGES=(
-  curl         # the command-line smoke test
-  libsnappy1v5 # snappy codec for Kafka record batches (zstd and lz4 come with the base system)
-  openssl      # a certificate for the Kafka TLS test
+  curl              # the command-line smoke test
+  libsnappy1v5      # snappy codec for Kafka record batches (zstd and lz4 come with the base system)
+  openssl           # a certificate for the Kafka TLS test
+  mosquitto         # the MQTT 5 broker MQTT5BrokerTests start
+  mosquitto-clients # mosquitto_pub and mosquitto_sub, independent MQTT 5 peers in MQTT5BrokerTests
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -46,7 +49,7 @@ swift build --build-tests
 
 log "Swift test suites"
 swift_status=0
-swift test --skip-build --skip KafkaBrokerTests --skip KafkaWireTests || swift_status=$?
+swift test --skip-build --skip KafkaBrokerTests --skip KafkaWireTests --skip MQTT5BrokerTests || swift_status=$?
 
 # The codec suites fuzz every message type and version: CPU-bound work that would starve the timing-sensitive
 # suites above of the two cores' concurrency threads, so they run on their own.
@@ -57,6 +60,10 @@ swift test --skip-build --filter KafkaWireTests || swift_status=$?
 # do not crowd two cores and each other's timings.
 log "Kafka client against a real broker (tansu) and librdkafka"
 swift test --skip-build --filter KafkaBrokerTests --no-parallel || swift_status=$?
+
+# Each MQTT broker test starts its own mosquitto (and restarts it, for persistent sessions): one at a time too.
+log "MQTT 5 client against a real broker (mosquitto) and scripted servers"
+swift test --skip-build --filter MQTT5BrokerTests --no-parallel || swift_status=$?
 
 log "interop suite (httpx, httpx-sse, websockets against the sluice binary)"
 interop_status=0

@@ -57,6 +57,9 @@ public struct MQTTProtocolError: Error, Hashable, Sendable, CustomStringConverti
         case valueTooLarge
         /// Fields that contradict each other, such as a CONNACK with Session Present and a failure Reason Code.
         case inconsistentFields
+        /// More QoS 1 and 2 PUBLISH packets unacknowledged at once than the receiver's Receive Maximum (3.3.4).
+        /// Found by the state of a connection, not by the codec.
+        case receiveMaximumExceeded
     }
 
     /// What went wrong.
@@ -100,6 +103,7 @@ extension MQTTProtocolError.Code {
             .inconsistentFields:
             return .protocolError
         case .invalidTopicAlias: return .topicAliasInvalid  // 3.3.4: "uses DISCONNECT with Reason Code 0x94"
+        case .receiveMaximumExceeded: return .receiveMaximumExceeded  // 3.3.4: "DISCONNECT with Reason Code 0x93"
         case .invalidTopicName: return .topicNameInvalid
         case .invalidTopicFilter: return .topicFilterInvalid
         case .packetTooLarge: return .packetTooLarge  // 3.1.2.11.4, 3.2.2.3.6

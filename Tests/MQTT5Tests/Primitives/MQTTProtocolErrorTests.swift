@@ -23,6 +23,7 @@ import Testing
         (.missingTopicName, .protocolError),
         (.inconsistentFields, .protocolError),
         (.invalidTopicAlias, .topicAliasInvalid),
+        (.receiveMaximumExceeded, .receiveMaximumExceeded),
         (.invalidTopicName, .topicNameInvalid),
         (.invalidTopicFilter, .topicFilterInvalid),
         (.packetTooLarge, .packetTooLarge),

@@ -1,0 +1,436 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// How one connection attempt ended.
+struct MQTT5ConnectionOutcome: Sendable {
+    /// Whether CONNACK accepted the connection.
+    var connected: Bool
+    var error: MQTT5ClientError
+    /// Whether the client is stopping (`disconnect`, shutdown): no reconnection.
+    var stopping: Bool
+}
+
+/// The client's state on its event loop: the session state machine, the connection of the moment, the callers
+/// waiting for outcomes and the subscriptions' buffers. It carries out the session's actions and passes what the
+/// connection handler reports to the session. Everything here runs on `eventLoop`, so nothing is locked.
+final class MQTT5ClientDriver {
+    typealias RequestID = MQTTSessionStateMachine.RequestID
+    typealias SubscriptionID = MQTTSessionStateMachine.SubscriptionID
+
+    let configuration: MQTT5ClientConfiguration
+    let eventLoop: any EventLoop
+    let logger: Logger
+    private var session: MQTTSessionStateMachine
+    /// The connection being opened or open.
+    private var handler: MQTT5ConnectionHandler?
+    private var channel: (any Channel)?
+    private var attempt: (promise: EventLoopPromise<MQTT5ConnectionOutcome>, connected: Bool)?
+    /// Whether a connection has reached CONNACK before: only the first uses the configured Clean Start.
+    private var hasConnected = false
+    /// The Client Identifier the server assigned (the configured one was empty): reconnections use it, to find
+    /// their session.
+    private var assignedClientIdentifier: String?
+    private(set) var connectionInfo: MQTT5ConnectionInfo?
+
+    private var publishes: [RequestID: EventLoopPromise<MQTTPublishResult>] = [:]
+    private var subscribes: [RequestID: (promise: EventLoopPromise<[MQTTReasonCode]>, id: SubscriptionID)] = [:]
+    private var unsubscribes: [RequestID: EventLoopPromise<[MQTTReasonCode]>] = [:]
+    private var buffers: [SubscriptionID: MQTTSubscriptionBuffer] = [:]
+    private var observers: [UInt64: AsyncStream<MQTT5ConnectionEvent>.Continuation] = [:]
+
+    /// Set once the client is asked to stop: the DISCONNECT to end with, and what waiting callers fail with.
+    private(set) var stopRequest: (packet: MQTTDisconnectPacket, error: MQTT5ClientError)?
+    private var drainTimer: Scheduled<Void>?
+    private var reconnectWait: (timer: Scheduled<Void>, promise: EventLoopPromise<Void>)?
+    private var stopWaiters: [EventLoopPromise<Void>] = []
+    private(set) var isFinished = false
+
+    init(configuration: MQTT5ClientConfiguration, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.session = MQTTSessionStateMachine(configuration: configuration.sessionConfiguration)
+    }
+
+    private var isStopping: Bool { stopRequest != nil || isFinished }
+
+    private var stoppedError: MQTT5ClientError {
+        stopRequest?.error ?? MQTT5ClientError(.shutDown, "the client has stopped")
+    }
+
+    // MARK: Connections
+
+    /// Opens a connection; `promise` completes when it ends (or could not be opened).
+    func startConnection(sslContext: NIOSSLContext?, promise: EventLoopPromise<MQTT5ConnectionOutcome>) {
+        guard !isStopping else {
+            promise.succeed(MQTT5ConnectionOutcome(connected: false, error: stoppedError, stopping: true))
+            return
+        }
+        let authenticationData: ByteBuffer?
+        do {
+            authenticationData = try configuration.authenticator?.initialData()
+        } catch {
+            let failure = MQTT5ClientError(.authenticationFailed, "the authenticator's initial data: \(error)")
+            promise.succeed(MQTT5ConnectionOutcome(connected: false, error: failure, stopping: false))
+            return
+        }
+        attempt = (promise, false)
+        let connect = configuration.connectPacket(
+            cleanStart: hasConnected ? false : configuration.cleanStart, authenticationData: authenticationData,
+            clientIdentifier: assignedClientIdentifier)
+        let configuration = self.configuration
+        let driver = NIOLoopBound(self, eventLoop: eventLoop)
+        let serverHostname = configuration.tlsServerHostname ?? configuration.host
+        logger.debug(
+            "connecting",
+            metadata: [
+                "mqtt.server": "\(configuration.host):\(configuration.port)",
+                "mqtt.cleanStart": "\(connect.cleanStart)",
+            ])
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let hostname = isIPAddressLiteral(serverHostname) ? nil : serverHostname
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize)))
+                    let handler = MQTT5ConnectionHandler(
+                        connect: connect, connectTimeout: configuration.connectTimeout,
+                        authenticator: configuration.authenticator, delegate: driver.value)
+                    driver.value.handler = handler
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                let driver = driver.value
+                switch result {
+                case .success(let channel):
+                    driver.channel = channel
+                    // Asked to stop while TCP was connecting: the handler reports the close.
+                    if driver.isStopping && driver.connectionInfo == nil { channel.close(promise: nil) }
+                case .failure(let error):
+                    driver.handler = nil
+                    let failure = MQTT5ClientError(
+                        .connectionFailed, "\(configuration.host):\(configuration.port): \(error)")
+                    driver.endAttempt(failure)
+                }
+            }
+    }
+
+    private func endAttempt(_ error: MQTT5ClientError) {
+        guard let attempt else { return }
+        self.attempt = nil
+        if !attempt.connected && !isStopping { notify(.connectionAttemptFailed(error)) }
+        attempt.promise.succeed(
+            MQTT5ConnectionOutcome(connected: attempt.connected, error: error, stopping: isStopping))
+    }
+
+    /// Waits `delay` before the next attempt; returns early when the client stops.
+    func waitBeforeReconnecting(_ delay: TimeAmount, promise: EventLoopPromise<Void>) {
+        guard !isStopping else {
+            promise.succeed()
+            return
+        }
+        let timer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            reconnectWait = nil
+            promise.succeed()
+        }
+        reconnectWait = (timer, promise)
+    }
+
+    // MARK: Requests
+
+    func publish(_ request: RequestID, _ packet: MQTTPublishPacket, promise: EventLoopPromise<MQTTPublishResult>) {
+        guard !isStopping else {
+            promise.fail(stoppedError)
+            return
+        }
+        publishes[request] = promise
+        execute(session.publishRequested(request, packet))
+    }
+
+    func publishCancelled(_ request: RequestID) {
+        guard let promise = publishes.removeValue(forKey: request) else { return }
+        session.publishCancelled(request)
+        promise.fail(MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+    }
+
+    func subscribe(
+        _ request: RequestID,
+        id: SubscriptionID,
+        subscriptions: [MQTTSubscription],
+        userProperties: [MQTTUserProperty],
+        buffer: MQTTSubscriptionBuffer,
+        promise: EventLoopPromise<[MQTTReasonCode]>
+    ) {
+        guard !isStopping else {
+            promise.fail(stoppedError)
+            return
+        }
+        buffers[id] = buffer
+        subscribes[request] = (promise, id)
+        execute(
+            session.subscribeRequested(request, id: id, subscriptions: subscriptions, userProperties: userProperties))
+    }
+
+    func subscribeCancelled(_ request: RequestID) {
+        guard let (promise, id) = subscribes.removeValue(forKey: request) else { return }
+        promise.fail(MQTT5ClientError(.cancelled, "the subscribing task was cancelled"))
+        unsubscribe(nil, id: id, promise: nil)
+    }
+
+    /// Ends subscription `id`: its buffer at once (messages not read are discarded), then on the server.
+    func unsubscribe(_ request: RequestID?, id: SubscriptionID, promise: EventLoopPromise<[MQTTReasonCode]>?) {
+        var taken: [MQTTSessionStateMachine.DeliveryID] = []
+        if let buffer = buffers.removeValue(forKey: id) {
+            taken = buffer.finish(.finished, dropMessages: true)
+        }
+        for delivery in taken { execute(session.messageTaken(delivery)) }
+        guard !isFinished else {
+            promise?.succeed([])
+            return
+        }
+        if let request, let promise { unsubscribes[request] = promise }
+        execute(session.unsubscribeRequested(request, id: id))
+    }
+
+    func messageTaken(_ delivery: MQTTSessionStateMachine.DeliveryID) {
+        execute(session.messageTaken(delivery))
+    }
+
+    func reauthenticate(promise: EventLoopPromise<Void>) {
+        guard let handler, handler.isConnected else {
+            promise.fail(MQTT5ClientError(.connectionFailed, "not connected"))
+            return
+        }
+        handler.reauthenticate(promise: promise)
+    }
+
+    func addObserver(_ id: UInt64, _ continuation: AsyncStream<MQTT5ConnectionEvent>.Continuation) {
+        guard !isFinished else {
+            continuation.finish()
+            return
+        }
+        observers[id] = continuation
+        if let connectionInfo { continuation.yield(.connected(connectionInfo)) }
+    }
+
+    func removeObserver(_ id: UInt64) {
+        observers[id] = nil
+    }
+
+    private func notify(_ event: MQTT5ConnectionEvent) {
+        for observer in observers.values { observer.yield(event) }
+    }
+
+    /// Closes the network connection without DISCONNECT, as a lost network would (for tests of the Will Message).
+    func closeConnectionAbruptly() {
+        channel?.close(promise: nil)
+    }
+
+    /// Whether the server has granted subscription `id` on the current connection (for tests).
+    func isSubscriptionActive(_ id: SubscriptionID) -> Bool {
+        session.subscriptions[id]?.stage == .active
+    }
+
+    /// Publishes waiting to be sent (for tests).
+    var pendingPublishCount: Int { session.pendingPublishes.count }
+
+    /// Topic Aliases the client assigned on the current connection.
+    var outboundTopicAliasCount: Int { session.connection?.outboundAliases.count ?? 0 }
+
+    // MARK: Stopping
+
+    /// Stops the client: no new requests; once publishes in flight are acknowledged (for at most `drain`), the
+    /// connection ends with `packet`, and the run loop does not reconnect.
+    func stop(_ packet: MQTTDisconnectPacket, error: MQTT5ClientError, drain: TimeAmount) {
+        guard !isStopping else { return }
+        stopRequest = (packet, error)
+        if let (timer, promise) = reconnectWait {
+            timer.cancel()
+            promise.succeed()
+            reconnectWait = nil
+        }
+        guard let handler else { return }
+        if handler.isConnected && session.hasOutstandingPublishes && drain > .zero {
+            logger.debug("draining publishes before disconnecting")
+            drainTimer = eventLoop.assumeIsolated().scheduleTask(in: drain) { [self] in
+                drainTimer = nil
+                disconnectNow()
+            }
+        } else {
+            disconnectNow()
+        }
+    }
+
+    private func disconnectNow() {
+        drainTimer?.cancel()
+        drainTimer = nil
+        guard let stopRequest else { return }
+        if let handler {
+            handler.disconnect(stopRequest.packet, error: stopRequest.error)
+        } else {
+            channel?.close(promise: nil)
+        }
+    }
+
+    /// Completes when the run loop has finished.
+    func waitUntilStopped(_ promise: EventLoopPromise<Void>) {
+        if isFinished { promise.succeed() } else { stopWaiters.append(promise) }
+    }
+
+    /// The run loop ended: every waiting caller fails, subscriptions end (with `error` if it is a failure).
+    func finish(_ error: MQTT5ClientError?) {
+        guard !isFinished else { return }
+        isFinished = true
+        let failure = error ?? stoppedError
+        execute(session.shutDown(failure))
+        for promise in publishes.values { promise.fail(failure) }
+        for (promise, _) in subscribes.values { promise.fail(failure) }
+        for promise in unsubscribes.values { promise.fail(failure) }
+        publishes = [:]
+        subscribes = [:]
+        unsubscribes = [:]
+        for buffer in buffers.values {
+            _ = buffer.finish(error.map { .failed($0) } ?? .finished, dropMessages: false)
+        }
+        buffers = [:]
+        for observer in observers.values { observer.finish() }
+        observers = [:]
+        for waiter in stopWaiters { waiter.succeed() }
+        stopWaiters = []
+    }
+
+    // MARK: Session actions
+
+    private func execute(_ actions: [MQTTSessionStateMachine.Action]) {
+        guard !actions.isEmpty else { return }
+        var wrote = false
+        var taken: [MQTTSessionStateMachine.DeliveryID] = []
+        for action in actions {
+            switch action {
+            case .send(let packet):
+                handler?.send(packet, flush: false)
+                wrote = true
+            case .sendQoS0(let packet, let request):
+                guard let handler else {
+                    complete(request, .failure(MQTT5ClientError(.connectionFailed, "not connected")))
+                    continue
+                }
+                let written = eventLoop.makePromise(of: Void.self)
+                handler.send(.publish(packet), promise: written, flush: false)
+                wrote = true
+                written.futureResult.assumeIsolated().whenComplete { [self] result in
+                    switch result {
+                    case .success: complete(request, .success(MQTTPublishResult()))
+                    case .failure(let error):
+                        complete(
+                            request,
+                            .failure(error as? MQTT5ClientError ?? MQTT5ClientError(.connectionFailed, "\(error)")))
+                    }
+                }
+            case .completePublish(let request, let result):
+                complete(request, result)
+            case .completeSubscribe(let request, let result):
+                guard let (promise, id) = subscribes.removeValue(forKey: request) else { continue }
+                switch result {
+                case .success(let codes):
+                    promise.succeed(codes)
+                case .failure(let error):
+                    if let buffer = buffers.removeValue(forKey: id) {
+                        taken += buffer.finish(.failed(error), dropMessages: true)
+                    }
+                    promise.fail(error)
+                }
+            case .completeUnsubscribe(let request, let result):
+                unsubscribes.removeValue(forKey: request)?.completeWith(result.mapError { $0 as any Error })
+            case .deliver(let message, let targets, let delivery):
+                for target in targets {
+                    guard let buffer = buffers[target] else {
+                        if let delivery { taken.append(delivery) }
+                        continue
+                    }
+                    if let takenNow = buffer.push(message, delivery: delivery) { taken.append(takenNow) }
+                }
+            case .finishSubscription(let id, let error):
+                logger.warning(
+                    "subscription ended by the server", metadata: ["mqtt.subscription": "\(id)", "error": "\(error)"])
+                if let buffer = buffers.removeValue(forKey: id) {
+                    taken += buffer.finish(.failed(error), dropMessages: false)
+                }
+            case .protocolViolation(let error):
+                logger.debug("protocol violation by the server", metadata: ["error": "\(error)"])
+                handler?.protocolViolation(error)
+            }
+        }
+        if wrote { handler?.flush() }
+        for delivery in taken { execute(session.messageTaken(delivery)) }
+        handler?.setReadingPaused(session.isOverReceiveMaximum)
+        if drainTimer != nil && !session.hasOutstandingPublishes { disconnectNow() }
+    }
+
+    /// Whether the client stopped reading because the server sent more than the Receive Maximum.
+    var isReadingPaused: Bool { handler?.isReadingPaused ?? false }
+
+    private func complete(_ request: RequestID, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
+        publishes.removeValue(forKey: request)?.completeWith(result.mapError { $0 as any Error })
+    }
+}
+
+extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {
+    func connectionEstablished(_ handler: MQTT5ConnectionHandler, info: MQTT5ConnectionInfo) {
+        guard handler === self.handler else { return }
+        hasConnected = true
+        if info.clientIdentifierAssigned { assignedClientIdentifier = info.clientIdentifier }
+        attempt?.connected = true
+        connectionInfo = info
+        logger.debug(
+            "connected",
+            metadata: [
+                "mqtt.sessionPresent": "\(info.sessionPresent)", "mqtt.clientIdentifier": "\(info.clientIdentifier)",
+                "mqtt.receiveMaximum": "\(info.receiveMaximum)",
+            ])
+        if isStopping {
+            disconnectNow()
+            return
+        }
+        notify(.connected(info))
+        execute(session.connectionEstablished(info))
+    }
+
+    func sessionPacketReceived(_ handler: MQTT5ConnectionHandler, _ packet: MQTTPacket) {
+        guard handler === self.handler else { return }
+        execute(session.packetReceived(packet))
+    }
+
+    func connectionClosed(_ handler: MQTT5ConnectionHandler, error: MQTT5ClientError) {
+        guard handler === self.handler else { return }
+        self.handler = nil
+        channel = nil
+        if connectionInfo != nil {
+            connectionInfo = nil
+            session.connectionLost()
+            notify(.disconnected(error))
+        }
+        logger.debug("connection ended", metadata: ["error": "\(error)"])
+        if drainTimer != nil {
+            drainTimer?.cancel()
+            drainTimer = nil
+        }
+        endAttempt(error)
+    }
+}
+
+/// Whether `host` is an IP literal (TLS sends no SNI for those).
+private func isIPAddressLiteral(_ host: String) -> Bool {
+    (try? SocketAddress(ipAddress: host, port: 0)) != nil
+}

@@ -1,0 +1,92 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A subscription's buffer: filled on the client's event loop, read from any task.
+final class MQTTSubscriptionBuffer: Sendable {
+    typealias Waiter = CheckedContinuation<Result<MQTTMessage?, MQTT5ClientError>, Never>
+    typealias State = MQTTSubscriptionBufferState<Waiter>
+
+    private let state: NIOLockedValueBox<State>
+    private let nextWaiterID = NIOLockedValueBox<UInt64>(0)
+    /// Called (from the reading task) with each delivery the consumer takes.
+    private let taken: @Sendable (MQTTSessionStateMachine.DeliveryID) -> Void
+
+    init(capacity: Int, hardLimit: Int, taken: @escaping @Sendable (MQTTSessionStateMachine.DeliveryID) -> Void) {
+        state = NIOLockedValueBox(State(capacity: capacity, hardLimit: hardLimit))
+        self.taken = taken
+    }
+
+    var droppedCount: Int { state.withLockedValue { $0.droppedCount } }
+    var bufferedCount: Int { state.withLockedValue { $0.entries.count } }
+
+    /// Adds a message; returns a delivery that must count as taken at once (handed over, or dropped).
+    func push(
+        _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
+    ) -> MQTTSessionStateMachine.DeliveryID? {
+        let outcome = state.withLockedValue { $0.push(State.Entry(message: message, delivery: delivery)) }
+        switch outcome {
+        case .buffered:
+            return nil
+        case .handedOver(let waiter, let entry):
+            waiter.resume(returning: .success(entry.message))
+            return entry.delivery
+        case .dropped(let delivery):
+            return delivery
+        }
+    }
+
+    /// Ends the stream; returns the deliveries discarded with it.
+    func finish(_ end: State.End, dropMessages: Bool) -> [MQTTSessionStateMachine.DeliveryID] {
+        let (waiters, discarded) = state.withLockedValue { $0.finish(end, dropMessages: dropMessages) }
+        let result: Result<MQTTMessage?, MQTT5ClientError>
+        switch end {
+        case .finished: result = .success(nil)
+        case .failed(let error): result = .failure(error)
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+        return discarded
+    }
+
+    func next() async throws(MQTT5ClientError) -> MQTTMessage? {
+        switch state.withLockedValue({ $0.next() }) {
+        case .message(let entry):
+            if let delivery = entry.delivery { taken(delivery) }
+            return entry.message
+        case .ended(.finished):
+            return nil
+        case .ended(.failed(let error)):
+            throw error
+        case .wait:
+            break
+        }
+        // A cancelled reader stops waiting and ends its iteration; the messages stay for the next reader.
+        if Task.isCancelled { return nil }
+        let id = nextWaiterID.withLockedValue { id in
+            id += 1
+            return id
+        }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: Waiter) in
+                // Decided under the lock, so a message, the end or a cancellation either finds the reader parked or
+                // is seen here.
+                let immediate: Result<MQTTMessage?, MQTT5ClientError>? = state.withLockedValue { state in
+                    if Task.isCancelled { return .success(nil) }
+                    switch state.next() {
+                    case .message(let entry):
+                        if let delivery = entry.delivery { taken(delivery) }
+                        return .success(entry.message)
+                    case .ended(.finished): return .success(nil)
+                    case .ended(.failed(let error)): return .failure(error)
+                    case .wait:
+                        state.park(continuation, id: id)
+                        return nil
+                    }
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            state.withLockedValue { $0.unpark(id: id) }?.resume(returning: .success(nil))
+        }
+        return try result.get()
+    }
+}

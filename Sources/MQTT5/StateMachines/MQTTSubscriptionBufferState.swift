@@ -1,0 +1,99 @@
+import DequeModule
+
+/// The messages one subscription holds for its consumer, and the consumers waiting for them, as a pure value.
+///
+/// Bounded: a QoS 0 message that arrives while `capacity` messages wait is dropped and counted. QoS 1 and 2
+/// messages are not bounded by `capacity` but by the client's Receive Maximum, since their acknowledgement waits
+/// until the consumer takes them; `hardLimit` (`capacity` plus the Receive Maximum) is only reached when a session
+/// was lost with messages still waiting and the server sent a full window more. Such a message is dropped too, and
+/// acknowledged (there is no session left whose guarantees it could keep).
+struct MQTTSubscriptionBufferState<Waiter> {
+    typealias DeliveryID = MQTTSessionStateMachine.DeliveryID
+
+    struct Entry: Sendable {
+        var message: MQTTMessage
+        /// The session's delivery, reported as taken when the consumer takes the message; nil for QoS 0.
+        var delivery: DeliveryID?
+    }
+
+    /// How the stream ended: nil while open.
+    enum End: Sendable {
+        case finished
+        case failed(MQTT5ClientError)
+    }
+
+    enum PushOutcome {
+        /// Queued for a later `next`.
+        case buffered
+        /// Handed straight to a waiting consumer: the delivery (if any) is taken.
+        case handedOver(Waiter, Entry)
+        /// Not kept: the buffer is full (or the stream has ended). The delivery (if any) counts as taken.
+        case dropped(DeliveryID?)
+    }
+
+    enum NextOutcome {
+        case message(Entry)
+        case ended(End)
+        /// Nothing yet: park the consumer with `park`.
+        case wait
+    }
+
+    let capacity: Int
+    let hardLimit: Int
+    private(set) var entries: Deque<Entry> = []
+    private(set) var waiters: Deque<(id: UInt64, waiter: Waiter)> = []
+    private(set) var droppedCount = 0
+    private(set) var end: End?
+
+    init(capacity: Int, hardLimit: Int) {
+        self.capacity = capacity
+        self.hardLimit = max(hardLimit, capacity)
+    }
+
+    mutating func push(_ entry: Entry) -> PushOutcome {
+        guard end == nil else { return .dropped(entry.delivery) }
+        if let (_, waiter) = waiters.popFirst() {
+            return .handedOver(waiter, entry)
+        }
+        let limit = entry.delivery == nil ? capacity : hardLimit
+        guard entries.count < limit else {
+            droppedCount += 1
+            return .dropped(entry.delivery)
+        }
+        entries.append(entry)
+        return .buffered
+    }
+
+    mutating func next() -> NextOutcome {
+        if let entry = entries.popFirst() { return .message(entry) }
+        if let end { return .ended(end) }
+        return .wait
+    }
+
+    mutating func park(_ waiter: Waiter, id: UInt64) {
+        waiters.append((id, waiter))
+    }
+
+    /// Removes a waiting consumer (it was cancelled); nil if it was already resumed.
+    mutating func unpark(id: UInt64) -> Waiter? {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters.remove(at: index).waiter
+    }
+
+    /// Ends the stream. With `dropMessages`, waiting messages are discarded (an unsubscribe); otherwise consumers
+    /// read them before the end. Returns the consumers to resume with the end, and the deliveries discarded.
+    mutating func finish(_ end: End, dropMessages: Bool) -> (waiters: [Waiter], discarded: [DeliveryID]) {
+        guard self.end == nil else { return ([], []) }
+        self.end = end
+        var discarded: [DeliveryID] = []
+        if dropMessages {
+            discarded = entries.compactMap(\.delivery)
+            entries = []
+        }
+        let resumed = waiters.map(\.waiter)
+        waiters = []
+        return (resumed, discarded)
+    }
+}
+
+extension MQTTSubscriptionBufferState: Sendable where Waiter: Sendable {}

@@ -1,0 +1,101 @@
+import NIOCore
+import Testing
+
+@testable import MQTT5
+
+/// A subscription's buffer as a pure value: what is kept, dropped, handed over and discarded.
+@Suite struct MQTTSubscriptionBufferStateTests {
+    typealias State = MQTTSubscriptionBufferState<String>
+
+    static func entry(_ text: String, delivery: UInt64? = nil) -> State.Entry {
+        State.Entry(message: MQTTMessage(topic: "t", payload: buffer(text)), delivery: delivery)
+    }
+
+    static func text(_ outcome: State.NextOutcome) -> String? {
+        if case .message(let entry) = outcome { return String(buffer: entry.message.payload) }
+        return nil
+    }
+
+    @Test func qos0BeyondTheCapacityIsDroppedAndCounted() {
+        var state = State(capacity: 2, hardLimit: 5)
+        for text in ["a", "b", "c", "d"] { _ = state.push(Self.entry(text)) }
+        #expect(state.entries.count == 2)
+        #expect(state.droppedCount == 2)
+        #expect(Self.text(state.next()) == "a")
+        #expect(Self.text(state.next()) == "b")
+        guard case .wait = state.next() else {
+            Issue.record("expected to wait")
+            return
+        }
+    }
+
+    @Test func qos1And2AreKeptBeyondTheCapacityUpToTheHardLimit() {
+        var state = State(capacity: 1, hardLimit: 3)
+        guard case .buffered = state.push(Self.entry("a", delivery: 1)),
+            case .buffered = state.push(Self.entry("b", delivery: 2)),
+            case .buffered = state.push(Self.entry("c", delivery: 3))
+        else {
+            Issue.record("expected three buffered")
+            return
+        }
+        // Past the hard limit (only after a lost session): dropped, and its delivery counts as taken.
+        guard case .dropped(let delivery) = state.push(Self.entry("d", delivery: 4)) else {
+            Issue.record("expected a drop")
+            return
+        }
+        #expect(delivery == 4)
+        #expect(state.droppedCount == 1)
+        // A QoS 0 message finds the buffer full.
+        guard case .dropped(nil) = state.push(Self.entry("e")) else {
+            Issue.record("expected a drop")
+            return
+        }
+    }
+
+    @Test func aWaitingConsumerGetsTheMessageDirectly() {
+        var state = State(capacity: 1, hardLimit: 1)
+        guard case .wait = state.next() else {
+            Issue.record("expected to wait")
+            return
+        }
+        state.park("reader", id: 7)
+        guard case .handedOver(let waiter, let entry) = state.push(Self.entry("x", delivery: 9)) else {
+            Issue.record("expected a hand-over")
+            return
+        }
+        #expect(waiter == "reader")
+        #expect(entry.delivery == 9)
+        #expect(state.entries.isEmpty)
+        #expect(state.unpark(id: 7) == nil)
+    }
+
+    @Test func finishingKeepsMessagesForReadersUnlessTheyAreDiscarded() {
+        var kept = State(capacity: 5, hardLimit: 5)
+        _ = kept.push(Self.entry("a", delivery: 1))
+        #expect(kept.finish(.finished, dropMessages: false).discarded == [])
+        #expect(Self.text(kept.next()) == "a")
+        guard case .ended(.finished) = kept.next() else {
+            Issue.record("expected the end")
+            return
+        }
+        // Nothing is accepted after the end; a delivery pushed then counts as taken.
+        guard case .dropped(2) = kept.push(Self.entry("b", delivery: 2)) else {
+            Issue.record("expected a drop")
+            return
+        }
+
+        var discarded = State(capacity: 5, hardLimit: 5)
+        _ = discarded.push(Self.entry("a", delivery: 1))
+        _ = discarded.push(Self.entry("b"))
+        _ = discarded.push(Self.entry("c", delivery: 3))
+        discarded.park("reader", id: 1)
+        let (waiters, deliveries) = discarded.finish(.failed(MQTT5ClientError(.shutDown, "x")), dropMessages: true)
+        #expect(waiters == ["reader"])
+        #expect(deliveries == [1, 3])
+        guard case .ended(.failed(let error)) = discarded.next() else {
+            Issue.record("expected the failure")
+            return
+        }
+        #expect(error.code == .shutDown)
+    }
+}
