@@ -20,13 +20,14 @@ public final class MQTT5Client: Service, Sendable {
     public let logger: Logger
     let eventLoop: any EventLoop
     let driver: NIOLoopBoundBox<MQTT5ClientDriver>
+    /// The driver's connection events, reachable from any thread.
+    private let events: MQTT5ConnectionEventHub
     private let counters = NIOLockedValueBox(Counters())
     private let started = NIOLockedValueBox(false)
 
     private struct Counters {
         var request: UInt64 = 0
         var subscription = 0
-        var observer: UInt64 = 0
     }
 
     /// - Parameters:
@@ -41,8 +42,9 @@ public final class MQTT5Client: Service, Sendable {
         self.logger = logger
         let eventLoop = eventLoopGroup.next()
         self.eventLoop = eventLoop
-        self.driver = NIOLoopBoundBox.makeBoxSendingValue(
-            MQTT5ClientDriver(configuration: configuration, eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+        let driver = MQTT5ClientDriver(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        self.events = driver.events
+        self.driver = NIOLoopBoundBox.makeBoxSendingValue(driver, eventLoop: eventLoop)
     }
 
     // MARK: Running
@@ -148,22 +150,16 @@ public final class MQTT5Client: Service, Sendable {
         try? await promise.futureResult.get()
     }
 
-    /// What happens to the connection, from now on: a new sequence for each call. When connected already, the
-    /// first event is `connected`. The sequence keeps the newest 16 events for a slow reader and ends when the
-    /// client stops.
+    /// What happens to the connection, from the moment of the call on: a new sequence for each call. When
+    /// connected already, the first event is `connected`. The sequence keeps the newest 16 events for a slow reader
+    /// and ends when the client stops.
     public func connectionEvents() -> AsyncStream<MQTT5ConnectionEvent> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: MQTT5ConnectionEvent.self, bufferingPolicy: .bufferingNewest(16))
-        let id = counters.withLockedValue { counters in
-            counters.observer += 1
-            return counters.observer
+        let hub = self.events
+        if let id = hub.register(continuation) {
+            continuation.onTermination = { _ in hub.unregister(id) }
         }
-        let driver = self.driver
-        let eventLoop = self.eventLoop
-        continuation.onTermination = { _ in
-            eventLoop.execute { driver.value.removeObserver(id) }
-        }
-        eventLoop.execute { driver.value.addObserver(id, continuation) }
         return stream
     }
 

@@ -38,7 +38,8 @@ final class MQTT5ClientDriver {
     private var subscribes: [RequestID: (promise: EventLoopPromise<[MQTTReasonCode]>, id: SubscriptionID)] = [:]
     private var unsubscribes: [RequestID: EventLoopPromise<[MQTTReasonCode]>] = [:]
     private var buffers: [SubscriptionID: MQTTSubscriptionBuffer] = [:]
-    private var observers: [UInt64: AsyncStream<MQTT5ConnectionEvent>.Continuation] = [:]
+    /// Where connection events go; shared with the client, which registers observers on any thread.
+    let events = MQTT5ConnectionEventHub()
 
     /// Set once the client is asked to stop: the DISCONNECT to end with, and what waiting callers fail with.
     private(set) var stopRequest: (packet: MQTTDisconnectPacket, error: MQTT5ClientError)?
@@ -215,21 +216,8 @@ final class MQTT5ClientDriver {
         handler.reauthenticate(promise: promise)
     }
 
-    func addObserver(_ id: UInt64, _ continuation: AsyncStream<MQTT5ConnectionEvent>.Continuation) {
-        guard !isFinished else {
-            continuation.finish()
-            return
-        }
-        observers[id] = continuation
-        if let connectionInfo { continuation.yield(.connected(connectionInfo)) }
-    }
-
-    func removeObserver(_ id: UInt64) {
-        observers[id] = nil
-    }
-
     private func notify(_ event: MQTT5ConnectionEvent) {
-        for observer in observers.values { observer.yield(event) }
+        events.publish(event)
     }
 
     /// Closes the network connection without DISCONNECT, as a lost network would (for tests of the Will Message).
@@ -304,8 +292,7 @@ final class MQTT5ClientDriver {
             _ = buffer.finish(error.map { .failed($0) } ?? .finished, dropMessages: false)
         }
         buffers = [:]
-        for observer in observers.values { observer.finish() }
-        observers = [:]
+        events.finish()
         for waiter in stopWaiters { waiter.succeed() }
         stopWaiters = []
     }

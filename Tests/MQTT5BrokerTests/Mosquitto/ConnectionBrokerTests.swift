@@ -180,8 +180,7 @@ struct ConnectionBrokerTests {
                 // Aliases belong to one connection: after a reconnect they start again.
                 let events = publisher.connectionEvents()
                 try await Self.loseConnection(publisher)
-                _ = try await nextEvent(events, where: Self.isDisconnected)
-                _ = try await nextEvent(events, where: Self.isConnected)
+                _ = try await reconnection(events)
                 #expect(try await publisher.eventLoop.submit { driver.value.outboundTopicAliasCount }.get() == 0)
                 try await publisher.publish(topic: topics[4], payload: ByteBuffer(string: "after"), qos: .atLeastOnce)
                 try await publisher.publish(topic: topics[4], payload: ByteBuffer(string: "again"), qos: .atLeastOnce)
@@ -207,12 +206,9 @@ struct ConnectionBrokerTests {
                 let publisherEvents = publisher.connectionEvents()
                 // Without persistence the broker forgets every session and subscription.
                 try await broker.restart()
-                _ = try await nextEvent(subscriberEvents, where: Self.isDisconnected)
-                guard case .connected(let info) = try await nextEvent(subscriberEvents, where: Self.isConnected)
-                else { return }
+                let info = try await reconnection(subscriberEvents)
                 #expect(!info.sessionPresent)
-                _ = try await nextEvent(publisherEvents, where: Self.isDisconnected)
-                _ = try await nextEvent(publisherEvents, where: Self.isConnected)
+                _ = try await reconnection(publisherEvents)
 
                 // The client made its subscription again by itself; the same handle keeps receiving.
                 let driver = subscriber.driver

@@ -134,6 +134,25 @@ func nextEvent(
     }
 }
 
+/// Waits for the client to connect again after losing its connection. A failed attempt counts as evidence of the
+/// loss too: the events stream keeps only the newest events, and a long outage can push the `disconnected` event
+/// out before the test reads it.
+func reconnection(
+    _ events: AsyncStream<MQTT5ConnectionEvent>,
+    timeout: Duration = .seconds(20)
+) async throws -> MQTT5ConnectionInfo {
+    try await withTimeout(timeout, "reconnection") {
+        var sawLoss = false
+        for await event in events {
+            switch event {
+            case .disconnected, .connectionAttemptFailed: sawLoss = true
+            case .connected(let info): if sawLoss { return info }
+            }
+        }
+        throw TestTimeout(description: "the connection events ended")
+    }
+}
+
 extension MQTTMessage {
     var text: String { String(buffer: payload) }
 }
