@@ -15,10 +15,12 @@ import Synchronization
 ///   partition itself, at the cursor, else at the group's committed offsets, else by `autoOffsetReset`, and commits
 ///   for the group without joining it.
 ///
-/// Commits follow the QoS: `none` never commits; `auto` commits what was handed out (a stream every 5 s and when
-/// it ends, a poll before it answers); `at-most-once` commits each batch before handing it out; `at-least-once`
-/// commits what the entrypoint reports written to the client. Every message's id is a ``KafkaCursor`` of all the
-/// stream's partitions as of that message.
+/// Commits follow the QoS: `none` never commits; `at-most-once` commits each batch before handing it out;
+/// `at-least-once` commits what the entrypoint reports written to the client, as soon as it does; `auto` commits
+/// that too, but a stream every 5 s (and when its partitions go to another member, and when it ends), and a poll
+/// before it answers. A stream never commits records it took but could not write (a client that left), so the
+/// next owner of a partition reads them. Every message's id is a ``KafkaCursor`` of all the stream's partitions as
+/// of that message.
 final class KafkaMessageSource: MessageSource {
     struct Options: Sendable {
         var qos: MessageQoS
@@ -42,8 +44,10 @@ final class KafkaMessageSource: MessageSource {
     private struct State {
         /// Positions handed out and not yet acknowledged as written to the client (at-least-once, auto polls).
         var unacknowledged: [KafkaTopicPartition: Int64] = [:]
-        /// Positions the entrypoint reported written: what an at-least-once member commits when it leaves.
+        /// Positions the entrypoint reported written: what a member commits.
         var acknowledged: [KafkaTopicPartition: Int64] = [:]
+        /// What the group has from this member, so an unchanged position is not committed again.
+        var committed: [KafkaTopicPartition: Int64] = [:]
         var closed = false
         /// Why the consumer stopped on its own.
         var failure: KafkaError?
@@ -56,15 +60,20 @@ final class KafkaMessageSource: MessageSource {
     private let state: LockedState
     private let closing: AsyncStream<Void>.Continuation
 
-    private init(consumer: KafkaConsumer, cluster: KafkaCluster, options: Options, membership: Membership) {
+    /// How often an `auto` stream commits what it delivered.
+    static let autoCommitInterval = Duration.seconds(5)
+
+    private init(
+        consumer: KafkaConsumer, cluster: KafkaCluster, options: Options, membership: Membership, state: LockedState
+    ) {
         self.consumer = consumer
         self.cluster = cluster
         self.options = options
         self.membership = membership
-        let state = LockedState()
         self.state = state
         let (closeSignal, closing) = AsyncStream.makeStream(of: Void.self)
         self.closing = closing
+        let commitsDelivered = membership == .member && (options.qos == .auto || options.qos == .atLeastOnce)
         // Unstructured: the consumer must run while the entrypoint pulls from this source, and a source lives
         // across the entrypoint's calls with no scope of its own to run it in. The task ends once close() (or
         // deinit) finishes the close signal, or the consumer stops on its own.
@@ -80,19 +89,68 @@ final class KafkaMessageSource: MessageSource {
                     }
                     consumer.close()
                 }
-                for await _ in closeSignal {}
-                // A member that acknowledges what it delivered commits the last of it before leaving the group.
-                if membership == .member, options.qos == .atLeastOnce {
-                    let acknowledged = state.withLock { $0.acknowledged }
-                    do throws(KafkaError) {
-                        try await consumer.commit(acknowledged)
-                    } catch {
-                        options.logger.debug("Kafka commit on close failed", metadata: ["error": "\(error)"])
+                if membership == .member && options.qos == .auto {
+                    group.addTask {
+                        while (try? await Task.sleep(for: Self.autoCommitInterval)) != nil {
+                            await Self.commitAcknowledged(consumer, state, options)
+                        }
                     }
                 }
+                for await _ in closeSignal {}
+                // What the client has is the group's before this member leaves it.
+                if commitsDelivered { await Self.commitAcknowledged(consumer, state, options) }
                 consumer.close()
+                group.cancelAll()
             }
         }
+    }
+
+    /// Commits the positions the entrypoint reported delivered, where they moved since the last commit.
+    private static func commitAcknowledged(
+        _ consumer: KafkaConsumer, _ state: LockedState, _ options: Options,
+        only partitions: Set<KafkaTopicPartition>? = nil
+    ) async {
+        let offsets = state.withLock { state in
+            state.acknowledged.filter { (partitions?.contains($0.key) ?? true) && state.committed[$0.key] != $0.value }
+        }
+        guard !offsets.isEmpty else { return }
+        do throws(KafkaError) {
+            try await consumer.commit(offsets)
+            state.withLock { $0.committed.merge(offsets) { _, new in new } }
+        } catch {
+            options.logger.debug("Kafka commit failed", metadata: ["group": "\(options.groupID)", "error": "\(error)"])
+        }
+    }
+
+    /// Commits a member's delivered positions of partitions the group takes away, and forgets them.
+    private final class RevocationCommitter: KafkaRebalanceListener {
+        let state: LockedState
+        let options: Options
+        private let consumer = Mutex<KafkaConsumer?>(nil)
+
+        init(state: LockedState, options: Options) {
+            self.state = state
+            self.options = options
+        }
+
+        func attach(_ consumer: KafkaConsumer) { self.consumer.withLock { $0 = consumer } }
+
+        func partitionsRevoked(_ partitions: [KafkaTopicPartition]) async {
+            guard let consumer = consumer.withLock({ $0 }) else { return }
+            let revoked = Set(partitions)
+            if options.qos == .auto || options.qos == .atLeastOnce {
+                await KafkaMessageSource.commitAcknowledged(consumer, state, options, only: revoked)
+            }
+            state.withLock { state in
+                for partition in revoked {
+                    state.acknowledged[partition] = nil
+                    state.unacknowledged[partition] = nil
+                    state.committed[partition] = nil
+                }
+            }
+        }
+
+        func partitionsAssigned(_ partitions: [KafkaTopicPartition]) async {}
     }
 
     deinit {
@@ -144,7 +202,8 @@ final class KafkaMessageSource: MessageSource {
         }
         let consumer = KafkaConsumer(cluster: cluster, configuration: consumerConfiguration(autoOffsetReset))
         consumer.assign(starts.mapValues { .exact($0) })
-        return KafkaMessageSource(consumer: consumer, cluster: cluster, options: options, membership: .standalone)
+        return KafkaMessageSource(
+            consumer: consumer, cluster: cluster, options: options, membership: .standalone, state: LockedState())
     }
 
     /// A stream: a member of the client's consumer group, starting the cursor's partitions at the cursor.
@@ -158,9 +217,14 @@ final class KafkaMessageSource: MessageSource {
         group.sessionTimeout = .seconds(10)
         group.heartbeatInterval = .seconds(3)
         group.rebalanceTimeout = .seconds(10)
-        group.autoCommitInterval = options.qos == .auto ? .seconds(5) : nil
+        // Commits are the source's: of what was delivered, never of what was only taken from the consumer.
+        group.autoCommitInterval = nil
         configuration.group = group
+        let state = LockedState()
+        let committer = RevocationCommitter(state: state, options: options)
+        configuration.rebalanceListener = committer
         let consumer = KafkaConsumer(cluster: cluster, configuration: configuration)
+        committer.attach(consumer)
         do throws(KafkaError) {
             switch selection {
             case .topics(let topics): try consumer.subscribe(topics: topics)
@@ -170,7 +234,8 @@ final class KafkaMessageSource: MessageSource {
             throw GatewayError.kafka(error)
         }
         if let cursor { consumer.overrideStartPositions(cursor.nextOffsets) }
-        return KafkaMessageSource(consumer: consumer, cluster: cluster, options: options, membership: .member)
+        return KafkaMessageSource(
+            consumer: consumer, cluster: cluster, options: options, membership: .member, state: state)
     }
 
     private static func consumerConfiguration(
@@ -242,9 +307,9 @@ final class KafkaMessageSource: MessageSource {
                 options.logger.debug(
                     "Kafka commit failed", metadata: ["group": "\(options.groupID)", "error": "\(error)"])
             }
-        case (.atLeastOnce, _):
+        case (.atLeastOnce, _), (.auto, .member):
             state.withLock { $0.unacknowledged.merge(positions) { _, new in new } }
-        case (.none, _), (.auto, .member):
+        case (.none, _):
             break
         }
         return messages
@@ -276,13 +341,13 @@ final class KafkaMessageSource: MessageSource {
     }
 
     func delivered() async {
-        guard options.qos == .atLeastOnce else { return }
+        guard options.qos == .atLeastOnce || (options.qos == .auto && membership == .member) else { return }
         let offsets = state.withLock { state -> [KafkaTopicPartition: Int64] in
             defer { state.unacknowledged = [:] }
             state.acknowledged.merge(state.unacknowledged) { _, new in new }
             return state.unacknowledged
         }
-        guard !offsets.isEmpty else { return }
+        guard !offsets.isEmpty, options.qos == .atLeastOnce else { return }
         switch membership {
         case .standalone:
             do {
@@ -294,9 +359,11 @@ final class KafkaMessageSource: MessageSource {
         case .member:
             // Not awaited: a stream goes on while the commit travels; commits go out in order.
             let logger = options.logger
+            let state = state
             consumer.commitAsync(offsets) { result in
-                if case .failure(let error) = result {
-                    logger.debug("Kafka commit failed", metadata: ["error": "\(error)"])
+                switch result {
+                case .success: state.withLock { $0.committed.merge(offsets) { _, new in new } }
+                case .failure(let error): logger.debug("Kafka commit failed", metadata: ["error": "\(error)"])
                 }
             }
         }
@@ -313,7 +380,7 @@ final class KafkaMessageSource: MessageSource {
             return !state.closed
         }
         guard wasOpen else { return }
-        if !(membership == .member && options.qos == .atLeastOnce) {
+        if !(membership == .member && (options.qos == .auto || options.qos == .atLeastOnce)) {
             // Nothing to commit first: the consumer stops (and leaves its group) now.
             consumer.close()
         }

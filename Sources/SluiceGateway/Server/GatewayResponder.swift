@@ -28,8 +28,13 @@ struct GatewayResponder: Sendable {
         if method == .post, let post = deployment.httpPost {
             try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
         } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
+            let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
             try await sse.entrypoint.handle(request, writer: writer, invocation: sse.invocation) { action in
-                channel.closeFuture.whenComplete { _ in action() }
+                if let departure {
+                    departure.onDeparture(action)
+                } else {
+                    channel.closeFuture.whenComplete { _ in action() }
+                }
             }
         } else if method == .get, let get = deployment.httpGet {
             try await get.entrypoint.handle(request, writer: writer, invocation: get.invocation)
