@@ -89,7 +89,10 @@ let package = Package(
             name: "SluiceEndpoints",
             dependencies: [
                 "SluiceCore",
+                "KafkaClient",
+                "KafkaWire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -149,11 +152,18 @@ let package = Package(
             dependencies: ["KafkaClient", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // The tests' harness for a real Kafka-compatible broker (tansu, started per test on a free loopback port)
+        // and librdkafka as the reference client: used by every suite that needs a broker.
+        .target(
+            name: "KafkaTestSupport",
+            path: "Tests/KafkaTestSupport",
+            swiftSettings: swiftSettings
+        ),
         // Tests against a real Kafka-compatible broker (tansu) and librdkafka, started by the tests themselves.
         .testTarget(
             name: "KafkaBrokerTests",
             dependencies: [
-                "KafkaClient", "KafkaWire",
+                "KafkaClient", "KafkaWire", "KafkaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -187,7 +197,28 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceEndpointsTests",
-            dependencies: ["SluiceCore", "SluiceEndpoints"],
+            dependencies: ["SluiceCore", "SluiceEndpoints", "KafkaClient"],
+            swiftSettings: swiftSettings
+        ),
+        // The kafka endpoint end to end: a gateway in the test process, a real tansu broker started by each test,
+        // clients over real sockets, librdkafka as the oracle on the broker side.
+        .testTarget(
+            name: "SluiceKafkaEndpointTests",
+            dependencies: [
+                "SluiceCore",
+                "SluiceEndpoints",
+                "SluiceGateway",
+                "KafkaClient",
+                "KafkaTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

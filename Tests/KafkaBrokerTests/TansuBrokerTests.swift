@@ -1,4 +1,5 @@
 import Foundation
+import KafkaTestSupport
 import Testing
 
 /// The harness itself: a real tansu broker, driven by librdkafka through the oracle.

@@ -4,6 +4,14 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
+/// A time when no broker of the cluster could be reached.
+public struct KafkaClusterOutage: Sendable {
+    /// When the first connection attempt of the outage failed.
+    public var since: NIODeadline
+    /// The latest connection failure.
+    public var error: KafkaError
+}
+
 /// The client's view of a Kafka cluster: brokers, topic metadata, group coordinators, and one connection per
 /// broker shared by everything that uses the cluster (producers, consumers, admin calls).
 ///
@@ -25,6 +33,7 @@ public actor KafkaCluster {
     private var coordinators: [String: Int32] = [:]
     private var coordinatorAddresses: [Int32: KafkaClientConfiguration.BrokerAddress] = [:]
     private var isShutDown = false
+    private var outage: KafkaClusterOutage?
 
     /// A broker address and a lane. Requests on one connection are answered in order, so a request that the broker
     /// may hold (a long-polling Fetch) gets a lane of its own, where it cannot delay produce, metadata and group
@@ -165,6 +174,7 @@ public actor KafkaCluster {
                 throw KafkaError(.shutDown, "the Kafka client is shut down")
             }
             connections[key] = .connected(connection)
+            outage = nil
             connection.channel.closeFuture.whenComplete { [weak self] _ in
                 guard let self else { return }
                 // The close is seen on an event loop; the cluster's state lives in the actor.
@@ -174,6 +184,9 @@ public actor KafkaCluster {
         } catch {
             let delay = backoff(attempts: attempts)
             connections[key] = .failed(attempts: attempts + 1, retryAt: .now() + delay, error: error)
+            if !hasOpenConnection {
+                outage = KafkaClusterOutage(since: outage?.since ?? .now(), error: error)
+            }
             logger.debug(
                 "connection failed",
                 metadata: [
@@ -181,6 +194,48 @@ public actor KafkaCluster {
                 ]
             )
             throw error
+        }
+    }
+
+    /// Whether any connection to any broker is open now.
+    private var hasOpenConnection: Bool {
+        connections.values.contains {
+            if case .connected(let connection) = $0 { return connection.isActive }
+            return false
+        }
+    }
+
+    /// The cluster is out of reach: the latest attempt to connect failed while no connection to any broker was open.
+    /// nil once a connection opens again.
+    public var currentOutage: KafkaClusterOutage? {
+        hasOpenConnection ? nil : outage
+    }
+
+    /// Returns at once while a connection to some broker is open; otherwise connects now to a broker (without
+    /// waiting out reconnect backoffs: brokers still backing off are skipped), and throws when none answers. For
+    /// callers that would rather fail fast than queue work for a cluster that is away.
+    public func checkReachable() async throws(KafkaError) {
+        guard !hasOpenConnection else { return }
+        var lastError: KafkaError?
+        var seen: Set<KafkaClientConfiguration.BrokerAddress> = []
+        for address in Array(brokers.values) + configuration.bootstrapServers where seen.insert(address).inserted {
+            switch connections[ConnectionKey(address: address, lane: "")] {
+            case .failed(_, let retryAt, _) where retryAt > .now():
+                continue
+            case .connecting:
+                continue
+            default:
+                break
+            }
+            do {
+                _ = try await connection(to: address)
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        if let error = currentOutage?.error ?? lastError {
+            throw KafkaError(error.code, "no broker reachable: \(error.context)")
         }
     }
 

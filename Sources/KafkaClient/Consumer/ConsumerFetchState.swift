@@ -10,6 +10,8 @@ struct ConsumerFetchState {
         /// The next offset to fetch; nil until it is looked up from `start`.
         var fetchPosition: Int64?
         var start: KafkaOffsetSpec
+        /// Where the application's reading of the partition starts: `start` as an offset, once known.
+        var startPosition: Int64?
         var paused = false
         /// Set while ListOffsets runs for it.
         var resolving = false
@@ -47,7 +49,10 @@ struct ConsumerFetchState {
         partitions = [:]
         for (partition, spec) in assignment {
             var state = Partition(start: spec)
-            if case .exact(let offset) = spec { state.fetchPosition = offset }
+            if case .exact(let offset) = spec {
+                state.fetchPosition = offset
+                state.startPosition = offset
+            }
             partitions[partition] = state
         }
         buffer.removeAll { partitions[$0.topicPartition] == nil }
@@ -70,9 +75,15 @@ struct ConsumerFetchState {
         epoch &+= 1
         partitions[partition]!.start = spec
         partitions[partition]!.fetchPosition = nil
+        partitions[partition]!.startPosition = nil
         partitions[partition]!.awaitingDelivery.removeAll()
         partitions[partition]!.parked.removeAll()
-        if case .exact(let offset) = spec { partitions[partition]!.fetchPosition = offset }
+        if case .exact(let offset) = spec {
+            partitions[partition]!.fetchPosition = offset
+            partitions[partition]!.startPosition = offset
+        }
+        // Records handed out before the seek are no position to commit any more.
+        consumed[partition] = nil
         buffer.removeAll { $0.topicPartition == partition }
         bufferedBytes = buffer.reduce(0) { $0 + $1.estimatedBytes }
     }
@@ -98,6 +109,7 @@ struct ConsumerFetchState {
     mutating func resolved(_ offsets: [KafkaTopicPartition: Int64], failed: [KafkaTopicPartition]) {
         for (partition, offset) in offsets where partitions[partition]?.resolving == true {
             partitions[partition]!.fetchPosition = offset
+            partitions[partition]!.startPosition = offset
             partitions[partition]!.resolving = false
         }
         for partition in failed where partitions[partition] != nil {
@@ -252,4 +264,25 @@ struct ConsumerFetchState {
     }
 
     var assignedPartitions: [KafkaTopicPartition] { partitions.keys.sorted() }
+
+    /// For each owned partition whose position is known, the offset of the next record the application gets:
+    /// after the last one handed out, else where the partition starts.
+    var applicationPositions: [KafkaTopicPartition: Int64] {
+        var positions: [KafkaTopicPartition: Int64] = [:]
+        for (partition, state) in partitions {
+            if let position = consumed[partition] ?? state.startPosition { positions[partition] = position }
+        }
+        return positions
+    }
+
+    /// Hands a failure taken by `next()` back, for the next read to see.
+    mutating func putBack(_ error: KafkaError) {
+        if failure == nil { failure = error }
+    }
+
+    /// Parks the reader unless something is ready or `deadline` has passed; returns false when it must not wait.
+    mutating func wait(_ continuation: CheckedContinuation<Void, Never>, until deadline: NIODeadline) -> Bool {
+        guard deadline > .now() else { return false }
+        return wait(continuation)
+    }
 }

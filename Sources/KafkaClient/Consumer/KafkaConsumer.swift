@@ -16,6 +16,8 @@ public final class KafkaConsumer: Service, Sendable {
     private let leaders = NIOLockedValueBox<[KafkaTopicPartition: Int32]>([:])
     private let subscription = NIOLockedValueBox<ConsumerGroupSubscription?>(nil)
     private let coordinator = NIOLockedValueBox<ConsumerGroupCoordinator?>(nil)
+    /// Offsets to start at instead of the committed ones, for partitions the group has not assigned yet.
+    private let startOverrides = NIOLockedValueBox<[KafkaTopicPartition: Int64]>([:])
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
     let logger: Logger
@@ -139,6 +141,24 @@ public final class KafkaConsumer: Service, Sendable {
             throw KafkaError(.invalidConfiguration, "only a consumer in a running consumer group has committed offsets")
         }
         return try await coordinator.committedOffsets(for: partitions)
+    }
+
+    /// Offsets that partitions start at when the group assigns them to this consumer, instead of the group's
+    /// committed offsets: a client resuming from positions it knows. Each applies to the first assignment that
+    /// includes its partition. Call before `run()`.
+    public func overrideStartPositions(_ positions: [KafkaTopicPartition: Int64]) {
+        startOverrides.withLockedValue { $0.merge(positions) { _, new in new } }
+    }
+
+    /// The start override of a partition being assigned, used up.
+    fileprivate func takeStartOverride(_ partition: KafkaTopicPartition) -> Int64? {
+        startOverrides.withLockedValue { $0.removeValue(forKey: partition) }
+    }
+
+    /// For each owned partition whose position is known, the offset of the next record the application gets: after
+    /// the last record handed out, else where the partition starts.
+    public var positions: [KafkaTopicPartition: Int64] {
+        state.withLockedValue { $0.applicationPositions }
     }
 
     /// The group's current generation and this member's id, while in a group.
@@ -485,7 +505,9 @@ private struct GroupMember: ConsumerGroupMember {
         let reset: KafkaOffsetSpec = consumer.configuration.autoOffsetReset == .earliest ? .earliest : .latest
         var assignment: [KafkaTopicPartition: KafkaOffsetSpec] = [:]
         for (partition, committed) in partitions {
-            if let committed, committed >= 0 {
+            if let override = consumer.takeStartOverride(partition) {
+                assignment[partition] = .exact(override)
+            } else if let committed, committed >= 0 {
                 assignment[partition] = .exact(committed)
             } else {
                 assignment[partition] = reset

@@ -27,17 +27,34 @@ public protocol SynchronousPublishing: Sendable {
 
 /// What a consumer asks of an endpoint when it starts reading.
 public struct SubscriptionRequest: Sendable {
+    /// How long a subscription lives.
+    public enum Mode: Sendable, Hashable {
+        /// Reads what arrives within a short time, then ends (an http-get poll).
+        case poll
+        /// Stays open until the client leaves (SSE, WebSocket).
+        case stream
+    }
+
     /// The id of the last message the client has; the stream starts after it. `nil` starts at the live end
     /// (or at the beginning, as the endpoint configures).
     public var resumeAfter: String?
     /// Identifies the consumer across requests (consumer groups, shared subscriptions).
     public var clientIdentifier: String?
     public var qos: MessageQoS
+    public var mode: Mode
+    /// Gravitee's request attributes for the endpoint (`gravitee.attribute.kafka.groupId`, …). Nothing in the
+    /// gateway sets them yet (no `assign-attributes` policy); endpoints honour the ones they know.
+    public var attributes: [String: String]
 
-    public init(resumeAfter: String? = nil, clientIdentifier: String? = nil, qos: MessageQoS = .auto) {
+    public init(
+        resumeAfter: String? = nil, clientIdentifier: String? = nil, qos: MessageQoS = .auto,
+        mode: Mode = .stream, attributes: [String: String] = [:]
+    ) {
         self.resumeAfter = resumeAfter
         self.clientIdentifier = clientIdentifier
         self.qos = qos
+        self.mode = mode
+        self.attributes = attributes
     }
 }
 
@@ -62,9 +79,21 @@ public protocol MessageSource: AnyObject, Sendable {
 
     /// Ends the stream; pending and later calls to `next` return `.ended`.
     func close()
+
+    /// Tells the source that every message it has returned so far has been written to the client: what an
+    /// at-least-once source acknowledges (commits) only then.
+    func delivered() async
+
+    /// An id to resume from to continue exactly where this source stands now, also when it has returned no
+    /// message yet (the positions it starts at); nil when the endpoint has none to give.
+    var currentCursor: String? { get }
 }
 
 extension MessageSource {
+    public func delivered() async {}
+
+    public var currentCursor: String? { nil }
+
     /// Waits for messages with no deadline; an empty array means the source has ended.
     public func next(maxCount: Int) async throws -> [Message] {
         while true {

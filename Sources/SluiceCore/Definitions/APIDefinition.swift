@@ -109,11 +109,16 @@ extension APIDefinition {
         public var sharedConfigurationOverride: JSONObject
         public var path: JSONPath
 
-        /// The shared configuration this endpoint runs with: the group's, overridden field by field by the
-        /// endpoint's `sharedConfigurationOverride` unless `inheritConfiguration` is true.
+        /// The shared configuration this endpoint runs with, as Gravitee picks it: the group's
+        /// `sharedConfiguration` when `inheritConfiguration` is true, else the endpoint's own
+        /// `sharedConfigurationOverride`, whole (Gravitee does not merge the two).
         public func effectiveSharedConfiguration(group: EndpointGroup) -> JSONObject {
-            inheritConfiguration
-                ? group.sharedConfiguration : group.sharedConfiguration.merging(sharedConfigurationOverride)
+            inheritConfiguration ? group.sharedConfiguration : sharedConfigurationOverride
+        }
+
+        /// Where ``effectiveSharedConfiguration(group:)`` comes from, for diagnostics.
+        public func effectiveSharedConfigurationPath(group: EndpointGroup) -> JSONPath {
+            inheritConfiguration ? group.path.key("sharedConfiguration") : path.key("sharedConfigurationOverride")
         }
     }
 
@@ -207,6 +212,13 @@ extension APIDefinition {
             return []
         }
     }
+}
+
+/// What a connector does with messages: takes them from clients to the endpoint (publish), or from the endpoint
+/// to clients (subscribe).
+public enum ConnectorMode: String, Sendable, CaseIterable {
+    case publish
+    case subscribe
 }
 
 /// The delivery guarantee an entrypoint asks of its endpoint.

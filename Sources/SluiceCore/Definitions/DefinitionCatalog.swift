@@ -10,36 +10,50 @@ public struct DefinitionCatalog: Sendable {
         public var apiType: APIDefinition.APIType
         public var listenerType: String
         public var supportedQoS: Set<MessageQoS>
+        /// What the entrypoint can do; an endpoint must offer at least one of them.
+        public var modes: Set<ConnectorMode>
         public var validate: Validate
 
         public init(
             type: String, apiType: APIDefinition.APIType = .message, listenerType: String = "http",
-            supportedQoS: Set<MessageQoS>, validate: @escaping Validate
+            supportedQoS: Set<MessageQoS>, modes: Set<ConnectorMode> = [.publish, .subscribe],
+            validate: @escaping Validate
         ) {
             self.type = type
             self.apiType = apiType
             self.listenerType = listenerType
             self.supportedQoS = supportedQoS
+            self.modes = modes
             self.validate = validate
         }
     }
 
     public struct EndpointSpec: Sendable {
+        public typealias Modes = @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup) -> Set<ConnectorMode>
+
         public var type: String
         public var apiType: APIDefinition.APIType
-        /// Validates the endpoint's effective configuration: `configuration`, and the shared configuration
-        /// merged with the endpoint's override (at the override's path).
+        /// The QoS levels entrypoints may ask of this endpoint.
+        public var supportedQoS: Set<MessageQoS>
+        /// What an endpoint of this type does as configured (a Kafka endpoint with only its producer enabled
+        /// publishes only); nil: both.
+        public var modes: Modes?
+        /// Validates the endpoint's effective configuration: `configuration`, and the shared configuration it runs
+        /// with (see ``APIDefinition/Endpoint/effectiveSharedConfiguration(group:)``).
         public var validate:
             @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) -> Void
 
         public init(
             type: String, apiType: APIDefinition.APIType = .message,
+            supportedQoS: Set<MessageQoS> = Set(MessageQoS.allCases), modes: Modes? = nil,
             validate:
                 @escaping @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) ->
                 Void
         ) {
             self.type = type
             self.apiType = apiType
+            self.supportedQoS = supportedQoS
+            self.modes = modes
             self.validate = validate
         }
     }
@@ -99,6 +113,7 @@ public struct DefinitionCatalog: Sendable {
                 spec.validate(entrypoint.configuration, entrypoint.path.key("configuration"), &diagnostics)
             }
         }
+        validateEntrypointsAgainstEndpoint(definition, &diagnostics)
         for group in definition.endpointGroups {
             guard let spec = endpoints[group.type] else {
                 diagnostics.unsupported(group.path.key("type"), kind: "endpoint", type: group.type)
@@ -126,6 +141,38 @@ public struct DefinitionCatalog: Sendable {
             diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
         }
         return diagnostics.diagnostics
+    }
+
+    /// Each entrypoint against the endpoint that serves it (the first group's): a QoS the endpoint supports, and
+    /// something to do (a publish-only entrypoint needs an endpoint that publishes, a subscribe-only one an
+    /// endpoint that subscribes).
+    private func validateEntrypointsAgainstEndpoint(
+        _ definition: APIDefinition, _ diagnostics: inout DiagnosticCollector
+    ) {
+        guard let group = definition.endpointGroups.first, let endpointSpec = endpoints[group.type] else { return }
+        var endpointModes: Set<ConnectorMode> = []
+        for endpoint in group.endpoints where !endpoint.secondary {
+            endpointModes.formUnion(endpointSpec.modes?(endpoint, group) ?? Set(ConnectorMode.allCases))
+        }
+        for entrypoint in definition.httpEntrypoints {
+            guard let spec = entrypoints[entrypoint.type] else { continue }
+            if spec.supportedQoS.contains(entrypoint.qos), !endpointSpec.supportedQoS.contains(entrypoint.qos) {
+                let allowed = MessageQoS.allCases.filter(endpointSpec.supportedQoS.contains).map(\.rawValue)
+                diagnostics.error(
+                    entrypoint.path.key("qos"),
+                    "qos '\(entrypoint.qos.rawValue)' is not supported by endpoint '\(group.type)' (supported: \(allowed.joined(separator: ", ")))",
+                    code: "UNSUPPORTED_QOS"
+                )
+            }
+            if !endpointModes.isEmpty, spec.modes.isDisjoint(with: endpointModes) {
+                let needed = spec.modes.map(\.rawValue).sorted().joined(separator: " or ")
+                diagnostics.error(
+                    entrypoint.path.key("type"),
+                    "entrypoint '\(entrypoint.type)' needs an endpoint that can \(needed); the '\(group.type)' endpoint as configured cannot",
+                    code: "UNSUPPORTED_MODE"
+                )
+            }
+        }
     }
 
     private func validateFlows(_ flows: [APIDefinition.Flow], _ diagnostics: inout DiagnosticCollector) {

@@ -10,19 +10,25 @@ public struct Message: Sendable {
     public var metadata: [String: String]
     /// Milliseconds since the Unix epoch.
     public var timestamp: Int64
+    /// Gravitee's message attributes (`gravitee.attribute.kafka.recordKey`, …): settings for the endpoint that
+    /// travel with the message rather than in it. Nothing in the gateway sets them yet (Gravitee's
+    /// `assign-attributes` policy is not supported); endpoints honour the ones they know.
+    public var attributes: [String: String]
 
     public init(
         id: String? = nil,
         content: ByteBuffer,
         headers: MessageHeaders = MessageHeaders(),
         metadata: [String: String] = [:],
-        timestamp: Int64 = 0
+        timestamp: Int64 = 0,
+        attributes: [String: String] = [:]
     ) {
         self.id = id
         self.content = content
         self.headers = headers
         self.metadata = metadata
         self.timestamp = timestamp
+        self.attributes = attributes
     }
 
     /// Content size plus header sizes: what retention limits count.

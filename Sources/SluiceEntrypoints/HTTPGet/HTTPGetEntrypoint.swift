@@ -71,20 +71,28 @@ public struct HTTPGetEntrypoint: Sendable {
             limit = min(limit, requested)
         }
         let cursor = request.queryValue("cursor").flatMap { $0.isEmpty ? nil : $0 }
+        let clientIdentifier = ClientIdentifier.resolve(request)
+        let echo: HTTPFields = [ClientIdentifier.field: clientIdentifier]
         let source: any MessageSource
         do {
             source = try await invocation.endpoint.subscribe(
-                SubscriptionRequest(resumeAfter: cursor, clientIdentifier: nil, qos: invocation.qos)
+                SubscriptionRequest(
+                    resumeAfter: cursor, clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .poll)
             )
         } catch let error as GatewayError {
-            try await error.write(to: writer)
+            try await error.write(to: writer, headers: echo)
             return
         }
         defer { source.close() }
-        let messages = try await Self.collect(
+        let (messages, failure) = try await Self.collect(
             from: source, limit: limit, within: .milliseconds(configuration.messagesLimitDurationMs)
         )
-        let nextCursor = messages.last?.id ?? cursor
+        // A failure with nothing read is the answer; with messages read, they go out and the next poll sees it.
+        if let failure, messages.isEmpty {
+            try await failure.write(to: writer, headers: echo)
+            return
+        }
+        let nextCursor = messages.last?.id ?? source.currentCursor ?? cursor
         let body = format.render(
             messages: messages, nextCursor: nextCursor, limit: limitText,
             headers: configuration.headersInPayload, metadata: configuration.metadataInPayload
@@ -92,20 +100,28 @@ public struct HTTPGetEntrypoint: Sendable {
         var head = HTTPResponse(status: .ok)
         head.headerFields[.contentType] = format.contentType
         head.headerFields[.contentLength] = String(body.readableBytes)
+        head.headerFields[ClientIdentifier.field] = clientIdentifier
         try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        await source.delivered()
     }
 
-    /// Pulls up to `limit` messages, returning early with what it has when `duration` has passed.
-    static func collect(from source: any MessageSource, limit: Int, within duration: Duration) async throws -> [Message]
-    {
+    /// Pulls up to `limit` messages, returning early with what it has when `duration` has passed, or when the
+    /// endpoint fails (with the failure).
+    static func collect(
+        from source: any MessageSource, limit: Int, within duration: Duration
+    ) async throws -> ([Message], GatewayError?) {
         let deadline = ContinuousClock.now + duration
         var collected: [Message] = []
         while collected.count < limit {
-            switch try await source.next(maxCount: limit - collected.count, until: deadline) {
-            case .messages(let batch): collected.append(contentsOf: batch)
-            case .timedOut, .ended: return collected
+            do {
+                switch try await source.next(maxCount: limit - collected.count, until: deadline) {
+                case .messages(let batch): collected.append(contentsOf: batch)
+                case .timedOut, .ended: return (collected, nil)
+                }
+            } catch let error as GatewayError {
+                return (collected, error)
             }
         }
-        return collected
+        return (collected, nil)
     }
 }

@@ -53,18 +53,22 @@ public struct HTTPPostEntrypoint: Sendable {
                 message.headers.add(name: field.name.rawName, value: field.value)
             }
         }
+        let echo: HTTPFields = [ClientIdentifier.field: ClientIdentifier.resolve(request)]
         do {
             _ = try await invocation.endpoint.publish(message)
         } catch let error as GatewayError {
-            try await error.write(to: writer)
+            try await error.write(to: writer, headers: echo)
             return
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             invocation.logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
-            try await GatewayError.endpointUnavailable("The endpoint could not accept the message.").write(to: writer)
+            try await GatewayError.endpointUnavailable("The endpoint could not accept the message.").write(
+                to: writer, headers: echo)
             return
         }
-        try await writer.writeResponse(HTTPResponse(status: .accepted, headerFields: [.contentLength: "0"]))
+        var head = HTTPResponse(status: .accepted, headerFields: echo)
+        head.headerFields[.contentLength] = "0"
+        try await writer.writeResponse(head)
     }
 }

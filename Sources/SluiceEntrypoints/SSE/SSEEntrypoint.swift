@@ -50,21 +50,27 @@ public struct SSEEntrypoint: Sendable {
         return request.headerFields[values: .accept].contains { $0.lowercased().contains("text/event-stream") }
     }
 
+    /// Serves one stream. `whenClientLeaves` registers an action to run when the client's connection closes, so
+    /// the stream's endpoint subscription ends at once rather than at the next write.
     public func handle(
-        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation
+        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation,
+        whenClientLeaves: (@escaping @Sendable () -> Void) -> Void = { _ in }
     ) async throws {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 }
         let resumeAfter = invocation.qos == .none ? nil : lastEventID
+        let clientIdentifier = ClientIdentifier.resolve(request)
         let source: any MessageSource
         do {
             source = try await invocation.endpoint.subscribe(
-                SubscriptionRequest(resumeAfter: resumeAfter, clientIdentifier: nil, qos: invocation.qos)
+                SubscriptionRequest(
+                    resumeAfter: resumeAfter, clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .stream)
             )
         } catch let error as GatewayError {
-            try await error.write(to: writer)
+            try await error.write(to: writer, headers: [ClientIdentifier.field: clientIdentifier])
             return
         }
         defer { source.close() }
+        whenClientLeaves { source.close() }
         // Ending the stream (drain, API removed) closes the source, which ends the loop below at once.
         let ending = Mutex<StreamEnding?>(nil)
         guard
@@ -84,6 +90,7 @@ public struct SSEEntrypoint: Sendable {
         head.headerFields[.connection] = "keep-alive"
         head.headerFields[.cacheControl] = "no-cache"
         head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        head.headerFields[ClientIdentifier.field] = clientIdentifier
         var body = try await writer.writeHead(head)
 
         let formatter = ServerSentEventWriter(
@@ -109,9 +116,11 @@ public struct SSEEntrypoint: Sendable {
                 break streaming
             }
             buffer.clear()
+            var carriesMessages = false
             switch poll {
             case .messages(let messages):
                 for message in messages { formatter.message(message, into: &buffer) }
+                carriesMessages = true
             case .timedOut:
                 guard ContinuousClock.now - lastWrite >= heartbeat else { continue }
                 formatter.heartbeat(into: &buffer)
@@ -120,6 +129,7 @@ public struct SSEEntrypoint: Sendable {
             }
             try await body.write(buffer)
             lastWrite = ContinuousClock.now
+            if carriesMessages { await source.delivered() }
         }
         if ending.withLock({ $0 }) != nil {
             buffer.clear()

@@ -5,8 +5,10 @@ public import SluiceCore
 
 extension GatewayError {
     /// Writes this error as the whole response: its status, `Content-Type: application/json`, the JSON body.
-    public func write(to writer: consuming ResponseWriter, closeConnection: Bool = false) async throws {
-        var head = HTTPResponse(status: .init(code: status))
+    public func write(
+        to writer: consuming ResponseWriter, closeConnection: Bool = false, headers: HTTPFields = [:]
+    ) async throws {
+        var head = HTTPResponse(status: .init(code: status), headerFields: headers)
         head.headerFields[.contentType] = "application/json"
         let body = ByteBuffer(string: jsonBody)
         head.headerFields[.contentLength] = String(body.readableBytes)

@@ -43,28 +43,32 @@ public struct WebSocketEntrypoint: Sendable {
         self.configuration = configuration
     }
 
-    /// Serves one upgraded connection until either side closes it.
+    /// Serves one upgraded connection until either side closes it. The subscriber side runs when it is enabled and
+    /// the endpoint subscribes, the publisher side when it is enabled and the endpoint publishes.
     public func handle(
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
         invocation: EntrypointInvocation,
-        registration: StreamRegistration
+        registration: StreamRegistration,
+        clientIdentifier: String? = nil
     ) async throws {
         defer { registration.cancel() }
         let endpoint = invocation.endpoint
         let source: (any MessageSource)?
-        if configuration.subscriberEnabled {
+        if configuration.subscriberEnabled && endpoint.canSubscribe {
             do {
-                source = try await endpoint.subscribe(SubscriptionRequest(qos: invocation.qos))
+                source = try await endpoint.subscribe(
+                    SubscriptionRequest(clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .stream))
             } catch let error as GatewayError {
-                try await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                try await outbound.close(
+                    .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
                 return
             }
         } else {
             source = nil
         }
         defer { source?.close() }
-        let publisherEnabled = configuration.publisherEnabled
+        let publisherEnabled = configuration.publisherEnabled && endpoint.canPublish
         let maxMessageBytes = invocation.limits.maxMessageBytes
         let logger = invocation.logger
 
@@ -82,12 +86,14 @@ public struct WebSocketEntrypoint: Sendable {
                                     try await outbound.write(.binary(message.content))
                                 }
                             }
+                            await source.delivered()
                         }
                         // The endpoint has no more messages (a finite mock, say): a normal goodbye.
                         try await outbound.close(.normalClosure, reason: "Bye")
                     } catch is CancellationError {
                     } catch let error as GatewayError {
-                        try? await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                        try? await outbound.close(
+                            .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
                     }
                 }
             }
@@ -103,7 +109,8 @@ public struct WebSocketEntrypoint: Sendable {
                 do {
                     _ = try await endpoint.publish(Message(content: content, timestamp: Date.nowMilliseconds))
                 } catch let error as GatewayError {
-                    try await outbound.close(.unexpectedServerError, reason: Self.closeReason(error.message))
+                    try await outbound.close(
+                        .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
                     break
                 } catch {
                     logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])

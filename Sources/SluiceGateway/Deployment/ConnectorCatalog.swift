@@ -7,25 +7,32 @@ extension DefinitionCatalog {
     public static var gateway: DefinitionCatalog {
         var catalog = DefinitionCatalog()
         catalog.register(
-            EntrypointSpec(type: HTTPPostEntrypoint.type, supportedQoS: HTTPPostEntrypoint.supportedQoS) {
+            EntrypointSpec(
+                type: HTTPPostEntrypoint.type, supportedQoS: HTTPPostEntrypoint.supportedQoS, modes: [.publish]
+            ) {
                 object, path, diagnostics in
                 _ = HTTPPostEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: HTTPGetEntrypoint.type, supportedQoS: HTTPGetEntrypoint.supportedQoS) {
+            EntrypointSpec(
+                type: HTTPGetEntrypoint.type, supportedQoS: HTTPGetEntrypoint.supportedQoS, modes: [.subscribe]
+            ) {
                 object, path, diagnostics in
                 _ = HTTPGetEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: SSEEntrypoint.type, supportedQoS: SSEEntrypoint.supportedQoS) {
+            EntrypointSpec(type: SSEEntrypoint.type, supportedQoS: SSEEntrypoint.supportedQoS, modes: [.subscribe]) {
                 object, path, diagnostics in
                 _ = SSEEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
         catalog.register(
-            EntrypointSpec(type: WebSocketEntrypoint.type, supportedQoS: WebSocketEntrypoint.supportedQoS) {
+            EntrypointSpec(
+                type: WebSocketEntrypoint.type, supportedQoS: WebSocketEntrypoint.supportedQoS,
+                modes: [.publish, .subscribe]
+            ) {
                 object, path, diagnostics in
                 _ = WebSocketEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
@@ -42,6 +49,18 @@ extension DefinitionCatalog {
                     endpoint.configuration, at: endpoint.path.key("configuration"), defaultTopic: "default",
                     diagnostics: &diagnostics
                 )
+            }
+        )
+        catalog.register(
+            EndpointSpec(
+                type: "kafka",
+                modes: { endpoint, group in
+                    var ignored = DiagnosticCollector()
+                    return KafkaEndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &ignored)?
+                        .modes ?? Set(ConnectorMode.allCases)
+                }
+            ) { endpoint, group, diagnostics in
+                _ = KafkaEndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &diagnostics)
             }
         )
         catalog.securityTypes = ["key-less"]

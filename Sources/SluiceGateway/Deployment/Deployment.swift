@@ -107,6 +107,17 @@ public final class Deployment: Sendable {
                         endpoint.configuration, at: path, defaultTopic: definition.id, diagnostics: &diagnostics),
                     broker: broker
                 )
+            case "kafka":
+                guard
+                    let configuration = KafkaEndpointConfiguration.parse(
+                        endpoint: endpoint, group: firstGroup, diagnostics: &diagnostics)
+                else {
+                    throw DeploymentError(
+                        apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+                }
+                var endpointLogger = logger
+                endpointLogger[metadataKey: "api"] = "\(definition.id)"
+                connector = KafkaEndpoint(configuration: configuration, logger: endpointLogger)
             default:
                 throw DeploymentError(
                     apiID: definition.id,

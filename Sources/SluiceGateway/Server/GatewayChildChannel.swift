@@ -18,6 +18,7 @@ struct GatewayChildChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
+            try operations.addHandler(ClientDepartureHandler(), position: .first)
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let parserErrors = HTTPParserErrorHandler(headerLimit: headerLimit)
             try operations.addHandler(parserErrors, position: .after(decoder))

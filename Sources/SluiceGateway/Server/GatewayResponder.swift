@@ -28,7 +28,14 @@ struct GatewayResponder: Sendable {
         if method == .post, let post = deployment.httpPost {
             try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
         } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
-            try await sse.entrypoint.handle(request, writer: writer, invocation: sse.invocation)
+            let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
+            try await sse.entrypoint.handle(request, writer: writer, invocation: sse.invocation) { action in
+                if let departure {
+                    departure.onDeparture(action)
+                } else {
+                    channel.closeFuture.whenComplete { _ in action() }
+                }
+            }
         } else if method == .get, let get = deployment.httpGet {
             try await get.entrypoint.handle(request, writer: writer, invocation: get.invocation)
         } else {
@@ -63,13 +70,15 @@ struct GatewayResponder: Sendable {
         guard let registration = deployment.streams.register(end: { reason in ended.fire(reason) }) else {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
-        return .upgrade([:]) { inbound, outbound, _ in
+        let clientIdentifier = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
+        return .upgrade([ClientIdentifier.field: clientIdentifier]) { inbound, outbound, _ in
             ended.onFire { _ in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
                 Task { try? await outbound.close(.goingAway, reason: "Stopping, please reconnect") }
             }
             try await bound.entrypoint.handle(
-                inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration
+                inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
+                clientIdentifier: clientIdentifier
             )
         }
     }

@@ -1,4 +1,5 @@
 import KafkaClient
+import KafkaTestSupport
 import KafkaWire
 import NIOCore
 import Testing

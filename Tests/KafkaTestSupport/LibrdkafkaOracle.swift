@@ -10,14 +10,14 @@ import Foundation
 ///                                          records: [OracleRecord(key: "k1", value: "v1")])
 /// let records = try await oracle.consume(bootstrap: broker.bootstrap, topic: "orders", count: 1)
 /// ```
-struct LibrdkafkaOracle: Sendable {
-    let python: URL
-    let script: URL
+package struct LibrdkafkaOracle: Sendable {
+    package let python: URL
+    package let script: URL
     /// Why the oracle cannot run (no Python, no script): thrown by every call, so that creating an oracle never
     /// fails.
     private let problem: BrokerHarnessError?
 
-    init() {
+    package init() {
         script = BrokerTestEnvironment.packageRoot().appendingPathComponent("tests/interop/kafka_oracle.py")
         do {
             python = try BrokerTestEnvironment.python()
@@ -34,7 +34,7 @@ struct LibrdkafkaOracle: Sendable {
 
     /// Runs `kafka_oracle.py <command> <arguments...>` with `input` on its standard input, and returns the JSON
     /// object it printed. Throws, with the script's stderr, when it exits non-zero or runs longer than `timeout`.
-    func run(
+    package func run(
         _ command: String, _ arguments: [String], input: String? = nil, timeout: Duration = .seconds(60)
     )
         async throws -> Data
@@ -77,7 +77,7 @@ struct LibrdkafkaOracle: Sendable {
     }
 
     /// ``run(_:_:input:timeout:)``, decoding the JSON object (snake_case keys) as `T`.
-    func run<T: Decodable>(
+    package func run<T: Decodable>(
         _ type: T.Type, _ command: String, _ arguments: [String], input: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> T {
@@ -96,20 +96,22 @@ struct LibrdkafkaOracle: Sendable {
 
     /// Creates a topic (replication factor 1); returns its partition count as the broker reports it.
     @discardableResult
-    func createTopic(bootstrap: String, topic: String, partitions: Int, existOK: Bool = false) async throws -> Int {
+    package func createTopic(
+        bootstrap: String, topic: String, partitions: Int, existOK: Bool = false
+    ) async throws -> Int {
         struct Created: Decodable { let partitions: Int }
         var arguments = ["--bootstrap", bootstrap, "--topic", topic, "--partitions", String(partitions)]
         if existOK { arguments.append("--exist-ok") }
         return try await run(Created.self, "create-topic", arguments).partitions
     }
 
-    func deleteTopic(bootstrap: String, topic: String) async throws {
+    package func deleteTopic(bootstrap: String, topic: String) async throws {
         _ = try await run("delete-topic", ["--bootstrap", bootstrap, "--topic", topic])
     }
 
     /// Produces `records` with librdkafka and returns one delivery report per record, in input order.
     /// `acks`: "all", "1" or "0"; `compression`: none, gzip, snappy, lz4, zstd.
-    func produce(
+    package func produce(
         bootstrap: String, topic: String, records: [OracleRecord], acks: String = "all",
         compression: String = "none", idempotent: Bool = false, partitioner: String = "murmur2_random",
         config: [String: String] = [:], timeout: Duration = .seconds(60)
@@ -127,7 +129,7 @@ struct LibrdkafkaOracle: Sendable {
 
     /// Consumes by assignment (no group): all partitions from the start (or the end), or one `partition` from
     /// `offset`; stops after `count` records or `seconds`.
-    func consume(
+    package func consume(
         bootstrap: String, topic: String, count: Int, seconds: Double = 20, fromBeginning: Bool = true,
         partition: Int? = nil, offset: Int64? = nil
     ) async throws -> [OracleConsumedRecord] {
@@ -144,7 +146,7 @@ struct LibrdkafkaOracle: Sendable {
     /// Joins `group` as a librdkafka member, consumes (committing after each batch when `commit`), and reports
     /// records and assignment history. It stops after `idleSeconds` without records (once assigned), after
     /// `maxRecords`, or after `maxSeconds`. `abandon` exits without leaving the group, like a crash.
-    func groupMember(
+    package func groupMember(
         bootstrap: String, group: String, topics: [String], assignor: String = "range", maxRecords: Int? = nil,
         idleSeconds: Double = 5, maxSeconds: Double = 60, commit: Bool = true, abandon: Bool = false,
         sessionTimeoutMs: Int = 6000
@@ -163,7 +165,7 @@ struct LibrdkafkaOracle: Sendable {
 
     /// The partition librdkafka's partitioner (murmur2_random by default) chose for each key, in key order: one
     /// record per key is produced to `topic`, which must exist. Keys must not contain newlines.
-    func partitionsForKeys(
+    package func partitionsForKeys(
         bootstrap: String, topic: String, keys: [String], partitioner: String = "murmur2_random"
     ) async throws -> [Int] {
         struct Partitions: Decodable { let partitions: [Int] }
@@ -176,12 +178,12 @@ struct LibrdkafkaOracle: Sendable {
     }
 
     /// librdkafka's DescribeGroups view of `group` (tansu reports the state but no member details).
-    func describeGroup(bootstrap: String, group: String) async throws -> OracleGroupDescription {
+    package func describeGroup(bootstrap: String, group: String) async throws -> OracleGroupDescription {
         try await run(OracleGroupDescription.self, "describe-group", ["--bootstrap", bootstrap, "--group", group])
     }
 
     /// The committed offset of `group` for each partition of `topic` (nil: nothing committed).
-    func committed(bootstrap: String, group: String, topic: String) async throws -> [Int: Int64?] {
+    package func committed(bootstrap: String, group: String, topic: String) async throws -> [Int: Int64?] {
         struct Committed: Decodable {
             struct Offset: Decodable {
                 let partition: Int
@@ -196,7 +198,7 @@ struct LibrdkafkaOracle: Sendable {
 
     /// ListOffsets through librdkafka; `spec` is earliest, latest, max-timestamp or a timestamp in ms.
     /// (tansu 0.6 answers latest and timestamps wrongly: see docs/kafka-test-broker.md.)
-    func listOffsets(bootstrap: String, topic: String, spec: String) async throws -> [Int: Int64] {
+    package func listOffsets(bootstrap: String, topic: String, spec: String) async throws -> [Int: Int64] {
         struct Listed: Decodable {
             struct Offset: Decodable {
                 let partition: Int
@@ -213,16 +215,16 @@ struct LibrdkafkaOracle: Sendable {
 // MARK: - values
 
 /// A record for ``LibrdkafkaOracle/produce(bootstrap:topic:records:acks:compression:idempotent:partitioner:config:timeout:)``.
-struct OracleRecord: Sendable, Equatable {
-    var key: [UInt8]?
-    var value: [UInt8]?
-    var headers: [OracleHeader]?
+package struct OracleRecord: Sendable, Equatable {
+    package var key: [UInt8]?
+    package var value: [UInt8]?
+    package var headers: [OracleHeader]?
     /// Milliseconds since the epoch; nil lets librdkafka use the current time.
-    var timestamp: Int64?
+    package var timestamp: Int64?
     /// nil lets the partitioner choose.
-    var partition: Int?
+    package var partition: Int?
 
-    init(
+    package init(
         key: [UInt8]?, value: [UInt8]?, headers: [OracleHeader]? = nil, timestamp: Int64? = nil,
         partition: Int? = nil
     ) {
@@ -233,7 +235,7 @@ struct OracleRecord: Sendable, Equatable {
         self.partition = partition
     }
 
-    init(
+    package init(
         key: String?, value: String?, headers: [OracleHeader]? = nil, timestamp: Int64? = nil, partition: Int? = nil
     ) {
         self.init(
@@ -242,7 +244,7 @@ struct OracleRecord: Sendable, Equatable {
     }
 
     /// The oracle's input line: bytes in base64, absent fields left out (the oracle reads them as null).
-    func jsonLine() throws -> String {
+    package func jsonLine() throws -> String {
         struct Line: Encodable {
             let key: String?
             let value: String?
@@ -259,47 +261,47 @@ struct OracleRecord: Sendable, Equatable {
     }
 }
 
-struct OracleHeader: Sendable, Equatable {
-    var key: String
-    var value: [UInt8]?
+package struct OracleHeader: Sendable, Equatable {
+    package var key: String
+    package var value: [UInt8]?
 
-    init(_ key: String, _ value: [UInt8]?) {
+    package init(_ key: String, _ value: [UInt8]?) {
         self.key = key
         self.value = value
     }
 
-    init(_ key: String, _ value: String?) {
+    package init(_ key: String, _ value: String?) {
         self.init(key, value.map { Array($0.utf8) })
     }
 }
 
 /// librdkafka's delivery report for one produced record.
-struct OracleDelivery: Decodable, Sendable, Equatable {
-    let partition: Int
+package struct OracleDelivery: Decodable, Sendable, Equatable {
+    package let partition: Int
     /// nil when the broker did not say (acks=0).
-    let offset: Int64?
-    let timestamp: Int64?
-    let timestampType: String
-    let error: String?
+    package let offset: Int64?
+    package let timestamp: Int64?
+    package let timestampType: String
+    package let error: String?
 }
 
 /// A record as librdkafka consumed it.
-struct OracleConsumedRecord: Decodable, Sendable, Equatable {
-    let topic: String
-    let partition: Int
-    let offset: Int64
-    let key: [UInt8]?
-    let value: [UInt8]?
-    let headers: [OracleHeader]?
-    let timestamp: Int64?
+package struct OracleConsumedRecord: Decodable, Sendable, Equatable {
+    package let topic: String
+    package let partition: Int
+    package let offset: Int64
+    package let key: [UInt8]?
+    package let value: [UInt8]?
+    package let headers: [OracleHeader]?
+    package let timestamp: Int64?
     /// "create_time", "log_append_time" or "not_available".
-    let timestampType: String
+    package let timestampType: String
 
     private enum CodingKeys: String, CodingKey {
         case topic, partition, offset, key, value, headers, timestamp, timestampType
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         topic = try container.decode(String.self, forKey: .topic)
         partition = try container.decode(Int.self, forKey: .partition)
@@ -318,61 +320,61 @@ struct OracleConsumedRecord: Decodable, Sendable, Equatable {
     }
 }
 
-struct OracleTopicPartition: Decodable, Sendable, Hashable, CustomStringConvertible {
-    let topic: String
-    let partition: Int
+package struct OracleTopicPartition: Decodable, Sendable, Hashable, CustomStringConvertible {
+    package let topic: String
+    package let partition: Int
 
-    init(_ topic: String, _ partition: Int) {
+    package init(_ topic: String, _ partition: Int) {
         self.topic = topic
         self.partition = partition
     }
 
     /// From `[topic, partition]`.
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         var container = try decoder.unkeyedContainer()
         topic = try container.decode(String.self)
         partition = try container.decode(Int.self)
     }
 
-    var description: String { "\(topic)-\(partition)" }
+    package var description: String { "\(topic)-\(partition)" }
 }
 
 /// What one `group-member` run saw.
-struct OracleGroupMemberReport: Decodable, Sendable {
-    struct Event: Decodable, Sendable {
+package struct OracleGroupMemberReport: Decodable, Sendable {
+    package struct Event: Decodable, Sendable {
         /// "assign", "revoke" or "lost".
-        let event: String
+        package let event: String
         /// Seconds since the member started.
-        let at: Double
-        let partitions: [OracleTopicPartition]
+        package let at: Double
+        package let partitions: [OracleTopicPartition]
     }
-    let group: String
-    let memberId: String?
+    package let group: String
+    package let memberId: String?
     /// "idle", "max-records" or "max-seconds".
-    let stopReason: String
-    let records: [OracleConsumedRecord]
-    let assignments: [Event]
-    let commits: Int
-    let errors: [String]
+    package let stopReason: String
+    package let records: [OracleConsumedRecord]
+    package let assignments: [Event]
+    package let commits: Int
+    package let errors: [String]
 
     /// The partitions of each "assign" event, in order.
-    var assignedSets: [Set<OracleTopicPartition>] {
+    package var assignedSets: [Set<OracleTopicPartition>] {
         assignments.filter { $0.event == "assign" }.map { Set($0.partitions) }
     }
 }
 
-struct OracleGroupDescription: Decodable, Sendable {
-    struct Member: Decodable, Sendable {
-        let memberId: String
-        let clientId: String
-        let host: String
-        let assignment: [OracleTopicPartition]
+package struct OracleGroupDescription: Decodable, Sendable {
+    package struct Member: Decodable, Sendable {
+        package let memberId: String
+        package let clientId: String
+        package let host: String
+        package let assignment: [OracleTopicPartition]
     }
-    let group: String
+    package let group: String
     /// librdkafka's state name: "STABLE", "EMPTY", "PREPARING_REBALANCING", ...
-    let state: String?
-    let partitionAssignor: String
-    let members: [Member]
+    package let state: String?
+    package let partitionAssignor: String
+    package let members: [Member]
 }
 
 private func base64(_ bytes: [UInt8]?) -> String? {

@@ -1,0 +1,274 @@
+import Foundation
+import KafkaClient
+import KafkaWire
+public import Logging
+import NIOCore
+public import SluiceCore
+import Synchronization
+
+/// The `kafka` endpoint: publishes messages to Kafka topics and consumes them, with Gravitee's configuration,
+/// message ids and attributes, over the project's own Kafka client.
+///
+/// A deployment's connection to the cluster, its producer and each subscription's consumer are made when first
+/// needed and released by ``stop()``. Publishing answers once the broker has acknowledged (`acks` all, or 1).
+/// A subscription is a consumer in the group named by the client identifier (a stream), or a consumer of its
+/// own that starts at the client's cursor or the group's committed offsets (a poll); see `docs/kafka-endpoint.md`.
+public struct KafkaEndpoint: EndpointConnector {
+    /// The attributes Gravitee users set to steer the endpoint per message or request.
+    public enum Attribute {
+        public static let recordKey = "gravitee.attribute.kafka.recordKey"
+        public static let producerTopics = "gravitee.attribute.kafka.producer.topics"
+        public static let consumerTopics = "gravitee.attribute.kafka.consumer.topics"
+        /// Deprecated by Gravitee for the two above; still read, after them.
+        public static let topics = "gravitee.attribute.kafka.topics"
+        public static let groupID = "gravitee.attribute.kafka.groupId"
+    }
+
+    public let type = "kafka"
+    public let configuration: KafkaEndpointConfiguration
+    let runtime: KafkaEndpointRuntime
+
+    public var canPublish: Bool { configuration.producer.enabled }
+    public var canSubscribe: Bool { configuration.consumer.enabled }
+
+    public init(configuration: KafkaEndpointConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.runtime = KafkaEndpointRuntime(configuration: configuration, logger: logger)
+    }
+
+    // MARK: Publishing
+
+    public func publish(_ message: Message) async throws -> Message {
+        guard configuration.producer.enabled else { throw GatewayError.kafkaModeDisabled(.publish) }
+        let (cluster, producer) = try runtime.producer()
+        do throws(KafkaError) {
+            // A cluster known to be away fails the publish now rather than after the delivery timeout.
+            try await cluster.checkReachable()
+        } catch {
+            throw GatewayError.kafkaUnavailable(error)
+        }
+        let topics =
+            Self.topics(from: message.attributes, keys: [Attribute.producerTopics, Attribute.topics])
+            ?? configuration.producer.topics
+        let headers = message.headers.map { KafkaRecordHeader(key: $0.name, value: ByteBuffer(string: $0.value)) }
+        let key = message.attributes[Attribute.recordKey].map { ByteBuffer(string: $0) }
+        var stored: [KafkaRecordMetadata] = []
+        for topic in topics {
+            let record = KafkaProducerRecord(
+                topic: topic, key: key, value: message.content, headers: headers,
+                timestamp: message.timestamp > 0 ? message.timestamp : nil)
+            do throws(KafkaError) {
+                stored.append(try await producer.send(record))
+            } catch {
+                if error.code == .broker(.unknownTopicOrPartition) { throw GatewayError.kafkaTopicNotFound(topic) }
+                throw GatewayError.kafka(error)
+            }
+        }
+        var published = message
+        var positions: [KafkaTopicPartition: Int64] = [:]
+        for metadata in stored where metadata.offset >= 0 {
+            positions[KafkaTopicPartition(topic: metadata.topic, partition: metadata.partition)] = metadata.offset
+        }
+        if !positions.isEmpty {
+            published.id = KafkaCursor(lastOffsets: positions).text(encoded: configuration.consumer.encodeMessageId)
+        }
+        if let first = stored.first {
+            published.metadata["topic"] = first.topic
+            published.metadata["partition"] = String(first.partition)
+            published.metadata["offset"] = String(first.offset)
+        }
+        return published
+    }
+
+    // MARK: Subscribing
+
+    public func subscribe(_ request: SubscriptionRequest) async throws -> any MessageSource {
+        let consumer = configuration.consumer
+        guard consumer.enabled else { throw GatewayError.kafkaModeDisabled(.subscribe) }
+        let selection: KafkaTopicSelection
+        if let topics = Self.topics(from: request.attributes, keys: [Attribute.consumerTopics, Attribute.topics]) {
+            selection = .topics(topics)
+        } else if let pattern = consumer.topicPattern {
+            selection = .pattern(pattern)
+        } else {
+            selection = .topics(consumer.topics)
+        }
+        var cursor: KafkaCursor?
+        if let text = request.resumeAfter {
+            guard let parsed = try? KafkaCursor(parsing: text),
+                parsed.lastOffsets.keys.allSatisfy({ selection.includes($0.topic) })
+            else { throw GatewayError.invalidCursor(text) }
+            cursor = parsed
+        }
+        let cluster = try runtime.cluster()
+        do throws(KafkaError) {
+            try await cluster.checkReachable()
+        } catch {
+            throw GatewayError.kafkaUnavailable(error)
+        }
+        if consumer.checkTopicExistence { try await Self.checkTopicsExist(selection, in: cluster) }
+        let groupID =
+            request.attributes[Attribute.groupID].flatMap { $0.isEmpty ? nil : $0 }
+            ?? request.clientIdentifier ?? UUID().uuidString
+        let options = KafkaMessageSource.Options(
+            qos: request.qos, groupID: groupID, encodeIDs: consumer.encodeMessageId, logger: runtime.logger)
+        switch request.mode {
+        case .poll:
+            return try await KafkaMessageSource.poll(
+                selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
+                options: options)
+        case .stream:
+            return try KafkaMessageSource.stream(
+                selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
+                options: options)
+        }
+    }
+
+    public func stop() async {
+        await runtime.stop()
+    }
+
+    /// A comma-separated topic list from the first of `keys` set in `attributes`.
+    static func topics(from attributes: [String: String], keys: [String]) -> [String]? {
+        for key in keys {
+            guard let value = attributes[key] else { continue }
+            let topics = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            if !topics.isEmpty { return topics }
+        }
+        return nil
+    }
+
+    /// `checkTopicExistence`: every listed topic must exist; a pattern must match at least one.
+    static func checkTopicsExist(_ selection: KafkaTopicSelection, in cluster: KafkaCluster) async throws {
+        switch selection {
+        case .topics(let topics):
+            for topic in topics {
+                do throws(KafkaError) {
+                    _ = try await cluster.metadata(for: topic)
+                } catch {
+                    if error.code == .broker(.unknownTopicOrPartition) { throw GatewayError.kafkaTopicNotFound(topic) }
+                    throw GatewayError.kafka(error)
+                }
+            }
+        case .pattern(let pattern):
+            if try await selection.topicNames(in: cluster).isEmpty {
+                throw GatewayError.kafkaTopicNotFound(pattern)
+            }
+        }
+    }
+}
+
+/// The topics a subscription reads: a list, or every topic whose whole name matches a pattern.
+enum KafkaTopicSelection: Sendable {
+    case topics([String])
+    case pattern(String)
+
+    func includes(_ topic: String) -> Bool {
+        switch self {
+        case .topics(let topics): topics.contains(topic)
+        case .pattern(let pattern): (try? Regex(pattern)).map { topic.wholeMatch(of: $0) != nil } ?? false
+        }
+    }
+
+    /// The topics that exist now.
+    func topicNames(in cluster: KafkaCluster) async throws(GatewayError) -> [String] {
+        switch self {
+        case .topics(let topics):
+            return topics
+        case .pattern:
+            do throws(KafkaError) {
+                return try await cluster.allTopicNames().filter(includes)
+            } catch {
+                throw GatewayError.kafka(error)
+            }
+        }
+    }
+}
+
+/// What one deployed `kafka` endpoint holds: its cluster connection and producer, made on first use.
+final class KafkaEndpointRuntime: Sendable {
+    private struct State {
+        var cluster: KafkaCluster?
+        var producer: KafkaProducer?
+        var producerRun: Task<Void, Never>?
+        var stopped = false
+    }
+
+    let configuration: KafkaEndpointConfiguration
+    let logger: Logger
+    private let state = Mutex(State())
+
+    /// How long a publish may wait for the broker's acknowledgement, retries included.
+    static let deliveryTimeout = TimeAmount.seconds(10)
+
+    init(configuration: KafkaEndpointConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The deployment's view of the cluster, made on first use.
+    func cluster() throws(GatewayError) -> KafkaCluster {
+        let result = state.withLock { state -> Result<KafkaCluster, GatewayError> in
+            if state.stopped {
+                return .failure(.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed")))
+            }
+            if let cluster = state.cluster { return .success(cluster) }
+            var client = configuration.clientConfiguration
+            client.timeouts.connect = .seconds(5)
+            client.timeouts.request = .seconds(10)
+            do throws(KafkaError) {
+                let cluster = try KafkaCluster(configuration: client, logger: logger)
+                state.cluster = cluster
+                return .success(cluster)
+            } catch {
+                return .failure(.kafka(error))
+            }
+        }
+        return try result.get()
+    }
+
+    /// The deployment's producer, made and started on first use.
+    func producer() throws(GatewayError) -> (KafkaCluster, KafkaProducer) {
+        let cluster = try cluster()
+        let result = state.withLock { state -> Result<KafkaProducer, GatewayError> in
+            if let producer = state.producer { return .success(producer) }
+            var configuration = KafkaProducerConfiguration()
+            configuration.acks = self.configuration.producer.acks
+            configuration.compression = self.configuration.producer.compression
+            configuration.linger = .milliseconds(2)
+            configuration.deliveryTimeout = Self.deliveryTimeout
+            configuration.requestTimeout = .seconds(5)
+            do throws(KafkaError) {
+                let producer = try KafkaProducer(cluster: cluster, configuration: configuration)
+                state.producer = producer
+                let logger = logger
+                // Unstructured: a deployment is made at run time, outside any task group; the producer's sender
+                // runs until stop() closes it, which awaits this task.
+                state.producerRun = Task {
+                    do {
+                        try await producer.run()
+                    } catch {
+                        logger.warning("Kafka producer stopped", metadata: ["error": "\(error)"])
+                    }
+                }
+                return .success(producer)
+            } catch {
+                return .failure(.kafka(error))
+            }
+        }
+        return (cluster, try result.get())
+    }
+
+    /// Closes the producer (delivering what it holds) and the cluster's connections; later use fails.
+    func stop() async {
+        let (cluster, producer, run) = state.withLock { state in
+            state.stopped = true
+            return (state.cluster, state.producer, state.producerRun)
+        }
+        producer?.close()
+        await run?.value
+        await cluster?.shutdown()
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import HummingbirdWSClient
+import KafkaTestSupport
+import Logging
+import NIOCore
+import NIOWebSocket
+import SluiceCore
+import SluiceGateway
+import Synchronization
+import Testing
+
+/// Gravitee's fixtures, beside this checkout when it is a worktree of the project's workspace.
+private let graviteeCorpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference/gravitee-v4")
+
+/// Gravitee's own kafka fixtures (`../shared/reference/gravitee-v4/messages/**`), deployed as they are with only the
+/// placeholder broker address replaced, each served against a real broker.
+@Suite(
+    "kafka endpoint: Gravitee's kafka fixtures against a real broker", .serialized,
+    .enabled(
+        if: FileManager.default.fileExists(atPath: graviteeCorpus.path),
+        "skipped: ../shared/reference/gravitee-v4 is not present beside this checkout")
+)
+struct GraviteeKafkaFixtureTests {
+    static let corpus = graviteeCorpus
+    static let logger = Logger(label: "kafka-fixture-test")
+    let oracle = LibrdkafkaOracle()
+
+    /// The fixtures whose endpoint is kafka, with their text.
+    static func kafkaFixtures() throws -> [(name: String, text: String)] {
+        try DefinitionLoader.definitionFiles(at: corpus.appendingPathComponent("messages").path).compactMap { file in
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let value = try JSONValue.parse(json: Data(text.utf8))
+            let kafka = (value["endpointGroups"]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "kafka" }
+            return kafka ? (file.lastPathComponent, text) : nil
+        }
+    }
+
+    @Test("every kafka fixture that names only supported types deploys and serves; the others are refused by name")
+    func fixtures() async throws {
+        let fixtures = try Self.kafkaFixtures()
+        #expect(fixtures.count >= 20)
+        var served: [String] = []
+        for (name, text) in fixtures {
+            let probe = DefinitionLoader(catalog: .gateway).load(
+                data: Data(text.replacingOccurrences(of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\"").utf8),
+                source: name)
+            guard probe.isDeployable else {
+                #expect(!probe.errors.isEmpty, "\(name)")
+                continue
+            }
+            try await withTansuBroker { broker in
+                let definition = text.replacingOccurrences(of: "\"bootstrap-server\"", with: "\"\(broker.bootstrap)\"")
+                try await serve(name, definition: definition, broker: broker)
+            }
+            served.append(name)
+        }
+        #expect(
+            Set(served) == [
+                "http-get-entrypoint-kafka-endpoint-at-least-once.json",
+                "http-get-entrypoint-kafka-endpoint-at-most-once.json",
+                "http-get-entrypoint-kafka-endpoint-with-tenants.json", "http-get-entrypoint-kafka-endpoint.json",
+                "http-post-entrypoint-kafka-endpoint.json", "sse-entrypoint-kafka-endpoint.json",
+                "websocket-entrypoint-kafka-endpoint-publisher-subscriber.json",
+                "websocket-entrypoint-kafka-endpoint-publisher.json",
+                "websocket-entrypoint-kafka-endpoint-subscriber-none.json",
+                "websocket-entrypoint-kafka-endpoint-subscriber.json",
+            ], "served: \(served)")
+    }
+
+    /// Deploys one fixture and sends one message through each of its entrypoints.
+    func serve(_ name: String, definition: String, broker: TansuBroker) async throws {
+        let value = try JSONValue.parse(json: Data(definition.utf8))
+        let listener = try #require(value["listeners"]?.arrayValue?.first { $0["type"]?.stringValue == "http" })
+        let path = try #require(listener["paths"]?.arrayValue?.first?["path"]?.stringValue)
+        var consumerTopics: Set<String> = []
+        var producerTopics: Set<String> = []
+        for endpoint in value["endpointGroups"]?.arrayValue?.first?["endpoints"]?.arrayValue ?? [] {
+            let shared = endpoint["sharedConfigurationOverride"]
+            for topic in shared?["consumer"]?["topics"]?.arrayValue ?? [] { consumerTopics.insert(topic.stringValue!) }
+            for topic in shared?["producer"]?["topics"]?.arrayValue ?? [] { producerTopics.insert(topic.stringValue!) }
+        }
+        for topic in consumerTopics.union(producerTopics) {
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1, existOK: true)
+        }
+        let marker = "from \(name)"
+        for topic in consumerTopics {
+            _ = try await oracle.produce(
+                bootstrap: broker.bootstrap, topic: topic, records: [OracleRecord(key: nil, value: marker)])
+        }
+        try await withKafkaGateway([name: definition]) { gateway in
+            for entrypoint in listener["entrypoints"]?.arrayValue ?? [] {
+                switch entrypoint["type"]?.stringValue {
+                case "http-post":
+                    let response = try await httpCall(.POST, gateway.baseURL + path, body: marker)
+                    #expect(response.status == 202, "\(name): \(response.body)")
+                    let records = try await oracle.consume(
+                        bootstrap: broker.bootstrap, topic: producerTopics.first!, count: 1)
+                    #expect(records.first?.value == Array(marker.utf8), "\(name)")
+                case "http-get":
+                    let answer = try await poll(gateway.baseURL + path)
+                    #expect(answer.status == 200, "\(name): \(answer.body)")
+                    #expect(answer.items.map(\.content) == [marker], "\(name): \(answer.body)")
+                case "sse":
+                    let stream = try await RawSSEClient.open(port: gateway.port, path: path)
+                    let events = try await stream.messages(1)
+                    #expect(events.first?.data == marker, "\(name)")
+                    await stream.close()
+                case "websocket":
+                    let configuration = entrypoint["configuration"]
+                    let subscribes =
+                        configuration?["subscriber"]?["enabled"]?.boolValue ?? true && !consumerTopics.isEmpty
+                    let publishes =
+                        configuration?["publisher"]?["enabled"]?.boolValue ?? true && !producerTopics.isEmpty
+                    let received = Mutex<[WebSocketMessage]>([])
+                    _ = try await within(.seconds(60), "\(name) over WebSocket") {
+                        try await WebSocketClient.connect(
+                            url: "ws://127.0.0.1:\(gateway.port)\(path)", logger: Self.logger
+                        ) {
+                            inbound, outbound, _ in
+                            var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                            if subscribes, let message = try await iterator.next() {
+                                received.withLock { $0.append(message) }
+                            }
+                            if publishes {
+                                try await outbound.write(.text("back from \(name)"))
+                                if subscribes, let message = try await iterator.next() {
+                                    received.withLock { $0.append(message) }
+                                }
+                            }
+                            try await outbound.close(.normalClosure, reason: nil)
+                        }
+                    }
+                    var expected: [WebSocketMessage] = []
+                    if subscribes { expected.append(.text(marker)) }
+                    if subscribes && publishes { expected.append(.text("back from \(name)")) }
+                    #expect(received.withLock { $0 } == expected, "\(name)")
+                    if publishes {
+                        let records = try await oracle.consume(
+                            bootstrap: broker.bootstrap, topic: producerTopics.first!, count: subscribes ? 2 : 1)
+                        #expect(records.last?.value == Array("back from \(name)".utf8), "\(name)")
+                    }
+                default:
+                    Issue.record("\(name): unexpected entrypoint \(entrypoint)")
+                }
+            }
+        }
+    }
+}
