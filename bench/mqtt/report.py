@@ -55,6 +55,7 @@ def measure(directory, name, count):
     round_, mode, qos, client = int(match[1]), match[2], int(match[3]), match[4]
     base = os.path.join(directory, name[: -len(".run")])
     run = load_json(base + ".run")
+    count = run.get("count", count)
     timing = load_json(base + ".time")
     result = {"round": round_, "mode": mode, "qos": qos, "client": client, "exit": run.get("exit"),
               "started_ns": run.get("start_ns", run.get("feed_start_ns", 0)),
@@ -64,7 +65,7 @@ def measure(directory, name, count):
     if mode == "publish":
         wall = (run["end_ns"] - run["start_ns"]) / 1e9
         own = load_json(base + ".json") if client != "mosquitto" else {}
-        result.update(rate=count / wall, wall_s=wall, in_process=own.get("rate_in_process"),
+        result.update(count=count, rate=count / wall, wall_s=wall, in_process=own.get("rate_in_process"),
                       connect_s=own.get("connect_s"), received=run.get("broker_received"))
         result["ok"] = run.get("exit") == 0 and run.get("broker_received") == count
     else:
@@ -77,7 +78,7 @@ def measure(directory, name, count):
             received = own.get("received", 0)
             elapsed = own.get("first_to_last_s", 0) or 0
             result["dropped"] = own.get("dropped")
-        result.update(rate=(received - 1) / elapsed if elapsed > 0 else 0, wall_s=elapsed, received=received,
+        result.update(count=count, rate=(received - 1) / elapsed if elapsed > 0 else 0, wall_s=elapsed, received=received,
                       feed_rate=count / ((run["feed_end_ns"] - run["feed_start_ns"]) / 1e9))
         result["ok"] = run.get("exit") == 0 and run.get("feed_exit") == 0 and received == count
     if result["client_cpu_s"]:
@@ -127,9 +128,10 @@ def main():
             ratios.append(f"{value / base:.2f}×" if base and value else "-")
         checked = [r for r in runs if (r["mode"], r["qos"]) == (mode, qos)]
         arrived = "yes" if all(r["ok"] for r in checked) else (
-            "NO: " + ", ".join(f"r{r['round']} {r['client']} {r.get('received')}/{count} exit {r['exit']}"
+            "NO: " + ", ".join(f"r{r['round']} {r['client']} {r.get('received')}/{r['count']} exit {r['exit']}"
                                for r in checked if not r["ok"]))
-        what = f"**{mode} QoS {qos}** msg/s" + (" (process start → exit)" if mode == "publish" else
+        counts = sorted({r["count"] for r in checked})
+        what = f"**{mode} QoS {qos}**, {'/'.join(f'{c:,}' for c in counts)} messages, msg/s" + (" (process start → exit)" if mode == "publish" else
                                                  " (first → last receipt)")
         print(f"| {what} | {' | '.join(cells)} | {' | '.join(ratios)} | {arrived} |")
     print()

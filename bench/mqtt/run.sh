@@ -19,7 +19,10 @@
 # Each round runs every row for each client, the order of the clients rotating by round.
 # Usage: bench/mqtt/run.sh     (from anywhere; needs swift, mosquitto + mosquitto-clients 2.0, /usr/bin/time and
 #                               .build-venv with paho-mqtt, as scripts/test.sh installs them)
-# Knobs (environment): ROUNDS=3 COUNT=200000 SIZE=256 INFLIGHT=20 WINDOW=1000 RECV_BUFFER=100000 RECV_IDLE=15
+# QoS 1 rows send COUNT_QOS1 messages: more than 65,535 on one connection wraps the 16-bit Packet Identifier, and
+# then paho (which numbers a message when publish() queues it) loses queued messages and waits for ever, and
+# mosquitto 2.0.11 disconnects mosquitto_pub -l ("out of memory"; seen at 68,939 of 200,000).
+# Knobs (environment): ROUNDS=3 COUNT=200000 COUNT_QOS1=60000 SIZE=256 INFLIGHT=20 WINDOW=1000 RECV_BUFFER=100000 RECV_IDLE=15
 #   SKIP_BUILD=0 ONLY="publish receive" QOS="0 1" CLIENTS="mosquitto sluice paho"
 #   MQTTBENCH=/path/to/mqttbench   (another build of the Swift side, e.g. with a client change; skips the build)
 # Writes bench/mqtt/.build/runs/<UTC stamp>/ (raw files, logs, report.md; git-ignored) and prints the report.
@@ -30,6 +33,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
 COUNT="${COUNT:-200000}"
+COUNT_QOS1="${COUNT_QOS1:-60000}"
 SIZE="${SIZE:-256}"
 INFLIGHT="${INFLIGHT:-20}"
 WINDOW="${WINDOW:-1000}"
@@ -120,47 +124,54 @@ broker_received() {
 
 TIME_FORMAT='{"user_s": %U, "sys_s": %S, "maxrss_kib": %M}'
 
+count_for() { if [ "$1" = 0 ]; then echo "$COUNT"; else echo "$COUNT_QOS1"; fi; }
+
 # command_for CLIENT MODE QOS ID TOPIC: the command line of one client run, in the array COMMAND.
 command_for() {
-    local client=$1 mode=$2 qos=$3 id=$4 topic=$5
+    local client=$1 mode=$2 qos=$3 id=$4 topic=$5 count
+    count=$(count_for "$qos")
     case "$client/$mode" in
         mosquitto/publish) COMMAND=(mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "$id" -t "$topic" -q "$qos"
             -M "$INFLIGHT" -l) ;;
         mosquitto/receive) COMMAND=(mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "$id" -t "$topic" -q "$qos"
-            -C "$COUNT" -F '%U' -D connect receive-maximum "$INFLIGHT" -W "$CLIENT_TIMEOUT") ;;
+            -C "$count" -F '%U' -D connect receive-maximum "$INFLIGHT" -W "$CLIENT_TIMEOUT") ;;
         sluice/publish) COMMAND=("$BENCH" publish --port "$PORT" --client-id "$id" --topic "$topic" --qos "$qos"
-            --count "$COUNT" --size "$SIZE" --window "$WINDOW") ;;
+            --count "$count" --size "$SIZE" --window "$WINDOW") ;;
         sluice/receive) COMMAND=("$BENCH" receive --port "$PORT" --client-id "$id" --topic "$topic" --qos "$qos"
-            --count "$COUNT" --receive-maximum "$INFLIGHT" --buffer "$RECV_BUFFER" --idle-timeout "$RECV_IDLE") ;;
+            --count "$count" --receive-maximum "$INFLIGHT" --buffer "$RECV_BUFFER" --idle-timeout "$RECV_IDLE") ;;
         paho/publish) COMMAND=("$PYTHON" "$ROOT/bench/mqtt/paho_bench.py" publish --port "$PORT" --client-id "$id"
-            --topic "$topic" --qos "$qos" --count "$COUNT" --size "$SIZE" --max-inflight "$INFLIGHT") ;;
+            --topic "$topic" --qos "$qos" --count "$count" --size "$SIZE" --max-inflight "$INFLIGHT") ;;
         paho/receive) COMMAND=("$PYTHON" "$ROOT/bench/mqtt/paho_bench.py" receive --port "$PORT" --client-id "$id"
-            --topic "$topic" --qos "$qos" --count "$COUNT" --receive-maximum "$INFLIGHT" --idle-timeout "$RECV_IDLE") ;;
+            --topic "$topic" --qos "$qos" --count "$count" --receive-maximum "$INFLIGHT" --idle-timeout "$RECV_IDLE") ;;
     esac
 }
 
 # run_publish ROUND QOS CLIENT
 run_publish() {
-    local round=$1 qos=$2 client=$3 label="r$1-publish-q$2-$3" t0 t1 b0 b1 rc received0 received1
+    local round=$1 qos=$2 client=$3 label="r$1-publish-q$2-$3" t0 t1 b0 b1 rc received0 received1 count
+    count=$(count_for "$qos")
+    head -n "$count" "$OUT/lines.txt" > "$OUT/lines-$count.txt"
     command_for "$client" publish "$qos" "bench-$label" "bench/publish/q$qos/$client/r$round"
     received0=$(broker_received)
     b0=$(broker_ticks)
     t0=$(now_ns)
     timeout "$CLIENT_TIMEOUT" /usr/bin/time -o "$OUT/$label.time" -f "$TIME_FORMAT" "${COMMAND[@]}" \
-        < "$OUT/lines.txt" > "$OUT/$label.json" 2> "$OUT/$label.err"
+        < "$OUT/lines-$count.txt" > "$OUT/$label.json" 2> "$OUT/$label.err"
     rc=$?
     t1=$(now_ns)
     b1=$(broker_ticks)
     received1=$(broker_received)
-    echo "{\"start_ns\": $t0, \"end_ns\": $t1, \"exit\": $rc, \"broker_cpu_s\": $(cpu_seconds "$b0" "$b1"), \"broker_received\": $((received1 - received0))}" \
+    echo "{\"count\": $count, \"start_ns\": $t0, \"end_ns\": $t1, \"exit\": $rc, \"broker_cpu_s\": $(cpu_seconds "$b0" "$b1"), \"broker_received\": $((received1 - received0))}" \
         > "$OUT/$label.run"
     [ $rc = 0 ] || log "$label exited with status $rc (see $label.err)"
-    log "$label: $(awk -v a="$t0" -v b="$t1" -v n="$COUNT" 'BEGIN {printf "%.0f msg/s (process)", n / ((b - a) / 1e9)}'), broker received $((received1 - received0))"
+    log "$label: $(awk -v a="$t0" -v b="$t1" -v n="$count" 'BEGIN {printf "%.0f msg/s (process)", n / ((b - a) / 1e9)}'), broker received $((received1 - received0))"
 }
 
 # run_receive ROUND QOS CLIENT
 run_receive() {
-    local round=$1 qos=$2 client=$3 label="r$1-receive-q$2-$3" id topic t0 t1 b0 b1 rc p0 p1 prc size last_size idle
+    local round=$1 qos=$2 client=$3 label="r$1-receive-q$2-$3" id topic t0 t1 b0 b1 rc p0 p1 prc size last_size idle count
+    count=$(count_for "$qos")
+    head -n "$count" "$OUT/lines.txt" > "$OUT/lines-$count.txt"
     id="bench-$label"
     topic="bench/receive/q$qos/$client/r$round"
     command_for "$client" receive "$qos" "$id" "$topic"
@@ -177,7 +188,7 @@ run_receive() {
     b0=$(broker_ticks)
     p0=$(now_ns)
     mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "bench-$label-feed" -t "$topic" -q "$qos" -M "$INFLIGHT" -l \
-        < "$OUT/lines.txt" 2> "$OUT/$label.feed.err"
+        < "$OUT/lines-$count.txt" 2> "$OUT/$label.feed.err"
     prc=$?
     p1=$(now_ns)
     # mosquitto_sub has no idle timeout of its own: it is stopped when its output stops growing for RECV_IDLE s.
@@ -197,10 +208,10 @@ run_receive() {
     RECEIVER_PID=""
     t1=$(now_ns)
     b1=$(broker_ticks)
-    echo "{\"feed_start_ns\": $p0, \"feed_end_ns\": $p1, \"feed_exit\": $prc, \"end_ns\": $t1, \"exit\": $rc, \"broker_cpu_s\": $(cpu_seconds "$b0" "$b1")}" \
+    echo "{\"count\": $count, \"feed_start_ns\": $p0, \"feed_end_ns\": $p1, \"feed_exit\": $prc, \"end_ns\": $t1, \"exit\": $rc, \"broker_cpu_s\": $(cpu_seconds "$b0" "$b1")}" \
         > "$OUT/$label.run"
     [ $rc = 0 ] || log "$label exited with status $rc (see $label.err)"
-    log "$label: feed $(awk -v a="$p0" -v b="$p1" -v n="$COUNT" 'BEGIN {printf "%.0f msg/s", n / ((b - a) / 1e9)}'); $(head -c 300 "$OUT/$label.json" | head -1)"
+    log "$label: feed $(awk -v a="$p0" -v b="$p1" -v n="$count" 'BEGIN {printf "%.0f msg/s", n / ((b - a) / 1e9)}'); $(head -c 300 "$OUT/$label.json" | head -1)"
 }
 
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -217,14 +228,14 @@ command -v mosquitto_pub > /dev/null && command -v mosquitto_sub > /dev/null \
     || { log "missing mosquitto_pub/mosquitto_sub (Debian package mosquitto-clients)"; exit 1; }
 "$PYTHON" -c 'import paho.mqtt' 2>/dev/null || { log "missing paho-mqtt in $PYTHON"; exit 1; }
 
-# COUNT lines of SIZE characters: the message number, then "x"s.
+# max(COUNT, COUNT_QOS1) lines of SIZE characters: the message number, then "x"s; each run reads the first ones.
 python3 -c "
 import sys
 count, size = int(sys.argv[1]), int(sys.argv[2])
 with open(sys.argv[3], 'w') as out:
     for i in range(count):
         out.write(str(i).rjust(min(10, size), '0')[:size] + 'x' * (size - min(10, size)) + '\n')
-" "$COUNT" "$SIZE" "$OUT/lines.txt"
+" "$((COUNT > COUNT_QOS1 ? COUNT : COUNT_QOS1))" "$SIZE" "$OUT/lines.txt"
 
 # --- machine -------------------------------------------------------------------------------------------------------
 {
@@ -239,7 +250,7 @@ with open(sys.argv[3], 'w') as out:
     echo "mosquitto_pub=$(mosquitto_pub --help 2>&1 | head -1)"
     echo "paho=$("$PYTHON" -c 'import paho.mqtt, sys; print(paho.mqtt.__version__, "on Python", sys.version.split()[0])')"
     echo "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- Sources/MQTT5 bench/mqtt 2>/dev/null || echo ' (+ uncommitted changes in Sources/MQTT5 or bench/mqtt)')"
-    echo "settings: count=$COUNT size=$SIZE inflight=$INFLIGHT window=$WINDOW recv_buffer=$RECV_BUFFER recv_idle=$RECV_IDLE rounds=$ROUNDS qos=$QOS clients=$CLIENTS"
+    echo "settings: count=$COUNT count_qos1=$COUNT_QOS1 size=$SIZE inflight=$INFLIGHT window=$WINDOW recv_buffer=$RECV_BUFFER recv_idle=$RECV_IDLE rounds=$ROUNDS qos=$QOS clients=$CLIENTS"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
