@@ -15,6 +15,8 @@ struct ProducerAccumulator {
     private(set) var queues: [KafkaTopicPartition: Deque<ProducerBatch>] = [:]
     /// The send order of each partition's batches that are in flight or waiting to be retried.
     private(set) var unsettled: [KafkaTopicPartition: [Int64]] = [:]
+    /// Batches of each partition in flight now (a batch waiting to be retried is unsettled but not in flight).
+    private(set) var inFlightBatches: [KafkaTopicPartition: Int] = [:]
     private(set) var inFlightPerNode: [Int32: Int] = [:]
     /// Bytes of every batch buffer there is, free ones included, and of the records' bookkeeping beside them.
     private(set) var bufferedBytes = 0
@@ -207,7 +209,7 @@ struct ProducerAccumulator {
             // The head's fields are read in place: a copy of the batch would share its buffer, and finishing the
             // batch below would then copy the whole buffer.
             guard let queueCount = queues[partition]?.count, queueCount > 0,
-                unsettled[partition, default: []].count < configuration.maximumInFlightBatchesPerPartition
+                inFlightBatches[partition, default: 0] < configuration.maximumInFlightBatchesPerPartition
             else { continue }
             let (createdAt, isFull, retryAt) = queues[partition]!.withHead { ($0.createdAt, $0.isFull, $0.retryAt) }
             // A partition without a known leader asks for metadata at once, even while its batch waits.
@@ -244,6 +246,7 @@ struct ProducerAccumulator {
                 }
             }
             taken.attempts += 1
+            inFlightBatches[partition, default: 0] += 1
             drain.requests[leader, default: []].append(taken)
         }
         for node in drain.requests.keys {
@@ -274,6 +277,8 @@ struct ProducerAccumulator {
 
     /// A batch is done, delivered or failed for good; its buffer goes back to the pool.
     mutating func batchFinished(_ batch: inout ProducerBatch) -> Settled {
+        // Every finished batch was in flight: answered, failed for good, or refused before it went out.
+        landed(batch)
         settle(batch)
         if queues[batch.partition]?.isEmpty == true { queues[batch.partition] = nil }
         var settled = Settled()
@@ -284,6 +289,11 @@ struct ProducerAccumulator {
             flushRequested = false
         }
         return settled
+    }
+
+    private mutating func landed(_ batch: ProducerBatch) {
+        let count = inFlightBatches[batch.partition, default: 1] - 1
+        inFlightBatches[batch.partition] = count > 0 ? count : nil
     }
 
     private mutating func settle(_ batch: ProducerBatch) {
@@ -297,6 +307,8 @@ struct ProducerAccumulator {
     /// timeout has passed instead.
     mutating func retry(_ batch: ProducerBatch, now: NIODeadline) -> Bool {
         guard now < batch.createdAt + configuration.deliveryTimeout else { return false }
+        // No longer in flight (so it can go again, whatever the in-flight limit), but still unsettled.
+        landed(batch)
         var batch = batch
         batch.retryAt = now + configuration.retryBackoff
         var queue = queues.removeValue(forKey: batch.partition) ?? []

@@ -237,6 +237,29 @@ import Testing
     }
 }
 
+extension ProducerAccumulatorTests {
+    @Test func batchesWaitingForARetryDoNotCountAsInFlight() throws {
+        // Every batch in flight fails (a broker restart): all go back, and must go out again although each is
+        // still unsettled.
+        var accumulator = ProducerAccumulator(configuration: configuration(inFlightPerPartition: 2))
+        accumulator.leaders[partition] = 1
+        _ = fillOneBatch(&accumulator)
+        _ = fillOneBatch(&accumulator)
+        let first = try #require(accumulator.drain(now: start).requests[1]?.first)
+        let second = try #require(accumulator.drain(now: start).requests[1]?.first)
+        accumulator.requestEnded(node: 1)
+        accumulator.requestEnded(node: 1)
+        let firstRetried = accumulator.retry(first, now: start)
+        let secondRetried = accumulator.retry(second, now: start)
+        #expect(firstRetried && secondRetried)
+        accumulator.leaders[partition] = 1
+        let again = accumulator.drain(now: start + .seconds(1)).requests[1]?.first
+        #expect(again?.sendOrder == first.sendOrder, "the retried batch goes again")
+        let next = accumulator.drain(now: start + .seconds(1)).requests[1]?.first
+        #expect(next?.sendOrder == second.sendOrder)
+    }
+}
+
 final class ResumeCounter: @unchecked Sendable {
     private(set) var count = 0
     func increment() { count += 1 }
