@@ -159,6 +159,18 @@ let package = Package(
             path: "Tests/KafkaTestSupport",
             swiftSettings: swiftSettings
         ),
+        // What the gateway's end-to-end suites share: a WebSocket client of their own that sees every frame the
+        // gateway sends, however early.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/GatewayTestSupport",
+            swiftSettings: swiftSettings
+        ),
         // Tests against a real Kafka-compatible broker (tansu) and librdkafka, started by the tests themselves.
         .testTarget(
             name: "KafkaBrokerTests",
@@ -210,6 +222,7 @@ let package = Package(
                 "SluiceGateway",
                 "KafkaClient",
                 "KafkaTestSupport",
+                "GatewayTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -224,6 +237,7 @@ let package = Package(
         .testTarget(
             name: "SluiceGatewayTests",
             dependencies: [
+                "GatewayTestSupport",
                 "SluiceCore",
                 "SluiceEndpoints",
                 "SluiceGateway",

@@ -1,12 +1,8 @@
 import Foundation
-import HummingbirdWSClient
+import GatewayTestSupport
 import KafkaTestSupport
-import Logging
-import NIOCore
-import NIOWebSocket
 import SluiceCore
 import SluiceGateway
-import Synchronization
 import Testing
 
 /// Gravitee's fixtures, beside this checkout when it is a worktree of the project's workspace.
@@ -23,7 +19,6 @@ private let graviteeCorpus = URL(fileURLWithPath: #filePath).deletingLastPathCom
 )
 struct GraviteeKafkaFixtureTests {
     static let corpus = graviteeCorpus
-    static let logger = Logger(label: "kafka-fixture-test")
     let oracle = LibrdkafkaOracle()
 
     /// The fixtures whose endpoint is kafka, with their text.
@@ -112,29 +107,26 @@ struct GraviteeKafkaFixtureTests {
                         configuration?["subscriber"]?["enabled"]?.boolValue ?? true && !consumerTopics.isEmpty
                     let publishes =
                         configuration?["publisher"]?["enabled"]?.boolValue ?? true && !producerTopics.isEmpty
-                    let received = Mutex<[WebSocketMessage]>([])
-                    _ = try await within(.seconds(60), "\(name) over WebSocket") {
-                        try await WebSocketClient.connect(
-                            url: "ws://127.0.0.1:\(gateway.port)\(path)", logger: Self.logger
-                        ) {
-                            inbound, outbound, _ in
-                            var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                            if subscribes, let message = try await iterator.next() {
-                                received.withLock { $0.append(message) }
+                    let received = try await within(.seconds(60), "\(name) over WebSocket") {
+                        try await TestWebSocket.session(port: gateway.port, path: path) { socket in
+                            var received: [TestWebSocket.Message] = []
+                            if subscribes, case .message(let message)? = try await socket.next() {
+                                received.append(message)
                             }
                             if publishes {
-                                try await outbound.write(.text("back from \(name)"))
-                                if subscribes, let message = try await iterator.next() {
-                                    received.withLock { $0.append(message) }
+                                try await socket.send(.text("back from \(name)"))
+                                if subscribes, case .message(let message)? = try await socket.next() {
+                                    received.append(message)
                                 }
                             }
-                            try await outbound.close(.normalClosure, reason: nil)
+                            try await socket.close()
+                            return received
                         }
                     }
-                    var expected: [WebSocketMessage] = []
+                    var expected: [TestWebSocket.Message] = []
                     if subscribes { expected.append(.text(marker)) }
                     if subscribes && publishes { expected.append(.text("back from \(name)")) }
-                    #expect(received.withLock { $0 } == expected, "\(name)")
+                    #expect(received == expected, "\(name)")
                     if publishes {
                         let records = try await oracle.consume(
                             bootstrap: broker.bootstrap, topic: producerTopics.first!, count: subscribes ? 2 : 1)

@@ -1,17 +1,12 @@
 import Foundation
-import HummingbirdWSClient
+import GatewayTestSupport
 import KafkaTestSupport
-import Logging
-import NIOCore
-import NIOWebSocket
-import Synchronization
 import Testing
 
 /// WebSocket subscribers of a real broker: what librdkafka produces arrives as frames, and frames sent go to Kafka.
 @Suite("kafka endpoint: subscribing over WebSocket", .serialized)
 struct KafkaWebSocketTests {
     let oracle = LibrdkafkaOracle()
-    static let logger = Logger(label: "kafka-ws-test")
 
     @Test(
         "websocket × none and auto: librdkafka's records arrive as frames; a frame sent is stored and read back",
@@ -31,26 +26,22 @@ struct KafkaWebSocketTests {
                         OracleRecord(key: "a", value: "one"), OracleRecord(key: "b", value: "two"),
                         OracleRecord(key: nil, value: [0xC3, 0x28]),
                     ])
-                let received = Mutex<[WebSocketMessage]>([])
-                let close = try await within(.seconds(60), "the websocket session") {
-                    try await WebSocketClient.connect(
-                        url: "ws://127.0.0.1:\(gateway.port)/ws?X-Gravitee-Client-Identifier=ws-\(qos)",
-                        logger: Self.logger
-                    ) { inbound, outbound, _ in
-                        var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                        for _ in 0..<3 {
-                            if let message = try await iterator.next() { received.withLock { $0.append(message) } }
+                let (received, close) = try await within(.seconds(60), "the websocket session") {
+                    try await TestWebSocket.session(
+                        port: gateway.port, path: "/ws?X-Gravitee-Client-Identifier=ws-\(qos)"
+                    ) { socket in
+                        var received: [TestWebSocket.Message] = []
+                        while received.count < 3, case .message(let message)? = try await socket.next() {
+                            received.append(message)
                         }
-                        try await outbound.write(.text("from the socket"))
-                        if let echoed = try await iterator.next() { received.withLock { $0.append(echoed) } }
-                        try await outbound.close(.normalClosure, reason: nil)
+                        try await socket.send(.text("from the socket"))
+                        if case .message(let echoed)? = try await socket.next() { received.append(echoed) }
+                        try await socket.close()
+                        return (received, socket.closeCode)
                     }
                 }
-                #expect(close?.closeCode == .normalClosure)
-                #expect(
-                    received.withLock { $0 } == [
-                        .text("one"), .text("two"), .binary(ByteBuffer(bytes: [0xC3, 0x28])), .text("from the socket"),
-                    ])
+                #expect(close == 1000)
+                #expect(received == [.text("one"), .text("two"), .binary([0xC3, 0x28]), .text("from the socket")])
                 let records = try await oracle.consume(bootstrap: broker.bootstrap, topic: topic, count: 4)
                 #expect(records.last?.value == Array("from the socket".utf8))
             }

@@ -154,6 +154,7 @@ final class SubscriberLoopRunner: @unchecked Sendable {
     private let request: String
     private let count: Int
     private let connectsPerSecond: Double
+    private let webSocket: Bool
     private let maxPendingConnects = 256
     private var started = 0
     private var pending = 0
@@ -161,7 +162,11 @@ final class SubscriberLoopRunner: @unchecked Sendable {
     private var startNanos: UInt64 = 0
     private var pacer: RepeatedTask?
 
-    init(loop: any EventLoop, target: Target, request: String, count: Int, connectsPerSecond: Double) {
+    init(
+        loop: any EventLoop, target: Target, request: String, count: Int, connectsPerSecond: Double,
+        webSocket: Bool
+    ) {
+        self.webSocket = webSocket
         self.loop = loop
         self.target = target
         self.request = request
@@ -192,12 +197,19 @@ final class SubscriberLoopRunner: @unchecked Sendable {
         pending += 1
         let stats = self.stats
         let request = self.request
+        let webSocket = self.webSocket
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
-                    try channel.pipeline.syncOperations.addHandler(SSESubscriberHandler(stats: stats, request: request))
+                    if webSocket {
+                        try channel.pipeline.syncOperations.addHandler(
+                            WebSocketSubscriberHandler(stats: stats, request: request))
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(
+                            SSESubscriberHandler(stats: stats, request: request))
+                    }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -237,8 +249,9 @@ final class SubscriberLoopRunner: @unchecked Sendable {
     }
 }
 
-/// `sse` and `idle-sse`: open the subscribers, announce when all are established, run for a bounded time, report.
-func runSubscribers(_ options: Options, idle: Bool) throws {
+/// `sse`, `ws` and `idle-sse`: open the subscribers, announce when all are established, run for a bounded time,
+/// report.
+func runSubscribers(_ options: Options, idle: Bool, webSocket: Bool = false) throws {
     let target = try Target(url: options.string("url"))
     let connections = try options.int("connections")
     let seconds = idle ? try options.double("hold", default: 30) : try options.double("duration", default: 20)
@@ -250,8 +263,12 @@ func runSubscribers(_ options: Options, idle: Bool) throws {
         say("WARNING open-file limit \(fileLimit) is below \(connections) connections")
     }
     let request =
-        "GET \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAccept: text/event-stream\r\n"
-        + "Cache-Control: no-cache\r\nUser-Agent: sluice-load\r\n\r\n"
+        webSocket
+        ? "GET \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: c2x1aWNlLWxvYWQtd3Mta2V5\r\nSec-WebSocket-Version: 13\r\n"
+            + "User-Agent: sluice-load\r\n\r\n"
+        : "GET \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\nAccept: text/event-stream\r\n"
+            + "Cache-Control: no-cache\r\nUser-Agent: sluice-load\r\n\r\n"
 
     let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
     defer { try? group.syncShutdownGracefully() }
@@ -260,8 +277,8 @@ func runSubscribers(_ options: Options, idle: Bool) throws {
     let runners = loops.enumerated().map { index, loop in
         let share = connections / loops.count + (index < connections % loops.count ? 1 : 0)
         return SubscriberLoopRunner(
-            loop: loop, target: target, request: request, count: share, connectsPerSecond: ramp / Double(loops.count)
-        )
+            loop: loop, target: target, request: request, count: share, connectsPerSecond: ramp / Double(loops.count),
+            webSocket: webSocket)
     }
     let begin = monotonicNanos()
     runners.forEach { $0.start() }
@@ -299,7 +316,7 @@ func runSubscribers(_ options: Options, idle: Bool) throws {
     }
 
     var result = ResultLine()
-    result.set("mode", idle ? "idle-sse" : "sse")
+    result.set("mode", idle ? "idle-sse" : webSocket ? "ws" : "sse")
     result.set("connections", connections)
     result.set("established", total.established)
     result.set("establish_seconds", establishSeconds)

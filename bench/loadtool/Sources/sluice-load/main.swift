@@ -8,6 +8,7 @@ let usage = """
     sluice-load: a bounded, loopback-only load generator for Sluice's benchmarks.
 
       sluice-load sse      --url http://127.0.0.1:P/path --connections N [--duration S=20] [--ramp CONN_PER_S=2000] [--threads T=1]
+      sluice-load ws       --url http://127.0.0.1:P/path --connections N [--duration S=20] [--ramp CONN_PER_S=2000] [--threads T=1]
       sluice-load idle-sse --url http://127.0.0.1:P/path --connections N [--hold S=30]     [--ramp CONN_PER_S=2000] [--threads T=1]
       sluice-load publish  --url http://127.0.0.1:P/path (--rate MSG_PER_S | --max) [--size BYTES=1024] [--duration S=15] [--connections C=4] [--threads T=1]
 
@@ -26,6 +27,8 @@ do {
     switch arguments[1] {
     case "sse":
         try runSubscribers(Options(rest, flags: []), idle: false)
+    case "ws":
+        try runSubscribers(Options(rest, flags: []), idle: false, webSocket: true)
     case "idle-sse":
         try runSubscribers(Options(rest, flags: []), idle: true)
     case "publish":
