@@ -124,19 +124,24 @@ final class KafkaMessageSource: MessageSource {
 
     /// Commits a member's delivered positions of partitions the group takes away, and forgets them.
     private final class RevocationCommitter: KafkaRebalanceListener {
+        /// Weak: the consumer holds this listener in its configuration.
+        private struct WeakConsumer {
+            weak var consumer: KafkaConsumer?
+        }
+
         let state: LockedState
         let options: Options
-        private let consumer = Mutex<KafkaConsumer?>(nil)
+        private let consumer = Mutex(WeakConsumer())
 
         init(state: LockedState, options: Options) {
             self.state = state
             self.options = options
         }
 
-        func attach(_ consumer: KafkaConsumer) { self.consumer.withLock { $0 = consumer } }
+        func attach(_ consumer: KafkaConsumer) { self.consumer.withLock { $0.consumer = consumer } }
 
         func partitionsRevoked(_ partitions: [KafkaTopicPartition]) async {
-            guard let consumer = consumer.withLock({ $0 }) else { return }
+            guard let consumer = consumer.withLock({ $0.consumer }) else { return }
             let revoked = Set(partitions)
             if options.qos == .auto || options.qos == .atLeastOnce {
                 await KafkaMessageSource.commitAcknowledged(consumer, state, options, only: revoked)

@@ -16,7 +16,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let certificate = directory.appendingPathComponent("cert.pem")
         let key = directory.appendingPathComponent("key.pem")
-        try runOpenSSL(certificate: certificate, key: key)
+        try makeTestCertificate(certificate: certificate, key: key)
         let proxyPort = try freeLoopbackPort()
         try await withTansuBroker(advertisedPort: proxyPort) { broker in
             let proxy = try await startTLSProxy(
@@ -68,43 +68,5 @@ import Testing
         let error = await #expect(throws: KafkaError.self) { try await refused.anyConnection() }
         #expect(error?.code == .connectionFailed)
         await refused.shutdown()
-    }
-
-    private func runOpenSSL(certificate: URL, key: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key.path, "-out", certificate.path,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestTimeout(description: "openssl could not make a test certificate")
-        }
-    }
-
-    private func startTLSProxy(
-        listenPort: Int, targetPort: Int, certificate: URL, key: URL, directory: URL
-    ) async throws -> ChildProcess {
-        let script = BrokerTestEnvironment.packageRoot().appendingPathComponent("tests/interop/tls_proxy.py")
-        let log = directory.appendingPathComponent("tls-proxy.log")
-        let proxy = try ChildProcess.launch(
-            executable: try BrokerTestEnvironment.python(),
-            arguments: [
-                script.path, "--listen-port", String(listenPort), "--target-port", String(targetPort), "--cert",
-                certificate.path, "--key", key.path,
-            ],
-            environment: ProcessInfo.processInfo.environment, log: log)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if ChildProcess.text(of: log, from: 0).contains("ready") { return proxy }
-            guard proxy.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        await proxy.stop(graceful: false)
-        throw TestTimeout(description: "the TLS proxy did not start: \(ChildProcess.text(of: log, from: 0))")
     }
 }
