@@ -8,56 +8,10 @@ import sys
 out, idle_n, subs, rate, fan_seconds, wrk_seconds = sys.argv[1], *map(int, sys.argv[2:])
 
 
-def read(name):
-    try:
-        with open(os.path.join(out, name)) as f:
-            return f.read()
-    except OSError:
-        return ""
+import benchlib
+from benchlib import cpu, f, ratio, read, result, rss, wrk
 
-
-def result(name):
-    for line in read(name).splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    return {}
-
-
-def wrk(name):
-    text = read(f"wrk-{name}.log")
-    r = {}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    r["rps"] = float(m.group(1)) if m else None
-    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    r["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"(\d+) requests in", text)
-    r["requests"] = int(m.group(1)) if m else None
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    r["socket_errors"] = sum(map(int, m.groups())) if m else 0
-    m = re.search(r"LATENCY p50_ms=([\d.]+) p99_ms=([\d.]+) max_ms=([\d.]+)", text)
-    r["p50"], r["p99"], r["max"] = (float(x) for x in m.groups()) if m else (None, None, None)
-    return r
-
-
-def rss(name):
-    text = read(f"idle-{name}.rss")
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text)}
-
-
-def cpu(name):
-    return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", read(f"{name}.cpu"))}
-
-
-def f(value, digits=0, suffix=""):
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) or digits:
-        return f"{value:,.{digits}f}{suffix}"
-    return f"{value:,}{suffix}"
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}" if a and b else "n/a"
+benchlib.OUT = out
 
 
 machine = dict(line.split("=", 1) for line in read("machine.txt").splitlines() if "=" in line)

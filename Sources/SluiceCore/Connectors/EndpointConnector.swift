@@ -40,6 +40,9 @@ public struct SubscriptionRequest: Sendable {
     public var resumeAfter: String?
     /// Identifies the consumer across requests (consumer groups, shared subscriptions).
     public var clientIdentifier: String?
+    /// True when the gateway made `clientIdentifier` up for this request (the client gave none): no other
+    /// request shares it yet, so an endpoint may serve the subscription from what it reads for everyone.
+    public var clientIdentifierIsGenerated: Bool
     public var qos: MessageQoS
     public var mode: Mode
     /// Gravitee's request attributes for the endpoint (`gravitee.attribute.kafka.groupId`, …). Nothing in the
@@ -47,11 +50,12 @@ public struct SubscriptionRequest: Sendable {
     public var attributes: [String: String]
 
     public init(
-        resumeAfter: String? = nil, clientIdentifier: String? = nil, qos: MessageQoS = .auto,
-        mode: Mode = .stream, attributes: [String: String] = [:]
+        resumeAfter: String? = nil, clientIdentifier: String? = nil, clientIdentifierIsGenerated: Bool = false,
+        qos: MessageQoS = .auto, mode: Mode = .stream, attributes: [String: String] = [:]
     ) {
         self.resumeAfter = resumeAfter
         self.clientIdentifier = clientIdentifier
+        self.clientIdentifierIsGenerated = clientIdentifierIsGenerated
         self.qos = qos
         self.mode = mode
         self.attributes = attributes

@@ -74,13 +74,23 @@ public final class InMemoryTopic: Sendable {
     @discardableResult
     public func append(_ message: Message, timestamp: Int64) -> Message {
         var stored = message
+        stored.timestamp = timestamp
+        return append([stored], idsAreOffsets: true)[0]
+    }
+
+    /// Appends messages in order and wakes every waiting reader once. With `idsAreOffsets` each message's id
+    /// becomes its offset; without, the messages keep theirs (a broker's cursor, say) and the offsets only order
+    /// the readers. Returns the messages as stored.
+    @discardableResult
+    func append(_ messages: [Message], idsAreOffsets: Bool) -> [Message] {
+        var stored = messages
         var watchers: [@Sendable () -> Void] = []
         let waiters: [Waiter] = state.withLock { state in
-            let offset = state.endOffset
-            stored.id = String(offset)
-            stored.timestamp = timestamp
-            state.messages.append(stored)
-            state.bytes += stored.approximateSize
+            for index in stored.indices {
+                if idsAreOffsets { stored[index].id = String(state.endOffset) }
+                state.messages.append(stored[index])
+                state.bytes += stored[index].approximateSize
+            }
             Self.trim(&state)
             if !state.watchers.isEmpty {
                 watchers = Array(state.watchers.values)

@@ -118,6 +118,24 @@ public struct KafkaEndpoint: EndpointConnector {
                 selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
                 options: options)
         case .stream:
+            // A stream at the newest records with an identifier no one else has is served from the endpoint's
+            // shared tail (KafkaTail): what its own group would read, without a consumer of its own.
+            if request.clientIdentifierIsGenerated, request.attributes[Attribute.groupID] == nil, cursor == nil,
+                consumer.autoOffsetReset == .latest, request.qos == .none || request.qos == .auto,
+                case .topics(let topics) = selection
+            {
+                for _ in 0..<2 {
+                    let tail = try await runtime.tail(
+                        topics: topics, cluster: cluster, encodeIDs: consumer.encodeMessageId)
+                    let source = KafkaTailSource(tail: tail, options: options) { cursor in
+                        try await KafkaMessageSource.poll(
+                            selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset,
+                            cluster: cluster, options: options)
+                    }
+                    if let source { return source }
+                    // It stopped between its start and this attach (it forgets itself): the next one is new.
+                }
+            }
             return try KafkaMessageSource.stream(
                 selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
                 options: options)
@@ -193,6 +211,9 @@ final class KafkaEndpointRuntime: Sendable {
         var cluster: KafkaCluster?
         var producer: KafkaProducer?
         var producerRun: Task<Void, Never>?
+        /// The shared tails by topic list, each as the task that starts it.
+        var tails: [[String]: (id: Int, start: Task<KafkaTail, any Error>)] = [:]
+        var nextTailID = 0
         var stopped = false
     }
 
@@ -261,11 +282,50 @@ final class KafkaEndpointRuntime: Sendable {
         return (cluster, try result.get())
     }
 
-    /// Closes the producer (delivering what it holds) and the cluster's connections; later use fails.
+    /// The shared tail of `topics`, started by the first stream that needs it.
+    func tail(topics: [String], cluster: KafkaCluster, encodeIDs: Bool) async throws -> KafkaTail {
+        let logger = logger
+        let slot = state.withLock { state -> (id: Int, start: Task<KafkaTail, any Error>)? in
+            if state.stopped { return nil }
+            if let existing = state.tails[topics] { return existing }
+            state.nextTailID += 1
+            let id = state.nextTailID
+            let start = Task { () async throws -> KafkaTail in
+                try await KafkaTail.start(topics: topics, cluster: cluster, encodeIDs: encodeIDs, logger: logger) {
+                    [weak self] _ in self?.forgetTail(topics: topics, id: id)
+                }
+            }
+            state.tails[topics] = (id, start)
+            return (id, start)
+        }
+        guard let slot else {
+            throw GatewayError.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed"))
+        }
+        do {
+            return try await slot.start.value
+        } catch {
+            forgetTail(topics: topics, id: slot.id)
+            throw error
+        }
+    }
+
+    /// Forgets a tail that stopped, so the next stream starts another.
+    private func forgetTail(topics: [String], id: Int) {
+        state.withLock { state in
+            if state.tails[topics]?.id == id { state.tails[topics] = nil }
+        }
+    }
+
+    /// Closes the producer (delivering what it holds), the shared tails and the cluster's connections; later use
+    /// fails.
     func stop() async {
-        let (cluster, producer, run) = state.withLock { state in
+        let (cluster, producer, run, tails) = state.withLock { state in
             state.stopped = true
-            return (state.cluster, state.producer, state.producerRun)
+            defer { state.tails = [:] }
+            return (state.cluster, state.producer, state.producerRun, state.tails.values.map(\.start))
+        }
+        for start in tails {
+            (try? await start.value)?.stop(.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed")))
         }
         producer?.close()
         await run?.value

@@ -299,7 +299,8 @@ final class KafkaMessageSource: MessageSource {
         messages.reserveCapacity(records.count)
         for record in records {
             positions[record.topicPartition] = record.offset + 1
-            messages.append(message(record, id: KafkaCursor(nextOffsets: positions).text(encoded: options.encodeIDs)))
+            messages.append(
+                Self.message(record, id: KafkaCursor(nextOffsets: positions).text(encoded: options.encodeIDs)))
         }
         switch (options.qos, membership) {
         case (.atMostOnce, _):
@@ -320,7 +321,8 @@ final class KafkaMessageSource: MessageSource {
         return messages
     }
 
-    private func message(_ record: KafkaConsumerRecord, id: String) -> Message {
+    /// A record as a message: value as content, headers as headers, key, topic, partition and offset as metadata.
+    static func message(_ record: KafkaConsumerRecord, id: String) -> Message {
         var headers = MessageHeaders()
         for header in record.headers {
             headers.add(name: header.key, value: header.value.map { String(buffer: $0) } ?? "")

@@ -71,7 +71,7 @@ public struct HTTPGetEntrypoint: Sendable {
             limit = min(limit, requested)
         }
         let cursor = request.queryValue("cursor").flatMap { $0.isEmpty ? nil : $0 }
-        let clientIdentifier = ClientIdentifier.resolve(request)
+        let clientIdentifier = ClientIdentifier.resolve(request).value
         let echo: HTTPFields = [ClientIdentifier.field: clientIdentifier]
         let source: any MessageSource
         do {

@@ -53,7 +53,7 @@ public struct HTTPPostEntrypoint: Sendable {
                 message.headers.add(name: field.name.rawName, value: field.value)
             }
         }
-        let echo: HTTPFields = [ClientIdentifier.field: ClientIdentifier.resolve(request)]
+        let echo: HTTPFields = [ClientIdentifier.field: ClientIdentifier.resolve(request).value]
         do {
             _ = try await invocation.endpoint.publish(message)
         } catch let error as GatewayError {

@@ -58,12 +58,13 @@ public struct SSEEntrypoint: Sendable {
     ) async throws {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 }
         let resumeAfter = invocation.qos == .none ? nil : lastEventID
-        let clientIdentifier = ClientIdentifier.resolve(request)
+        let (clientIdentifier, generated) = ClientIdentifier.resolve(request)
         let source: any MessageSource
         do {
             source = try await invocation.endpoint.subscribe(
                 SubscriptionRequest(
-                    resumeAfter: resumeAfter, clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .stream)
+                    resumeAfter: resumeAfter, clientIdentifier: clientIdentifier,
+                    clientIdentifierIsGenerated: generated, qos: invocation.qos, mode: .stream)
             )
         } catch let error as GatewayError {
             try await error.write(to: writer, headers: [ClientIdentifier.field: clientIdentifier])

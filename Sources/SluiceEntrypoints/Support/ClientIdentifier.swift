@@ -10,14 +10,20 @@ public enum ClientIdentifier {
     public static let name = "X-Gravitee-Client-Identifier"
     public static let field = HTTPField.Name(name)!
 
-    /// The request's identifier: the header, else the query parameter, else a new one.
-    public static func resolve(headers: HTTPFields, uri: URI) -> String {
+    /// The identifier the client gave: the header, else the query parameter.
+    public static func given(headers: HTTPFields, uri: URI) -> String? {
         if let header = headers[field], !header.isEmpty { return header }
         if let query = uri.queryParameters[name[...]], !query.isEmpty { return String(query) }
-        return UUID().uuidString
+        return nil
     }
 
-    public static func resolve(_ request: Request) -> String {
+    /// The request's identifier: the one the client gave, else a new one (`generated` true).
+    public static func resolve(headers: HTTPFields, uri: URI) -> (value: String, generated: Bool) {
+        if let given = given(headers: headers, uri: uri) { return (given, false) }
+        return (UUID().uuidString, true)
+    }
+
+    public static func resolve(_ request: Request) -> (value: String, generated: Bool) {
         resolve(headers: request.headers, uri: request.uri)
     }
 }

@@ -50,7 +50,8 @@ public struct WebSocketEntrypoint: Sendable {
         outbound: WebSocketOutboundWriter,
         invocation: EntrypointInvocation,
         registration: StreamRegistration,
-        clientIdentifier: String? = nil
+        clientIdentifier: String? = nil,
+        clientIdentifierIsGenerated: Bool = false
     ) async throws {
         defer { registration.cancel() }
         let endpoint = invocation.endpoint
@@ -58,7 +59,9 @@ public struct WebSocketEntrypoint: Sendable {
         if configuration.subscriberEnabled && endpoint.canSubscribe {
             do {
                 source = try await endpoint.subscribe(
-                    SubscriptionRequest(clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .stream))
+                    SubscriptionRequest(
+                        clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: clientIdentifierIsGenerated,
+                        qos: invocation.qos, mode: .stream))
             } catch let error as GatewayError {
                 try await outbound.close(
                     .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))

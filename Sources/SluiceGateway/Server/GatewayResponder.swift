@@ -70,7 +70,7 @@ struct GatewayResponder: Sendable {
         guard let registration = deployment.streams.register(end: { reason in ended.fire(reason) }) else {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
-        let clientIdentifier = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
+        let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
         return .upgrade([ClientIdentifier.field: clientIdentifier]) { inbound, outbound, _ in
             ended.onFire { _ in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
@@ -78,7 +78,7 @@ struct GatewayResponder: Sendable {
             }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
-                clientIdentifier: clientIdentifier
+                clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated
             )
         }
     }
