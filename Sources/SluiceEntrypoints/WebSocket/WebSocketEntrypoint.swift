@@ -1,6 +1,7 @@
 import Foundation
 public import HummingbirdWebSocket
 import NIOCore
+import NIOWebSocket
 public import SluiceCore
 
 /// The `websocket` entrypoint: each frame in is a message published to the endpoint (publisher), each message
@@ -83,11 +84,12 @@ public struct WebSocketEntrypoint: Sendable {
                             let batch = try await source.next(maxCount: Self.batchSize)
                             if batch.isEmpty { break }
                             for message in batch {
-                                if let text = String(validating: message.content.readableBytesView, as: UTF8.self) {
-                                    try await outbound.write(.text(text))
-                                } else {
-                                    try await outbound.write(.binary(message.content))
-                                }
+                                // Text when the content is UTF-8, binary otherwise; the frame carries the message's
+                                // own buffer either way (no copy through a String).
+                                let isText = String(validating: message.content.readableBytesView, as: UTF8.self) != nil
+                                try await outbound.write(
+                                    .custom(
+                                        WebSocketFrame(fin: true, opcode: isText ? .text : .binary, data: message.content)))
                             }
                             await source.delivered()
                         }
