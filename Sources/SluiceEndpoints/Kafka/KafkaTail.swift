@@ -19,6 +19,7 @@ final class KafkaTail: Sendable {
     static let pollBatch = 1_000
     /// How long a tail without readers waits for a new one before it stops.
     static let linger = Duration.seconds(30)
+    static let fetchMaxWaitMilliseconds: Int64 = 20
     /// Longest wait of a reader between looks at the tail's health.
     static let healthCheckInterval = Duration.milliseconds(500)
 
@@ -83,7 +84,9 @@ final class KafkaTail: Sendable {
         var configuration = KafkaConsumerConfiguration()
         configuration.autoOffsetReset = .latest
         configuration.bufferBytes = 8 * 1024 * 1024
-        configuration.fetchMaxWait = .milliseconds(500)
+        // Short: a broker that holds a fetch for its whole wait even when records arrive (tansu 0.6 does) would
+        // otherwise add up to the wait to every message's delay. One tail's fetches per API are cheap.
+        configuration.fetchMaxWait = .milliseconds(fetchMaxWaitMilliseconds)
         let consumer = KafkaConsumer(cluster: cluster, configuration: configuration)
         consumer.assign(ends.mapValues { .exact($0) })
         let tail = KafkaTail(
