@@ -91,6 +91,7 @@ let package = Package(
                 "SluiceCore",
                 "KafkaClient",
                 "KafkaWire",
+                "MQTT5",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
