@@ -178,11 +178,19 @@ let package = Package(
             dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // The tests' harness for a real MQTT 5 broker (mosquitto, started per test on a free loopback port) and
+        // paho-mqtt as the reference client: used by every suite that needs a broker.
+        .target(
+            name: "MQTT5TestSupport",
+            dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/MQTT5TestSupport",
+            swiftSettings: swiftSettings
+        ),
         // The MQTT 5 client against a real mosquitto 2.0 broker and fake servers, started by the tests themselves.
         .testTarget(
             name: "MQTT5BrokerTests",
             dependencies: [
-                "MQTT5",
+                "MQTT5", "MQTT5TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -211,6 +219,27 @@ let package = Package(
                 "SluiceGateway",
                 "KafkaClient",
                 "KafkaTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The mqtt5 endpoint end to end: a gateway in the test process, a real mosquitto started by each test,
+        // clients over real sockets, paho-mqtt as the oracle on the broker side.
+        .testTarget(
+            name: "SluiceMQTT5EndpointTests",
+            dependencies: [
+                "SluiceCore",
+                "SluiceEndpoints",
+                "SluiceGateway",
+                "MQTT5",
+                "MQTT5TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
