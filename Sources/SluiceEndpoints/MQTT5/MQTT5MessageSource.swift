@@ -150,8 +150,14 @@ final class MQTT5MessageSource: MessageSource {
         watch.cancel()
         let link = link
         let endsSession = endsSession
+        let subscription = subscription
         // Unstructured: close() is called from synchronous code (and deinit); the connection ends in the
         // background, and a read waiting on it ends as soon as the client stops.
-        Task { await link.stop(endSession: endsSession) }
+        Task {
+            await link.stop(endSession: endsSession)
+            // Released only now: releasing a subscription unsubscribes it, and a poll's session keeps its
+            // subscription for the client's next poll.
+            withExtendedLifetime(subscription) {}
+        }
     }
 }
