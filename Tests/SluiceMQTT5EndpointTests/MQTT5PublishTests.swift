@@ -85,7 +85,9 @@ struct MQTT5PublishTests {
         }
     }
 
-    @Test("the broker refuses the publish (PUBACK 0x87, not authorized): 503 MQTT5_REFUSED, never 202")
+    @Test(
+        "the broker refuses the publish (PUBACK 0x87, not authorized): 503 MQTT5_REFUSED, never 202; a WebSocket closes with 1011"
+    )
     func brokerRefuses() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-mqtt5-acl-\(UUID().uuidString)")
@@ -97,7 +99,10 @@ struct MQTT5PublishTests {
         try await withMosquitto(["acl_file \(acl.path)"]) { broker in
             let api = MQTT5API.definition(
                 id: "refused", path: "/refused", port: broker.port,
-                entrypoints: "[\(MQTT5API.entrypoint("http-post", qos: "auto"))]",
+                entrypoints: """
+                    [\(MQTT5API.entrypoint("http-post", qos: "auto")),
+                     \(MQTT5API.entrypoint("websocket", qos: "auto", configuration: #"{ "subscriber": { "enabled": false } }"#))]
+                    """,
                 shared: "{ \(MQTT5API.producer("forbidden/topic")) }")
             let allowed = MQTT5API.definition(
                 id: "allowed", path: "/allowed", port: broker.port,
@@ -110,6 +115,17 @@ struct MQTT5PublishTests {
                 #expect(refused.json?["message"]?.stringValue?.contains("0x87") == true, "\(refused.body)")
                 // The same broker takes what the ACL allows.
                 #expect(try await httpCall(.POST, "\(gateway.baseURL)/allowed", body: "yes").status == 202)
+                // A WebSocket frame the broker refuses closes the socket with 1011 and the key.
+                let close = try await within(.seconds(30), "the websocket session") {
+                    try await WebSocketClient.connect(
+                        url: "ws://127.0.0.1:\(gateway.port)/refused", logger: Self.logger
+                    ) { inbound, outbound, _ in
+                        try await outbound.write(.text("no"))
+                        for try await _ in inbound.messages(maxSize: 1 << 20) {}
+                    }
+                }
+                #expect(close?.closeCode == .unexpectedServerError)
+                #expect(close?.reason?.hasPrefix("MQTT5_REFUSED") == true, "\(String(describing: close?.reason))")
             }
         }
     }
