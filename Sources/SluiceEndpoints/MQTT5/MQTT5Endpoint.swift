@@ -97,6 +97,11 @@ public struct MQTT5Endpoint: EndpointConnector {
             : "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
         var clientConfiguration = configuration.clientConfiguration(clientIdentifier: clientIdentifier)
         clientConfiguration.cleanStart = !isPoll
+        if !isPoll {
+            // A stream ends when its connection has been down a moment, so a session kept after it would only sit
+            // in the share group, taking a share of the messages for nobody, until it expired.
+            clientConfiguration.sessionExpiryInterval = 0
+        }
         let link = MQTT5Link(configuration: clientConfiguration, logger: runtime.logger)
         let client = link.client
         // Subscribing before the client connects: a resumed session's queued messages find their subscription.
