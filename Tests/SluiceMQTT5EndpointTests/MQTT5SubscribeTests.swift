@@ -94,7 +94,9 @@ struct MQTT5SubscribeTests {
         }
     }
 
-    @Test("http-get × auto: a poll's session outlives it, so the next poll gets what was published in between")
+    @Test(
+        "http-get × auto: a poll's session outlives it, so the next poll gets what was published in between and what the last one did not hand out"
+    )
     func httpGet() async throws {
         try await withMosquitto { broker in
             let topic = uniqueTopic("get")
@@ -118,6 +120,15 @@ struct MQTT5SubscribeTests {
                 #expect(second.items.first?.headers["h"] == ["v0"])
                 #expect(second.items.first?.metadata["topic"] == topic)
                 #expect(second.items.first?.metadata["qos"] == "1")
+                // A poll that hands out fewer than it received leaves the rest unacknowledged in its session: the
+                // broker sends them again to the next poll.
+                try await PahoOracle().publish(
+                    port: broker.port, (3..<6).map { pahoMessage(topic: topic, "m\($0)") })
+                try await Task.sleep(for: .milliseconds(200))
+                let limited = try await poll(url + "?limit=1", clientIdentifier: "poller")
+                #expect(limited.items.map(\.content) == ["m3"], "\(limited.body)")
+                let rest = try await poll(url, clientIdentifier: "poller")
+                #expect(rest.items.map(\.content) == ["m4", "m5"], "\(rest.body)")
                 // Another identifier has a session of its own, made by its first poll: it did not get those.
                 let other = try await poll(url, clientIdentifier: "someone-else")
                 #expect(other.items.isEmpty)
