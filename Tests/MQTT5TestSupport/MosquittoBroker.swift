@@ -181,6 +181,16 @@ package final class MosquittoBroker: @unchecked Sendable {
         }
     }
 
+    /// Freezes the broker process (SIGSTOP): its connections stay open and nothing is answered, as a hung broker.
+    package func pause() {
+        lock.withLock { process }?.send(SIGSTOP)
+    }
+
+    /// Lets a paused broker run again (SIGCONT).
+    package func resume() {
+        lock.withLock { process }?.send(SIGCONT)
+    }
+
     package func logTail(lines: Int = 60) -> String {
         ChildProcess.tail(of: outputFile, lines: 10) + "\n" + ChildProcess.tail(of: logFile, lines: lines)
     }
@@ -305,6 +315,11 @@ package final class ChildProcess: @unchecked Sendable {
         watchdog.standardError = FileHandle.nullDevice
         try? watchdog.run()
         return ChildProcess(process: process, watchdog: watchdog.isRunning ? watchdog : nil)
+    }
+
+    /// Sends `signal` to the process while it runs.
+    package func send(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// SIGTERM (graceful) or SIGKILL, waiting at most `timeout` for the exit; SIGKILL when SIGTERM was not enough.

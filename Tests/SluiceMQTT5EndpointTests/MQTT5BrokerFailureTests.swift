@@ -95,6 +95,34 @@ struct MQTT5BrokerFailureTests {
         }
     }
 
+    @Test("a broker that stops answering: 504 MQTT5_TIMEOUT after 10 s, never 202; it answers again: 202")
+    func brokerHangs() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("hang")
+            let api = MQTT5API.definition(
+                id: "hang", path: "/hang", port: broker.port,
+                entrypoints: "[\(MQTT5API.entrypoint("http-post", qos: "auto"))]",
+                shared: "{ \(MQTT5API.producer(topic)) }")
+            try await withMQTT5Gateway(["hang.json": api]) { gateway in
+                let url = "\(gateway.baseURL)/hang"
+                #expect(try await httpCall(.POST, url, body: "before").status == 202)
+                broker.pause()
+                let started = ContinuousClock.now
+                let timedOut = try await httpCall(.POST, url, body: "unanswered")
+                let waited = ContinuousClock.now - started
+                broker.resume()
+                #expect(timedOut.status == 504, "\(timedOut.body)")
+                #expect(timedOut.json?["key"]?.stringValue == "MQTT5_TIMEOUT")
+                #expect(waited >= .seconds(9) && waited < .seconds(15), "waited \(waited)")
+                let after = try await eventually(timeout: .seconds(20), interval: .milliseconds(250)) {
+                    let response = try await httpCall(.POST, url, body: "after")
+                    return response.status == 202 ? response : nil
+                }
+                #expect(after.status == 202)
+            }
+        }
+    }
+
     @Test("no broker at the configured address: 503 MQTT5_UNAVAILABLE for posts, polls and streams, within seconds")
     func noBroker() async throws {
         let port = try freeLoopbackPort()
