@@ -36,10 +36,27 @@ struct MQTT5SubscribeTests {
                     port: gateway.port, path: "/stream", headers: [("X-Gravitee-Client-Identifier", "reader-\(qos)")])
                 #expect(stream.status == 200)
                 #expect(stream.header("X-Gravitee-Client-Identifier") == "reader-\(qos)")
-                try await PahoOracle().publish(
-                    port: broker.port,
-                    (0..<3).map { pahoMessage(topic: "\(base)/d\($0)", "m\($0)", userProperties: [("h", "v\($0)")]) })
+                var messages = (0..<3).map {
+                    pahoMessage(topic: "\(base)/d\($0)", "m\($0)", userProperties: [("h", "v\($0)")])
+                }
+                // The publication's other properties travel as metadata too.
+                var properties = messages[0].mqttProperties
+                properties.contentType = "text/plain"
+                properties.responseTopic = "replies/here"
+                properties.correlationData = ByteBuffer(bytes: [1, 2, 3])
+                properties.messageExpiryInterval = 600
+                messages[0] = PahoMessage(
+                    topic: messages[0].topic, payload: messages[0].payloadBytes, qos: .atLeastOnce,
+                    properties: properties)
+                try await PahoOracle().publish(port: broker.port, messages)
                 let events = try await within(.seconds(30), "three messages") { try await stream.messages(3) }
+                let first = try #require(events.first)
+                #expect(first.comments.contains("contentType: text/plain"), "\(first.comments)")
+                #expect(first.comments.contains("responseTopic: replies/here"), "\(first.comments)")
+                #expect(first.comments.contains("correlationData: AQID"), "\(first.comments)")
+                #expect(
+                    first.comments.contains { $0.hasPrefix("messageExpiryInterval: ") && $0.count > 23 },
+                    "\(first.comments)")
                 #expect(events.compactMap(\.data) == ["m0", "m1", "m2"])
                 for (index, event) in events.enumerated() {
                     #expect(event.comments.contains("h: v\(index)"), "\(event.comments)")
