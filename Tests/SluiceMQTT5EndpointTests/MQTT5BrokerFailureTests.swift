@@ -95,6 +95,46 @@ struct MQTT5BrokerFailureTests {
         }
     }
 
+    @Test(
+        "reconnectAttempts bounds how long a stream waits for its broker: 0 ends it at the first failed reconnection, 10 after the 2 s grace"
+    )
+    func reconnectAttempts() async throws {
+        try await withMosquitto { broker in
+            func api(_ id: String, attempts: Int) -> String {
+                MQTT5API.definition(
+                    id: id, path: "/\(id)", port: broker.port,
+                    entrypoints: "[\(MQTT5API.entrypoint("sse", qos: "auto"))]",
+                    shared: "{ \"reconnectAttempts\": \(attempts), \(MQTT5API.consumer(uniqueTopic(id))) }")
+            }
+            try await withMQTT5Gateway(["zero.json": api("zero", attempts: 0), "ten.json": api("ten", attempts: 10)]) {
+                gateway in
+                let zero = try await RawSSEClient.open(port: gateway.port, path: "/zero")
+                let ten = try await RawSSEClient.open(port: gateway.port, path: "/ten")
+                #expect(zero.status == 200 && ten.status == 200)
+                let started = ContinuousClock.now
+                await broker.stopProcess(graceful: true)
+                async let zeroEnd = Self.errorEvent(zero, since: started)
+                async let tenEnd = Self.errorEvent(ten, since: started)
+                let (zeroAfter, tenAfter) = try await (zeroEnd, tenEnd)
+                #expect(zeroAfter < .milliseconds(1800), "0 attempts: error after \(zeroAfter)")
+                #expect(
+                    tenAfter >= .milliseconds(1900) && tenAfter < .seconds(6), "10 attempts: error after \(tenAfter)")
+                await zero.close()
+                await ten.close()
+            }
+        }
+    }
+
+    /// Waits for the stream's `event: error` (skipping heartbeats); returns how long after `since` it came.
+    static func errorEvent(_ stream: RawSSEClient, since: ContinuousClock.Instant) async throws -> Duration {
+        while true {
+            guard let event = try await stream.next(timeout: .seconds(15)) else {
+                throw HarnessFailure("the stream ended without an error event")
+            }
+            if event.event == "error" { return ContinuousClock.now - since }
+        }
+    }
+
     @Test("a broker that stops answering: 504 MQTT5_TIMEOUT after 10 s, never 202; it answers again: 202")
     func brokerHangs() async throws {
         try await withMosquitto { broker in

@@ -28,6 +28,9 @@ public struct MQTT5Endpoint: EndpointConnector {
 
     /// How long a publish waits for the broker's acknowledgement.
     static let acknowledgementTimeout = Duration.seconds(10)
+    /// A subscription ends with an error once its connection has been down this long (or has failed more than
+    /// `reconnectAttempts` reconnections).
+    static let outageGrace = Duration.seconds(2)
     /// How long a request waits for a first connection to the broker (a link known to be down fails at once).
     static let connectTimeout = Duration.seconds(6)
 
@@ -102,7 +105,10 @@ public struct MQTT5Endpoint: EndpointConnector {
             // in the share group, taking a share of the messages for nobody, until it expired.
             clientConfiguration.sessionExpiryInterval = 0
         }
-        let link = MQTT5Link(configuration: clientConfiguration, logger: runtime.logger)
+        let link = MQTT5Link(
+            configuration: clientConfiguration,
+            outageLimit: .init(grace: Self.outageGrace, failedAttempts: configuration.reconnectAttempts),
+            logger: runtime.logger)
         let client = link.client
         // Subscribing before the client connects: a resumed session's queued messages find their subscription.
         let maximumQoS: MQTTQoS = request.qos == .none ? .atMostOnce : .atLeastOnce
@@ -131,9 +137,7 @@ public struct MQTT5Endpoint: EndpointConnector {
             if let error = error as? MQTT5ClientError { throw GatewayError.mqtt5(error) }
             throw error
         }
-        return MQTT5MessageSource(
-            link: link, subscription: subscription, endsSession: !isPoll,
-            reconnectAttempts: configuration.reconnectAttempts)
+        return MQTT5MessageSource(link: link, subscription: subscription, endsSession: !isPoll)
     }
 
     public func stop() async {

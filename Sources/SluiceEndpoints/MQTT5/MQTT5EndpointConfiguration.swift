@@ -41,7 +41,7 @@ public struct MQTT5EndpointConfiguration: Sendable {
     /// Default: 86,400 (Gravitee's 24 h); -1 or less in a definition means no expiry.
     public var sessionExpiryInterval: UInt32 = 86_400
     /// How many failed reconnections a subscription's connection makes before its stream ends with an error
-    /// (it ends after ``outageGrace`` of outage in any case). Default: 3; at most 10, as in Gravitee.
+    /// (it ends after 2 s of outage in any case). Default: 3; at most 10, as in Gravitee.
     public var reconnectAttempts = 3
     public var userName: String?
     public var password: String?

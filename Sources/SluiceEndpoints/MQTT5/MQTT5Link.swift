@@ -6,7 +6,16 @@ import Synchronization
 /// One connection of the endpoint to the broker: an ``MQTT5Client`` running in a task of its own, and what is
 /// known of its link (up, down since when, after how many failed attempts), so that callers can fail at once
 /// while the broker is away instead of waiting on a client that keeps reconnecting.
+///
+/// A link with an ``OutageLimit`` (a subscription's) gives up on its own: once it has been down longer than the
+/// limit's grace, or has failed more reconnections than it allows, it records the outage and stops its client,
+/// which ends the client's subscriptions and so wakes their readers.
 final class MQTT5Link: Sendable {
+    struct OutageLimit: Sendable {
+        var grace: Duration
+        var failedAttempts: Int
+    }
+
     struct Status: Sendable {
         /// Whether a connection attempt has had an outcome yet.
         var decided = false
@@ -19,14 +28,18 @@ final class MQTT5Link: Sendable {
         /// Set once the client has stopped; `run()`'s failure when it had one.
         var finished = false
         var finalError: MQTT5ClientError?
+        /// Set when the link gave up after an outage longer than its limit.
+        var outage: MQTT5ClientError?
     }
 
     let client: MQTT5Client
+    let outageLimit: OutageLimit?
     private let status = Mutex(Status())
     private let tasks = Mutex<(run: Task<Void, Never>?, events: Task<Void, Never>?)>((nil, nil))
 
-    init(configuration: MQTT5ClientConfiguration, logger: Logger) {
+    init(configuration: MQTT5ClientConfiguration, outageLimit: OutageLimit? = nil, logger: Logger) {
         client = MQTT5Client(configuration: configuration, logger: logger)
+        self.outageLimit = outageLimit
     }
 
     var current: Status { status.withLock { $0 } }
@@ -39,7 +52,7 @@ final class MQTT5Link: Sendable {
         // which ends the event sequence too.
         let watch = Task {
             for await event in events {
-                self.status.withLock { status in
+                let wentDown = self.status.withLock { status -> ContinuousClock.Instant? in
                     status.decided = true
                     switch event {
                     case .connected:
@@ -47,17 +60,31 @@ final class MQTT5Link: Sendable {
                         status.downSince = nil
                         status.failedAttempts = 0
                         status.lastError = nil
+                        return nil
                     case .disconnected(let error):
+                        let wasUp = status.connected
                         status.connected = false
                         status.downSince = status.downSince ?? .now
                         status.lastError = error
+                        return wasUp ? status.downSince : nil
                     case .connectionAttemptFailed(let error):
                         status.connected = false
                         status.downSince = status.downSince ?? .now
                         status.failedAttempts += 1
                         status.lastError = error
+                        return nil
                     }
                 }
+                guard let limit = self.outageLimit else { continue }
+                if let wentDown {
+                    // Unstructured: a timer for this outage, while the watch goes on reading events; it checks
+                    // that the link is still down from the same moment when it fires.
+                    Task {
+                        try? await Task.sleep(for: limit.grace)
+                        self.giveUpIf { $0.downSince == wentDown }
+                    }
+                }
+                self.giveUpIf { $0.failedAttempts > limit.failedAttempts }
             }
         }
         let run = Task {
@@ -75,6 +102,19 @@ final class MQTT5Link: Sendable {
             }
         }
         tasks.withLock { $0 = (run, watch) }
+    }
+
+    /// Records the outage and stops the client when `condition` holds of a link that is down and running.
+    private func giveUpIf(_ condition: (Status) -> Bool) {
+        let outage = status.withLock { status -> MQTT5ClientError? in
+            guard !status.connected, !status.finished, status.outage == nil, condition(status) else { return nil }
+            status.outage = status.lastError ?? MQTT5ClientError(.connectionFailed, "the broker went away")
+            return status.outage
+        }
+        guard outage != nil else { return }
+        let client = self.client
+        // Unstructured: called from the event watch, which stop() would wait for.
+        Task { try? await client.disconnect() }
     }
 
     /// Returns once the client is connected; throws at once when the link is known to be down (or has stopped),

@@ -9,49 +9,24 @@ import Synchronization
 ///
 /// Reading is what acknowledges: the client sends a QoS 1 message's PUBACK once this source has taken it from the
 /// subscription's bounded buffer to hand it out, and the broker sends no more than the client's Receive Maximum
-/// unacknowledged, so a slow client slows its own subscription only. A connection that stays down longer than
-/// ``outageGrace`` (or fails more than `reconnectAttempts` reconnections) ends the source with
-/// `MQTT5_UNAVAILABLE`. Closing ends the connection at once; a stream's DISCONNECT ends its session too, so its
+/// unacknowledged, so a slow client slows its own subscription only. A connection that stays down longer than its
+/// link's outage limit ends the source with `MQTT5_UNAVAILABLE`. Closing ends the connection at once; a stream's DISCONNECT ends its session too, so its
 /// place in the shared subscription goes at once to the other subscribers.
 final class MQTT5MessageSource: MessageSource {
-    /// A failing connection ends the subscription with an error once it has been down this long.
-    static let outageGrace = Duration.seconds(2)
-    /// How often the watch looks at the connection.
-    static let watchInterval = Duration.milliseconds(100)
-
     private struct State: Sendable {
         var closed = false
-        var failure: GatewayError?
     }
 
     let link: MQTT5Link
     let subscription: MQTT5Subscription
     let endsSession: Bool
-    private let state: LockedBox<State>
-    private let watch: Task<Void, Never>
+    private let state = LockedBox(State())
 
-    init(link: MQTT5Link, subscription: MQTT5Subscription, endsSession: Bool, reconnectAttempts: Int) {
+    /// - Parameter link: a link with an outage limit, which stops its client when the limit passes.
+    init(link: MQTT5Link, subscription: MQTT5Subscription, endsSession: Bool) {
         self.link = link
         self.subscription = subscription
         self.endsSession = endsSession
-        let state = LockedBox(State())
-        self.state = state
-        // Unstructured: the watch runs while the entrypoint pulls from this source, across calls, with no scope of
-        // its own; close() (or deinit) cancels it.
-        watch = Task {
-            while (try? await Task.sleep(for: Self.watchInterval)) != nil {
-                let status = link.current
-                if status.finished { return }
-                guard let since = status.downSince else { continue }
-                if ContinuousClock.now - since >= Self.outageGrace || status.failedAttempts > reconnectAttempts {
-                    let error = status.lastError ?? MQTT5ClientError(.connectionFailed, "the broker went away")
-                    state.withLock { $0.failure = $0.failure ?? .mqtt5Unavailable(error) }
-                    // Stopping the client ends the subscription, which wakes a waiting read.
-                    await link.stop(endSession: endsSession)
-                    return
-                }
-            }
-        }
     }
 
     deinit {
@@ -72,9 +47,9 @@ final class MQTT5MessageSource: MessageSource {
         case .timedOut:
             return .timedOut
         case .ended:
-            if let failure = state.withLock({ $0.failure }) { throw failure }
             if state.withLock({ $0.closed }) { return .ended }
             let status = link.current
+            if let outage = status.outage { throw GatewayError.mqtt5Unavailable(outage) }
             if status.finished, let error = status.finalError { throw GatewayError.mqtt5(error) }
             return .ended
         case .message(let first):
@@ -147,7 +122,6 @@ final class MQTT5MessageSource: MessageSource {
             return !state.closed
         }
         guard wasOpen else { return }
-        watch.cancel()
         let link = link
         let endsSession = endsSession
         let subscription = subscription
