@@ -214,6 +214,18 @@ struct MQTT5DeploymentTests {
         #expect(defaults.producer.retained == false)
         #expect(defaults.producer.messageExpiryInterval == nil)
         #expect(defaults.tls == nil)
+
+        // The Kafka endpoint's names for the same stores are read too: one `ssl` block serves both.
+        let pem = certificate.replacingOccurrences(of: "\n", with: "\\n")
+        let kafkaStyle = Self.load(
+            Self.definition(
+                entrypoints: #"[{ "type": "http-post", "qos": "auto" }]"#,
+                shared: """
+                    { "producer": { "enabled": true, "topic": "t" },
+                      "security": { "ssl": { "trustStore": { "type": "PEM", "certificates": "\(pem)" } } } }
+                    """))
+        #expect(kafkaStyle.isDeployable, "\(kafkaStyle.diagnostics)")
+        #expect(kafkaStyle.diagnostics.isEmpty, "no unknown-field warning: \(kafkaStyle.diagnostics)")
     }
 
     /// A certificate the test writes once (openssl), for the PEM trust store case.

@@ -5,7 +5,8 @@ import SluiceCore
 extension MQTT5EndpointConfiguration {
     /// `security`: `auth` (`username`, `password`) and `ssl` (`trustStore`, `keyStore`, `hostnameVerifier`), with
     /// the store fields of Gravitee's MQTT 5 endpoint (`path`, `content`, `certPath`, `certContent`, `keyPath`,
-    /// `keyContent`, `keyPassword`, `password`).
+    /// `keyContent`, `keyPassword`, `password`), and the names its Kafka endpoint uses for the same things
+    /// (`location`, `certificates`, `certificateChain`, `key`), so one `ssl` block serves both.
     static func parseSecurity(
         _ reader: ConfigurationReader, into configuration: inout MQTT5EndpointConfiguration,
         _ diagnostics: inout DiagnosticCollector
@@ -43,12 +44,16 @@ extension MQTT5EndpointConfiguration {
             tls.certificateVerification = .noHostnameVerification
         }
         let trustStore = reader.object("trustStore", &diagnostics)
-        trustStore.warnUnknown(["type", "path", "content", "password", "alias"], &diagnostics)
+        trustStore.warnUnknown(
+            ["type", "path", "content", "location", "certificates", "password", "alias"], &diagnostics)
         switch storeType(trustStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
-            guard let pem = pemText(trustStore, contentKey: "content", pathKey: "path", &diagnostics) else {
+            guard
+                let pem = pemText(
+                    trustStore, contentKeys: ["content", "certificates"], pathKeys: ["path", "location"], &diagnostics)
+            else {
                 valid = false
                 break
             }
@@ -68,14 +73,19 @@ extension MQTT5EndpointConfiguration {
         keyStore.warnUnknown(
             [
                 "type", "path", "content", "password", "alias", "certPath", "certContent", "keyPath", "keyContent",
-                "keyPassword",
+                "keyPassword", "location", "certificateChain", "key",
             ], &diagnostics)
         switch storeType(keyStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
-            guard let chain = pemText(keyStore, contentKey: "certContent", pathKey: "certPath", &diagnostics),
-                let key = pemText(keyStore, contentKey: "keyContent", pathKey: "keyPath", &diagnostics)
+            // `location` (the Kafka endpoint's name) is one PEM file holding the chain and the key.
+            guard
+                let chain = pemText(
+                    keyStore, contentKeys: ["certContent", "certificateChain"], pathKeys: ["certPath", "location"],
+                    &diagnostics),
+                let key = pemText(
+                    keyStore, contentKeys: ["keyContent", "key"], pathKeys: ["keyPath", "location"], &diagnostics)
             else {
                 valid = false
                 break
@@ -126,11 +136,14 @@ extension MQTT5EndpointConfiguration {
         return reader.object.keys.isEmpty ? nil : "PEM"
     }
 
-    /// PEM text from `contentKey` (PEM, or PEM in base64 as Gravitee's console stores it) or from the file at
-    /// `pathKey`, with the path of the field it came from.
+    /// PEM text from the first of `contentKeys` given (PEM, or PEM in base64 as Gravitee's console stores it), else
+    /// from the file at the first of `pathKeys` given, with the path of the field it came from.
     private static func pemText(
-        _ reader: ConfigurationReader, contentKey: String, pathKey: String, _ diagnostics: inout DiagnosticCollector
+        _ reader: ConfigurationReader, contentKeys: [String], pathKeys: [String],
+        _ diagnostics: inout DiagnosticCollector
     ) -> (bytes: [UInt8], path: JSONPath)? {
+        let contentKey = contentKeys.first { reader.has($0) } ?? contentKeys[0]
+        let pathKey = pathKeys.first { reader.has($0) } ?? pathKeys[0]
         if let content = reader.string(contentKey, &diagnostics) {
             if content.contains("-----BEGIN") { return (Array(content.utf8), reader.path.key(contentKey)) }
             if let decoded = Data(base64Encoded: content, options: .ignoreUnknownCharacters) {
