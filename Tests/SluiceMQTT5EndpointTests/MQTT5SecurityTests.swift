@@ -93,6 +93,48 @@ struct MQTT5SecurityTests {
         }
     }
 
+    @Test("ssl: a PEM key store (certPath and keyPath) gives the client certificate a broker requires; none: 503")
+    func clientCertificate() async throws {
+        let directory = try Self.temporaryDirectory("mtls")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func makeCertificate(_ name: String, subject: String, extra: [String] = []) throws -> (URL, URL) {
+            let certificate = directory.appendingPathComponent("\(name).pem")
+            let key = directory.appendingPathComponent("\(name)-key.pem")
+            try Self.run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", subject, "-keyout",
+                    key.path, "-out", certificate.path,
+                ] + extra)
+            return (certificate, key)
+        }
+        let (server, serverKey) = try makeCertificate(
+            "server", subject: "/CN=localhost", extra: ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // Self-signed: the client certificate is its own authority, which the broker trusts.
+        let (client, clientKey) = try makeCertificate("client", subject: "/CN=sluice-gateway")
+        let configuration = [
+            "certfile \(server.path)", "keyfile \(serverKey.path)", "cafile \(client.path)", "require_certificate true",
+        ]
+        try await withMosquitto(configuration) { broker in
+            let topic = uniqueTopic("mtls")
+            let trust = #""trustStore": { "type": "PEM", "path": "\#(server.path)" }"#
+            let withKey = Self.api(
+                id: "withkey", port: broker.port,
+                security: """
+                    { "ssl": { \(trust), "keyStore": { "type": "PEM", "certPath": "\(client.path)", "keyPath": "\(clientKey.path)" } } }
+                    """, topic: topic)
+            let withoutKey = Self.api(
+                id: "withoutkey", port: broker.port, security: "{ \"ssl\": { \(trust) } }", topic: topic)
+            try await withMQTT5Gateway(["withkey.json": withKey, "withoutkey.json": withoutKey]) { gateway in
+                let posted = try await httpCall(.POST, "\(gateway.baseURL)/withkey", body: "mutual")
+                #expect(posted.status == 202, "\(posted.body)")
+                let refused = try await httpCall(.POST, "\(gateway.baseURL)/withoutkey", body: "x")
+                #expect(refused.status == 503, "\(refused.body)")
+                #expect(refused.json?["key"]?.stringValue == "MQTT5_UNAVAILABLE", "\(refused.body)")
+            }
+        }
+    }
+
     static func temporaryDirectory(_ name: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-mqtt5-\(name)-\(UUID().uuidString)")
