@@ -209,6 +209,23 @@ let package = Package(
             dependencies: ["SluiceCore", "SluiceEndpoints", "KafkaClient"],
             swiftSettings: swiftSettings
         ),
+        // The gateway's end-to-end harness against real brokers: a gateway in the test process serving definitions
+        // from a temporary directory, HTTP, SSE (raw socket) clients: shared by the kafka and mqtt5 endpoint suites.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                "SluiceCore",
+                "SluiceGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/GatewayTestSupport",
+            swiftSettings: swiftSettings
+        ),
         // The kafka endpoint end to end: a gateway in the test process, a real tansu broker started by each test,
         // clients over real sockets, librdkafka as the oracle on the broker side.
         .testTarget(
@@ -219,6 +236,7 @@ let package = Package(
                 "SluiceGateway",
                 "KafkaClient",
                 "KafkaTestSupport",
+                "GatewayTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -240,6 +258,7 @@ let package = Package(
                 "SluiceGateway",
                 "MQTT5",
                 "MQTT5TestSupport",
+                "GatewayTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import HummingbirdWSClient
 import Logging
 import MQTT5TestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import MQTT5TestSupport
 import Testing
 
