@@ -47,6 +47,11 @@ extension GatewayError {
             message: "The MQTT broker did not acknowledge the message within \(seconds) s.", isRetriable: true)
     }
 
+    /// A topic attribute that is no MQTT topic (or a Topic Filter where a Topic Name is needed): the client's doing.
+    static func mqtt5InvalidTopic(_ topic: String) -> GatewayError {
+        GatewayError(status: 400, key: "MQTT5_INVALID_TOPIC", message: "'\(topic)' is not a valid MQTT topic here.")
+    }
+
     static func mqtt5ModeDisabled(_ mode: ConnectorMode) -> GatewayError {
         GatewayError(
             status: 405, key: "MQTT5_\(mode == .publish ? "PRODUCER" : "CONSUMER")_DISABLED",

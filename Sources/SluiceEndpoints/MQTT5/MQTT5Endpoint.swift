@@ -163,12 +163,6 @@ public struct MQTT5Endpoint: EndpointConnector {
     }
 }
 
-extension GatewayError {
-    static func mqtt5InvalidTopic(_ topic: String) -> GatewayError {
-        GatewayError(status: 400, key: "MQTT5_INVALID_TOPIC", message: "'\(topic)' is not a valid MQTT topic here.")
-    }
-}
-
 /// What one deployed `mqtt5` endpoint holds: the publishing connection, made on first use.
 final class MQTT5EndpointRuntime: Sendable {
     private struct State {

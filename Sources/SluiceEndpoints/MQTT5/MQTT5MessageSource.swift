@@ -2,7 +2,6 @@ import Foundation
 import MQTT5
 import NIOCore
 import SluiceCore
-import Synchronization
 
 /// A subscription to an MQTT 5 topic through a shared subscription: one connection of its own, read by one
 /// entrypoint.
@@ -10,8 +9,8 @@ import Synchronization
 /// Reading is what acknowledges: the client sends a QoS 1 message's PUBACK once this source has taken it from the
 /// subscription's bounded buffer to hand it out, and the broker sends no more than the client's Receive Maximum
 /// unacknowledged, so a slow client slows its own subscription only. A connection that stays down longer than its
-/// link's outage limit ends the source with `MQTT5_UNAVAILABLE`. Closing ends the connection at once; a stream's DISCONNECT ends its session too, so its
-/// place in the shared subscription goes at once to the other subscribers.
+/// link's outage limit ends the source with `MQTT5_UNAVAILABLE`. Closing ends the connection at once; a stream's
+/// DISCONNECT ends its session too, so its place in the shared subscription goes at once to the other subscribers.
 final class MQTT5MessageSource: MessageSource {
     private struct State: Sendable {
         var closed = false
