@@ -154,6 +154,32 @@ struct MQTT5SubscribeTests {
         }
     }
 
+    @Test("http-get: two polls of one client at once each answer, and share the messages without repeats")
+    func concurrentPolls() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("get-concurrent")
+            let api = MQTT5API.definition(
+                id: "poll", path: "/poll", port: broker.port,
+                entrypoints: """
+                    [\(MQTT5API.entrypoint("http-get", qos: "auto", configuration: #"{ "messagesLimitCount": 10, "messagesLimitDurationMs": 3000 }"#))]
+                    """,
+                shared: "{ \(MQTT5API.consumer(topic)) }")
+            try await withMQTT5Gateway(["poll.json": api]) { gateway in
+                let url = "\(gateway.baseURL)/poll"
+                async let first = poll(url, clientIdentifier: "busy")
+                async let second = poll(url, clientIdentifier: "busy")
+                try await Task.sleep(for: .milliseconds(1000))
+                try await PahoOracle().publish(port: broker.port, (0..<6).map { pahoMessage(topic: topic, "m\($0)") })
+                let answers = try await [first, second]
+                #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.map(\.body))")
+                let contents = answers.flatMap { $0.items.map(\.content) }
+                #expect(contents.sorted() == (0..<6).map { "m\($0)" }, "each message once: \(answers.map(\.body))")
+                // The client's session is free again: the next poll resumes it.
+                #expect(try await poll(url, clientIdentifier: "busy").status == 200)
+            }
+        }
+    }
+
     @Test(
         "one shared subscription per client identifier: same identifier splits the messages, another gets them all; a client that leaves releases its share at once"
     )

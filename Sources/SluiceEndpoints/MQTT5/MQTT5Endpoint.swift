@@ -91,20 +91,27 @@ public struct MQTT5Endpoint: EndpointConnector {
         }
         let group = Self.shareName(request.clientIdentifier ?? UUID().uuidString)
         let filter = "$share/\(group)/\(topic)"
-        let isPoll = request.mode == .poll
         // A poll's session outlives it, so the next poll of the same client gets what arrived in between (and what
-        // this one received but did not hand out); a stream's session ends with the stream.
-        let clientIdentifier =
-            isPoll
-            ? "sluice-p-\(Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)"))"
-            : "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
+        // this one received but did not hand out). Its identifier is derived from what it reads, so any gateway
+        // node finds it. A poll that comes while another of the same client runs on this node gets a session of
+        // its own for its duration (two connections with one identifier would take the session from each other),
+        // and shares the messages with it.
+        let pollSession: String? =
+            request.mode == .poll
+            ? runtime.claimPollSession(
+                "sluice-p-\(Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)"))")
+            : nil
+        let persistent = pollSession != nil
+        let clientIdentifier = pollSession ?? "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
         var clientConfiguration = configuration.clientConfiguration(clientIdentifier: clientIdentifier)
-        clientConfiguration.cleanStart = !isPoll
-        if !isPoll {
+        clientConfiguration.cleanStart = !persistent
+        if !persistent {
             // A stream ends when its connection has been down a moment, so a session kept after it would only sit
             // in the share group, taking a share of the messages for nobody, until it expired.
             clientConfiguration.sessionExpiryInterval = 0
         }
+        let runtime = self.runtime
+        let released: @Sendable () -> Void = { if let pollSession { runtime.releasePollSession(pollSession) } }
         let link = MQTT5Link(
             configuration: clientConfiguration,
             outageLimit: .init(grace: Self.outageGrace, failedAttempts: configuration.reconnectAttempts),
@@ -133,11 +140,13 @@ public struct MQTT5Endpoint: EndpointConnector {
             subscription = granted
         } catch {
             subscribing.cancel()
-            await link.stop(endSession: !isPoll)
+            await link.stop(endSession: !persistent)
+            released()
             if let error = error as? MQTT5ClientError { throw GatewayError.mqtt5(error) }
             throw error
         }
-        return MQTT5MessageSource(link: link, subscription: subscription, endsSession: !isPoll)
+        return MQTT5MessageSource(
+            link: link, subscription: subscription, endsSession: !persistent, onStopped: released)
     }
 
     public func stop() async {
@@ -168,6 +177,8 @@ final class MQTT5EndpointRuntime: Sendable {
     private struct State {
         var publisher: MQTT5Link?
         var stopped = false
+        /// The poll sessions a poll on this node is using now.
+        var pollSessionsInUse: Set<String> = []
     }
 
     let configuration: MQTT5EndpointConfiguration
@@ -194,6 +205,16 @@ final class MQTT5EndpointRuntime: Sendable {
             return .success(link)
         }
         return try result.get()
+    }
+
+    /// Claims the poll session `identifier` for one poll; nil while another poll on this node uses it.
+    func claimPollSession(_ identifier: String) -> String? {
+        state.withLock { $0.pollSessionsInUse.insert(identifier).inserted } ? identifier : nil
+    }
+
+    /// Gives the poll session back, once the poll's connection has ended.
+    func releasePollSession(_ identifier: String) {
+        _ = state.withLock { $0.pollSessionsInUse.remove(identifier) }
     }
 
     /// Ends the publishing connection (publishes in flight get the client's drain time); later use fails.

@@ -19,13 +19,19 @@ final class MQTT5MessageSource: MessageSource {
     let link: MQTT5Link
     let subscription: MQTT5Subscription
     let endsSession: Bool
+    /// Called once the connection has ended after `close()`.
+    let onStopped: @Sendable () -> Void
     private let state = LockedBox(State())
 
     /// - Parameter link: a link with an outage limit, which stops its client when the limit passes.
-    init(link: MQTT5Link, subscription: MQTT5Subscription, endsSession: Bool) {
+    init(
+        link: MQTT5Link, subscription: MQTT5Subscription, endsSession: Bool,
+        onStopped: @escaping @Sendable () -> Void = {}
+    ) {
         self.link = link
         self.subscription = subscription
         self.endsSession = endsSession
+        self.onStopped = onStopped
     }
 
     deinit {
@@ -124,10 +130,12 @@ final class MQTT5MessageSource: MessageSource {
         let link = link
         let endsSession = endsSession
         let subscription = subscription
+        let onStopped = onStopped
         // Unstructured: close() is called from synchronous code (and deinit); the connection ends in the
         // background, and a read waiting on it ends as soon as the client stops.
         Task {
             await link.stop(endSession: endsSession)
+            onStopped()
             // Released only now: releasing a subscription unsubscribes it, and a poll's session keeps its
             // subscription for the client's next poll.
             withExtendedLifetime(subscription) {}
