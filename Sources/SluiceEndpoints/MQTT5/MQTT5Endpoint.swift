@@ -98,7 +98,7 @@ public struct MQTT5Endpoint: EndpointConnector {
         // and shares the messages with it.
         let pollSession: String? =
             request.mode == .poll
-            ? runtime.claimPollSession(
+            ? await runtime.claimPollSession(
                 "sluice-p-\(Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)"))")
             : nil
         let persistent = pollSession != nil
@@ -111,6 +111,7 @@ public struct MQTT5Endpoint: EndpointConnector {
             clientConfiguration.sessionExpiryInterval = 0
         }
         let runtime = self.runtime
+        let closing: @Sendable () -> Void = { if let pollSession { runtime.pollSessionClosing(pollSession) } }
         let released: @Sendable () -> Void = { if let pollSession { runtime.releasePollSession(pollSession) } }
         let link = MQTT5Link(
             configuration: clientConfiguration,
@@ -146,7 +147,7 @@ public struct MQTT5Endpoint: EndpointConnector {
             throw error
         }
         return MQTT5MessageSource(
-            link: link, subscription: subscription, endsSession: !persistent, onStopped: released)
+            link: link, subscription: subscription, endsSession: !persistent, onClose: closing, onStopped: released)
     }
 
     public func stop() async {
@@ -177,8 +178,14 @@ final class MQTT5EndpointRuntime: Sendable {
     private struct State {
         var publisher: MQTT5Link?
         var stopped = false
-        /// The poll sessions a poll on this node is using now.
-        var pollSessionsInUse: Set<String> = []
+        /// The poll sessions a poll on this node is using now, and whether that poll is ending.
+        var pollSessions: [String: PollSessionUse] = [:]
+    }
+
+    enum PollSessionUse {
+        case active
+        /// The poll has ended and its connection is closing: the session is free in a moment.
+        case closing
     }
 
     let configuration: MQTT5EndpointConfiguration
@@ -207,14 +214,39 @@ final class MQTT5EndpointRuntime: Sendable {
         return try result.get()
     }
 
-    /// Claims the poll session `identifier` for one poll; nil while another poll on this node uses it.
-    func claimPollSession(_ identifier: String) -> String? {
-        state.withLock { $0.pollSessionsInUse.insert(identifier).inserted } ? identifier : nil
+    /// Claims the poll session `identifier` for one poll, waiting (at most 2 s) for a poll that has ended to let go
+    /// of it; nil while another poll on this node is using it.
+    func claimPollSession(_ identifier: String) async -> String? {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while true {
+            let holder = state.withLock { state -> PollSessionUse? in
+                if let use = state.pollSessions[identifier] { return use }
+                state.pollSessions[identifier] = .active
+                return nil
+            }
+            switch holder {
+            case nil:
+                return identifier
+            case .active?:
+                return nil
+            case .closing?:
+                guard ContinuousClock.now < deadline, (try? await Task.sleep(for: .milliseconds(10))) != nil else {
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// The poll using the session has ended; its connection is closing.
+    func pollSessionClosing(_ identifier: String) {
+        state.withLock { state in
+            if state.pollSessions[identifier] != nil { state.pollSessions[identifier] = .closing }
+        }
     }
 
     /// Gives the poll session back, once the poll's connection has ended.
     func releasePollSession(_ identifier: String) {
-        _ = state.withLock { $0.pollSessionsInUse.remove(identifier) }
+        _ = state.withLock { $0.pollSessions.removeValue(forKey: identifier) }
     }
 
     /// Ends the publishing connection (publishes in flight get the client's drain time); later use fails.

@@ -19,6 +19,8 @@ final class MQTT5MessageSource: MessageSource {
     let link: MQTT5Link
     let subscription: MQTT5Subscription
     let endsSession: Bool
+    /// Called by `close()`, at once.
+    let onClose: @Sendable () -> Void
     /// Called once the connection has ended after `close()`.
     let onStopped: @Sendable () -> Void
     private let state = LockedBox(State())
@@ -26,11 +28,12 @@ final class MQTT5MessageSource: MessageSource {
     /// - Parameter link: a link with an outage limit, which stops its client when the limit passes.
     init(
         link: MQTT5Link, subscription: MQTT5Subscription, endsSession: Bool,
-        onStopped: @escaping @Sendable () -> Void = {}
+        onClose: @escaping @Sendable () -> Void = {}, onStopped: @escaping @Sendable () -> Void = {}
     ) {
         self.link = link
         self.subscription = subscription
         self.endsSession = endsSession
+        self.onClose = onClose
         self.onStopped = onStopped
     }
 
@@ -127,6 +130,7 @@ final class MQTT5MessageSource: MessageSource {
             return !state.closed
         }
         guard wasOpen else { return }
+        onClose()
         let link = link
         let endsSession = endsSession
         let subscription = subscription
