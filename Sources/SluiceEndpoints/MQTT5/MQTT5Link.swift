@@ -151,17 +151,6 @@ final class MQTT5Link: Sendable {
     }
 }
 
-/// A value behind a lock, shared by reference.
-final class LockedBox<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
-    }
-}
-
 /// Runs `operation`, returning nil when it has not finished within `limit` (it is cancelled then).
 func withTimeLimit<T: Sendable>(
     _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
