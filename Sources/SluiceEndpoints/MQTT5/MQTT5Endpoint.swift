@@ -97,10 +97,7 @@ public struct MQTT5Endpoint: EndpointConnector {
         // its own for its duration (two connections with one identifier would take the session from each other),
         // and shares the messages with it.
         let pollSession: String? =
-            request.mode == .poll
-            ? await runtime.claimPollSession(
-                "sluice-p-\(Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)"))")
-            : nil
+            request.mode == .poll ? await runtime.claimPollSession(pollSessionIdentifier(filter: filter)) : nil
         let persistent = pollSession != nil
         let clientIdentifier = pollSession ?? "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
         var clientConfiguration = configuration.clientConfiguration(clientIdentifier: clientIdentifier)
@@ -154,6 +151,12 @@ public struct MQTT5Endpoint: EndpointConnector {
         await runtime.stop()
     }
 
+    /// The client identifier of a client's poll session: derived from the broker and the shared filter, so every
+    /// gateway node finds the same session; 23 characters, the length every broker must accept.
+    func pollSessionIdentifier(filter: String) -> String {
+        "sluice-p-" + Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)").prefix(14)
+    }
+
     /// A ShareName from a client identifier: MQTT forbids `/`, `+` and `#` in it.
     static func shareName(_ clientIdentifier: String) -> String {
         let cleaned = String(
@@ -204,7 +207,8 @@ final class MQTT5EndpointRuntime: Sendable {
                 return .failure(.mqtt5Unavailable(MQTT5ClientError(.shutDown, "the API is being undeployed")))
             }
             if let publisher = state.publisher { return .success(publisher) }
-            let identifier = "sluice-pub-\(UUID().uuidString.prefix(13).lowercased())"
+            // 23 characters at most, the length every broker must accept.
+            let identifier = "sluice-pub-\(UUID().uuidString.prefix(12).lowercased())"
             let link = MQTT5Link(
                 configuration: configuration.clientConfiguration(clientIdentifier: identifier), logger: logger)
             link.start()
