@@ -216,6 +216,49 @@ struct MQTT5SubscribeTests {
         }
     }
 
+    @Test("a WebSocket subscriber that closes releases its share of the group at once")
+    func webSocketLeaves() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("ws-leaves")
+            let api = MQTT5API.definition(
+                id: "both", path: "/both", port: broker.port,
+                entrypoints: """
+                    [\(MQTT5API.entrypoint("sse", qos: "auto")),
+                     \(MQTT5API.entrypoint("websocket", qos: "auto", configuration: #"{ "publisher": { "enabled": false } }"#))]
+                    """,
+                shared: "{ \(MQTT5API.consumer(topic)) }")
+            try await withMQTT5Gateway(["both.json": api]) { gateway in
+                let stream = try await RawSSEClient.open(
+                    port: gateway.port, path: "/both", headers: [("X-Gravitee-Client-Identifier", "pair")])
+                let webSocketReceived = Mutex(0)
+                // The WebSocket member reads one message of the group's, then leaves.
+                let webSocket = Task {
+                    try await WebSocketClient.connect(
+                        url: "ws://127.0.0.1:\(gateway.port)/both?X-Gravitee-Client-Identifier=pair",
+                        logger: Self.logger
+                    ) { inbound, outbound, _ in
+                        var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                        if try await iterator.next() != nil { webSocketReceived.withLock { $0 += 1 } }
+                        try await outbound.close(.normalClosure, reason: nil)
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                let paho = try PahoOracle()
+                // Round robin between the two members: the WebSocket gets one of the first two.
+                try await paho.publish(port: broker.port, (0..<2).map { pahoMessage(topic: topic, "m\($0)") })
+                _ = try await within(.seconds(20), "the WebSocket session") { try await webSocket.value }
+                #expect(webSocketReceived.withLock { $0 } == 1)
+                let first = try await within(.seconds(20), "the SSE member's share") { try await stream.messages(1) }
+                try await Task.sleep(for: .milliseconds(500))
+                try await paho.publish(port: broker.port, (2..<6).map { pahoMessage(topic: topic, "m\($0)") })
+                let rest = try await within(.seconds(20), "every later message") { try await stream.messages(4) }
+                #expect(first.count == 1)
+                #expect(rest.compactMap(\.data) == ["m2", "m3", "m4", "m5"])
+                await stream.close()
+            }
+        }
+    }
+
     /// Reads message events from `streams` until `count` arrived in all, each stream's data in order.
     func collect(from streams: [RawSSEClient], count: Int) async throws -> [[String]] {
         var received = Array(repeating: [String](), count: streams.count)
