@@ -91,6 +91,7 @@ let package = Package(
                 "SluiceCore",
                 "KafkaClient",
                 "KafkaWire",
+                "MQTT5",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -160,18 +161,6 @@ let package = Package(
             path: "Tests/KafkaTestSupport",
             swiftSettings: swiftSettings
         ),
-        // What the gateway's end-to-end suites share: a WebSocket client of their own that sees every frame the
-        // gateway sends, however early.
-        .target(
-            name: "GatewayTestSupport",
-            dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Tests/GatewayTestSupport",
-            swiftSettings: swiftSettings
-        ),
         // Tests against a real Kafka-compatible broker (tansu) and librdkafka, started by the tests themselves.
         .testTarget(
             name: "KafkaBrokerTests",
@@ -190,11 +179,19 @@ let package = Package(
             dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // The tests' harness for a real MQTT 5 broker (mosquitto, started per test on a free loopback port) and
+        // paho-mqtt as the reference client: used by every suite that needs a broker.
+        .target(
+            name: "MQTT5TestSupport",
+            dependencies: ["MQTT5", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/MQTT5TestSupport",
+            swiftSettings: swiftSettings
+        ),
         // The MQTT 5 client against a real mosquitto 2.0 broker and fake servers, started by the tests themselves.
         .testTarget(
             name: "MQTT5BrokerTests",
             dependencies: [
-                "MQTT5",
+                "MQTT5", "MQTT5TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -213,6 +210,24 @@ let package = Package(
             dependencies: ["SluiceCore", "SluiceEndpoints", "KafkaClient"],
             swiftSettings: swiftSettings
         ),
+        // The gateway's end-to-end harness against real brokers: a gateway in the test process serving definitions
+        // from a temporary directory, HTTP, SSE (raw socket) clients: shared by the kafka and mqtt5 endpoint suites.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                "SluiceCore",
+                "SluiceGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/GatewayTestSupport",
+            swiftSettings: swiftSettings
+        ),
         // The kafka endpoint end to end: a gateway in the test process, a real tansu broker started by each test,
         // clients over real sockets, librdkafka as the oracle on the broker side.
         .testTarget(
@@ -223,6 +238,29 @@ let package = Package(
                 "SluiceGateway",
                 "KafkaClient",
                 "KafkaTestSupport",
+                "GatewayTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The mqtt5 endpoint end to end: a gateway in the test process, a real mosquitto started by each test,
+        // clients over real sockets, paho-mqtt as the oracle on the broker side.
+        .testTarget(
+            name: "SluiceMQTT5EndpointTests",
+            dependencies: [
+                "SluiceCore",
+                "SluiceEndpoints",
+                "SluiceGateway",
+                "MQTT5",
+                "MQTT5TestSupport",
                 "GatewayTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

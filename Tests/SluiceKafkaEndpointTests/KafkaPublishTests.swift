@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import HummingbirdWSClient
 import KafkaTestSupport
 import Logging

@@ -89,7 +89,8 @@ public struct WebSocketEntrypoint: Sendable {
                                 let isText = String(validating: message.content.readableBytesView, as: UTF8.self) != nil
                                 try await outbound.write(
                                     .custom(
-                                        WebSocketFrame(fin: true, opcode: isText ? .text : .binary, data: message.content)))
+                                        WebSocketFrame(
+                                            fin: true, opcode: isText ? .text : .binary, data: message.content)))
                             }
                             await source.delivered()
                         }

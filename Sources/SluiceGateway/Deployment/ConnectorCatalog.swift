@@ -63,6 +63,18 @@ extension DefinitionCatalog {
                 _ = KafkaEndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &diagnostics)
             }
         )
+        catalog.register(
+            EndpointSpec(
+                type: "mqtt5", supportedQoS: MQTT5EndpointConfiguration.supportedQoS,
+                modes: { endpoint, group in
+                    var ignored = DiagnosticCollector()
+                    return MQTT5EndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &ignored)?
+                        .modes ?? Set(ConnectorMode.allCases)
+                }
+            ) { endpoint, group, diagnostics in
+                _ = MQTT5EndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            }
+        )
         catalog.securityTypes = ["key-less"]
         return catalog
     }

@@ -118,6 +118,17 @@ public final class Deployment: Sendable {
                 var endpointLogger = logger
                 endpointLogger[metadataKey: "api"] = "\(definition.id)"
                 connector = KafkaEndpoint(configuration: configuration, logger: endpointLogger)
+            case "mqtt5":
+                guard
+                    let configuration = MQTT5EndpointConfiguration.parse(
+                        endpoint: endpoint, group: firstGroup, diagnostics: &diagnostics)
+                else {
+                    throw DeploymentError(
+                        apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+                }
+                var endpointLogger = logger
+                endpointLogger[metadataKey: "api"] = "\(definition.id)"
+                connector = MQTT5Endpoint(configuration: configuration, logger: endpointLogger)
             default:
                 throw DeploymentError(
                     apiID: definition.id,

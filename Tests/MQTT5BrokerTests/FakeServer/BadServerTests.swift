@@ -1,4 +1,5 @@
 import Foundation
+import MQTT5TestSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT5TestSupport
 import NIOCore
 import Testing
 

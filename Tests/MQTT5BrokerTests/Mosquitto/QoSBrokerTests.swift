@@ -1,5 +1,6 @@
 import Foundation
 import MQTT5
+import MQTT5TestSupport
 import NIOCore
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MQTT5
+import MQTT5TestSupport
 import NIOCore
 
 struct TestTimeout: Error, CustomStringConvertible {

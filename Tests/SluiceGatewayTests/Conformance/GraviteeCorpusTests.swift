@@ -57,9 +57,11 @@ struct GraviteeCorpusTests {
     /// these tests (nothing connects at deploy time).
     static func withBrokerAddresses(_ data: Data) -> Data {
         Data(
-            String(decoding: data, as: UTF8.self).replacingOccurrences(
-                of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\""
-            ).utf8)
+            String(decoding: data, as: UTF8.self)
+                .replacingOccurrences(of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\"")
+                .replacingOccurrences(of: "\"mqtt5-host\"", with: "\"127.0.0.1\"")
+                .replacingOccurrences(of: "\"mqtt5-port\"", with: "1883")
+                .utf8)
     }
 
     /// Fixtures that use only supported types and still do not deploy, on purpose, with the diagnostic they get.

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GatewayTestSupport
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -8,6 +7,8 @@ import NIOWebSocket
 import SluiceCore
 import Synchronization
 import Testing
+
+import class GatewayTestSupport.TestWebSocket
 
 @Suite("websocket entrypoint")
 struct WebSocketEntrypointTests {

@@ -1,80 +1,12 @@
-import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import KafkaTestSupport
-import Logging
-import NIOCore
-import NIOHTTP1
-import ServiceLifecycle
-import SluiceCore
-import SluiceGateway
-import Synchronization
-import Testing
 
-// The harness of the kafka endpoint suites: a gateway in this process on a loopback port, serving definitions
-// whose kafka endpoint points at the test's tansu broker, and clients that talk to it over real sockets.
+// The harness of the kafka endpoint suites: the shared gateway harness (GatewayTestSupport) serving definitions
+// whose kafka endpoint points at the test's tansu broker.
 
-/// A gateway in this process, serving the definitions in a temporary directory.
-final class KafkaTestGateway: Sendable {
-    let gateway: Gateway
-    let port: Int
-    let directory: URL
-    let group: ServiceGroup
-    let task: Task<Void, any Error>
-
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-
-    private init(gateway: Gateway, port: Int, directory: URL, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.gateway = gateway
-        self.port = port
-        self.directory = directory
-        self.group = group
-        self.task = task
-    }
-
-    /// Starts a gateway serving `definitions` (file name → contents); all of them must deploy.
-    static func start(definitions: [String: String]) async throws -> KafkaTestGateway {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sluice-kafka-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for (name, contents) in definitions {
-            try contents.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
-        var settings = GatewaySettings()
-        settings.host = "127.0.0.1"
-        settings.port = 0
-        settings.apis = directory.path
-        settings.reloadIntervalMs = 60_000
-        settings.drainTimeoutSeconds = 5
-        var logger = Logger(label: "sluice-kafka-test")
-        logger.logLevel =
-            ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
-        let gateway = Gateway(settings: settings, logger: logger)
-        let failed = await gateway.deployDefinitions()
-        guard failed.isEmpty else {
-            throw HarnessFailure("definitions did not deploy: \(failed.map { "\($0.source): \($0.diagnostics)" })")
-        }
-        var configuration = ServiceGroupConfiguration(
-            services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger)
-        configuration.maximumGracefulShutdownDuration = .seconds(8)
-        let group = ServiceGroup(configuration: configuration)
-        let task = Task { try await group.run() }
-        let port = await gateway.port()
-        return KafkaTestGateway(gateway: gateway, port: port, directory: directory, group: group, task: task)
-    }
-
-    /// Graceful shutdown, as on SIGTERM; waits for the gateway to stop and for its APIs' Kafka clients to close.
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-        for id in gateway.registry.deployedIDs { await gateway.registry.undeploy(id: id) }
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
-struct HarnessFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+/// The kafka suites' gateway.
+typealias KafkaTestGateway = TestGateway
 
 /// Runs `body` against a fresh gateway and always stops it.
 func withKafkaGateway<T>(
@@ -82,15 +14,7 @@ func withKafkaGateway<T>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: (KafkaTestGateway) async throws -> T
 ) async throws -> T {
-    let gateway = try await KafkaTestGateway.start(definitions: definitions)
-    do {
-        let result = try await body(gateway)
-        await gateway.stop()
-        return result
-    } catch {
-        await gateway.stop()
-        throw error
-    }
+    try await withTestGateway(definitions, isolation: isolation, body)
 }
 
 /// A Gravitee v4 definition of a message API on `path` whose endpoint is kafka.
@@ -121,140 +45,6 @@ enum KafkaAPI {
     static func entrypoint(_ type: String, qos: String, configuration: String = "{}") -> String {
         #"{ "type": "\#(type)", "qos": "\#(qos)", "configuration": \#(configuration) }"#
     }
-}
-
-// MARK: - HTTP clients
-
-let testHTTPClient = HTTPClient(
-    eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(30))))
-
-struct CollectedResponse: Sendable {
-    var status: Int
-    var headers: [(String, String)]
-    var body: String
-
-    func header(_ name: String) -> String? {
-        headers.first { $0.0.lowercased() == name.lowercased() }?.1
-    }
-
-    var json: JSONValue? { try? JSONValue.parse(json: Data(body.utf8)) }
-}
-
-func httpCall(
-    _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: String? = nil,
-    timeout: TimeAmount = .seconds(30)
-) async throws -> CollectedResponse {
-    var request = HTTPClientRequest(url: url)
-    request.method = method
-    for (name, value) in headers { request.headers.add(name: name, value: value) }
-    if let body { request.body = .bytes(ByteBuffer(string: body)) }
-    let response = try await testHTTPClient.execute(request, timeout: timeout)
-    let collected = try await response.body.collect(upTo: 16 << 20)
-    return CollectedResponse(
-        status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-        body: String(buffer: collected))
-}
-
-/// One item of an http-get answer in JSON.
-struct PolledMessage: Sendable, Equatable {
-    var id: String?
-    var content: String
-    var headers: [String: [String]]
-    var metadata: [String: String]
-}
-
-/// An http-get poll's answer in JSON: items, and the next cursor.
-struct PollAnswer: Sendable {
-    var status: Int
-    var items: [PolledMessage]
-    var nextCursor: String?
-    var clientIdentifier: String?
-    var body: String
-}
-
-func poll(
-    _ url: String, cursor: String? = nil, limit: Int? = nil, clientIdentifier: String? = nil
-) async throws -> PollAnswer {
-    var query: [String] = []
-    if let cursor {
-        query.append("cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)")
-    }
-    if let limit { query.append("limit=\(limit)") }
-    var headers = [("Accept", "application/json")]
-    if let clientIdentifier { headers.append(("X-Gravitee-Client-Identifier", clientIdentifier)) }
-    let response = try await httpCall(
-        .GET, url + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), headers: headers)
-    var items: [PolledMessage] = []
-    for item in response.json?["items"]?.arrayValue ?? [] {
-        var headers: [String: [String]] = [:]
-        for (name, values) in item["headers"]?.objectValue?.entries ?? [] {
-            headers[name] = values.arrayValue?.compactMap(\.stringValue) ?? []
-        }
-        var metadata: [String: String] = [:]
-        for (name, value) in item["metadata"]?.objectValue?.entries ?? [] {
-            if case .number(let number) = value {
-                metadata[name] = String(Int64(number))
-            } else {
-                metadata[name] = value.stringValue
-            }
-        }
-        items.append(
-            PolledMessage(
-                id: item["id"]?.stringValue, content: item["content"]?.stringValue ?? "", headers: headers,
-                metadata: metadata))
-    }
-    return PollAnswer(
-        status: response.status, items: items,
-        nextCursor: response.json?["pagination"]?["nextCursor"]?.stringValue,
-        clientIdentifier: response.header("X-Gravitee-Client-Identifier"), body: response.body)
-}
-
-// MARK: - Server-Sent Events
-
-struct ServerSentEvent: Sendable, Equatable {
-    var id: String?
-    var event: String?
-    var data: String?
-    var comments: [String] = []
-}
-
-// MARK: - Time limits
-
-/// Runs `operation`, failing if it takes longer than `limit` (a hang fails the test instead of stalling the run).
-func within<T: Sendable>(
-    _ limit: Duration, _ what: String = "operation", _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw HarnessFailure("\(what) did not finish within \(limit)")
-        }
-        return value
-    }
-}
-
-/// Retries `body` until it returns a value, at most `timeout`.
-func eventually<T>(
-    timeout: Duration = .seconds(20), interval: Duration = .milliseconds(200),
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: () async throws -> T?
-) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    var lastError: (any Error)?
-    while ContinuousClock.now < deadline {
-        do {
-            if let value = try await body() { return value }
-        } catch {
-            lastError = error
-        }
-        try await Task.sleep(for: interval)
-    }
-    throw HarnessFailure("no result within \(timeout)\(lastError.map { "; last error: \($0)" } ?? "")")
 }
 
 /// A fresh topic name per test.

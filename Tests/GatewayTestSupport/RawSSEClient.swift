@@ -6,18 +6,18 @@ import Synchronization
 /// An SSE client over a plain TCP connection: writes the request itself, reads the status, headers and chunked
 /// body itself, parses events as they arrive (in the background, so several streams can be read at once), and
 /// can close its socket at any moment, as a client that goes away.
-final class RawSSEClient: Sendable {
+package final class RawSSEClient: Sendable {
     private struct State {
         /// Bytes not parsed yet: the head, then the chunked body.
-        var raw: [UInt8] = []
+        package var raw: [UInt8] = []
         /// Decoded body text not split into events yet.
-        var text = ""
-        var status: Int?
-        var headers: [(String, String)] = []
-        var chunked = false
+        package var text = ""
+        package var status: Int?
+        package var headers: [(String, String)] = []
+        package var chunked = false
         /// Every block received: messages, errors, heartbeats, the `retry` block.
-        var blocks: [ServerSentEvent] = []
-        var closed = false
+        package var blocks: [ServerSentEvent] = []
+        package var closed = false
     }
 
     private let channel: any Channel
@@ -32,7 +32,7 @@ final class RawSSEClient: Sendable {
     }
 
     /// Connects to 127.0.0.1:`port`, asks for `path` as an event stream, and waits for the response head.
-    static func open(port: Int, path: String, headers: [(String, String)] = []) async throws -> RawSSEClient {
+    package static func open(port: Int, path: String, headers: [(String, String)] = []) async throws -> RawSSEClient {
         let box = StateBox()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -55,24 +55,24 @@ final class RawSSEClient: Sendable {
         return client
     }
 
-    var status: Int { box.state.withLock { $0.status ?? 0 } }
+    package var status: Int { box.state.withLock { $0.status ?? 0 } }
 
-    func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         box.state.withLock { state in state.headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
     /// The message events received so far.
-    var receivedMessages: [ServerSentEvent] {
+    package var receivedMessages: [ServerSentEvent] {
         box.state.withLock { $0.blocks.filter { $0.event == "message" } }
     }
 
     /// Closes the socket, as a client that leaves.
-    func close() async {
+    package func close() async {
         try? await channel.close().get()
     }
 
     /// The next block (message, error, heartbeat), or nil once the stream has ended; waits at most `timeout`.
-    func next(timeout: Duration = .seconds(30)) async throws -> ServerSentEvent? {
+    package func next(timeout: Duration = .seconds(30)) async throws -> ServerSentEvent? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let index = readIndex.withLock { $0 }
@@ -90,7 +90,7 @@ final class RawSSEClient: Sendable {
     }
 
     /// The next `message` or `error` event, skipping the retry and heartbeat blocks.
-    func nextEvent(timeout: Duration = .seconds(30)) async throws -> ServerSentEvent? {
+    package func nextEvent(timeout: Duration = .seconds(30)) async throws -> ServerSentEvent? {
         let deadline = ContinuousClock.now + timeout
         while let event = try await next(timeout: max(.zero, deadline - ContinuousClock.now)) {
             if event.event != nil { return event }
@@ -99,7 +99,7 @@ final class RawSSEClient: Sendable {
     }
 
     /// `count` message events; throws on any other event, the end of the stream, or `timeout`.
-    func messages(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [ServerSentEvent] {
+    package func messages(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [ServerSentEvent] {
         let deadline = ContinuousClock.now + timeout
         var events: [ServerSentEvent] = []
         while events.count < count {
@@ -112,7 +112,7 @@ final class RawSSEClient: Sendable {
         return events
     }
 
-    static func parse(_ block: String) -> ServerSentEvent {
+    package static func parse(_ block: String) -> ServerSentEvent {
         var event = ServerSentEvent()
         var data: [String] = []
         for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -135,10 +135,10 @@ final class RawSSEClient: Sendable {
     }
 
     private final class StateBox: Sendable {
-        let state = Mutex(State())
+        package let state = Mutex(State())
 
         /// Takes new bytes: the head once, then whole chunks, then whole events.
-        func received(_ bytes: ByteBuffer) {
+        package func received(_ bytes: ByteBuffer) {
             state.withLock { state in
                 state.raw += bytes.readableBytesView
                 if state.status == nil {
@@ -179,22 +179,22 @@ final class RawSSEClient: Sendable {
             }
         }
 
-        func closed() {
+        package func closed() {
             state.withLock { $0.closed = true }
         }
     }
 
     private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let box: StateBox
+        package typealias InboundIn = ByteBuffer
+        package let box: StateBox
 
-        init(box: StateBox) { self.box = box }
+        package init(box: StateBox) { self.box = box }
 
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             box.received(unwrapInboundIn(data))
         }
 
-        func channelInactive(context: ChannelHandlerContext) {
+        package func channelInactive(context: ChannelHandlerContext) {
             box.closed()
             context.fireChannelInactive()
         }

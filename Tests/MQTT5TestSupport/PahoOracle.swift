@@ -3,9 +3,9 @@ import MQTT5
 import NIOCore
 
 /// Where paho-mqtt (PyPI `paho-mqtt` 2.x, the Eclipse Python client) lives, and whether the interop tests run.
-enum PahoEnvironment {
+package enum PahoEnvironment {
     /// The package root: the nearest folder above this file that holds Package.swift.
-    static func packageRoot(filePath: String = #filePath) -> URL {
+    package static func packageRoot(filePath: String = #filePath) -> URL {
         var url = URL(fileURLWithPath: filePath).deletingLastPathComponent()
         while url.path != "/" {
             if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
@@ -18,7 +18,7 @@ enum PahoEnvironment {
 
     /// `SLUICE_PYTHON`, else `.build-venv/bin/python3` under the package root (scripts/test.sh creates it and
     /// installs tests/interop/requirements.txt, paho-mqtt among them).
-    static func python() throws -> URL {
+    package static func python() throws -> URL {
         if let path = ProcessInfo.processInfo.environment["SLUICE_PYTHON"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw HarnessError("SLUICE_PYTHON=\(path) is not an executable file")
@@ -34,10 +34,10 @@ enum PahoEnvironment {
                 + ".build-venv with paho-mqtt), or set SLUICE_PYTHON")
     }
 
-    static var oracleScript: URL { packageRoot().appendingPathComponent("tests/interop/mqtt_oracle.py") }
+    package static var oracleScript: URL { packageRoot().appendingPathComponent("tests/interop/mqtt_oracle.py") }
 
     /// Why paho cannot run here (no Python, no paho-mqtt in it), or nil when it can. Checked once.
-    static let problem: String? = {
+    package static let problem: String? = {
         do {
             let python = try python()
             let process = Process()
@@ -62,36 +62,36 @@ enum PahoEnvironment {
 
     /// Whether the interop tests run: always on CI (where a missing mosquitto, Python or paho-mqtt is a failure,
     /// not a skip), and elsewhere when all three are there.
-    static var shouldRun: Bool {
+    package static var shouldRun: Bool {
         MosquittoEnvironment.isCI || (MosquittoEnvironment.shouldRun && problem == nil)
     }
 
-    static var skipReason: String {
+    package static var skipReason: String {
         MosquittoEnvironment.shouldRun ? (problem ?? "") : MosquittoEnvironment.skipReason
     }
 }
 
 /// A message as `tests/interop/mqtt_oracle.py` reads and writes it: what paho published or received.
-struct PahoMessage: Codable, Sendable, Equatable {
-    struct Properties: Codable, Sendable, Equatable {
-        var userProperties: [[String]] = []
-        var contentType: String?
-        var responseTopic: String?
+package struct PahoMessage: Codable, Sendable, Equatable {
+    package struct Properties: Codable, Sendable, Equatable {
+        package var userProperties: [[String]] = []
+        package var contentType: String?
+        package var responseTopic: String?
         /// Base64.
-        var correlationData: String?
-        var messageExpiryInterval: UInt32?
-        var payloadFormatIndicator: UInt8?
-        var subscriptionIdentifiers: [Int]?
+        package var correlationData: String?
+        package var messageExpiryInterval: UInt32?
+        package var payloadFormatIndicator: UInt8?
+        package var subscriptionIdentifiers: [Int]?
     }
 
-    var topic: String
+    package var topic: String
     /// Base64.
-    var payload: String
-    var qos: Int
-    var retain: Bool
-    var properties: Properties
+    package var payload: String
+    package var qos: Int
+    package var retain: Bool
+    package var properties: Properties
 
-    init(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool = false, properties: MQTTProperties) {
+    package init(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool = false, properties: MQTTProperties) {
         self.topic = topic
         self.payload = Data(payload).base64EncodedString()
         self.qos = Int(qos.rawValue)
@@ -104,10 +104,10 @@ struct PahoMessage: Codable, Sendable, Equatable {
             payloadFormatIndicator: properties.payloadFormatIndicator?.rawValue)
     }
 
-    var payloadBytes: [UInt8] { Data(base64Encoded: payload).map { Array($0) } ?? [] }
+    package var payloadBytes: [UInt8] { Data(base64Encoded: payload).map { Array($0) } ?? [] }
 
     /// The properties in the client's terms (subscription identifiers left out).
-    var mqttProperties: MQTTProperties {
+    package var mqttProperties: MQTTProperties {
         var result = MQTTProperties()
         result.userProperties = properties.userProperties.map { MQTTUserProperty(name: $0[0], value: $0[1]) }
         result.contentType = properties.contentType
@@ -124,17 +124,17 @@ struct PahoMessage: Codable, Sendable, Equatable {
 
 /// paho-mqtt as an independent MQTT 5 peer, driven through `tests/interop/mqtt_oracle.py`: one subcommand per
 /// process, one JSON object back.
-struct PahoOracle: Sendable {
-    let python: URL
-    let script: URL
+package struct PahoOracle: Sendable {
+    package let python: URL
+    package let script: URL
 
-    init() throws {
+    package init() throws {
         python = try PahoEnvironment.python()
         script = PahoEnvironment.oracleScript
     }
 
     /// A paho subscriber in the background: returns once its subscription is granted.
-    func subscribe(port: Int, topic: String, qos: MQTTQoS, count: Int) async throws -> PahoSubscriber {
+    package func subscribe(port: Int, topic: String, qos: MQTTQoS, count: Int) async throws -> PahoSubscriber {
         let run = try OracleRun.start(
             python: python,
             arguments: [
@@ -142,10 +142,13 @@ struct PahoOracle: Sendable {
                 "--count", "\(count)", "--timeout", "30",
             ], readyFile: true)
         do {
-            try await eventually("paho's subscription", timeout: .seconds(30)) {
-                if FileManager.default.fileExists(atPath: run.readyFile.path) { return true }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: run.readyFile.path) {
                 guard run.process.isRunning else { throw run.failure("subscribe") }
-                return false
+                guard ContinuousClock.now < deadline else {
+                    throw HarnessError("paho's subscription was not granted within 30 s")
+                }
+                try await Task.sleep(for: .milliseconds(20))
             }
         } catch {
             await run.cancel()
@@ -156,7 +159,7 @@ struct PahoOracle: Sendable {
 
     /// Publishes `messages` with paho, in order, each acknowledged before the next; returns paho's reason codes.
     @discardableResult
-    func publish(port: Int, _ messages: [PahoMessage]) async throws -> [Int] {
+    package func publish(port: Int, _ messages: [PahoMessage]) async throws -> [Int] {
         struct Published: Decodable {
             struct Publish: Decodable { let reasonCode: Int }
             let published: [Publish]
@@ -177,35 +180,35 @@ struct PahoOracle: Sendable {
 }
 
 /// A running `mqtt_oracle.py subscribe`.
-struct PahoSubscriber: Sendable {
+package struct PahoSubscriber: Sendable {
     fileprivate let run: OracleRun
 
     /// Waits for the subscriber to have its messages (it fails by itself after 30 s) and returns them in arrival
     /// order.
-    func messages() async throws -> [PahoMessage] {
+    package func messages() async throws -> [PahoMessage] {
         struct Subscribed: Decodable { let messages: [PahoMessage] }
         return try await run.result(Subscribed.self, "subscribe", timeout: .seconds(60)).messages
     }
 
-    func cancel() async { await run.cancel() }
+    package func cancel() async { await run.cancel() }
 }
 
 /// One `mqtt_oracle.py` process, with its stdout, stderr and ready file in a temporary folder.
 private struct OracleRun: Sendable {
-    let process: ChildProcess
-    let directory: URL
-    var output: URL { directory.appendingPathComponent("stdout.json") }
-    var log: URL { directory.appendingPathComponent("stderr.log") }
-    var readyFile: URL { directory.appendingPathComponent("ready") }
+    package let process: ChildProcess
+    package let directory: URL
+    package var output: URL { directory.appendingPathComponent("stdout.json") }
+    package var log: URL { directory.appendingPathComponent("stderr.log") }
+    package var readyFile: URL { directory.appendingPathComponent("ready") }
 
-    static var encoder: JSONEncoder {
+    package static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 
-    static func start(python: URL, arguments: [String], readyFile: Bool) throws -> OracleRun {
+    package static func start(python: URL, arguments: [String], readyFile: Bool) throws -> OracleRun {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-paho-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -216,14 +219,14 @@ private struct OracleRun: Sendable {
         return OracleRun(process: process, directory: directory)
     }
 
-    func failure(_ command: String) -> HarnessError {
+    package func failure(_ command: String) -> HarnessError {
         HarnessError(
             "mqtt_oracle.py \(command) failed (exit status \(process.exitStatus)): "
                 + "\(ChildProcess.text(of: output, from: 0))\nstderr:\n\(ChildProcess.tail(of: log, lines: 40))")
     }
 
     /// Waits for the exit (at most `timeout`, a guard against hangs) and decodes what the script printed.
-    func result<T: Decodable>(_ type: T.Type, _ command: String, timeout: Duration) async throws -> T {
+    package func result<T: Decodable>(_ type: T.Type, _ command: String, timeout: Duration) async throws -> T {
         defer { try? FileManager.default.removeItem(at: directory) }
         await process.waitForExit(timeout: timeout)
         if process.isRunning {
@@ -244,7 +247,7 @@ private struct OracleRun: Sendable {
         }
     }
 
-    func cancel() async {
+    package func cancel() async {
         await process.stop(graceful: false)
         try? FileManager.default.removeItem(at: directory)
     }

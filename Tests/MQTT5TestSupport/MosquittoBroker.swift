@@ -7,16 +7,16 @@ import Darwin
 #endif
 
 /// A failure of the test harness (binary missing, broker not starting).
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct HarnessError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Where mosquitto lives, and whether the broker tests can run here.
-enum MosquittoEnvironment {
+package enum MosquittoEnvironment {
     /// `SLUICE_MOSQUITTO_BINARY`, else `/usr/sbin/mosquitto` (Debian's mosquitto package), else `mosquitto` on the
     /// `PATH`.
-    static var binary: URL? {
+    package static var binary: URL? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["SLUICE_MOSQUITTO_BINARY"], !path.isEmpty {
             return URL(fileURLWithPath: path)
@@ -25,7 +25,7 @@ enum MosquittoEnvironment {
     }
 
     /// `mosquitto_pub` and `mosquitto_sub` (Debian's mosquitto-clients).
-    static func clientTool(_ name: String) -> URL? {
+    package static func clientTool(_ name: String) -> URL? {
         executable(named: name, preferring: "/usr/bin/\(name)")
     }
 
@@ -39,7 +39,7 @@ enum MosquittoEnvironment {
     }
 
     /// The installed mosquitto's version, from `mosquitto -h` ("mosquitto version 2.0.11").
-    static func version() throws -> [Int] {
+    package static func version() throws -> [Int] {
         guard let binary else { throw HarnessError(skipReason) }
         let process = Process()
         process.executableURL = binary
@@ -56,18 +56,18 @@ enum MosquittoEnvironment {
         return [Int(match.1)!, Int(match.2)!, Int(match.3)!]
     }
 
-    static var isCI: Bool {
+    package static var isCI: Bool {
         let value = ProcessInfo.processInfo.environment["CI"] ?? ""
         return !value.isEmpty && value != "0" && value.lowercased() != "false"
     }
 
     /// Whether the broker tests run: always on CI (where a missing mosquitto is a failure, not a skip), and
     /// elsewhere when mosquitto is installed.
-    static var shouldRun: Bool {
+    package static var shouldRun: Bool {
         isCI || binary.map { FileManager.default.isExecutableFile(atPath: $0.path) } == true
     }
 
-    static let skipReason =
+    package static let skipReason =
         "mosquitto 2.0 is not installed (/usr/sbin/mosquitto): install the Debian packages mosquitto and "
         + "mosquitto-clients (scripts/test.sh does), or set SLUICE_MOSQUITTO_BINARY"
 }
@@ -75,15 +75,15 @@ enum MosquittoEnvironment {
 /// A mosquitto broker in a child process on a free loopback port, with a generated configuration, for one test.
 ///
 /// Prefer ``withMosquitto(_:_:)``, which always stops it.
-final class MosquittoBroker: @unchecked Sendable {
-    let host = "127.0.0.1"
-    let port: Int
+package final class MosquittoBroker: @unchecked Sendable {
+    package let host = "127.0.0.1"
+    package let port: Int
     /// The broker's temporary folder: `mosquitto.conf`, `mosquitto.log`, the persistence database.
-    let directory: URL
+    package let directory: URL
     /// The broker's log (mosquitto writes each line at once to a log file, unlike to a redirected stdout).
-    var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
+    package var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
     /// What the process printed (errors before the log is open).
-    var outputFile: URL { directory.appendingPathComponent("mosquitto.out") }
+    package var outputFile: URL { directory.appendingPathComponent("mosquitto.out") }
 
     private let binary: URL
     private let lock = NSLock()
@@ -98,7 +98,9 @@ final class MosquittoBroker: @unchecked Sendable {
 
     /// Starts a broker with `configuration` (lines added to `listener PORT 127.0.0.1` and `allow_anonymous true`),
     /// and waits until it accepts connections. `{dir}` in a line stands for the broker's temporary folder.
-    static func start(configuration: [String] = [], timeout: Duration = .seconds(20)) async throws -> MosquittoBroker {
+    package static func start(
+        configuration: [String] = [], timeout: Duration = .seconds(20)
+    ) async throws -> MosquittoBroker {
         guard let binary = MosquittoEnvironment.binary,
             FileManager.default.isExecutableFile(atPath: binary.path)
         else {
@@ -139,7 +141,7 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 
     /// Stops the broker (SIGTERM, SIGKILL after 5 s) and removes its folder. Safe to call more than once.
-    func stop() async {
+    package func stop() async {
         let alreadyStopped = lock.withLock {
             defer { stopped = true }
             return stopped
@@ -151,13 +153,13 @@ final class MosquittoBroker: @unchecked Sendable {
 
     /// Stops the broker process (SIGTERM: mosquitto saves its persistence database; or SIGKILL) and starts it
     /// again on the same port with the same configuration and folder.
-    func restart(graceful: Bool = true, timeout: Duration = .seconds(20)) async throws {
+    package func restart(graceful: Bool = true, timeout: Duration = .seconds(20)) async throws {
         await stopProcess(graceful: graceful)
         try await startAgain(timeout: timeout)
     }
 
     /// Stops the broker process only; `startAgain` brings it back.
-    func stopProcess(graceful: Bool) async {
+    package func stopProcess(graceful: Bool) async {
         let process = lock.withLock {
             defer { self.process = nil }
             return self.process
@@ -166,7 +168,7 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 
     /// Starts the broker again after `stopProcess` (the port may be busy for a moment: a few attempts).
-    func startAgain(timeout: Duration = .seconds(20)) async throws {
+    package func startAgain(timeout: Duration = .seconds(20)) async throws {
         var attempt = 0
         while true {
             do {
@@ -179,12 +181,22 @@ final class MosquittoBroker: @unchecked Sendable {
         }
     }
 
-    func logTail(lines: Int = 60) -> String {
+    /// Freezes the broker process (SIGSTOP): its connections stay open and nothing is answered, as a hung broker.
+    package func pause() {
+        lock.withLock { process }?.send(SIGSTOP)
+    }
+
+    /// Lets a paused broker run again (SIGCONT).
+    package func resume() {
+        lock.withLock { process }?.send(SIGCONT)
+    }
+
+    package func logTail(lines: Int = 60) -> String {
         ChildProcess.tail(of: outputFile, lines: 10) + "\n" + ChildProcess.tail(of: logFile, lines: lines)
     }
 
     /// The whole log so far.
-    var log: String { ChildProcess.text(of: logFile, from: 0) }
+    package var log: String { ChildProcess.text(of: logFile, from: 0) }
 
     private func launch(timeout: Duration) async throws {
         let outputStart = (try? FileManager.default.attributesOfItem(atPath: outputFile.path)[.size] as? Int) ?? 0
@@ -214,13 +226,13 @@ final class MosquittoBroker: @unchecked Sendable {
 }
 
 private struct AddressInUse: Error, CustomStringConvertible {
-    let port: Int
-    var description: String { "127.0.0.1:\(port) is in use" }
+    package let port: Int
+    package var description: String { "127.0.0.1:\(port) is in use" }
 }
 
 /// Runs `body` with a started broker and always stops it afterwards; when `body` throws, the tail of the broker's
 /// log goes to stderr.
-func withMosquitto<T>(
+package func withMosquitto<T>(
     _ configuration: [String] = [],
     isolation: isolated (any Actor)? = #isolation,
     _ body: (MosquittoBroker) async throws -> T
@@ -247,7 +259,7 @@ func withMosquitto<T>(
 
 /// A child process whose output goes to a log file, watched by a small shell process that kills it if the test
 /// process dies first (so no broker outlives a crashed test run).
-final class ChildProcess: @unchecked Sendable {
+package final class ChildProcess: @unchecked Sendable {
     private let process: Process
     private let watchdog: Process?
 
@@ -256,10 +268,12 @@ final class ChildProcess: @unchecked Sendable {
         self.watchdog = watchdog
     }
 
-    var isRunning: Bool { process.isRunning }
-    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
+    package var isRunning: Bool { process.isRunning }
+    package var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
 
-    static func launch(executable: URL, arguments: [String], log: URL, output: URL? = nil) throws -> ChildProcess {
+    package static func launch(
+        executable: URL, arguments: [String], log: URL, output: URL? = nil
+    ) throws -> ChildProcess {
         if !FileManager.default.fileExists(atPath: log.path) {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         }
@@ -303,8 +317,13 @@ final class ChildProcess: @unchecked Sendable {
         return ChildProcess(process: process, watchdog: watchdog.isRunning ? watchdog : nil)
     }
 
+    /// Sends `signal` to the process while it runs.
+    package func send(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
     /// SIGTERM (graceful) or SIGKILL, waiting at most `timeout` for the exit; SIGKILL when SIGTERM was not enough.
-    func stop(graceful: Bool, timeout: Duration = .seconds(5)) async {
+    package func stop(graceful: Bool, timeout: Duration = .seconds(5)) async {
         if process.isRunning { kill(process.processIdentifier, graceful ? SIGTERM : SIGKILL) }
         await waitForExit(timeout: timeout)
         if process.isRunning {
@@ -314,7 +333,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits until the process has exited, at most `timeout`; then stops the watchdog.
-    func waitForExit(timeout: Duration) async {
+    package func waitForExit(timeout: Duration) async {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while process.isRunning && clock.now < deadline {
@@ -323,13 +342,13 @@ final class ChildProcess: @unchecked Sendable {
         if !process.isRunning, let watchdog, watchdog.isRunning { watchdog.terminate() }
     }
 
-    static func tail(of file: URL, lines: Int) -> String {
+    package static func tail(of file: URL, lines: Int) -> String {
         guard let data = FileManager.default.contents(atPath: file.path) else { return "" }
         let text = String(decoding: data.suffix(64 * 1024), as: UTF8.self)
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    static func text(of file: URL, from offset: Int) -> String {
+    package static func text(of file: URL, from offset: Int) -> String {
         guard let data = FileManager.default.contents(atPath: file.path), data.count > offset else { return "" }
         return String(decoding: data.dropFirst(offset), as: UTF8.self)
     }
@@ -352,13 +371,13 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
 }
 
 /// The name of the user this process runs as.
-func currentUserName() -> String {
+package func currentUserName() -> String {
     guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "root" }
     return String(cString: name)
 }
 
 /// A port that is free on 127.0.0.1 now: bind port 0, read the port the kernel chose, close.
-func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, streamSocket, 0)
     guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
     defer { close(fd) }
@@ -378,7 +397,7 @@ func freeLoopbackPort() throws -> Int {
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
-func canConnect(port: Int) -> Bool {
+package func canConnect(port: Int) -> Bool {
     let fd = socket(AF_INET, streamSocket, 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
