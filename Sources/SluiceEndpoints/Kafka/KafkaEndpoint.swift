@@ -211,15 +211,14 @@ final class KafkaEndpointRuntime: Sendable {
         var cluster: KafkaCluster?
         var producer: KafkaProducer?
         var producerRun: Task<Void, Never>?
-        /// The shared tails by topic list, each as the task that starts it.
-        var tails: [[String]: (id: Int, start: Task<KafkaTail, any Error>)] = [:]
-        var nextTailID = 0
         var stopped = false
     }
 
     let configuration: KafkaEndpointConfiguration
     let logger: Logger
     private let state = Mutex(State())
+    /// The shared tails of the streams that read the newest records with identifiers of their own.
+    private let tails = TailRegistry<[String], KafkaTail>()
 
     /// How long a publish may wait for the broker's acknowledgement, retries included.
     static let deliveryTimeout = TimeAmount.seconds(10)
@@ -285,47 +284,25 @@ final class KafkaEndpointRuntime: Sendable {
     /// The shared tail of `topics`, started by the first stream that needs it.
     func tail(topics: [String], cluster: KafkaCluster, encodeIDs: Bool) async throws -> KafkaTail {
         let logger = logger
-        let slot = state.withLock { state -> (id: Int, start: Task<KafkaTail, any Error>)? in
-            if state.stopped { return nil }
-            if let existing = state.tails[topics] { return existing }
-            state.nextTailID += 1
-            let id = state.nextTailID
-            let start = Task { () async throws -> KafkaTail in
-                try await KafkaTail.start(topics: topics, cluster: cluster, encodeIDs: encodeIDs, logger: logger) {
-                    [weak self] _ in self?.forgetTail(topics: topics, id: id)
-                }
-            }
-            state.tails[topics] = (id, start)
-            return (id, start)
+        let tail = try await tails.tail(topics) { onStop in
+            try await KafkaTail.start(
+                topics: topics, cluster: cluster, encodeIDs: encodeIDs, logger: logger, onStop: onStop)
         }
-        guard let slot else {
+        guard let tail else {
             throw GatewayError.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed"))
         }
-        do {
-            return try await slot.start.value
-        } catch {
-            forgetTail(topics: topics, id: slot.id)
-            throw error
-        }
-    }
-
-    /// Forgets a tail that stopped, so the next stream starts another.
-    private func forgetTail(topics: [String], id: Int) {
-        state.withLock { state in
-            if state.tails[topics]?.id == id { state.tails[topics] = nil }
-        }
+        return tail
     }
 
     /// Closes the producer (delivering what it holds), the shared tails and the cluster's connections; later use
     /// fails.
     func stop() async {
-        let (cluster, producer, run, tails) = state.withLock { state in
+        let (cluster, producer, run) = state.withLock { state in
             state.stopped = true
-            defer { state.tails = [:] }
-            return (state.cluster, state.producer, state.producerRun, state.tails.values.map(\.start))
+            return (state.cluster, state.producer, state.producerRun)
         }
-        for start in tails {
-            (try? await start.value)?.stop(.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed")))
+        for tail in await tails.close() {
+            tail.shared.stop(.kafkaUnavailable(KafkaError(.shutDown, "the API is being undeployed")))
         }
         producer?.close()
         await run?.value

@@ -9,58 +9,40 @@ import Synchronization
 /// identifier of its own (see ``KafkaTailSource``): a thousand SSE clients cost one fetch per partition, not a
 /// thousand consumers, groups and broker connections.
 ///
-/// The consumer takes every partition of the topics at their end when the first such stream comes, and keeps what
-/// it reads in a bounded ring (the embedded log's ``InMemoryTopic``), each message with its Kafka cursor as id. A
-/// reader keeps only its place in the ring. The tail stops when its consumer fails (its readers get the error, the
-/// next stream starts a new tail) or when it has had no reader for ``linger``.
+/// The consumer takes every partition of the topics at their end when the first such stream comes, and puts what
+/// it reads in a ``SharedTail``, each message with its Kafka cursor as id. It stops when the consumer fails or the
+/// cluster has been out of reach for the outage grace (readers get the error, the next stream starts a new tail),
+/// or when the tail has had no reader for its linger.
 final class KafkaTail: Sendable {
-    /// What the ring keeps. A reader that falls further behind continues on a consumer of its own.
-    static let retention = InMemoryRetention(maxMessages: 10_000, maxBytes: 32 << 20)
     static let pollBatch = 1_000
-    /// How long a tail without readers waits for a new one before it stops.
-    static let linger = Duration.seconds(30)
     static let fetchMaxWaitMilliseconds: Int64 = 20
-    /// Longest wait of a reader between looks at the tail's health.
-    static let healthCheckInterval = Duration.milliseconds(500)
-
-    private struct State {
-        /// Next offset of every partition as of the newest message in the ring.
-        var positions: [KafkaTopicPartition: Int64]
-        var readers = 0
-        /// Changes whenever the reader count changes, so a lingering stop knows a reader came and went.
-        var generation = 0
-        var failure: GatewayError?
-        var stopped = false
-    }
 
     let topics: [String]
-    let ring: InMemoryTopic
+    let shared: SharedTail
     let encodeIDs: Bool
     let cluster: KafkaCluster
     private let consumer: KafkaConsumer
-    private let state: Mutex<State>
+    /// Next offset of every partition as of the newest message in the ring; changed under the tail's append lock.
+    private let positions: Mutex<[KafkaTopicPartition: Int64]>
     private let logger: Logger
-    /// Tells the endpoint this tail is done, so the next stream starts another.
-    private let onStop: @Sendable (KafkaTail) -> Void
 
     private init(
         topics: [String], cluster: KafkaCluster, consumer: KafkaConsumer, positions: [KafkaTopicPartition: Int64],
-        encodeIDs: Bool, logger: Logger, onStop: @escaping @Sendable (KafkaTail) -> Void
+        encodeIDs: Bool, logger: Logger
     ) {
         self.topics = topics
         self.cluster = cluster
         self.consumer = consumer
         self.encodeIDs = encodeIDs
         self.logger = logger
-        self.onStop = onStop
-        self.ring = InMemoryTopic(name: topics.joined(separator: ","), retention: Self.retention)
-        self.state = Mutex(State(positions: positions))
+        self.shared = SharedTail(name: topics.joined(separator: ","))
+        self.positions = Mutex(positions)
     }
 
-    /// Takes every partition of `topics` at its end and starts reading.
+    /// Takes every partition of `topics` at its end and starts reading. `onStop` runs once when the tail stops.
     static func start(
         topics: [String], cluster: KafkaCluster, encodeIDs: Bool, logger: Logger,
-        onStop: @escaping @Sendable (KafkaTail) -> Void
+        onStop: @escaping @Sendable () -> Void
     ) async throws(GatewayError) -> KafkaTail {
         var ends: [KafkaTopicPartition: Int64] = [:]
         do throws(KafkaError) {
@@ -91,14 +73,18 @@ final class KafkaTail: Sendable {
         consumer.assign(ends.mapValues { .exact($0) })
         let tail = KafkaTail(
             topics: topics, cluster: cluster, consumer: consumer, positions: ends, encodeIDs: encodeIDs,
-            logger: logger, onStop: onStop)
+            logger: logger)
+        tail.shared.whenStopped {
+            consumer.close()
+            onStop()
+        }
         tail.run()
         return tail
     }
 
     private func run() {
         // Unstructured: the tail serves streams of many requests and outlives each; it ends when its consumer
-        // fails or stop() closes it.
+        // fails or the shared tail stops (which closes the consumer).
         Task {
             await withDiscardingTaskGroup { group in
                 group.addTask {
@@ -110,7 +96,7 @@ final class KafkaTail: Sendable {
                 }
                 group.addTask {
                     let failure = await self.pump()
-                    self.finish(failure)
+                    self.shared.stop(failure)
                 }
             }
         }
@@ -120,17 +106,17 @@ final class KafkaTail: Sendable {
     /// why it ended (nil: stopped).
     private func pump() async -> GatewayError? {
         while true {
-            if state.withLock({ $0.stopped }) { return nil }
+            if shared.isStopped { return nil }
             let records: [KafkaConsumerRecord]?
             do throws(KafkaError) {
                 records = try await consumer.poll(
                     maxCount: Self.pollBatch,
-                    until: KafkaMessageSource.nioDeadline(.now + Self.healthCheckInterval))
+                    until: KafkaMessageSource.nioDeadline(.now + shared.settings.healthCheckInterval))
             } catch {
                 return .kafka(error)
             }
             guard let records else {
-                return state.withLock { $0.stopped }
+                return shared.isStopped
                     ? nil : .kafkaUnavailable(KafkaError(.connectionFailed, "the consumer stopped"))
             }
             if records.isEmpty {
@@ -140,74 +126,23 @@ final class KafkaTail: Sendable {
                 {
                     return .kafkaUnavailable(outage.error)
                 }
-                ring.expireWaits(now: .now)
+                shared.noteIdle()
                 continue
             }
-            state.withLock { state in
-                var positions = state.positions
-                let messages = records.map { record in
-                    positions[record.topicPartition] = record.offset + 1
-                    return KafkaMessageSource.message(
-                        record, id: KafkaCursor(nextOffsets: positions).text(encoded: encodeIDs))
-                }
-                state.positions = positions
-                // Under the tail's lock, so a reader that attaches sees positions and ring end that agree.
-                ring.append(messages, idsAreOffsets: false)
+            // Only this task changes the positions, so reading them first and storing them with the append is safe.
+            var next = positions.withLock { $0 }
+            let messages = records.map { record in
+                next[record.topicPartition] = record.offset + 1
+                return KafkaMessageSource.message(record, id: KafkaCursor(nextOffsets: next).text(encoded: encodeIDs))
             }
-            ring.expireWaits(now: .now)
+            let advanced = next
+            shared.append(messages) { self.positions.withLock { $0 = advanced } }
         }
     }
 
-    private func finish(_ failure: GatewayError?) {
-        state.withLock { state in
-            state.stopped = true
-            if state.failure == nil { state.failure = failure }
-        }
-        consumer.close()
-        // Every reader waits with a deadline: end all the waits now, so each sees the failure or the stop.
-        ring.expireWaits(now: .now + .seconds(86_400))
-        onStop(self)
-    }
-
-    /// Stops reading; readers see ``failure`` (or the end) at their next read.
-    func stop(_ reason: GatewayError? = nil) {
-        state.withLock { state in
-            state.stopped = true
-            if state.failure == nil { state.failure = reason }
-        }
-        consumer.close()
-        ring.expireWaits(now: .now + .seconds(86_400))
-        onStop(self)
-    }
-
-    /// Why the tail stopped, once it has; `stopped` is true from then on.
-    var status: (stopped: Bool, failure: GatewayError?) {
-        state.withLock { ($0.stopped, $0.failure) }
-    }
-
-    /// A new reader's place: the ring's end and the positions as of there. Nil when the tail has stopped.
+    /// A new reader's place and the positions as of there; nil once the tail has stopped.
     func attach() -> (offset: Int64, positions: [KafkaTopicPartition: Int64])? {
-        state.withLock { state in
-            guard !state.stopped else { return nil }
-            state.readers += 1
-            state.generation += 1
-            return (ring.bounds.end, state.positions)
-        }
-    }
-
-    /// A reader left; the last one starts the linger.
-    func detach() {
-        let generation = state.withLock { state -> Int? in
-            state.readers -= 1
-            state.generation += 1
-            return state.readers == 0 && !state.stopped ? state.generation : nil
-        }
-        guard let generation else { return }
-        Task {
-            try? await Task.sleep(for: Self.linger)
-            let idle = state.withLock { $0.readers == 0 && $0.generation == generation && !$0.stopped }
-            if idle { stop() }
-        }
+        shared.attach { positions.withLock { $0 } }.map { ($0.offset, $0.extra) }
     }
 }
 
@@ -247,7 +182,7 @@ final class KafkaTailSource: MessageSource {
         self.tail = tail
         self.options = options
         self.openFallback = openFallback
-        self.waitID = tail.ring.makeWaitID()
+        self.waitID = tail.shared.ring.makeWaitID()
         self.state = Mutex(State(offset: offset, handedOut: positions, delivered: positions, committed: positions))
     }
 
@@ -262,8 +197,15 @@ final class KafkaTailSource: MessageSource {
             }
             if closed { return .ended }
             if let fallback { return try await fallback.next(maxCount: maxCount, until: deadline) }
-            let (first, _) = tail.ring.bounds
-            if offset < first {
+            switch try await tail.shared.read(from: offset, maxCount: maxCount, until: deadline, waitID: waitID) {
+            case .messages(let messages, let next):
+                let positions = messages.last.flatMap { try? KafkaCursor(parsing: $0.id ?? "") }?.nextOffsets
+                state.withLock { state in
+                    state.offset = next
+                    if let positions { state.handedOut = positions }
+                }
+                return .messages(messages)
+            case .behind:
                 // Behind what the ring keeps: continue from exactly here on a consumer of its own.
                 let source = try await openFallback(KafkaCursor(nextOffsets: handedOut))
                 let keep = state.withLock { state -> Bool in
@@ -272,27 +214,12 @@ final class KafkaTailSource: MessageSource {
                     return true
                 }
                 if !keep { source.close() }
-                continue
+            case .timedOut:
+                return .timedOut
+            case .stopped(let failure):
+                if state.withLock({ $0.closed }) { return .ended }
+                throw failure ?? GatewayError.kafkaUnavailable(KafkaError(.shutDown, "the API is stopping"))
             }
-            let (messages, next) = tail.ring.read(from: offset, maxCount: maxCount)
-            if !messages.isEmpty {
-                // The ring may have dropped messages between the look at its bounds and the read.
-                if next - Int64(messages.count) != offset { continue }
-                let positions = messages.last.flatMap { try? KafkaCursor(parsing: $0.id ?? "") }?.nextOffsets
-                state.withLock { state in
-                    state.offset = next
-                    if let positions { state.handedOut = positions }
-                }
-                return .messages(messages)
-            }
-            let (stopped, failure) = tail.status
-            if stopped { throw failure ?? GatewayError.kafkaUnavailable(KafkaError(.shutDown, "the API is stopping")) }
-            var wake = ContinuousClock.now + KafkaTail.healthCheckInterval
-            if let deadline {
-                if deadline <= .now { return .timedOut }
-                wake = min(wake, deadline)
-            }
-            _ = try await tail.ring.waitForMessage(at: offset, until: wake, id: waitID)
         }
     }
 
@@ -333,8 +260,8 @@ final class KafkaTailSource: MessageSource {
             return (!state.closed, state.fallback, due)
         }
         guard wasOpen else { return }
-        tail.ring.interruptWait(id: waitID)
-        tail.detach()
+        tail.shared.ring.interruptWait(id: waitID)
+        tail.shared.detach()
         if let fallback {
             fallback.close()
         } else if let due {

@@ -89,6 +89,15 @@ public struct MQTT5Endpoint: EndpointConnector {
         guard MQTTTopic.isValidFilter(topic), !topic.hasPrefix("$share/") else {
             throw GatewayError.mqtt5InvalidTopic(topic)
         }
+        // A stream whose identifier the gateway made up would be alone in its share group: it reads from the
+        // deployment's shared tail of the filter instead of a connection of its own (MQTT5Tail).
+        if request.mode == .stream, request.clientIdentifierIsGenerated {
+            for _ in 0..<2 {
+                let tail = try await runtime.tail(topic: topic)
+                if let source = MQTT5TailSource(tail: tail, logger: runtime.logger) { return source }
+                // It stopped between its start and this attach (it forgets itself): the next one is new.
+            }
+        }
         let group = Self.shareName(request.clientIdentifier ?? UUID().uuidString)
         let filter = "$share/\(group)/\(topic)"
         // A poll's session outlives it, so the next poll of the same client gets what arrived in between (and what
@@ -100,6 +109,29 @@ public struct MQTT5Endpoint: EndpointConnector {
             request.mode == .poll ? await runtime.claimPollSession(pollSessionIdentifier(filter: filter)) : nil
         let persistent = pollSession != nil
         let clientIdentifier = pollSession ?? "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
+        let runtime = self.runtime
+        let closing: @Sendable () -> Void = { if let pollSession { runtime.pollSessionClosing(pollSession) } }
+        let released: @Sendable () -> Void = { if let pollSession { runtime.releasePollSession(pollSession) } }
+        let link: MQTT5Link
+        let subscription: MQTT5Subscription
+        do {
+            (link, subscription) = try await Self.connectSubscription(
+                configuration: configuration, clientIdentifier: clientIdentifier, persistent: persistent,
+                filter: filter, maximumQoS: request.qos == .none ? .atMostOnce : .atLeastOnce, logger: runtime.logger)
+        } catch {
+            released()
+            throw error
+        }
+        return MQTT5MessageSource(
+            link: link, subscription: subscription, endsSession: !persistent, onClose: closing, onStopped: released)
+    }
+
+    /// A connection of its own subscribed to `filter`: a stream's (session ending with the connection), a poll's
+    /// (`persistent`), or a shared tail's.
+    static func connectSubscription(
+        configuration: MQTT5EndpointConfiguration, clientIdentifier: String, persistent: Bool, filter: String,
+        maximumQoS: MQTTQoS, logger: Logger
+    ) async throws -> (MQTT5Link, MQTT5Subscription) {
         var clientConfiguration = configuration.clientConfiguration(clientIdentifier: clientIdentifier)
         clientConfiguration.cleanStart = !persistent
         if !persistent {
@@ -107,25 +139,20 @@ public struct MQTT5Endpoint: EndpointConnector {
             // in the share group, taking a share of the messages for nobody, until it expired.
             clientConfiguration.sessionExpiryInterval = 0
         }
-        let runtime = self.runtime
-        let closing: @Sendable () -> Void = { if let pollSession { runtime.pollSessionClosing(pollSession) } }
-        let released: @Sendable () -> Void = { if let pollSession { runtime.releasePollSession(pollSession) } }
         let link = MQTT5Link(
             configuration: clientConfiguration,
-            outageLimit: .init(grace: Self.outageGrace, failedAttempts: configuration.reconnectAttempts),
-            logger: runtime.logger)
+            outageLimit: .init(grace: outageGrace, failedAttempts: configuration.reconnectAttempts),
+            logger: logger)
         let client = link.client
         // Subscribing before the client connects: a resumed session's queued messages find their subscription.
-        let maximumQoS: MQTTQoS = request.qos == .none ? .atMostOnce : .atLeastOnce
         let subscribing = Task {
             try await client.subscribe(
                 to: [MQTTSubscription(topicFilter: filter, options: .init(maximumQoS: maximumQoS))])
         }
         link.start()
-        let subscription: MQTT5Subscription
         do {
-            try await link.waitUntilUp(timeout: Self.connectTimeout)
-            let granted = try await withTimeLimit(Self.acknowledgementTimeout) {
+            try await link.waitUntilUp(timeout: connectTimeout)
+            let granted = try await withTimeLimit(acknowledgementTimeout) {
                 try await withTaskCancellationHandler {
                     try await subscribing.value
                 } onCancel: {
@@ -135,16 +162,13 @@ public struct MQTT5Endpoint: EndpointConnector {
             guard let granted else {
                 throw GatewayError.mqtt5Unavailable(MQTT5ClientError(.timedOut, "no SUBACK"))
             }
-            subscription = granted
+            return (link, granted)
         } catch {
             subscribing.cancel()
             await link.stop(endSession: !persistent)
-            released()
             if let error = error as? MQTT5ClientError { throw GatewayError.mqtt5(error) }
             throw error
         }
-        return MQTT5MessageSource(
-            link: link, subscription: subscription, endsSession: !persistent, onClose: closing, onStopped: released)
     }
 
     public func stop() async {
@@ -194,10 +218,25 @@ final class MQTT5EndpointRuntime: Sendable {
     let configuration: MQTT5EndpointConfiguration
     let logger: Logger
     private let state = Mutex(State())
+    /// The shared tails of the streams with identifiers of their own, by topic filter.
+    private let tails = TailRegistry<String, MQTT5Tail>()
 
     init(configuration: MQTT5EndpointConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// The shared tail of `topic`, started by the first stream that needs it.
+    func tail(topic: String) async throws -> MQTT5Tail {
+        let configuration = configuration
+        let logger = logger
+        let tail = try await tails.tail(topic) { onStop in
+            try await MQTT5Tail.start(topic: topic, configuration: configuration, logger: logger, onStop: onStop)
+        }
+        guard let tail else {
+            throw GatewayError.mqtt5Unavailable(MQTT5ClientError(.shutDown, "the API is being undeployed"))
+        }
+        return tail
     }
 
     /// The deployment's publishing connection, started on first use.
@@ -258,6 +297,9 @@ final class MQTT5EndpointRuntime: Sendable {
         let publisher = state.withLock { state in
             state.stopped = true
             return state.publisher
+        }
+        for tail in await tails.close() {
+            tail.shared.stop(.mqtt5Unavailable(MQTT5ClientError(.shutDown, "the API is being undeployed")))
         }
         await publisher?.stop(endSession: true)
     }
