@@ -91,7 +91,7 @@ public final class Gateway: Sendable {
             GatewayChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: httpResponder, configuration: configuration,
-                    shouldUpgrade: { head, _, _ in responder.upgrade(head) }
+                    shouldUpgrade: { head, channel, _ in responder.upgrade(head, channel: channel) }
                 ),
                 headerLimit: limits.maxHeaderBytes, registry: registry, limits: limits
             )

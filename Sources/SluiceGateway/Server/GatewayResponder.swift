@@ -45,8 +45,9 @@ struct GatewayResponder: Sendable {
 
     /// Decides a WebSocket upgrade. Requests that cannot be served are still upgraded and then closed at once
     /// with a close code and a reason naming why (the upgrade path cannot answer with an HTTP error body).
-    func upgrade(_ head: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
-    {
+    func upgrade(
+        _ head: HTTPRequest, channel: (any Channel)? = nil
+    ) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let uri = URI(head.path ?? "/")
         let refuse = {
             (
@@ -78,7 +79,7 @@ struct GatewayResponder: Sendable {
             }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
-                clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated
+                clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel
             )
         }
     }
