@@ -5,13 +5,15 @@ import NIOCore
 protocol MQTT5ConnectionHandlerDelegate: AnyObject {
     func connectionEstablished(_ handler: MQTT5ConnectionHandler, info: MQTT5ConnectionInfo)
     func sessionPacketReceived(_ handler: MQTT5ConnectionHandler, _ packet: MQTTPacket)
+    /// The packets of one read from the socket have all been handed on.
+    func sessionReadComplete(_ handler: MQTT5ConnectionHandler)
     func connectionClosed(_ handler: MQTT5ConnectionHandler, error: MQTT5ClientError)
 }
 
 /// Carries out what `MQTTConnectionStateMachine` decides for one connection: writes packets, runs the connect and
 /// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It sits after the
 /// `MQTTPacketDecoder`, so it reads whole packets; it writes bytes, encoding each packet within the server's
-/// Maximum Packet Size.
+/// Maximum Packet Size. Packets are encoded one after the other into one buffer, which a flush writes whole.
 ///
 /// It also pauses reading on request: while paused, `read` events are held back, so the socket is not read and
 /// the server's TCP send buffer fills.
@@ -33,6 +35,8 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     private var readingPaused = false
     /// A `read` held back while paused.
     private var readPending = false
+    /// Packets encoded and not yet written: a flush writes them in one buffer.
+    private var outbound: ByteBuffer?
 
     init(
         connect: MQTTConnectPacket,
@@ -68,6 +72,11 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         run(stateMachine.packetReceived(unwrapInboundIn(data), now: .now()))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.sessionReadComplete(self)
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -116,39 +125,66 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
 
     var isReadingPaused: Bool { readingPaused }
 
-    /// Writes `packet` (without flushing when `flush` is false); the promise completes when it is written. Nothing
-    /// is written once the connection is closing: after a DISCONNECT, nothing may follow.
-    func send(_ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true) {
+    /// Encodes `packet` for the next flush (and flushes unless `flush` is false); the promise completes when it
+    /// is written. Returns why it cannot be sent: nothing is written once the connection is closing (after a
+    /// DISCONNECT, nothing may follow), nor a packet above the server's Maximum Packet Size.
+    @discardableResult
+    func send(
+        _ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true
+    ) -> MQTT5ClientError? {
         guard stateMachine.isOpen else {
-            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closing"))
-            return
+            let error = MQTT5ClientError(.connectionFailed, "the connection is closing")
+            promise?.fail(error)
+            return error
         }
-        write(packet, promise: promise, flush: flush)
+        return write(packet, promise: promise, flush: flush)
     }
 
-    private func write(_ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true) {
+    @discardableResult
+    private func write(
+        _ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true
+    ) -> MQTT5ClientError? {
         guard let context else {
-            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closed"))
-            return
+            let error = MQTT5ClientError(.connectionFailed, "the connection is closed")
+            promise?.fail(error)
+            return error
         }
-        var buffer = context.channel.allocator.buffer(capacity: 64)
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 4096)
+        outbound = nil
         do throws(MQTTProtocolError) {
             try packet.writeFitting(into: &buffer, maximumPacketSize: serverMaximumPacketSize)
         } catch {
-            promise?.fail(
-                MQTT5ClientError(error.code == .packetTooLarge ? .packetTooLarge : .invalidArgument, "\(error)"))
-            return
+            outbound = buffer
+            let failure = MQTT5ClientError(
+                error.code == .packetTooLarge ? .packetTooLarge : .invalidArgument, "\(error)")
+            promise?.fail(failure)
+            return failure
         }
-        stateMachine.packetSent(now: .now())
-        if flush {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
-        } else {
-            context.write(wrapOutboundOut(buffer), promise: promise)
+        outbound = buffer
+        if let promise {
+            // Written at once with what is queued before it, so that the promise stands for this packet.
+            self.flush(promise: promise)
+        } else if flush {
+            self.flush()
         }
+        return nil
     }
 
-    func flush() {
-        context?.flush()
+    /// Writes the packets encoded so far in one buffer and flushes; `promise` completes when they are written (at
+    /// once when there are none).
+    func flush(promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            outbound = nil
+            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closed"))
+            return
+        }
+        guard let buffer = outbound, buffer.readableBytes > 0 else {
+            promise?.succeed()
+            return
+        }
+        outbound = nil
+        stateMachine.packetSent(now: .now())
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 
     /// The session found a protocol violation in what the server sent.

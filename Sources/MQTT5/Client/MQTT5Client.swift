@@ -22,6 +22,10 @@ public final class MQTT5Client: Service, Sendable {
     let driver: NIOLoopBoundBox<MQTT5ClientDriver>
     /// The driver's connection events, reachable from any thread.
     private let events: MQTT5ConnectionEventHub
+    /// Publishes on their way to the driver, and cancellations of them; reachable from any thread.
+    private let publishInbox: MQTTEventLoopInbox<MQTT5ClientDriver.PublishSubmission>
+    /// Deliveries the subscriptions' consumers took, on their way to the driver.
+    private let takenInbox: MQTTEventLoopInbox<MQTTSessionStateMachine.DeliveryID>
     private let counters = NIOLockedValueBox(Counters())
     private let started = NIOLockedValueBox(false)
 
@@ -44,6 +48,8 @@ public final class MQTT5Client: Service, Sendable {
         self.eventLoop = eventLoop
         let driver = MQTT5ClientDriver(configuration: configuration, eventLoop: eventLoop, logger: logger)
         self.events = driver.events
+        self.publishInbox = driver.publishInbox
+        self.takenInbox = driver.takenInbox
         self.driver = NIOLoopBoundBox.makeBoxSendingValue(driver, eventLoop: eventLoop)
     }
 
@@ -190,14 +196,51 @@ public final class MQTT5Client: Service, Sendable {
         properties: MQTTProperties = MQTTProperties()
     ) async throws(MQTT5ClientError) -> MQTTPublishResult {
         let request = nextRequestID()
-        let promise = eventLoop.makePromise(of: MQTTPublishResult.self)
         let packet = MQTTPublishPacket(
             topicName: topic, payload: payload, qos: qos, retain: retain, properties: properties)
-        let driver = self.driver
-        eventLoop.execute { driver.value.publish(request, packet, promise: promise) }
-        return try await wait(for: promise.futureResult) { [eventLoop] in
-            eventLoop.execute { driver.value.publishCancelled(request) }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (waiter: MQTT5ClientDriver.PublishWaiter) in
+                    // Decided under the inbox's lock, which the cancellation handler takes too: a cancellation
+                    // either finds the publish queued or is seen here.
+                    let appended = publishInbox.append(
+                        .publish(request, packet, waiter), unless: { Task.isCancelled })
+                    switch appended {
+                    case nil: waiter.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+                    case true?: schedulePublishDrain()
+                    case false?: break
+                    }
+                }
+            } onCancel: {
+                cancelPublish(request)
+            }
+        } catch let error as MQTT5ClientError {
+            throw error
+        } catch {
+            throw MQTT5ClientError(.connectionFailed, "\(error)")
         }
+    }
+
+    /// Has the driver take what the publish inbox holds (called by whoever found it empty).
+    private func schedulePublishDrain() {
+        let driver = self.driver
+        eventLoop.execute { driver.value.drainPublishInbox() }
+    }
+
+    /// The publishing task was cancelled: a publish still in the inbox fails at once; otherwise the driver is told.
+    private func cancelPublish(_ request: RequestID) {
+        let outcome: (waiter: MQTT5ClientDriver.PublishWaiter?, schedule: Bool) = publishInbox.withLockedItems {
+            items in
+            let index = items.firstIndex {
+                if case .publish(request, _, _) = $0 { return true }
+                return false
+            }
+            if let index, case .publish(_, _, let waiter) = items.remove(at: index) { return (waiter, false) }
+            items.append(.cancel(request))
+            return (nil, items.count == 1)
+        }
+        outcome.waiter?.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+        if outcome.schedule { schedulePublishDrain() }
     }
 
     // MARK: Subscribing
@@ -222,8 +265,10 @@ public final class MQTT5Client: Service, Sendable {
         let buffer = MQTTSubscriptionBuffer(
             capacity: configuration.subscriptionBufferSize,
             hardLimit: configuration.subscriptionBufferSize + Int(configuration.receiveMaximum)
-        ) { delivery in
-            eventLoop.execute { driver.value.messageTaken(delivery) }
+        ) { [takenInbox] delivery in
+            if takenInbox.append(delivery) {
+                eventLoop.execute { driver.value.drainTakenInbox() }
+            }
         }
         let promise = eventLoop.makePromise(of: [MQTTReasonCode].self)
         eventLoop.execute {
@@ -274,7 +319,9 @@ public final class MQTT5Client: Service, Sendable {
 
     // MARK: Helpers
 
-    private func nextRequestID() -> UInt64 {
+    typealias RequestID = MQTTSessionStateMachine.RequestID
+
+    private func nextRequestID() -> RequestID {
         counters.withLockedValue { counters in
             counters.request += 1
             return counters.request
