@@ -149,7 +149,7 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
             promise?.fail(error)
             return error
         }
-        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 4096)
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 16_384)
         outbound = nil
         do throws(MQTTProtocolError) {
             try packet.writeFitting(into: &buffer, maximumPacketSize: serverMaximumPacketSize)

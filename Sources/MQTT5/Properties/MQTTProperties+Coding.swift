@@ -133,7 +133,19 @@ extension MQTTProperties {
     /// Checks that these properties may be sent in `context`: each is allowed there, appears no more often than
     /// allowed, and has a value in range.
     public func validate(in context: MQTTPropertyContext) throws(MQTTProtocolError) {
-        for identifier in presentIdentifiers where !identifier.isAllowed(in: context) {
+        if isEmptyExceptTopicAlias {
+            if let topicAlias {
+                guard MQTTPropertyIdentifier.topicAlias.isAllowed(in: context) else {
+                    throw MQTTProtocolError(
+                        .propertyNotAllowed, "\(MQTTPropertyIdentifier.topicAlias) is not allowed in \(context)")
+                }
+                if topicAlias == 0 {
+                    throw MQTTProtocolError(.invalidTopicAlias, "a Topic Alias of 0 is not permitted")
+                }
+            }
+            return
+        }
+        for identifier in Self.allIdentifiers where isPresent(identifier) && !identifier.isAllowed(in: context) {
             throw MQTTProtocolError(.propertyNotAllowed, "\(identifier) is not allowed in \(context)")
         }
         if subscriptionIdentifiers.count > 1 && !MQTTPropertyIdentifier.subscriptionIdentifier.mayRepeat(in: context) {
@@ -159,6 +171,10 @@ extension MQTTProperties {
     /// after checking them with `validate(in:)`.
     package func write(into buffer: inout ByteBuffer, context: MQTTPropertyContext) throws(MQTTProtocolError) {
         try validate(in: context)
+        if isEmpty {
+            buffer.writeInteger(UInt8(0))
+            return
+        }
         try buffer.writeMQTTLengthPrefixed { (section: inout ByteBuffer) throws(MQTTProtocolError) in
             try writeValues(into: &section)
         }

@@ -72,6 +72,13 @@ struct MQTTSessionStateMachine {
         var outboundAliasLimit: Int
         /// Alias to Topic Name, set by the server's PUBLISH packets.
         var inboundAliases: [UInt16: String] = [:]
+        /// The alias used last, so that publishing to one topic again and again does not hash its name each time.
+        var lastOutboundAlias: OutboundAlias?
+    }
+
+    struct OutboundAlias: Hashable, Sendable {
+        var topicName: String
+        var alias: UInt16
     }
 
     struct OutboundPublish: Hashable, Sendable {
@@ -296,10 +303,14 @@ struct MQTTSessionStateMachine {
                 "\(pendingPublishes.count) publishes already wait for the connection or the server's Receive Maximum")
             return [.completePublish(request, .failure(error))]
         }
-        var packet = packet
-        packet.packetIdentifier = nil
-        packet.dup = false
-        pendingPublishes.append(PendingPublish(request: request, packet: packet))
+        if packet.packetIdentifier != nil || packet.dup {
+            var packet = packet
+            packet.packetIdentifier = nil
+            packet.dup = false
+            pendingPublishes.append(PendingPublish(request: request, packet: packet))
+        } else {
+            pendingPublishes.append(PendingPublish(request: request, packet: packet))
+        }
         var actions: [Action] = []
         releasePending(into: &actions)
         return actions
@@ -329,32 +340,29 @@ struct MQTTSessionStateMachine {
     /// Sends queued publishes while connected, in order: QoS 0 at once, QoS 1 and 2 while fewer than the server's
     /// Receive Maximum are unacknowledged and a Packet Identifier is free.
     private mutating func releasePending(into actions: inout [Action]) {
-        while let connection, let head = pendingPublishes.first {
-            var packet = head.packet
-            if let error = check(packet, against: connection.info) {
-                pendingPublishes.removeFirst()
+        while connection != nil, !pendingPublishes.isEmpty {
+            let head = pendingPublishes.removeFirst()
+            if let error = check(head.packet) {
                 actions.append(.completePublish(head.request, .failure(error)))
                 continue
             }
-            if packet.qos == .atMostOnce {
-                guard let sent = aliased(packet, request: head.request, into: &actions) else {
-                    pendingPublishes.removeFirst()
-                    continue
-                }
-                pendingPublishes.removeFirst()
+            if head.packet.qos == .atMostOnce {
+                guard let sent = aliased(head.packet, request: head.request, into: &actions) else { continue }
                 actions.append(.sendQoS0(sent, request: head.request))
                 continue
             }
-            guard inFlight.count < Int(connection.info.receiveMaximum),
+            guard inFlight.count < Int(connection!.info.receiveMaximum),
                 let identifier = packetIdentifiers.allocate()
-            else { return }
+            else {
+                pendingPublishes.prepend(head)
+                return
+            }
+            var packet = head.packet
             packet.packetIdentifier = identifier
             guard let sent = aliased(packet, request: head.request, into: &actions) else {
                 packetIdentifiers.release(identifier)
-                pendingPublishes.removeFirst()
                 continue
             }
-            pendingPublishes.removeFirst()
             inFlight[identifier] = OutboundPublish(
                 request: head.request, packet: packet, sequence: nextSequence, stage: .awaitingAcknowledgement)
             nextSequence += 1
@@ -363,13 +371,14 @@ struct MQTTSessionStateMachine {
     }
 
     /// What the server's CONNACK forbids.
-    private func check(_ packet: MQTTPublishPacket, against info: MQTT5ConnectionInfo) -> MQTT5ClientError? {
-        if packet.qos > info.maximumQoS {
+    private func check(_ packet: MQTTPublishPacket) -> MQTT5ClientError? {
+        guard connection != nil else { return nil }
+        let maximumQoS = connection!.info.maximumQoS
+        if packet.qos > maximumQoS {
             return MQTT5ClientError(
-                .qosNotSupported,
-                "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(info.maximumQoS)")
+                .qosNotSupported, "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(maximumQoS)")
         }
-        if packet.retain && !info.retainAvailable {
+        if packet.retain && !connection!.info.retainAvailable {
             return MQTT5ClientError(.retainNotSupported, "a retained message to '\(packet.topicName)'")
         }
         return nil
@@ -383,36 +392,42 @@ struct MQTTSessionStateMachine {
         request: RequestID,
         into actions: inout [Action]
     ) -> MQTTPublishPacket? {
-        guard var connection else { return nil }
-        let maximum = connection.info.maximumPacketSize
-        var candidates: [(packet: MQTTPublishPacket, newAlias: UInt16?)] = []
-        if let alias = connection.outboundAliases[packet.topicName] {
-            var short = packet
-            short.topicName = ""
-            short.properties.topicAlias = alias
-            candidates.append((short, nil))
-        } else if connection.outboundAliases.count < connection.outboundAliasLimit {
-            let alias = UInt16(connection.outboundAliases.count + 1)
-            var first = packet
-            first.properties.topicAlias = alias
-            candidates.append((first, alias))
+        guard connection != nil else { return nil }
+        let maximum = connection!.info.maximumPacketSize
+        var alias: UInt16?
+        var isNewAlias = false
+        if let last = connection!.lastOutboundAlias, last.topicName == packet.topicName {
+            alias = last.alias
+        } else if let known = connection!.outboundAliases[packet.topicName] {
+            alias = known
+        } else if connection!.outboundAliases.count < connection!.outboundAliasLimit {
+            alias = UInt16(connection!.outboundAliases.count + 1)
+            isNewAlias = true
         }
-        candidates.append((packet, nil))
         var size = 0
-        for candidate in candidates {
+        if let alias {
+            var short = packet
+            if !isNewAlias { short.topicName = "" }
+            short.properties.topicAlias = alias
             do throws(MQTTProtocolError) {
-                size = try candidate.packet.encodedSize()
+                size = try short.encodedSize()
             } catch {
                 actions.append(.completePublish(request, .failure(MQTT5ClientError(.invalidArgument, "\(error)"))))
                 return nil
             }
-            guard size <= maximum else { continue }
-            if let alias = candidate.newAlias {
-                connection.outboundAliases[packet.topicName] = alias
-                self.connection = connection
+            if size <= maximum {
+                if isNewAlias { connection!.outboundAliases[packet.topicName] = alias }
+                connection!.lastOutboundAlias = OutboundAlias(topicName: packet.topicName, alias: alias)
+                return short
             }
-            return candidate.packet
         }
+        do throws(MQTTProtocolError) {
+            size = try packet.encodedSize()
+        } catch {
+            actions.append(.completePublish(request, .failure(MQTT5ClientError(.invalidArgument, "\(error)"))))
+            return nil
+        }
+        if size <= maximum { return packet }
         let error = MQTT5ClientError(
             .packetTooLarge,
             "a PUBLISH of \(size) bytes to '\(packet.topicName)'; the server accepts at most \(maximum)")
