@@ -26,6 +26,8 @@ public final class MQTT5Client: Service, Sendable {
     private let publishInbox: MQTTEventLoopInbox<MQTT5ClientDriver.PublishSubmission>
     /// Deliveries the subscriptions' consumers took, on their way to the driver.
     private let takenInbox: MQTTEventLoopInbox<MQTTSessionStateMachine.DeliveryID>
+    /// The bound on publishes nobody waits for.
+    private let publishBacklog: MQTTPublishBacklog
     private let counters = NIOLockedValueBox(Counters())
     private let started = NIOLockedValueBox(false)
 
@@ -50,6 +52,7 @@ public final class MQTT5Client: Service, Sendable {
         self.events = driver.events
         self.publishInbox = driver.publishInbox
         self.takenInbox = driver.takenInbox
+        self.publishBacklog = driver.publishBacklog
         self.driver = NIOLoopBoundBox.makeBoxSendingValue(driver, eventLoop: eventLoop)
     }
 
@@ -220,6 +223,36 @@ public final class MQTT5Client: Service, Sendable {
             throw MQTT5ClientError(.connectionFailed, "\(error)")
         }
     }
+
+    /// Publishes a message without waiting for its outcome: returns as soon as the client has accepted it. For
+    /// streams of messages whose one-by-one outcome the caller does not need (a QoS 0 feed, say); `publish`, which
+    /// returns the outcome, costs a suspension of the calling task per message.
+    ///
+    /// The message keeps its guarantees: it is sent in order with every other publish, QoS 1 and 2 are sent again
+    /// after a reconnect, and `disconnect` gives it `shutdownDrainTimeout` to be acknowledged. Back-pressure: at
+    /// most `maximumPendingPublishes` enqueued messages are outstanding (waiting, unwritten or unacknowledged);
+    /// beyond that the call waits for one to complete. A failure after acceptance (a refusal by the server, a
+    /// packet too large for it, the client stopping first) is logged at debug level and counted in
+    /// `failedEnqueuedPublishCount`.
+    ///
+    /// - Throws: `shutDown` once the client has stopped; `cancelled` when the task is cancelled while waiting for
+    ///   room.
+    public func enqueuePublish(
+        topic: String,
+        payload: ByteBuffer,
+        qos: MQTTQoS = .atMostOnce,
+        retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) async throws(MQTT5ClientError) {
+        try await publishBacklog.acquire()
+        let request = nextRequestID()
+        let packet = MQTTPublishPacket(
+            topicName: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        if publishInbox.append(.publish(request, packet, nil)) { schedulePublishDrain() }
+    }
+
+    /// Messages given to `enqueuePublish` that failed after they were accepted.
+    public var failedEnqueuedPublishCount: Int { publishBacklog.failedCount }
 
     /// Has the driver take what the publish inbox holds (called by whoever found it empty).
     private func schedulePublishDrain() {

@@ -23,8 +23,16 @@ final class MQTT5ClientDriver {
 
     /// What callers hand the driver through `publishInbox`.
     enum PublishSubmission: Sendable {
+        /// Without a waiter: an `enqueuePublish`, which holds a place in `publishBacklog`.
         case publish(RequestID, MQTTPublishPacket, PublishWaiter?)
         case cancel(RequestID)
+    }
+
+    /// Who learns the outcome of a publish.
+    enum PublishCaller {
+        case waiting(PublishWaiter)
+        /// Nobody: the place in `publishBacklog` is given back, and a failure counted.
+        case detached
     }
 
     let configuration: MQTT5ClientConfiguration
@@ -42,7 +50,7 @@ final class MQTT5ClientDriver {
     private var assignedClientIdentifier: String?
     private(set) var connectionInfo: MQTT5ConnectionInfo?
 
-    private var publishes: [RequestID: PublishWaiter] = [:]
+    private var publishes: [RequestID: PublishCaller] = [:]
     private var subscribes: [RequestID: (promise: EventLoopPromise<[MQTTReasonCode]>, id: SubscriptionID)] = [:]
     private var unsubscribes: [RequestID: EventLoopPromise<[MQTTReasonCode]>] = [:]
     private var buffers: [SubscriptionID: MQTTSubscriptionBuffer] = [:]
@@ -52,6 +60,8 @@ final class MQTT5ClientDriver {
     let publishInbox = MQTTEventLoopInbox<PublishSubmission>()
     /// Messages the subscriptions' consumers took; the client schedules `drainTakenInbox`.
     let takenInbox = MQTTEventLoopInbox<MQTTSessionStateMachine.DeliveryID>()
+    /// The bound on publishes nobody waits for (`enqueuePublish`).
+    let publishBacklog: MQTTPublishBacklog
     /// The batches being worked through, kept for their capacity.
     private var publishBatch: [PublishSubmission] = []
     private var takenBatch: [MQTTSessionStateMachine.DeliveryID] = []
@@ -76,6 +86,7 @@ final class MQTT5ClientDriver {
         self.eventLoop = eventLoop
         self.logger = logger
         self.session = MQTTSessionStateMachine(configuration: configuration.sessionConfiguration)
+        self.publishBacklog = MQTTPublishBacklog(limit: configuration.maximumPendingPublishes)
     }
 
     private var isStopping: Bool { stopRequest != nil || isFinished }
@@ -179,27 +190,32 @@ final class MQTT5ClientDriver {
         publishInbox.take(into: &publishBatch)
         guard !publishBatch.isEmpty else { return }
         batchDepth += 1
+        var actions: [MQTTSessionStateMachine.Action] = []
         for submission in publishBatch {
             switch submission {
-            case .publish(let request, let packet, let waiter): publish(request, packet, waiter: waiter)
-            case .cancel(let request): publishCancelled(request)
+            case .publish(let request, let packet, let waiter):
+                let caller = waiter.map(PublishCaller.waiting) ?? .detached
+                guard !isStopping else {
+                    complete(caller, .failure(stoppedError))
+                    continue
+                }
+                publishes[request] = caller
+                session.publishRequested(request, packet, into: &actions)
+            case .cancel(let request):
+                execute(actions)
+                actions.removeAll(keepingCapacity: true)
+                publishCancelled(request)
             }
         }
+        execute(actions)
         publishBatch.removeAll(keepingCapacity: true)
         endBatch()
     }
 
-    func publish(_ request: RequestID, _ packet: MQTTPublishPacket, waiter: PublishWaiter?) {
-        guard !isStopping else {
-            waiter?.resume(throwing: stoppedError)
-            return
-        }
-        if let waiter { publishes[request] = waiter }
-        execute(session.publishRequested(request, packet))
-    }
-
     func publishCancelled(_ request: RequestID) {
-        guard let waiter = publishes.removeValue(forKey: request) else { return }
+        // Only a caller who waits can cancel; an enqueued publish, once accepted, goes on.
+        guard case .waiting(let waiter) = publishes[request] else { return }
+        publishes[request] = nil
         session.publishCancelled(request)
         waiter.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
     }
@@ -328,7 +344,8 @@ final class MQTT5ClientDriver {
         isFinished = true
         let failure = error ?? stoppedError
         execute(session.shutDown(failure))
-        for waiter in publishes.values { waiter.resume(throwing: failure) }
+        for caller in publishes.values { complete(caller, .failure(failure)) }
+        publishBacklog.close(failure)
         for (promise, _) in subscribes.values { promise.fail(failure) }
         for promise in unsubscribes.values { promise.fail(failure) }
         publishes = [:]
@@ -437,7 +454,20 @@ final class MQTT5ClientDriver {
     var isReadingPaused: Bool { handler?.isReadingPaused ?? false }
 
     private func complete(_ request: RequestID, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
-        publishes.removeValue(forKey: request)?.resume(with: result.mapError { $0 as any Error })
+        guard let caller = publishes.removeValue(forKey: request) else { return }
+        complete(caller, result)
+    }
+
+    private func complete(_ caller: PublishCaller, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
+        switch caller {
+        case .waiting(let waiter):
+            waiter.resume(with: result.mapError { $0 as any Error })
+        case .detached:
+            if case .failure(let error) = result {
+                logger.debug("an enqueued publish failed", metadata: ["error": "\(error)"])
+            }
+            publishBacklog.release(failed: (try? result.get()) == nil)
+        }
     }
 }
 

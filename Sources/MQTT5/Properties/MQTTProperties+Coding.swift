@@ -171,8 +171,13 @@ extension MQTTProperties {
     /// after checking them with `validate(in:)`.
     package func write(into buffer: inout ByteBuffer, context: MQTTPropertyContext) throws(MQTTProtocolError) {
         try validate(in: context)
-        if isEmpty {
-            buffer.writeInteger(UInt8(0))
+        if isEmptyExceptTopicAlias {
+            if let topicAlias {
+                buffer.writeMultipleIntegers(
+                    UInt8(3), MQTTPropertyIdentifier.topicAlias.rawValue, topicAlias, endianness: .big)
+            } else {
+                buffer.writeInteger(UInt8(0))
+            }
             return
         }
         try buffer.writeMQTTLengthPrefixed { (section: inout ByteBuffer) throws(MQTTProtocolError) in

@@ -72,13 +72,22 @@ struct MQTTSessionStateMachine {
         var outboundAliasLimit: Int
         /// Alias to Topic Name, set by the server's PUBLISH packets.
         var inboundAliases: [UInt16: String] = [:]
-        /// The alias used last, so that publishing to one topic again and again does not hash its name each time.
-        var lastOutboundAlias: OutboundAlias?
     }
 
-    struct OutboundAlias: Hashable, Sendable {
+    /// What the server's CONNACK allows a PUBLISH, copied out of `connection` for the publish path.
+    private struct PublishLimits {
+        var maximumPacketSize: Int
+        var maximumQoS: MQTTQoS
+        var retainAvailable: Bool
+        var receiveMaximum: Int
+    }
+
+    /// The Topic Alias used last on this connection, with the properties of a PUBLISH that uses it and has no
+    /// others: publishing to one topic again and again neither hashes its name nor builds properties each time.
+    private struct LastOutboundAlias {
         var topicName: String
         var alias: UInt16
+        var properties: MQTTProperties
     }
 
     struct OutboundPublish: Hashable, Sendable {
@@ -137,7 +146,19 @@ struct MQTTSessionStateMachine {
     }
 
     let configuration: Configuration
-    private(set) var connection: Connection?
+    private(set) var connection: Connection? {
+        didSet {
+            limits = connection.map { connection in
+                PublishLimits(
+                    maximumPacketSize: connection.info.maximumPacketSize, maximumQoS: connection.info.maximumQoS,
+                    retainAvailable: connection.info.retainAvailable,
+                    receiveMaximum: Int(connection.info.receiveMaximum))
+            }
+            if connection == nil { lastOutboundAlias = nil }
+        }
+    }
+    private var limits: PublishLimits?
+    private var lastOutboundAlias: LastOutboundAlias?
 
     private(set) var packetIdentifiers = MQTTPacketIdentifierAllocator()
     /// QoS 1 and 2 messages sent and not yet completed, by Packet Identifier.
@@ -172,6 +193,7 @@ struct MQTTSessionStateMachine {
 
     /// CONNACK accepted a connection.
     mutating func connectionEstablished(_ info: MQTT5ConnectionInfo) -> [Action] {
+        lastOutboundAlias = nil
         connection = Connection(
             info: info,
             outboundAliasLimit: Int(min(configuration.outboundTopicAliasMaximum, info.topicAliasMaximum)))
@@ -294,26 +316,33 @@ struct MQTTSessionStateMachine {
 
     /// The application publishes `packet` (Topic Name, payload, QoS, RETAIN, properties; no Packet Identifier).
     mutating func publishRequested(_ request: RequestID, _ packet: MQTTPublishPacket) -> [Action] {
+        var actions: [Action] = []
+        publishRequested(request, packet, into: &actions)
+        return actions
+    }
+
+    /// `publishRequested`, appending the actions to `actions`: the driver takes many publishes at once.
+    mutating func publishRequested(_ request: RequestID, _ packet: MQTTPublishPacket, into actions: inout [Action]) {
         if let error = Self.validateOutgoing(packet) {
-            return [.completePublish(request, .failure(error))]
+            actions.append(.completePublish(request, .failure(error)))
+            return
         }
         guard pendingPublishes.count < configuration.maximumPendingPublishes else {
             let error = MQTT5ClientError(
                 .tooManyPendingRequests,
                 "\(pendingPublishes.count) publishes already wait for the connection or the server's Receive Maximum")
-            return [.completePublish(request, .failure(error))]
+            actions.append(.completePublish(request, .failure(error)))
+            return
         }
+        var pending = PendingPublish(request: request, packet: packet)
         if packet.packetIdentifier != nil || packet.dup {
-            var packet = packet
-            packet.packetIdentifier = nil
-            packet.dup = false
-            pendingPublishes.append(PendingPublish(request: request, packet: packet))
-        } else {
-            pendingPublishes.append(PendingPublish(request: request, packet: packet))
+            pending.packet.packetIdentifier = nil
+            pending.packet.dup = false
         }
-        var actions: [Action] = []
-        releasePending(into: &actions)
-        return actions
+        // Nothing waiting before it: it goes at once, unless it has to wait for the connection or for room.
+        if !pendingPublishes.isEmpty || !release(pending, into: &actions) {
+            pendingPublishes.append(pending)
+        }
     }
 
     private static func validateOutgoing(_ packet: MQTTPublishPacket) -> MQTT5ClientError? {
@@ -340,48 +369,56 @@ struct MQTTSessionStateMachine {
     /// Sends queued publishes while connected, in order: QoS 0 at once, QoS 1 and 2 while fewer than the server's
     /// Receive Maximum are unacknowledged and a Packet Identifier is free.
     private mutating func releasePending(into actions: inout [Action]) {
-        while connection != nil, !pendingPublishes.isEmpty {
-            let head = pendingPublishes.removeFirst()
-            if let error = check(head.packet) {
-                actions.append(.completePublish(head.request, .failure(error)))
-                continue
-            }
-            if head.packet.qos == .atMostOnce {
-                guard let sent = aliased(head.packet, request: head.request, into: &actions) else { continue }
-                actions.append(.sendQoS0(sent, request: head.request))
-                continue
-            }
-            guard inFlight.count < Int(connection!.info.receiveMaximum),
-                let identifier = packetIdentifiers.allocate()
-            else {
+        while connection != nil, let head = pendingPublishes.popFirst() {
+            guard release(head, into: &actions) else {
                 pendingPublishes.prepend(head)
                 return
             }
-            var packet = head.packet
-            packet.packetIdentifier = identifier
-            guard let sent = aliased(packet, request: head.request, into: &actions) else {
-                packetIdentifiers.release(identifier)
-                continue
-            }
-            inFlight[identifier] = OutboundPublish(
-                request: head.request, packet: packet, sequence: nextSequence, stage: .awaitingAcknowledgement)
-            nextSequence += 1
-            actions.append(.send(.publish(sent)))
         }
     }
 
-    /// What the server's CONNACK forbids.
-    private func check(_ packet: MQTTPublishPacket) -> MQTT5ClientError? {
-        guard connection != nil else { return nil }
-        let maximumQoS = connection!.info.maximumQoS
-        if packet.qos > maximumQoS {
-            return MQTT5ClientError(
-                .qosNotSupported, "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(maximumQoS)")
+    /// Sends (or fails) one publish; false when it has to wait: no connection, or no room under the server's
+    /// Receive Maximum, or no free Packet Identifier.
+    private mutating func release(_ pending: PendingPublish, into actions: inout [Action]) -> Bool {
+        guard let limits else { return false }
+        let packet = pending.packet
+        if packet.qos > limits.maximumQoS {
+            let error = MQTT5ClientError(
+                .qosNotSupported,
+                "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(limits.maximumQoS)")
+            actions.append(.completePublish(pending.request, .failure(error)))
+            return true
         }
-        if packet.retain && !connection!.info.retainAvailable {
-            return MQTT5ClientError(.retainNotSupported, "a retained message to '\(packet.topicName)'")
+        if packet.retain && !limits.retainAvailable {
+            let error = MQTT5ClientError(.retainNotSupported, "a retained message to '\(packet.topicName)'")
+            actions.append(.completePublish(pending.request, .failure(error)))
+            return true
         }
-        return nil
+        if packet.qos == .atMostOnce {
+            if let sent = aliased(
+                packet, request: pending.request, maximumPacketSize: limits.maximumPacketSize, into: &actions)
+            {
+                actions.append(.sendQoS0(sent, request: pending.request))
+            }
+            return true
+        }
+        guard inFlight.count < limits.receiveMaximum, let identifier = packetIdentifiers.allocate() else {
+            return false
+        }
+        var numbered = packet
+        numbered.packetIdentifier = identifier
+        guard
+            let sent = aliased(
+                numbered, request: pending.request, maximumPacketSize: limits.maximumPacketSize, into: &actions)
+        else {
+            packetIdentifiers.release(identifier)
+            return true
+        }
+        inFlight[identifier] = OutboundPublish(
+            request: pending.request, packet: numbered, sequence: nextSequence, stage: .awaitingAcknowledgement)
+        nextSequence += 1
+        actions.append(.send(.publish(sent)))
+        return true
     }
 
     /// The form `packet` is sent in on this connection: with a Topic Alias when the server accepts aliases and one
@@ -390,13 +427,20 @@ struct MQTTSessionStateMachine {
     private mutating func aliased(
         _ packet: MQTTPublishPacket,
         request: RequestID,
+        maximumPacketSize maximum: Int,
         into actions: inout [Action]
     ) -> MQTTPublishPacket? {
         guard connection != nil else { return nil }
-        let maximum = connection!.info.maximumPacketSize
         var alias: UInt16?
         var isNewAlias = false
-        if let last = connection!.lastOutboundAlias, last.topicName == packet.topicName {
+        if let last = lastOutboundAlias, last.topicName == packet.topicName {
+            if packet.properties.isEmpty {
+                // The usual repeat: the Topic Name replaced by the alias, properties prepared before.
+                var short = packet
+                short.topicName = ""
+                short.properties = last.properties
+                if let size = try? short.encodedSize(), size <= maximum { return short }
+            }
             alias = last.alias
         } else if let known = connection!.outboundAliases[packet.topicName] {
             alias = known
@@ -417,7 +461,9 @@ struct MQTTSessionStateMachine {
             }
             if size <= maximum {
                 if isNewAlias { connection!.outboundAliases[packet.topicName] = alias }
-                connection!.lastOutboundAlias = OutboundAlias(topicName: packet.topicName, alias: alias)
+                var aliasOnly = MQTTProperties()
+                aliasOnly.topicAlias = alias
+                lastOutboundAlias = LastOutboundAlias(topicName: packet.topicName, alias: alias, properties: aliasOnly)
                 return short
             }
         }
@@ -521,7 +567,7 @@ struct MQTTSessionStateMachine {
     }
 
     private mutating func publishReceived(_ publish: MQTTPublishPacket) -> [Action] {
-        guard var connection else { return [] }
+        guard connection != nil else { return [] }
         var topic = publish.topicName
         var properties = publish.properties
         if let alias = properties.topicAlias {
@@ -535,7 +581,7 @@ struct MQTTSessionStateMachine {
                 ]
             }
             if topic.isEmpty {
-                guard let known = connection.inboundAliases[alias] else {
+                guard let known = connection!.inboundAliases[alias] else {
                     return [
                         .protocolViolation(
                             MQTTProtocolError(
@@ -545,8 +591,7 @@ struct MQTTSessionStateMachine {
                 }
                 topic = known
             } else {
-                connection.inboundAliases[alias] = topic
-                self.connection = connection
+                connection!.inboundAliases[alias] = topic
             }
             properties.topicAlias = nil
         }
@@ -657,6 +702,10 @@ struct MQTTSessionStateMachine {
     /// whose subscription does not match the topic is ignored: it was given by an earlier process to a session
     /// the server kept, and names another subscription now.
     func route(_ message: MQTTMessage) -> [SubscriptionID] {
+        if subscriptions.count == 1, let only = subscriptions.first {
+            // With one subscription, identified or not, the message is its when a filter matches.
+            return only.value.filters.contains { $0.matches(topicName: message.topic) } ? [only.key] : []
+        }
         let identifiers = message.properties.subscriptionIdentifiers.filter { identifier in
             subscriptions[identifier]?.filters.contains { $0.matches(topicName: message.topic) } == true
         }
