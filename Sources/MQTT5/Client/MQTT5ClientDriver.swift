@@ -71,6 +71,8 @@ final class MQTT5ClientDriver {
     private var needsFlush = false
     /// Whether a read burst from the connection is under way (it ends with `sessionReadComplete`).
     private var inReadBurst = false
+    /// Subscription buffers given messages in this batch while empty: their readers are woken when it ends.
+    private var buffersToWake: [MQTTSubscriptionBuffer] = []
     /// QoS 0 publishes encoded since the last flush: they complete when that write does.
     private var unflushedQoS0: [RequestID] = []
 
@@ -404,7 +406,10 @@ final class MQTT5ClientDriver {
                         if let delivery { taken.append(delivery) }
                         continue
                     }
-                    if let takenNow = buffer.push(message, delivery: delivery) { taken.append(takenNow) }
+                    let (dropped, wasEmpty) = buffer.pushDeferringWake(message, delivery: delivery)
+                    if let dropped { taken.append(dropped) }
+                    // A reader waits only on an empty buffer: it is woken once, when the batch ends.
+                    if wasEmpty { buffersToWake.append(buffer) }
                 }
             case .finishSubscription(let id, let error):
                 logger.warning(
@@ -424,6 +429,14 @@ final class MQTT5ClientDriver {
     /// Ends one level of batching; the outermost writes what was encoded, in one write, and completes the QoS 0
     /// publishes in it once the write does.
     private func endBatch() {
+        if batchDepth == 1 && !buffersToWake.isEmpty {
+            // Readers take their first message now; what that releases (acknowledgements) joins this batch.
+            let buffers = buffersToWake
+            buffersToWake = []
+            for buffer in buffers {
+                for delivery in buffer.wakeReaders() { execute(session.messageTaken(delivery)) }
+            }
+        }
         batchDepth -= 1
         guard batchDepth == 0 else { return }
         if needsFlush {

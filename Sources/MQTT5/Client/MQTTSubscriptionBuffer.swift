@@ -36,6 +36,31 @@ final class MQTTSubscriptionBuffer: Sendable {
     }
 
     /// Ends the stream; returns the deliveries discarded with it.
+    /// Buffers a message without waking a waiting reader (`wakeReader` does, after a batch); returns a delivery
+    /// dropped at once, which counts as taken.
+    func pushDeferringWake(
+        _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
+    ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, wasEmpty: Bool) {
+        let (outcome, wasEmpty) = state.withLockedValue { state in
+            let wasEmpty = state.entries.isEmpty
+            return (state.pushDeferringHandOver(State.Entry(message: message, delivery: delivery)), wasEmpty)
+        }
+        switch outcome {
+        case .buffered, .handedOver: return (nil, wasEmpty)
+        case .dropped(let delivery): return (delivery, wasEmpty)
+        }
+    }
+
+    /// Hands the oldest messages to the readers waiting, if any; returns their deliveries, now taken.
+    func wakeReaders() -> [MQTTSessionStateMachine.DeliveryID] {
+        var taken: [MQTTSessionStateMachine.DeliveryID] = []
+        while let (waiter, entry) = state.withLockedValue({ $0.handOver() }) {
+            waiter.resume(returning: .success(entry.message))
+            if let delivery = entry.delivery { taken.append(delivery) }
+        }
+        return taken
+    }
+
     func finish(_ end: State.End, dropMessages: Bool) -> [MQTTSessionStateMachine.DeliveryID] {
         let (waiters, discarded) = state.withLockedValue { $0.finish(end, dropMessages: dropMessages) }
         let result: Result<MQTTMessage?, MQTT5ClientError>

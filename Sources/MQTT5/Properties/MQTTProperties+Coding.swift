@@ -16,7 +16,8 @@ extension MQTTProperties {
                 .truncated, "Property Length \(length), \(buffer.readableBytes) bytes left in the packet")
         }
         var properties = MQTTProperties()
-        var seen: Set<MQTTPropertyIdentifier> = []
+        // Identifiers are below 64: one bit each.
+        var seen: UInt64 = 0
         while section.readableBytes > 0 {
             let rawIdentifier = try section.readMQTTVariableByteInteger()
             guard rawIdentifier <= Int(UInt8.max),
@@ -27,7 +28,9 @@ extension MQTTProperties {
             guard identifier.isAllowed(in: context) else {
                 throw MQTTProtocolError(.propertyNotAllowed, "\(identifier) is not allowed in \(context)")
             }
-            guard seen.insert(identifier).inserted || identifier.mayRepeat(in: context) else {
+            let bit: UInt64 = 1 << UInt64(identifier.rawValue)
+            defer { seen |= bit }
+            guard seen & bit == 0 || identifier.mayRepeat(in: context) else {
                 throw MQTTProtocolError(.duplicateProperty, "\(identifier) appears more than once in \(context)")
             }
             try properties.readValue(of: identifier, from: &section)
