@@ -245,7 +245,7 @@ public final class MQTT5Client: Service, Sendable {
         properties: MQTTProperties = MQTTProperties()
     ) async throws(MQTT5ClientError) {
         try await publishBacklog.acquire()
-        let request = nextRequestID()
+        let request = nextRequestID() | MQTT5ClientDriver.detachedRequestBit
         let packet = MQTTPublishPacket(
             topicName: topic, payload: payload, qos: qos, retain: retain, properties: properties)
         if publishInbox.append(.publish(request, packet, nil)) { schedulePublishDrain() }

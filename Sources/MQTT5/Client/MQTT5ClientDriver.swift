@@ -28,12 +28,9 @@ final class MQTT5ClientDriver {
         case cancel(RequestID)
     }
 
-    /// Who learns the outcome of a publish.
-    enum PublishCaller {
-        case waiting(PublishWaiter)
-        /// Nobody: the place in `publishBacklog` is given back, and a failure counted.
-        case detached
-    }
+    /// Marks the request of an `enqueuePublish`, whose outcome nobody waits for: the driver keeps no record of
+    /// it, gives its place in `publishBacklog` back when it completes, and counts a failure.
+    static let detachedRequestBit: RequestID = 1 << 63
 
     let configuration: MQTT5ClientConfiguration
     let eventLoop: any EventLoop
@@ -50,7 +47,8 @@ final class MQTT5ClientDriver {
     private var assignedClientIdentifier: String?
     private(set) var connectionInfo: MQTT5ConnectionInfo?
 
-    private var publishes: [RequestID: PublishCaller] = [:]
+    /// The `publish` calls waiting for an outcome.
+    private var publishes: [RequestID: PublishWaiter] = [:]
     private var subscribes: [RequestID: (promise: EventLoopPromise<[MQTTReasonCode]>, id: SubscriptionID)] = [:]
     private var unsubscribes: [RequestID: EventLoopPromise<[MQTTReasonCode]>] = [:]
     private var buffers: [SubscriptionID: MQTTSubscriptionBuffer] = [:]
@@ -196,12 +194,15 @@ final class MQTT5ClientDriver {
         for submission in publishBatch {
             switch submission {
             case .publish(let request, let packet, let waiter):
-                let caller = waiter.map(PublishCaller.waiting) ?? .detached
                 guard !isStopping else {
-                    complete(caller, .failure(stoppedError))
+                    if let waiter {
+                        waiter.resume(throwing: stoppedError)
+                    } else {
+                        completeDetached(.failure(stoppedError))
+                    }
                     continue
                 }
-                publishes[request] = caller
+                if let waiter { publishes[request] = waiter }
                 session.publishRequested(request, packet, into: &actions)
             case .cancel(let request):
                 execute(actions)
@@ -216,8 +217,7 @@ final class MQTT5ClientDriver {
 
     func publishCancelled(_ request: RequestID) {
         // Only a caller who waits can cancel; an enqueued publish, once accepted, goes on.
-        guard case .waiting(let waiter) = publishes[request] else { return }
-        publishes[request] = nil
+        guard let waiter = publishes.removeValue(forKey: request) else { return }
         session.publishCancelled(request)
         waiter.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
     }
@@ -346,7 +346,7 @@ final class MQTT5ClientDriver {
         isFinished = true
         let failure = error ?? stoppedError
         execute(session.shutDown(failure))
-        for caller in publishes.values { complete(caller, .failure(failure)) }
+        for waiter in publishes.values { waiter.resume(throwing: failure) }
         publishBacklog.close(failure)
         for (promise, _) in subscribes.values { promise.fail(failure) }
         for promise in unsubscribes.values { promise.fail(failure) }
@@ -383,7 +383,7 @@ final class MQTT5ClientDriver {
                     complete(request, .failure(error))
                 } else {
                     needsFlush = true
-                    if publishes[request] != nil { unflushedQoS0.append(request) }
+                    if Self.isDetached(request) || publishes[request] != nil { unflushedQoS0.append(request) }
                 }
             case .completePublish(let request, let result):
                 complete(request, result)
@@ -406,10 +406,11 @@ final class MQTT5ClientDriver {
                         if let delivery { taken.append(delivery) }
                         continue
                     }
-                    let (dropped, wasEmpty) = buffer.pushDeferringWake(message, delivery: delivery)
+                    let (dropped, handedOver) = buffer.pushDeferringWake(message, delivery: delivery)
                     if let dropped { taken.append(dropped) }
-                    // A reader waits only on an empty buffer: it is woken once, when the batch ends.
-                    if wasEmpty { buffersToWake.append(buffer) }
+                    if let handedOver { taken.append(handedOver) }
+                    // A reader still waiting is woken once, when the batch ends.
+                    if buffersToWake.last !== buffer { buffersToWake.append(buffer) }
                 }
             case .finishSubscription(let id, let error):
                 logger.warning(
@@ -451,7 +452,11 @@ final class MQTT5ClientDriver {
                 promise.futureResult.assumeIsolated().whenComplete { [self] result in
                     let outcome: Result<MQTTPublishResult, MQTT5ClientError> = result.map { MQTTPublishResult() }
                         .mapError { $0 as? MQTT5ClientError ?? MQTT5ClientError(.connectionFailed, "\($0)") }
-                    for request in written { complete(request, outcome) }
+                    var detached = 0
+                    for request in written {
+                        if Self.isDetached(request) { detached += 1 } else { complete(request, outcome) }
+                    }
+                    completeDetached(outcome, count: detached)
                 }
             } else {
                 for request in written {
@@ -467,21 +472,25 @@ final class MQTT5ClientDriver {
     var isReadingPaused: Bool { handler?.isReadingPaused ?? false }
 
     private func complete(_ request: RequestID, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
-        guard let caller = publishes.removeValue(forKey: request) else { return }
-        complete(caller, result)
-    }
-
-    private func complete(_ caller: PublishCaller, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
-        switch caller {
-        case .waiting(let waiter):
-            waiter.resume(with: result.mapError { $0 as any Error })
-        case .detached:
-            if case .failure(let error) = result {
-                logger.debug("an enqueued publish failed", metadata: ["error": "\(error)"])
-            }
-            publishBacklog.release(failed: (try? result.get()) == nil)
+        if Self.isDetached(request) {
+            completeDetached(result)
+        } else {
+            publishes.removeValue(forKey: request)?.resume(with: result.mapError { $0 as any Error })
         }
     }
+
+    /// `count` enqueued publishes completed with `result`.
+    private func completeDetached(_ result: Result<MQTTPublishResult, MQTT5ClientError>, count: Int = 1) {
+        guard count > 0 else { return }
+        if case .failure(let error) = result {
+            logger.debug("enqueued publishes failed", metadata: ["error": "\(error)", "mqtt.count": "\(count)"])
+            publishBacklog.release(completed: count, failed: count)
+        } else {
+            publishBacklog.release(completed: count)
+        }
+    }
+
+    private static func isDetached(_ request: RequestID) -> Bool { request & detachedRequestBit != 0 }
 }
 
 extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {

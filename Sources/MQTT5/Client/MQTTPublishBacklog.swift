@@ -71,15 +71,23 @@ final class MQTTPublishBacklog: Sendable {
         try result.get()
     }
 
-    /// One accepted publish completed; its place goes to the longest waiting caller, if any.
-    func release(failed: Bool) {
-        let waiter = state.withLockedValue { state -> Waiter? in
-            if failed { state.failed += 1 }
-            if let (_, waiter) = state.waiters.popFirst() { return waiter }
-            state.outstanding -= 1
-            return nil
+    /// `completed` accepted publishes completed, `failed` of them with a failure; their places go to the longest
+    /// waiting callers, if any.
+    func release(completed: Int, failed: Int = 0) {
+        guard completed > 0 else { return }
+        let waiters = state.withLockedValue { state -> [Waiter] in
+            state.failed += failed
+            var waiters: [Waiter] = []
+            for _ in 0..<completed {
+                if let (_, waiter) = state.waiters.popFirst() {
+                    waiters.append(waiter)
+                } else {
+                    state.outstanding -= 1
+                }
+            }
+            return waiters
         }
-        waiter?.resume(returning: .success(()))
+        for waiter in waiters { waiter.resume(returning: .success(())) }
     }
 
     /// The client stopped: waiting callers and later ones fail with `error`.

@@ -36,19 +36,24 @@ final class MQTTSubscriptionBuffer: Sendable {
     }
 
     /// Ends the stream; returns the deliveries discarded with it.
-    /// Buffers a message without waking a waiting reader (`wakeReader` does, after a batch); returns a delivery
-    /// dropped at once, which counts as taken.
+    /// Buffers a message. A waiting reader is handed the oldest message at once only for QoS 1 and 2 (whose
+    /// buffer space the server's excess can exhaust within one read) or when the buffer is half full; otherwise it
+    /// waits for `wakeReaders` after the batch, so that a reader that keeps up wakes once per batch rather than
+    /// once per message. Returns the deliveries taken at once: dropped, or handed over.
     func pushDeferringWake(
         _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
-    ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, wasEmpty: Bool) {
-        let (outcome, wasEmpty) = state.withLockedValue { state in
-            let wasEmpty = state.entries.isEmpty
-            return (state.pushDeferringHandOver(State.Entry(message: message, delivery: delivery)), wasEmpty)
+    ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, handedOver: MQTTSessionStateMachine.DeliveryID?) {
+        let entry = State.Entry(message: message, delivery: delivery)
+        let (outcome, handOver) = state.withLockedValue { state -> (State.PushOutcome, (Waiter, State.Entry)?) in
+            let outcome = state.pushDeferringHandOver(entry)
+            guard delivery != nil || state.entries.count >= state.capacity / 2 else { return (outcome, nil) }
+            return (outcome, state.handOver())
         }
-        switch outcome {
-        case .buffered, .handedOver: return (nil, wasEmpty)
-        case .dropped(let delivery): return (delivery, wasEmpty)
-        }
+        var dropped: MQTTSessionStateMachine.DeliveryID?
+        if case .dropped(let delivery) = outcome { dropped = delivery }
+        guard let (waiter, oldest) = handOver else { return (dropped, nil) }
+        waiter.resume(returning: .success(oldest.message))
+        return (dropped, oldest.delivery)
     }
 
     /// Hands the oldest messages to the readers waiting, if any; returns their deliveries, now taken.
