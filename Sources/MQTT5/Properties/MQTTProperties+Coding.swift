@@ -138,7 +138,8 @@ extension MQTTProperties {
     public func validate(in context: MQTTPropertyContext) throws(MQTTProtocolError) {
         if isEmptyExceptTopicAlias {
             if let topicAlias {
-                guard MQTTPropertyIdentifier.topicAlias.isAllowed(in: context) else {
+                // Topic Alias belongs to PUBLISH only (table 2-4); no set of contexts built per message.
+                guard context == .publish else {
                     throw MQTTProtocolError(
                         .propertyNotAllowed, "\(MQTTPropertyIdentifier.topicAlias) is not allowed in \(context)")
                 }

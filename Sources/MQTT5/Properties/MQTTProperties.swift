@@ -11,14 +11,20 @@ import NIOCore
 /// Identifier of 0 are refused.
 public struct MQTTProperties: Hashable, Sendable {
     /// The values, shared between copies until one is changed: a packet (and every copy of it on its way through
-    /// the client) then carries one reference instead of some thirty optional fields.
-    private var storage: Storage
+    /// the client) then carries one reference instead of some thirty optional fields; nil when there are none, so
+    /// that `MQTTProperties()` touches no shared object.
+    private var storage: Storage?
 
     private final class Storage: @unchecked Sendable {
         // Changed only through `values(_:)` when uniquely referenced, so never while shared between threads.
         var values: Values
+        /// `values.isEmptyExceptTopicAlias`, kept up to date by `values(_:)`: asked on every publish's path.
+        var isEmptyExceptTopicAlias: Bool
 
-        init(_ values: Values) { self.values = values }
+        init(_ values: Values) {
+            self.values = values
+            self.isEmptyExceptTopicAlias = values.isEmptyExceptTopicAlias
+        }
     }
 
     private struct Values: Hashable, Sendable {
@@ -63,164 +69,171 @@ public struct MQTTProperties: Hashable, Sendable {
         }
     }
 
-    /// The storage of every `MQTTProperties()`: no properties.
-    private static let emptyStorage = Storage(Values())
-
     /// Changes the values, copying them first when they are shared.
     private mutating func values<Result>(_ body: (inout Values) -> Result) -> Result {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.values) }
+        if storage == nil {
+            storage = Storage(Values())
+        } else if !isKnownUniquelyReferenced(&storage!) {
+            storage = Storage(storage!.values)
+        }
+        let storage = storage!
+        defer { storage.isEmptyExceptTopicAlias = storage.values.isEmptyExceptTopicAlias }
         return body(&storage.values)
     }
 
+    /// The values to read.
+    private static let noValues = Values()
+
     /// 0x01, PUBLISH and Will: whether the payload is UTF-8 text.
     public var payloadFormatIndicator: MQTTPayloadFormatIndicator? {
-        get { storage.values.payloadFormatIndicator }
+        get { storage?.values.payloadFormatIndicator ?? Self.noValues.payloadFormatIndicator }
         set { values { $0.payloadFormatIndicator = newValue } }
     }
     /// 0x02, PUBLISH and Will: the message's lifetime in seconds.
     public var messageExpiryInterval: UInt32? {
-        get { storage.values.messageExpiryInterval }
+        get { storage?.values.messageExpiryInterval ?? Self.noValues.messageExpiryInterval }
         set { values { $0.messageExpiryInterval = newValue } }
     }
     /// 0x03, PUBLISH and Will: the payload's content type, as the applications define it.
     public var contentType: String? {
-        get { storage.values.contentType }
+        get { storage?.values.contentType ?? Self.noValues.contentType }
         set { values { $0.contentType = newValue } }
     }
     /// 0x08, PUBLISH and Will: the Topic Name a response goes to. No wildcards.
     public var responseTopic: String? {
-        get { storage.values.responseTopic }
+        get { storage?.values.responseTopic ?? Self.noValues.responseTopic }
         set { values { $0.responseTopic = newValue } }
     }
     /// 0x09, PUBLISH and Will: data that ties a response to its request.
     public var correlationData: ByteBuffer? {
-        get { storage.values.correlationData }
+        get { storage?.values.correlationData ?? Self.noValues.correlationData }
         set { values { $0.correlationData = newValue } }
     }
     /// 0x0B, PUBLISH (any number) and SUBSCRIBE (at most one): 1 to 268,435,455.
     public var subscriptionIdentifiers: [Int] {
-        get { storage.values.subscriptionIdentifiers }
+        get { storage?.values.subscriptionIdentifiers ?? Self.noValues.subscriptionIdentifiers }
         set { values { $0.subscriptionIdentifiers = newValue } }
     }
     /// 0x11, CONNECT, CONNACK and DISCONNECT: seconds the session outlives the connection; 0xFFFFFFFF is never.
     public var sessionExpiryInterval: UInt32? {
-        get { storage.values.sessionExpiryInterval }
+        get { storage?.values.sessionExpiryInterval ?? Self.noValues.sessionExpiryInterval }
         set { values { $0.sessionExpiryInterval = newValue } }
     }
     /// 0x12, CONNACK: the Client Identifier the server assigned.
     public var assignedClientIdentifier: String? {
-        get { storage.values.assignedClientIdentifier }
+        get { storage?.values.assignedClientIdentifier ?? Self.noValues.assignedClientIdentifier }
         set { values { $0.assignedClientIdentifier = newValue } }
     }
     /// 0x13, CONNACK: the Keep Alive the server requires, replacing the client's.
     public var serverKeepAlive: UInt16? {
-        get { storage.values.serverKeepAlive }
+        get { storage?.values.serverKeepAlive ?? Self.noValues.serverKeepAlive }
         set { values { $0.serverKeepAlive = newValue } }
     }
     /// 0x15, CONNECT, CONNACK and AUTH: the extended authentication method.
     public var authenticationMethod: String? {
-        get { storage.values.authenticationMethod }
+        get { storage?.values.authenticationMethod ?? Self.noValues.authenticationMethod }
         set { values { $0.authenticationMethod = newValue } }
     }
     /// 0x16, CONNECT, CONNACK and AUTH: data for the authentication method.
     public var authenticationData: ByteBuffer? {
-        get { storage.values.authenticationData }
+        get { storage?.values.authenticationData ?? Self.noValues.authenticationData }
         set { values { $0.authenticationData = newValue } }
     }
     /// 0x17, CONNECT: whether the server may send Reason Strings and User Properties on failures. Absent means
     /// true.
     public var requestProblemInformation: Bool? {
-        get { storage.values.requestProblemInformation }
+        get { storage?.values.requestProblemInformation ?? Self.noValues.requestProblemInformation }
         set { values { $0.requestProblemInformation = newValue } }
     }
     /// 0x18, Will: seconds the server waits before publishing the Will Message.
     public var willDelayInterval: UInt32? {
-        get { storage.values.willDelayInterval }
+        get { storage?.values.willDelayInterval ?? Self.noValues.willDelayInterval }
         set { values { $0.willDelayInterval = newValue } }
     }
     /// 0x19, CONNECT: whether the client asks for Response Information in the CONNACK. Absent means false.
     public var requestResponseInformation: Bool? {
-        get { storage.values.requestResponseInformation }
+        get { storage?.values.requestResponseInformation ?? Self.noValues.requestResponseInformation }
         set { values { $0.requestResponseInformation = newValue } }
     }
     /// 0x1A, CONNACK: the basis for the client's response topics.
     public var responseInformation: String? {
-        get { storage.values.responseInformation }
+        get { storage?.values.responseInformation ?? Self.noValues.responseInformation }
         set { values { $0.responseInformation = newValue } }
     }
     /// 0x1C, CONNACK and DISCONNECT: another server to use.
     public var serverReference: String? {
-        get { storage.values.serverReference }
+        get { storage?.values.serverReference ?? Self.noValues.serverReference }
         set { values { $0.serverReference = newValue } }
     }
     /// 0x1F, acknowledgements, DISCONNECT and AUTH: a human-readable diagnostic, not for parsing.
     public var reasonString: String? {
-        get { storage.values.reasonString }
+        get { storage?.values.reasonString ?? Self.noValues.reasonString }
         set { values { $0.reasonString = newValue } }
     }
     /// 0x21, CONNECT and CONNACK: how many QoS 1 and 2 publications the sender will process at once. Not 0;
     /// absent means 65,535.
     public var receiveMaximum: UInt16? {
-        get { storage.values.receiveMaximum }
+        get { storage?.values.receiveMaximum ?? Self.noValues.receiveMaximum }
         set { values { $0.receiveMaximum = newValue } }
     }
     /// 0x22, CONNECT and CONNACK: the highest Topic Alias the sender accepts; absent means 0 (none).
     public var topicAliasMaximum: UInt16? {
-        get { storage.values.topicAliasMaximum }
+        get { storage?.values.topicAliasMaximum ?? Self.noValues.topicAliasMaximum }
         set { values { $0.topicAliasMaximum = newValue } }
     }
     /// 0x23, PUBLISH: a number that stands for the Topic Name on this connection. Not 0.
     public var topicAlias: UInt16? {
-        get { storage.values.topicAlias }
+        get { storage?.values.topicAlias ?? Self.noValues.topicAlias }
         set { values { $0.topicAlias = newValue } }
     }
     /// 0x24, CONNACK: the highest QoS the server supports, 0 or 1; absent means 2.
     public var maximumQoS: MQTTQoS? {
-        get { storage.values.maximumQoS }
+        get { storage?.values.maximumQoS ?? Self.noValues.maximumQoS }
         set { values { $0.maximumQoS = newValue } }
     }
     /// 0x25, CONNACK: whether the server supports retained messages; absent means true.
     public var retainAvailable: Bool? {
-        get { storage.values.retainAvailable }
+        get { storage?.values.retainAvailable ?? Self.noValues.retainAvailable }
         set { values { $0.retainAvailable = newValue } }
     }
     /// 0x26, every packet with properties: name and value pairs, in order.
     public var userProperties: [MQTTUserProperty] {
-        get { storage.values.userProperties }
+        get { storage?.values.userProperties ?? Self.noValues.userProperties }
         set { values { $0.userProperties = newValue } }
     }
     /// 0x27, CONNECT and CONNACK: the largest packet, in bytes, the sender accepts. Not 0; absent means no limit.
     public var maximumPacketSize: UInt32? {
-        get { storage.values.maximumPacketSize }
+        get { storage?.values.maximumPacketSize ?? Self.noValues.maximumPacketSize }
         set { values { $0.maximumPacketSize = newValue } }
     }
     /// 0x28, CONNACK: whether the server supports wildcard subscriptions; absent means true.
     public var wildcardSubscriptionAvailable: Bool? {
-        get { storage.values.wildcardSubscriptionAvailable }
+        get { storage?.values.wildcardSubscriptionAvailable ?? Self.noValues.wildcardSubscriptionAvailable }
         set { values { $0.wildcardSubscriptionAvailable = newValue } }
     }
     /// 0x29, CONNACK: whether the server supports Subscription Identifiers; absent means true.
     public var subscriptionIdentifiersAvailable: Bool? {
-        get { storage.values.subscriptionIdentifiersAvailable }
+        get { storage?.values.subscriptionIdentifiersAvailable ?? Self.noValues.subscriptionIdentifiersAvailable }
         set { values { $0.subscriptionIdentifiersAvailable = newValue } }
     }
     /// 0x2A, CONNACK: whether the server supports shared subscriptions; absent means true.
     public var sharedSubscriptionAvailable: Bool? {
-        get { storage.values.sharedSubscriptionAvailable }
+        get { storage?.values.sharedSubscriptionAvailable ?? Self.noValues.sharedSubscriptionAvailable }
         set { values { $0.sharedSubscriptionAvailable = newValue } }
     }
 
     public static func == (lhs: MQTTProperties, rhs: MQTTProperties) -> Bool {
-        lhs.storage === rhs.storage || lhs.storage.values == rhs.storage.values
+        if lhs.storage === rhs.storage { return true }
+        return (lhs.storage?.values ?? noValues) == (rhs.storage?.values ?? noValues)
     }
 
     public func hash(into hasher: inout Hasher) {
-        storage.values.hash(into: &hasher)
+        (storage?.values ?? Self.noValues).hash(into: &hasher)
     }
 
     /// No properties.
     public init() {
-        storage = Self.emptyStorage
+        storage = nil
     }
 
     /// Whether no property is present.
@@ -229,7 +242,7 @@ public struct MQTTProperties: Hashable, Sendable {
     /// Whether no property but perhaps a Topic Alias is present: the common PUBLISH, checked field by field
     /// because it is on every publish's path.
     var isEmptyExceptTopicAlias: Bool {
-        storage === Self.emptyStorage || storage.values.isEmptyExceptTopicAlias
+        storage?.isEmptyExceptTopicAlias ?? true
     }
 
     /// The identifiers of the properties present, ascending.
