@@ -11,18 +11,22 @@ protocol MQTT5ConnectionHandlerDelegate: AnyObject {
 }
 
 /// Carries out what `MQTTConnectionStateMachine` decides for one connection: writes packets, runs the connect and
-/// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It sits after the
-/// `MQTTPacketDecoder`, so it reads whole packets; it writes bytes, encoding each packet within the server's
+/// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It reads bytes and runs
+/// the `MQTTPacketDecoder` itself (rather than after a `ByteToMessageHandler`), so that a packet does not pass
+/// through the pipeline boxed as `NIOAny`; it writes bytes, encoding each packet within the server's
 /// Maximum Packet Size. Packets are encoded one after the other into one buffer, which a flush writes whole.
 ///
 /// It also pauses reading on request: while paused, `read` events are held back, so the socket is not read and
 /// the server's TCP send buffer fills.
 final class MQTT5ConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = MQTTPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
     private var stateMachine: MQTTConnectionStateMachine
+    private var decoder: NIOSingleStepByteToMessageProcessor<MQTTPacketDecoder>
+    /// Set once the bytes did not decode: what follows them is not read.
+    private var decodingFailed = false
     private let authenticator: (any MQTT5Authenticator)?
     private var delegate: (any MQTT5ConnectionHandlerDelegate)?
     private var context: ChannelHandlerContext?
@@ -41,10 +45,12 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     init(
         connect: MQTTConnectPacket,
         connectTimeout: TimeAmount,
+        maximumPacketSize: Int,
         authenticator: (any MQTT5Authenticator)?,
         delegate: any MQTT5ConnectionHandlerDelegate
     ) {
         self.stateMachine = MQTTConnectionStateMachine(connect: connect, connectTimeout: connectTimeout)
+        self.decoder = NIOSingleStepByteToMessageProcessor(MQTTPacketDecoder(maximumPacketSize: maximumPacketSize))
         self.authenticator = authenticator
         self.delegate = delegate
     }
@@ -71,7 +77,17 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        run(stateMachine.packetReceived(unwrapInboundIn(data), now: .now()))
+        guard !decodingFailed else { return }
+        // Every packet of one read arrived at the same moment, as far as keep-alive is concerned.
+        let now = NIODeadline.now()
+        do {
+            try decoder.process(buffer: unwrapInboundIn(data)) { packet in
+                run(stateMachine.packetReceived(packet, now: now))
+            }
+        } catch {
+            decodingFailed = true
+            errorCaught(context: context, error: error)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -71,6 +71,9 @@ final class MQTT5ClientDriver {
     private var inReadBurst = false
     /// Subscription buffers given messages in this batch while empty: their readers are woken when it ends.
     private var buffersToWake: [MQTTSubscriptionBuffer] = []
+    /// Enqueued publishes completed in this batch (and how many failed): their places go back when it ends.
+    private var detachedCompleted = 0
+    private var detachedFailed = 0
     /// QoS 0 publishes encoded since the last flush: they complete when that write does.
     private var unflushedQoS0: [RequestID] = []
 
@@ -134,10 +137,9 @@ final class MQTT5ClientDriver {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
                     }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize)))
                     let handler = MQTT5ConnectionHandler(
                         connect: connect, connectTimeout: configuration.connectTimeout,
+                        maximumPacketSize: configuration.maximumPacketSize,
                         authenticator: configuration.authenticator, delegate: driver.value)
                     driver.value.handler = handler
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -464,6 +466,7 @@ final class MQTT5ClientDriver {
                 }
             }
         }
+        releaseDetached()
         handler?.setReadingPaused(session.isOverReceiveMaximum)
         if drainTimer != nil && !session.hasOutstandingPublishes { disconnectNow() }
     }
@@ -479,15 +482,22 @@ final class MQTT5ClientDriver {
         }
     }
 
-    /// `count` enqueued publishes completed with `result`.
+    /// `count` enqueued publishes completed with `result`; their places are given back when the batch ends.
     private func completeDetached(_ result: Result<MQTTPublishResult, MQTT5ClientError>, count: Int = 1) {
         guard count > 0 else { return }
+        detachedCompleted += count
         if case .failure(let error) = result {
             logger.debug("enqueued publishes failed", metadata: ["error": "\(error)", "mqtt.count": "\(count)"])
-            publishBacklog.release(completed: count, failed: count)
-        } else {
-            publishBacklog.release(completed: count)
+            detachedFailed += count
         }
+        if batchDepth == 0 { releaseDetached() }
+    }
+
+    private func releaseDetached() {
+        guard detachedCompleted > 0 else { return }
+        publishBacklog.release(completed: detachedCompleted, failed: detachedFailed)
+        detachedCompleted = 0
+        detachedFailed = 0
     }
 
     private static func isDetached(_ request: RequestID) -> Bool { request & detachedRequestBit != 0 }

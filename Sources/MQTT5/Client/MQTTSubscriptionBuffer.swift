@@ -36,17 +36,19 @@ final class MQTTSubscriptionBuffer: Sendable {
     }
 
     /// Ends the stream; returns the deliveries discarded with it.
-    /// Buffers a message. A waiting reader is handed the oldest message at once only for QoS 1 and 2 (whose
-    /// buffer space the server's excess can exhaust within one read) or when the buffer is half full; otherwise it
-    /// waits for `wakeReaders` after the batch, so that a reader that keeps up wakes once per batch rather than
-    /// once per message. Returns the deliveries taken at once: dropped, or handed over.
+    /// Buffers a message. A waiting reader is woken by `wakeReaders` after the batch, so that a reader that keeps
+    /// up wakes once per batch rather than once per message; but at once (handed the oldest message) when QoS 0
+    /// messages fill half the buffer, or when more QoS 1 and 2 messages wait than the client's Receive Maximum (a
+    /// server that sends more than it may could otherwise fill the rest of the buffer within one read).
+    /// Returns the deliveries taken at once: dropped, or handed over.
     func pushDeferringWake(
         _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
     ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, handedOver: MQTTSessionStateMachine.DeliveryID?) {
         let entry = State.Entry(message: message, delivery: delivery)
         let (outcome, handOver) = state.withLockedValue { state -> (State.PushOutcome, (Waiter, State.Entry)?) in
             let outcome = state.pushDeferringHandOver(entry)
-            guard delivery != nil || state.entries.count >= state.capacity / 2 else { return (outcome, nil) }
+            let threshold = delivery == nil ? state.capacity / 2 : state.hardLimit - state.capacity
+            guard state.entries.count >= threshold else { return (outcome, nil) }
             return (outcome, state.handOver())
         }
         var dropped: MQTTSessionStateMachine.DeliveryID?
