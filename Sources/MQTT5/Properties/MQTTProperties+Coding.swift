@@ -61,7 +61,7 @@ extension MQTTProperties {
             guard value != 0 else {
                 throw MQTTProtocolError(.invalidPropertyValue, "\(identifier) of 0; it is 1 to 268,435,455")
             }
-            subscriptionIdentifiers.append(value)
+            appendSubscriptionIdentifier(value)
         case .sessionExpiryInterval: sessionExpiryInterval = try buffer.readMQTTFourByteInteger()
         case .assignedClientIdentifier: assignedClientIdentifier = try buffer.readMQTTString()
         case .serverKeepAlive: serverKeepAlive = try buffer.readMQTTTwoByteInteger()
@@ -90,7 +90,7 @@ extension MQTTProperties {
         case .userProperty:
             let name = try buffer.readMQTTString()
             let value = try buffer.readMQTTString()
-            userProperties.append(MQTTUserProperty(name: name, value: value))
+            appendUserProperty(MQTTUserProperty(name: name, value: value))
         case .maximumPacketSize:
             let value = try buffer.readMQTTFourByteInteger()
             guard value != 0 else { throw MQTTProtocolError(.invalidPropertyValue, "\(identifier) of 0") }

@@ -81,6 +81,15 @@ public struct MQTTProperties: Hashable, Sendable {
         return body(&storage.values)
     }
 
+    /// Appends in place (the computed property would copy the array first), for reading packets.
+    mutating func appendSubscriptionIdentifier(_ identifier: Int) {
+        values { $0.subscriptionIdentifiers.append(identifier) }
+    }
+
+    mutating func appendUserProperty(_ property: MQTTUserProperty) {
+        values { $0.userProperties.append(property) }
+    }
+
     /// The values to read.
     private static let noValues = Values()
 

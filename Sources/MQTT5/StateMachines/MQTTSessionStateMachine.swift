@@ -157,6 +157,7 @@ struct MQTTSessionStateMachine {
             if connection == nil { lastOutboundAlias = nil }
         }
     }
+    /// Set exactly while `connection` is (checking it copies nothing).
     private var limits: PublishLimits?
     private var lastOutboundAlias: LastOutboundAlias?
 
@@ -166,7 +167,17 @@ struct MQTTSessionStateMachine {
     private var nextSequence: UInt64 = 0
     private(set) var pendingPublishes: Deque<PendingPublish> = []
 
-    private(set) var subscriptions: [SubscriptionID: Subscription] = [:]
+    private(set) var subscriptions: [SubscriptionID: Subscription] = [:] {
+        didSet {
+            if subscriptions.count == 1, let only = subscriptions.first {
+                onlySubscription = (only.key, only.value.filters)
+            } else {
+                onlySubscription = nil
+            }
+        }
+    }
+    /// The subscription and its filters when there is exactly one, for routing without copying it per message.
+    private var onlySubscription: (id: SubscriptionID, filters: [MQTTTopicFilter])?
     private var subAckWaits: [UInt16: SubscriptionID] = [:]
     private var unsentUnsubscribes: Deque<Unsubscribe> = []
     private var unsubAckWaits: [UInt16: Unsubscribe] = [:]
@@ -369,7 +380,7 @@ struct MQTTSessionStateMachine {
     /// Sends queued publishes while connected, in order: QoS 0 at once, QoS 1 and 2 while fewer than the server's
     /// Receive Maximum are unacknowledged and a Packet Identifier is free.
     private mutating func releasePending(into actions: inout [Action]) {
-        while connection != nil, let head = pendingPublishes.popFirst() {
+        while limits != nil, let head = pendingPublishes.popFirst() {
             guard release(head, into: &actions) else {
                 pendingPublishes.prepend(head)
                 return
@@ -430,7 +441,7 @@ struct MQTTSessionStateMachine {
         maximumPacketSize maximum: Int,
         into actions: inout [Action]
     ) -> MQTTPublishPacket? {
-        guard connection != nil else { return nil }
+        guard limits != nil else { return nil }
         var alias: UInt16?
         var isNewAlias = false
         if let last = lastOutboundAlias, last.topicName == packet.topicName {
@@ -567,7 +578,7 @@ struct MQTTSessionStateMachine {
     }
 
     private mutating func publishReceived(_ publish: MQTTPublishPacket) -> [Action] {
-        guard connection != nil else { return [] }
+        guard limits != nil else { return [] }
         var topic = publish.topicName
         var properties = publish.properties
         if let alias = properties.topicAlias {
@@ -665,7 +676,7 @@ struct MQTTSessionStateMachine {
 
     /// Sends PUBACK or PUBREC for the messages at the head of the arrival order that every subscription has taken.
     private mutating func releaseAcknowledgements(into actions: inout [Action]) {
-        guard connection != nil else { return }
+        guard limits != nil else { return }
         while let head = inboundOrder.first, let message = inbound[head], message.remainingTakes == 0,
             !message.awaitingRedelivery
         {
@@ -702,9 +713,9 @@ struct MQTTSessionStateMachine {
     /// whose subscription does not match the topic is ignored: it was given by an earlier process to a session
     /// the server kept, and names another subscription now.
     func route(_ message: MQTTMessage) -> [SubscriptionID] {
-        if subscriptions.count == 1, let only = subscriptions.first {
+        if let only = onlySubscription {
             // With one subscription, identified or not, the message is its when a filter matches.
-            return only.value.filters.contains { $0.matches(topicName: message.topic) } ? [only.key] : []
+            return only.filters.contains { $0.matches(topicName: message.topic) } ? [only.id] : []
         }
         let identifiers = message.properties.subscriptionIdentifiers.filter { identifier in
             subscriptions[identifier]?.filters.contains { $0.matches(topicName: message.topic) } == true
