@@ -19,23 +19,6 @@ final class MQTTSubscriptionBuffer: Sendable {
     var droppedCount: Int { state.withLockedValue { $0.droppedCount } }
     var bufferedCount: Int { state.withLockedValue { $0.entries.count } }
 
-    /// Adds a message; returns a delivery that must count as taken at once (handed over, or dropped).
-    func push(
-        _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
-    ) -> MQTTSessionStateMachine.DeliveryID? {
-        let outcome = state.withLockedValue { $0.push(State.Entry(message: message, delivery: delivery)) }
-        switch outcome {
-        case .buffered:
-            return nil
-        case .handedOver(let waiter, let entry):
-            waiter.resume(returning: .success(entry.message))
-            return entry.delivery
-        case .dropped(let delivery):
-            return delivery
-        }
-    }
-
-    /// Ends the stream; returns the deliveries discarded with it.
     /// Buffers a message. A waiting reader is woken by `wakeReaders` after the batch, so that a reader that keeps
     /// up wakes once per batch rather than once per message; but at once (handed the oldest message) when QoS 0
     /// messages fill half the buffer, or when more QoS 1 and 2 messages wait than the client's Receive Maximum (a
@@ -68,6 +51,7 @@ final class MQTTSubscriptionBuffer: Sendable {
         return taken
     }
 
+    /// Ends the stream; returns the deliveries discarded with it.
     func finish(_ end: State.End, dropMessages: Bool) -> [MQTTSessionStateMachine.DeliveryID] {
         let (waiters, discarded) = state.withLockedValue { $0.finish(end, dropMessages: dropMessages) }
         let result: Result<MQTTMessage?, MQTT5ClientError>
