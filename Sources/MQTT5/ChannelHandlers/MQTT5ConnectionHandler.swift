@@ -186,8 +186,8 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
         return nil
     }
 
-    /// Writes the packets encoded so far in one buffer and flushes; `promise` completes when they are written (at
-    /// once when there are none).
+    /// Writes the packets encoded so far in one buffer and flushes; `promise` completes when they (and everything
+    /// written before) are written.
     func flush(promise: EventLoopPromise<Void>? = nil) {
         guard let context else {
             outbound = nil
@@ -195,7 +195,10 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let buffer = outbound, buffer.readableBytes > 0 else {
-            promise?.succeed()
+            // What was encoded went out with an earlier write: an empty write completes after it, in order.
+            if let promise {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            }
             return
         }
         outbound = nil

@@ -18,7 +18,7 @@ struct MQTT5ConnectionOutcome: Sendable {
 final class MQTT5ClientDriver {
     typealias RequestID = MQTTSessionStateMachine.RequestID
     typealias SubscriptionID = MQTTSessionStateMachine.SubscriptionID
-    /// A `publish` call waiting for its outcome; nil for a publish nobody waits for.
+    /// A `publish` call waiting for its outcome.
     typealias PublishWaiter = UnsafeContinuation<MQTTPublishResult, any Error>
 
     /// What callers hand the driver through `publishInbox`.
@@ -69,7 +69,7 @@ final class MQTT5ClientDriver {
     private var needsFlush = false
     /// Whether a read burst from the connection is under way (it ends with `sessionReadComplete`).
     private var inReadBurst = false
-    /// Subscription buffers given messages in this batch while empty: their readers are woken when it ends.
+    /// Subscription buffers given messages in this batch: a reader waiting on one is woken when it ends.
     private var buffersToWake: [MQTTSubscriptionBuffer] = []
     /// Enqueued publishes completed in this batch (and how many failed): their places go back when it ends.
     private var detachedCompleted = 0
