@@ -2,8 +2,9 @@ import DequeModule
 import NIOConcurrencyHelpers
 
 /// The bound on publishes handed over with `enqueuePublish`, whose callers do not wait for the outcome: at most
-/// `limit` of them are outstanding (queued, unwritten or unacknowledged); a caller beyond that waits until one
-/// completes. Their failures are counted, since nobody waits to be told.
+/// `limit` of them are outstanding (queued, unwritten or unacknowledged); a caller beyond that waits until no more
+/// than half the limit are (a low-water mark: a producer then goes on for half the limit before it waits again,
+/// instead of waking for every completion). Their failures are counted, since nobody waits to be told.
 final class MQTTPublishBacklog: Sendable {
     private typealias Waiter = CheckedContinuation<Result<Void, MQTT5ClientError>, Never>
 
@@ -31,7 +32,7 @@ final class MQTTPublishBacklog: Sendable {
     func acquire() async throws(MQTT5ClientError) {
         let immediate: Result<Void, MQTT5ClientError>? = state.withLockedValue { state in
             if let closed = state.closed { return .failure(closed) }
-            guard state.outstanding < limit else { return nil }
+            guard state.waiters.isEmpty, state.outstanding < limit else { return nil }
             state.outstanding += 1
             return .success(())
         }
@@ -52,7 +53,7 @@ final class MQTTPublishBacklog: Sendable {
                 let immediate: Result<Void, MQTT5ClientError>? = state.withLockedValue { state in
                     if let closed = state.closed { return .failure(closed) }
                     if Task.isCancelled { return .failure(cancelled) }
-                    if state.outstanding < limit {
+                    if state.waiters.isEmpty && state.outstanding < limit {
                         state.outstanding += 1
                         return .success(())
                     }
@@ -71,19 +72,18 @@ final class MQTTPublishBacklog: Sendable {
         try result.get()
     }
 
-    /// `completed` accepted publishes completed, `failed` of them with a failure; their places go to the longest
-    /// waiting callers, if any.
+    /// `completed` accepted publishes completed, `failed` of them with a failure. Once no more than half the limit
+    /// are outstanding, the waiting callers get places, longest waiting first.
     func release(completed: Int, failed: Int = 0) {
         guard completed > 0 else { return }
         let waiters = state.withLockedValue { state -> [Waiter] in
             state.failed += failed
+            state.outstanding -= completed
+            guard state.outstanding <= limit / 2 else { return [] }
             var waiters: [Waiter] = []
-            for _ in 0..<completed {
-                if let (_, waiter) = state.waiters.popFirst() {
-                    waiters.append(waiter)
-                } else {
-                    state.outstanding -= 1
-                }
+            while state.outstanding < limit, let (_, waiter) = state.waiters.popFirst() {
+                state.outstanding += 1
+                waiters.append(waiter)
             }
             return waiters
         }
