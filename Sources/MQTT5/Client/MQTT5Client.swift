@@ -231,7 +231,8 @@ public final class MQTT5Client: Service, Sendable {
     /// The message keeps its guarantees: it is sent in order with every other publish, QoS 1 and 2 are sent again
     /// after a reconnect, and `disconnect` gives it `shutdownDrainTimeout` to be acknowledged. Back-pressure: at
     /// most `maximumPendingPublishes` enqueued messages are outstanding (waiting, unwritten or unacknowledged);
-    /// beyond that the call waits for one to complete. A failure after acceptance (a refusal by the server, a
+    /// beyond that the call waits until no more than half of them are (so that a steady producer wakes once per
+    /// half-window, not per message). A failure after acceptance (a refusal by the server, a
     /// packet too large for it, the client stopping first) is logged at debug level and counted in
     /// `failedEnqueuedPublishCount`.
     ///
