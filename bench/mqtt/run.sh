@@ -13,9 +13,11 @@
 #            queues what exceeds the window (mosquitto_pub and paho without limit).
 #            The broker's own count ($SYS/broker/publish/messages/received, sys_interval 1) checks that all arrived.
 #   receive  the receiver under test subscribes (QoS 0 or 1, Receive Maximum INFLIGHT); once the broker logs the
-#            subscription, one mosquitto_pub -l feeds COUNT messages at the same QoS; rate = (received - 1) /
-#            (first -> last receipt) as the receiver timestamps them: mosquitto_sub -F '%U' (its clock at each
-#            message), mqttbench and paho_bench.py their own clocks. Every message must arrive.
+#            subscription, FEEDERS mosquitto_pub -l processes at once (each its share of the lines, its own
+#            connection) feed COUNT messages at the same QoS, so that the feed outruns the receiver and the row
+#            measures the receiver rather than one feeding process; rate = (received - 1) / (first -> last
+#            receipt) as the receiver timestamps them: mosquitto_sub -F '%U' (its clock at each message), mqttbench
+#            and paho_bench.py their own clocks. Every message must arrive.
 # Each round runs every row for each client, the order of the clients rotating by round.
 # Usage: bench/mqtt/run.sh     (from anywhere; needs swift, mosquitto + mosquitto-clients 2.0, /usr/bin/time and
 #                               .build-venv with paho-mqtt, as scripts/test.sh installs them)
@@ -23,7 +25,10 @@
 # then paho (which numbers a message when publish() queues it) loses queued messages and waits for ever, and
 # mosquitto 2.0.11 disconnects mosquitto_pub -l ("out of memory"; seen at 68,939 of 200,000).
 # Knobs (environment): ROUNDS=3 COUNT=200000 COUNT_QOS1=60000 SIZE=256 INFLIGHT=20 WINDOW=1000 RECV_BUFFER=100000 RECV_IDLE=15
-#   SKIP_BUILD=0 ONLY="publish receive" QOS="0 1" CLIENTS="mosquitto sluice paho"
+#   FEEDERS=3 SLUICE_API=enqueue SKIP_BUILD=0 ONLY="publish receive" QOS="0 1" CLIENTS="mosquitto sluice paho"
+# SLUICE_API: how mqttbench publishes: enqueue (enqueuePublish: returns once the client accepted the message, as
+#   mosquitto_pub -l queues its lines; the run ends when disconnect() has seen every message written or
+#   acknowledged) or publish (publish(): WINDOW tasks, each awaiting the outcome of every message).
 #   MQTTBENCH=/path/to/mqttbench   (another build of the Swift side, e.g. with a client change; skips the build)
 # Writes bench/mqtt/.build/runs/<UTC stamp>/ (raw files, logs, report.md; git-ignored) and prints the report.
 # Stops every process it started, also when interrupted.
@@ -39,6 +44,8 @@ INFLIGHT="${INFLIGHT:-20}"
 WINDOW="${WINDOW:-1000}"
 RECV_BUFFER="${RECV_BUFFER:-100000}"
 RECV_IDLE="${RECV_IDLE:-15}"
+FEEDERS="${FEEDERS:-3}"
+SLUICE_API="${SLUICE_API:-enqueue}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 ONLY="${ONLY:-publish receive}"
 QOS="${QOS:-0 1}"
@@ -136,7 +143,7 @@ command_for() {
         mosquitto/receive) COMMAND=(mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "$id" -t "$topic" -q "$qos"
             -C "$count" -F '%U' -D connect receive-maximum "$INFLIGHT" -W "$CLIENT_TIMEOUT") ;;
         sluice/publish) COMMAND=("$BENCH" publish --port "$PORT" --client-id "$id" --topic "$topic" --qos "$qos"
-            --count "$count" --size "$SIZE" --window "$WINDOW") ;;
+            --count "$count" --size "$SIZE" --window "$WINDOW" --api "$SLUICE_API") ;;
         sluice/receive) COMMAND=("$BENCH" receive --port "$PORT" --client-id "$id" --topic "$topic" --qos "$qos"
             --count "$count" --receive-maximum "$INFLIGHT" --buffer "$RECV_BUFFER" --idle-timeout "$RECV_IDLE") ;;
         paho/publish) COMMAND=("$PYTHON" "$ROOT/bench/mqtt/paho_bench.py" publish --port "$PORT" --client-id "$id"
@@ -169,9 +176,13 @@ run_publish() {
 
 # run_receive ROUND QOS CLIENT
 run_receive() {
-    local round=$1 qos=$2 client=$3 label="r$1-receive-q$2-$3" id topic t0 t1 b0 b1 rc p0 p1 prc size last_size idle count
+    local round=$1 qos=$2 client=$3 label="r$1-receive-q$2-$3" id topic t0 t1 b0 b1 rc p0 p1 prc size last_size idle count feeder
     count=$(count_for "$qos")
     head -n "$count" "$OUT/lines.txt" > "$OUT/lines-$count.txt"
+    # Each feeder's share: every FEEDERS-th line.
+    for feeder in $(seq 1 "$FEEDERS"); do
+        awk -v n="$FEEDERS" -v k="$feeder" 'NR % n == k % n' "$OUT/lines-$count.txt" > "$OUT/lines-$count.part$feeder"
+    done
     id="bench-$label"
     topic="bench/receive/q$qos/$client/r$round"
     command_for "$client" receive "$qos" "$id" "$topic"
@@ -187,9 +198,14 @@ run_receive() {
     grep -q " $id $qos $topic\$" "$OUT/mosquitto.log" || log "$label: no subscription in the broker's log"
     b0=$(broker_ticks)
     p0=$(now_ns)
-    mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "bench-$label-feed" -t "$topic" -q "$qos" -M "$INFLIGHT" -l \
-        < "$OUT/lines-$count.txt" 2> "$OUT/$label.feed.err"
-    prc=$?
+    local feeders=() feeder
+    for feeder in $(seq 1 "$FEEDERS"); do
+        mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "bench-$label-feed$feeder" -t "$topic" -q "$qos" \
+            -M "$INFLIGHT" -l < "$OUT/lines-$count.part$feeder" 2>> "$OUT/$label.feed.err" &
+        feeders+=($!)
+    done
+    prc=0
+    for feeder in "${feeders[@]}"; do wait "$feeder" || prc=$?; done
     p1=$(now_ns)
     # mosquitto_sub has no idle timeout of its own: it is stopped when its output stops growing for RECV_IDLE s.
     last_size=-1
@@ -250,7 +266,7 @@ with open(sys.argv[3], 'w') as out:
     echo "mosquitto_pub=$(mosquitto_pub --help 2>&1 | head -1)"
     echo "paho=$("$PYTHON" -c 'import paho.mqtt, sys; print(paho.mqtt.__version__, "on Python", sys.version.split()[0])')"
     echo "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- Sources/MQTT5 bench/mqtt 2>/dev/null || echo ' (+ uncommitted changes in Sources/MQTT5 or bench/mqtt)')"
-    echo "settings: count=$COUNT count_qos1=$COUNT_QOS1 size=$SIZE inflight=$INFLIGHT window=$WINDOW recv_buffer=$RECV_BUFFER recv_idle=$RECV_IDLE rounds=$ROUNDS qos=$QOS clients=$CLIENTS"
+    echo "settings: count=$COUNT count_qos1=$COUNT_QOS1 size=$SIZE inflight=$INFLIGHT window=$WINDOW recv_buffer=$RECV_BUFFER recv_idle=$RECV_IDLE feeders=$FEEDERS sluice_api=$SLUICE_API rounds=$ROUNDS qos=$QOS clients=$CLIENTS"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 

@@ -5,22 +5,28 @@ import NIOCore
 protocol MQTT5ConnectionHandlerDelegate: AnyObject {
     func connectionEstablished(_ handler: MQTT5ConnectionHandler, info: MQTT5ConnectionInfo)
     func sessionPacketReceived(_ handler: MQTT5ConnectionHandler, _ packet: MQTTPacket)
+    /// The packets of one read from the socket have all been handed on.
+    func sessionReadComplete(_ handler: MQTT5ConnectionHandler)
     func connectionClosed(_ handler: MQTT5ConnectionHandler, error: MQTT5ClientError)
 }
 
 /// Carries out what `MQTTConnectionStateMachine` decides for one connection: writes packets, runs the connect and
-/// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It sits after the
-/// `MQTTPacketDecoder`, so it reads whole packets; it writes bytes, encoding each packet within the server's
-/// Maximum Packet Size.
+/// keep-alive timers, calls the authenticator, and hands session packets to the delegate. It reads bytes and runs
+/// the `MQTTPacketDecoder` itself (rather than after a `ByteToMessageHandler`), so that a packet does not pass
+/// through the pipeline boxed as `NIOAny`; it writes bytes, encoding each packet within the server's
+/// Maximum Packet Size. Packets are encoded one after the other into one buffer, which a flush writes whole.
 ///
 /// It also pauses reading on request: while paused, `read` events are held back, so the socket is not read and
 /// the server's TCP send buffer fills.
 final class MQTT5ConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = MQTTPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
     private var stateMachine: MQTTConnectionStateMachine
+    private var decoder: NIOSingleStepByteToMessageProcessor<MQTTPacketDecoder>
+    /// Set once the bytes did not decode: what follows them is not read.
+    private var decodingFailed = false
     private let authenticator: (any MQTT5Authenticator)?
     private var delegate: (any MQTT5ConnectionHandlerDelegate)?
     private var context: ChannelHandlerContext?
@@ -33,14 +39,18 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     private var readingPaused = false
     /// A `read` held back while paused.
     private var readPending = false
+    /// Packets encoded and not yet written: a flush writes them in one buffer.
+    private var outbound: ByteBuffer?
 
     init(
         connect: MQTTConnectPacket,
         connectTimeout: TimeAmount,
+        maximumPacketSize: Int,
         authenticator: (any MQTT5Authenticator)?,
         delegate: any MQTT5ConnectionHandlerDelegate
     ) {
         self.stateMachine = MQTTConnectionStateMachine(connect: connect, connectTimeout: connectTimeout)
+        self.decoder = NIOSingleStepByteToMessageProcessor(MQTTPacketDecoder(maximumPacketSize: maximumPacketSize))
         self.authenticator = authenticator
         self.delegate = delegate
     }
@@ -67,7 +77,22 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        run(stateMachine.packetReceived(unwrapInboundIn(data), now: .now()))
+        guard !decodingFailed else { return }
+        // Every packet of one read arrived at the same moment, as far as keep-alive is concerned.
+        let now = NIODeadline.now()
+        do {
+            try decoder.process(buffer: unwrapInboundIn(data)) { packet in
+                run(stateMachine.packetReceived(packet, now: now))
+            }
+        } catch {
+            decodingFailed = true
+            errorCaught(context: context, error: error)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.sessionReadComplete(self)
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -116,39 +141,69 @@ final class MQTT5ConnectionHandler: ChannelDuplexHandler {
 
     var isReadingPaused: Bool { readingPaused }
 
-    /// Writes `packet` (without flushing when `flush` is false); the promise completes when it is written. Nothing
-    /// is written once the connection is closing: after a DISCONNECT, nothing may follow.
-    func send(_ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true) {
+    /// Encodes `packet` for the next flush (and flushes unless `flush` is false); the promise completes when it
+    /// is written. Returns why it cannot be sent: nothing is written once the connection is closing (after a
+    /// DISCONNECT, nothing may follow), nor a packet above the server's Maximum Packet Size.
+    @discardableResult
+    func send(
+        _ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true
+    ) -> MQTT5ClientError? {
         guard stateMachine.isOpen else {
-            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closing"))
-            return
+            let error = MQTT5ClientError(.connectionFailed, "the connection is closing")
+            promise?.fail(error)
+            return error
         }
-        write(packet, promise: promise, flush: flush)
+        return write(packet, promise: promise, flush: flush)
     }
 
-    private func write(_ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true) {
+    @discardableResult
+    private func write(
+        _ packet: MQTTPacket, promise: EventLoopPromise<Void>? = nil, flush: Bool = true
+    ) -> MQTT5ClientError? {
         guard let context else {
-            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closed"))
-            return
+            let error = MQTT5ClientError(.connectionFailed, "the connection is closed")
+            promise?.fail(error)
+            return error
         }
-        var buffer = context.channel.allocator.buffer(capacity: 64)
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 16_384)
+        outbound = nil
         do throws(MQTTProtocolError) {
             try packet.writeFitting(into: &buffer, maximumPacketSize: serverMaximumPacketSize)
         } catch {
-            promise?.fail(
-                MQTT5ClientError(error.code == .packetTooLarge ? .packetTooLarge : .invalidArgument, "\(error)"))
-            return
+            outbound = buffer
+            let failure = MQTT5ClientError(
+                error.code == .packetTooLarge ? .packetTooLarge : .invalidArgument, "\(error)")
+            promise?.fail(failure)
+            return failure
         }
-        stateMachine.packetSent(now: .now())
-        if flush {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
-        } else {
-            context.write(wrapOutboundOut(buffer), promise: promise)
+        outbound = buffer
+        if let promise {
+            // Written at once with what is queued before it, so that the promise stands for this packet.
+            self.flush(promise: promise)
+        } else if flush {
+            self.flush()
         }
+        return nil
     }
 
-    func flush() {
-        context?.flush()
+    /// Writes the packets encoded so far in one buffer and flushes; `promise` completes when they (and everything
+    /// written before) are written.
+    func flush(promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            outbound = nil
+            promise?.fail(MQTT5ClientError(.connectionFailed, "the connection is closed"))
+            return
+        }
+        guard let buffer = outbound, buffer.readableBytes > 0 else {
+            // What was encoded went out with an earlier write: an empty write completes after it, in order.
+            if let promise {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            }
+            return
+        }
+        outbound = nil
+        stateMachine.packetSent(now: .now())
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 
     /// The session found a protocol violation in what the server sent.

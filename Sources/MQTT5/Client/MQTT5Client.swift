@@ -22,6 +22,12 @@ public final class MQTT5Client: Service, Sendable {
     let driver: NIOLoopBoundBox<MQTT5ClientDriver>
     /// The driver's connection events, reachable from any thread.
     private let events: MQTT5ConnectionEventHub
+    /// Publishes on their way to the driver, and cancellations of them; reachable from any thread.
+    private let publishInbox: MQTTEventLoopInbox<MQTT5ClientDriver.PublishSubmission>
+    /// Deliveries the subscriptions' consumers took, on their way to the driver.
+    private let takenInbox: MQTTEventLoopInbox<MQTTSessionStateMachine.DeliveryID>
+    /// The bound on publishes nobody waits for.
+    private let publishBacklog: MQTTPublishBacklog
     private let counters = NIOLockedValueBox(Counters())
     private let started = NIOLockedValueBox(false)
 
@@ -44,6 +50,9 @@ public final class MQTT5Client: Service, Sendable {
         self.eventLoop = eventLoop
         let driver = MQTT5ClientDriver(configuration: configuration, eventLoop: eventLoop, logger: logger)
         self.events = driver.events
+        self.publishInbox = driver.publishInbox
+        self.takenInbox = driver.takenInbox
+        self.publishBacklog = driver.publishBacklog
         self.driver = NIOLoopBoundBox.makeBoxSendingValue(driver, eventLoop: eventLoop)
     }
 
@@ -190,14 +199,82 @@ public final class MQTT5Client: Service, Sendable {
         properties: MQTTProperties = MQTTProperties()
     ) async throws(MQTT5ClientError) -> MQTTPublishResult {
         let request = nextRequestID()
-        let promise = eventLoop.makePromise(of: MQTTPublishResult.self)
         let packet = MQTTPublishPacket(
             topicName: topic, payload: payload, qos: qos, retain: retain, properties: properties)
-        let driver = self.driver
-        eventLoop.execute { driver.value.publish(request, packet, promise: promise) }
-        return try await wait(for: promise.futureResult) { [eventLoop] in
-            eventLoop.execute { driver.value.publishCancelled(request) }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (waiter: MQTT5ClientDriver.PublishWaiter) in
+                    // Decided under the inbox's lock, which the cancellation handler takes too: a cancellation
+                    // either finds the publish queued or is seen here.
+                    let appended = publishInbox.append(
+                        .publish(request, packet, waiter), unless: { Task.isCancelled })
+                    switch appended {
+                    case nil: waiter.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+                    case true?: schedulePublishDrain()
+                    case false?: break
+                    }
+                }
+            } onCancel: {
+                cancelPublish(request)
+            }
+        } catch let error as MQTT5ClientError {
+            throw error
+        } catch {
+            throw MQTT5ClientError(.connectionFailed, "\(error)")
         }
+    }
+
+    /// Publishes a message without waiting for its outcome: returns as soon as the client has accepted it. For
+    /// streams of messages whose one-by-one outcome the caller does not need (a QoS 0 feed, say); `publish`, which
+    /// returns the outcome, costs a suspension of the calling task per message.
+    ///
+    /// The message keeps its guarantees: it is sent in order with every other publish, QoS 1 and 2 are sent again
+    /// after a reconnect, and `disconnect` gives it `shutdownDrainTimeout` to be acknowledged. Back-pressure: at
+    /// most `maximumPendingPublishes` enqueued messages are outstanding (waiting, unwritten or unacknowledged);
+    /// beyond that the call waits until no more than half of them are (so that a steady producer wakes once per
+    /// half-window, not per message). A failure after acceptance (a refusal by the server, a
+    /// packet too large for it, the client stopping first) is logged at debug level and counted in
+    /// `failedEnqueuedPublishCount`.
+    ///
+    /// - Throws: `shutDown` once the client has stopped; `cancelled` when the task is cancelled while waiting for
+    ///   room.
+    public func enqueuePublish(
+        topic: String,
+        payload: ByteBuffer,
+        qos: MQTTQoS = .atMostOnce,
+        retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) async throws(MQTT5ClientError) {
+        try await publishBacklog.acquire()
+        let request = nextRequestID() | MQTT5ClientDriver.detachedRequestBit
+        let packet = MQTTPublishPacket(
+            topicName: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        if publishInbox.append(.publish(request, packet, nil)) { schedulePublishDrain() }
+    }
+
+    /// Messages given to `enqueuePublish` that failed after they were accepted.
+    public var failedEnqueuedPublishCount: Int { publishBacklog.failedCount }
+
+    /// Has the driver take what the publish inbox holds (called by whoever found it empty).
+    private func schedulePublishDrain() {
+        let driver = self.driver
+        eventLoop.execute { driver.value.drainPublishInbox() }
+    }
+
+    /// The publishing task was cancelled: a publish still in the inbox fails at once; otherwise the driver is told.
+    private func cancelPublish(_ request: RequestID) {
+        let outcome: (waiter: MQTT5ClientDriver.PublishWaiter?, schedule: Bool) = publishInbox.withLockedItems {
+            items in
+            let index = items.firstIndex {
+                if case .publish(request, _, _) = $0 { return true }
+                return false
+            }
+            if let index, case .publish(_, _, let waiter) = items.remove(at: index) { return (waiter, false) }
+            items.append(.cancel(request))
+            return (nil, items.count == 1)
+        }
+        outcome.waiter?.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+        if outcome.schedule { schedulePublishDrain() }
     }
 
     // MARK: Subscribing
@@ -222,8 +299,10 @@ public final class MQTT5Client: Service, Sendable {
         let buffer = MQTTSubscriptionBuffer(
             capacity: configuration.subscriptionBufferSize,
             hardLimit: configuration.subscriptionBufferSize + Int(configuration.receiveMaximum)
-        ) { delivery in
-            eventLoop.execute { driver.value.messageTaken(delivery) }
+        ) { [takenInbox] delivery in
+            if takenInbox.append(delivery) {
+                eventLoop.execute { driver.value.drainTakenInbox() }
+            }
         }
         let promise = eventLoop.makePromise(of: [MQTTReasonCode].self)
         eventLoop.execute {
@@ -274,7 +353,9 @@ public final class MQTT5Client: Service, Sendable {
 
     // MARK: Helpers
 
-    private func nextRequestID() -> UInt64 {
+    typealias RequestID = MQTTSessionStateMachine.RequestID
+
+    private func nextRequestID() -> RequestID {
         counters.withLockedValue { counters in
             counters.request += 1
             return counters.request

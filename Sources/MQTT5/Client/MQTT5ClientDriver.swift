@@ -18,6 +18,19 @@ struct MQTT5ConnectionOutcome: Sendable {
 final class MQTT5ClientDriver {
     typealias RequestID = MQTTSessionStateMachine.RequestID
     typealias SubscriptionID = MQTTSessionStateMachine.SubscriptionID
+    /// A `publish` call waiting for its outcome.
+    typealias PublishWaiter = UnsafeContinuation<MQTTPublishResult, any Error>
+
+    /// What callers hand the driver through `publishInbox`.
+    enum PublishSubmission: Sendable {
+        /// Without a waiter: an `enqueuePublish`, which holds a place in `publishBacklog`.
+        case publish(RequestID, MQTTPublishPacket, PublishWaiter?)
+        case cancel(RequestID)
+    }
+
+    /// Marks the request of an `enqueuePublish`, whose outcome nobody waits for: the driver keeps no record of
+    /// it, gives its place in `publishBacklog` back when it completes, and counts a failure.
+    static let detachedRequestBit: RequestID = 1 << 63
 
     let configuration: MQTT5ClientConfiguration
     let eventLoop: any EventLoop
@@ -34,12 +47,35 @@ final class MQTT5ClientDriver {
     private var assignedClientIdentifier: String?
     private(set) var connectionInfo: MQTT5ConnectionInfo?
 
-    private var publishes: [RequestID: EventLoopPromise<MQTTPublishResult>] = [:]
+    /// The `publish` calls waiting for an outcome.
+    private var publishes: [RequestID: PublishWaiter] = [:]
     private var subscribes: [RequestID: (promise: EventLoopPromise<[MQTTReasonCode]>, id: SubscriptionID)] = [:]
     private var unsubscribes: [RequestID: EventLoopPromise<[MQTTReasonCode]>] = [:]
     private var buffers: [SubscriptionID: MQTTSubscriptionBuffer] = [:]
     /// Where connection events go; shared with the client, which registers observers on any thread.
     let events = MQTT5ConnectionEventHub()
+    /// Publishes (and their cancellations) from any thread; the client schedules `drainPublishInbox`.
+    let publishInbox = MQTTEventLoopInbox<PublishSubmission>()
+    /// Messages the subscriptions' consumers took; the client schedules `drainTakenInbox`.
+    let takenInbox = MQTTEventLoopInbox<MQTTSessionStateMachine.DeliveryID>()
+    /// The bound on publishes nobody waits for (`enqueuePublish`).
+    let publishBacklog: MQTTPublishBacklog
+    /// The batches being worked through, kept for their capacity.
+    private var publishBatch: [PublishSubmission] = []
+    private var takenBatch: [MQTTSessionStateMachine.DeliveryID] = []
+    /// Nesting of `execute` (and of read bursts): packets are written as they are decided, and flushed, in one
+    /// write, when the outermost ends.
+    private var batchDepth = 0
+    private var needsFlush = false
+    /// Whether a read burst from the connection is under way (it ends with `sessionReadComplete`).
+    private var inReadBurst = false
+    /// Subscription buffers given messages in this batch: a reader waiting on one is woken when it ends.
+    private var buffersToWake: [MQTTSubscriptionBuffer] = []
+    /// Enqueued publishes completed in this batch (and how many failed): their places go back when it ends.
+    private var detachedCompleted = 0
+    private var detachedFailed = 0
+    /// QoS 0 publishes encoded since the last flush: they complete when that write does.
+    private var unflushedQoS0: [RequestID] = []
 
     /// Set once the client is asked to stop: the DISCONNECT to end with, and what waiting callers fail with.
     private(set) var stopRequest: (packet: MQTTDisconnectPacket, error: MQTT5ClientError)?
@@ -53,6 +89,7 @@ final class MQTT5ClientDriver {
         self.eventLoop = eventLoop
         self.logger = logger
         self.session = MQTTSessionStateMachine(configuration: configuration.sessionConfiguration)
+        self.publishBacklog = MQTTPublishBacklog(limit: configuration.maximumPendingPublishes)
     }
 
     private var isStopping: Bool { stopRequest != nil || isFinished }
@@ -100,10 +137,9 @@ final class MQTT5ClientDriver {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
                     }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize)))
                     let handler = MQTT5ConnectionHandler(
                         connect: connect, connectTimeout: configuration.connectTimeout,
+                        maximumPacketSize: configuration.maximumPacketSize,
                         authenticator: configuration.authenticator, delegate: driver.value)
                     driver.value.handler = handler
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -150,19 +186,42 @@ final class MQTT5ClientDriver {
 
     // MARK: Requests
 
-    func publish(_ request: RequestID, _ packet: MQTTPublishPacket, promise: EventLoopPromise<MQTTPublishResult>) {
-        guard !isStopping else {
-            promise.fail(stoppedError)
-            return
+    /// Takes every publish (and cancellation) queued in `publishInbox`; what they make the session send goes out
+    /// in one write.
+    func drainPublishInbox() {
+        publishInbox.take(into: &publishBatch)
+        guard !publishBatch.isEmpty else { return }
+        batchDepth += 1
+        var actions: [MQTTSessionStateMachine.Action] = []
+        for submission in publishBatch {
+            switch submission {
+            case .publish(let request, let packet, let waiter):
+                guard !isStopping else {
+                    if let waiter {
+                        waiter.resume(throwing: stoppedError)
+                    } else {
+                        completeDetached(.failure(stoppedError))
+                    }
+                    continue
+                }
+                if let waiter { publishes[request] = waiter }
+                session.publishRequested(request, packet, into: &actions)
+            case .cancel(let request):
+                execute(actions)
+                actions.removeAll(keepingCapacity: true)
+                publishCancelled(request)
+            }
         }
-        publishes[request] = promise
-        execute(session.publishRequested(request, packet))
+        execute(actions)
+        publishBatch.removeAll(keepingCapacity: true)
+        endBatch()
     }
 
     func publishCancelled(_ request: RequestID) {
-        guard let promise = publishes.removeValue(forKey: request) else { return }
+        // Only a caller who waits can cancel; an enqueued publish, once accepted, goes on.
+        guard let waiter = publishes.removeValue(forKey: request) else { return }
         session.publishCancelled(request)
-        promise.fail(MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
+        waiter.resume(throwing: MQTT5ClientError(.cancelled, "the publishing task was cancelled"))
     }
 
     func subscribe(
@@ -204,8 +263,15 @@ final class MQTT5ClientDriver {
         execute(session.unsubscribeRequested(request, id: id))
     }
 
-    func messageTaken(_ delivery: MQTTSessionStateMachine.DeliveryID) {
-        execute(session.messageTaken(delivery))
+    /// Takes every delivery the subscriptions' consumers took since the last time; the acknowledgements they
+    /// release go out in one write.
+    func drainTakenInbox() {
+        takenInbox.take(into: &takenBatch)
+        guard !takenBatch.isEmpty else { return }
+        batchDepth += 1
+        for delivery in takenBatch { execute(session.messageTaken(delivery)) }
+        takenBatch.removeAll(keepingCapacity: true)
+        endBatch()
     }
 
     func reauthenticate(promise: EventLoopPromise<Void>) {
@@ -282,7 +348,8 @@ final class MQTT5ClientDriver {
         isFinished = true
         let failure = error ?? stoppedError
         execute(session.shutDown(failure))
-        for promise in publishes.values { promise.fail(failure) }
+        for waiter in publishes.values { waiter.resume(throwing: failure) }
+        publishBacklog.close(failure)
         for (promise, _) in subscribes.values { promise.fail(failure) }
         for promise in unsubscribes.values { promise.fail(failure) }
         publishes = [:]
@@ -301,29 +368,24 @@ final class MQTT5ClientDriver {
 
     private func execute(_ actions: [MQTTSessionStateMachine.Action]) {
         guard !actions.isEmpty else { return }
-        var wrote = false
+        batchDepth += 1
         var taken: [MQTTSessionStateMachine.DeliveryID] = []
         for action in actions {
             switch action {
             case .send(let packet):
-                handler?.send(packet, flush: false)
-                wrote = true
+                guard let handler else { continue }
+                _ = handler.send(packet, flush: false)
+                needsFlush = true
             case .sendQoS0(let packet, let request):
                 guard let handler else {
                     complete(request, .failure(MQTT5ClientError(.connectionFailed, "not connected")))
                     continue
                 }
-                let written = eventLoop.makePromise(of: Void.self)
-                handler.send(.publish(packet), promise: written, flush: false)
-                wrote = true
-                written.futureResult.assumeIsolated().whenComplete { [self] result in
-                    switch result {
-                    case .success: complete(request, .success(MQTTPublishResult()))
-                    case .failure(let error):
-                        complete(
-                            request,
-                            .failure(error as? MQTT5ClientError ?? MQTT5ClientError(.connectionFailed, "\(error)")))
-                    }
+                if let error = handler.send(.publish(packet), flush: false) {
+                    complete(request, .failure(error))
+                } else {
+                    needsFlush = true
+                    if Self.isDetached(request) || publishes[request] != nil { unflushedQoS0.append(request) }
                 }
             case .completePublish(let request, let result):
                 complete(request, result)
@@ -346,7 +408,11 @@ final class MQTT5ClientDriver {
                         if let delivery { taken.append(delivery) }
                         continue
                     }
-                    if let takenNow = buffer.push(message, delivery: delivery) { taken.append(takenNow) }
+                    let (dropped, handedOver) = buffer.pushDeferringWake(message, delivery: delivery)
+                    if let dropped { taken.append(dropped) }
+                    if let handedOver { taken.append(handedOver) }
+                    // A reader still waiting is woken once, when the batch ends.
+                    if buffersToWake.last !== buffer { buffersToWake.append(buffer) }
                 }
             case .finishSubscription(let id, let error):
                 logger.warning(
@@ -359,8 +425,48 @@ final class MQTT5ClientDriver {
                 handler?.protocolViolation(error)
             }
         }
-        if wrote { handler?.flush() }
         for delivery in taken { execute(session.messageTaken(delivery)) }
+        endBatch()
+    }
+
+    /// Ends one level of batching; the outermost writes what was encoded, in one write, and completes the QoS 0
+    /// publishes in it once the write does.
+    private func endBatch() {
+        if batchDepth == 1 && !buffersToWake.isEmpty {
+            // Readers take their first message now; what that releases (acknowledgements) joins this batch.
+            let buffers = buffersToWake
+            buffersToWake = []
+            for buffer in buffers {
+                for delivery in buffer.wakeReaders() { execute(session.messageTaken(delivery)) }
+            }
+        }
+        batchDepth -= 1
+        guard batchDepth == 0 else { return }
+        if needsFlush {
+            needsFlush = false
+            let written = unflushedQoS0
+            unflushedQoS0 = []
+            if written.isEmpty {
+                handler?.flush()
+            } else if let handler {
+                let promise = eventLoop.makePromise(of: Void.self)
+                handler.flush(promise: promise)
+                promise.futureResult.assumeIsolated().whenComplete { [self] result in
+                    let outcome: Result<MQTTPublishResult, MQTT5ClientError> = result.map { MQTTPublishResult() }
+                        .mapError { $0 as? MQTT5ClientError ?? MQTT5ClientError(.connectionFailed, "\($0)") }
+                    var detached = 0
+                    for request in written {
+                        if Self.isDetached(request) { detached += 1 } else { complete(request, outcome) }
+                    }
+                    completeDetached(outcome, count: detached)
+                }
+            } else {
+                for request in written {
+                    complete(request, .failure(MQTT5ClientError(.connectionFailed, "the connection is closed")))
+                }
+            }
+        }
+        releaseDetached()
         handler?.setReadingPaused(session.isOverReceiveMaximum)
         if drainTimer != nil && !session.hasOutstandingPublishes { disconnectNow() }
     }
@@ -369,8 +475,32 @@ final class MQTT5ClientDriver {
     var isReadingPaused: Bool { handler?.isReadingPaused ?? false }
 
     private func complete(_ request: RequestID, _ result: Result<MQTTPublishResult, MQTT5ClientError>) {
-        publishes.removeValue(forKey: request)?.completeWith(result.mapError { $0 as any Error })
+        if Self.isDetached(request) {
+            completeDetached(result)
+        } else {
+            publishes.removeValue(forKey: request)?.resume(with: result.mapError { $0 as any Error })
+        }
     }
+
+    /// `count` enqueued publishes completed with `result`; their places are given back when the batch ends.
+    private func completeDetached(_ result: Result<MQTTPublishResult, MQTT5ClientError>, count: Int = 1) {
+        guard count > 0 else { return }
+        detachedCompleted += count
+        if case .failure(let error) = result {
+            logger.debug("enqueued publishes failed", metadata: ["error": "\(error)", "mqtt.count": "\(count)"])
+            detachedFailed += count
+        }
+        if batchDepth == 0 { releaseDetached() }
+    }
+
+    private func releaseDetached() {
+        guard detachedCompleted > 0 else { return }
+        publishBacklog.release(completed: detachedCompleted, failed: detachedFailed)
+        detachedCompleted = 0
+        detachedFailed = 0
+    }
+
+    private static func isDetached(_ request: RequestID) -> Bool { request & detachedRequestBit != 0 }
 }
 
 extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {
@@ -396,11 +526,29 @@ extension MQTT5ClientDriver: MQTT5ConnectionHandlerDelegate {
 
     func sessionPacketReceived(_ handler: MQTT5ConnectionHandler, _ packet: MQTTPacket) {
         guard handler === self.handler else { return }
+        if !inReadBurst {
+            // What the packets of one read answer (acknowledgements, publishes a PUBACK made room for) goes out in
+            // one write when the read completes.
+            inReadBurst = true
+            batchDepth += 1
+        }
         execute(session.packetReceived(packet))
+    }
+
+    func sessionReadComplete(_ handler: MQTT5ConnectionHandler) {
+        guard handler === self.handler else { return }
+        endReadBurst()
+    }
+
+    private func endReadBurst() {
+        guard inReadBurst else { return }
+        inReadBurst = false
+        endBatch()
     }
 
     func connectionClosed(_ handler: MQTT5ConnectionHandler, error: MQTT5ClientError) {
         guard handler === self.handler else { return }
+        endReadBurst()
         self.handler = nil
         channel = nil
         if connectionInfo != nil {

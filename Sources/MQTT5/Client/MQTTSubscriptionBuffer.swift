@@ -19,20 +19,36 @@ final class MQTTSubscriptionBuffer: Sendable {
     var droppedCount: Int { state.withLockedValue { $0.droppedCount } }
     var bufferedCount: Int { state.withLockedValue { $0.entries.count } }
 
-    /// Adds a message; returns a delivery that must count as taken at once (handed over, or dropped).
-    func push(
+    /// Buffers a message. A waiting reader is woken by `wakeReaders` after the batch, so that a reader that keeps
+    /// up wakes once per batch rather than once per message; but at once (handed the oldest message) when QoS 0
+    /// messages fill half the buffer, or when more QoS 1 and 2 messages wait than the client's Receive Maximum (a
+    /// server that sends more than it may could otherwise fill the rest of the buffer within one read).
+    /// Returns the deliveries taken at once: dropped, or handed over.
+    func pushDeferringWake(
         _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
-    ) -> MQTTSessionStateMachine.DeliveryID? {
-        let outcome = state.withLockedValue { $0.push(State.Entry(message: message, delivery: delivery)) }
-        switch outcome {
-        case .buffered:
-            return nil
-        case .handedOver(let waiter, let entry):
-            waiter.resume(returning: .success(entry.message))
-            return entry.delivery
-        case .dropped(let delivery):
-            return delivery
+    ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, handedOver: MQTTSessionStateMachine.DeliveryID?) {
+        let entry = State.Entry(message: message, delivery: delivery)
+        let (outcome, handOver) = state.withLockedValue { state -> (State.PushOutcome, (Waiter, State.Entry)?) in
+            let outcome = state.pushDeferringHandOver(entry)
+            let threshold = delivery == nil ? state.capacity / 2 : state.hardLimit - state.capacity
+            guard state.entries.count >= threshold else { return (outcome, nil) }
+            return (outcome, state.handOver())
         }
+        var dropped: MQTTSessionStateMachine.DeliveryID?
+        if case .dropped(let delivery) = outcome { dropped = delivery }
+        guard let (waiter, oldest) = handOver else { return (dropped, nil) }
+        waiter.resume(returning: .success(oldest.message))
+        return (dropped, oldest.delivery)
+    }
+
+    /// Hands the oldest messages to the readers waiting, if any; returns their deliveries, now taken.
+    func wakeReaders() -> [MQTTSessionStateMachine.DeliveryID] {
+        var taken: [MQTTSessionStateMachine.DeliveryID] = []
+        while let (waiter, entry) = state.withLockedValue({ $0.handOver() }) {
+            waiter.resume(returning: .success(entry.message))
+            if let delivery = entry.delivery { taken.append(delivery) }
+        }
+        return taken
     }
 
     /// Ends the stream; returns the deliveries discarded with it.

@@ -78,7 +78,8 @@ public struct MQTT5ClientConfiguration: Sendable {
     /// Maximum instead. Default: 100.
     public var subscriptionBufferSize: Int = 100
     /// Publishes that may wait for a connection or for room under the server's Receive Maximum; more fail with
-    /// `tooManyPendingRequests`. Default: 1,000.
+    /// `tooManyPendingRequests`. Also the most `enqueuePublish` messages outstanding at once: a caller beyond
+    /// that waits until half of them have completed. Default: 1,000.
     public var maximumPendingPublishes: Int = 1000
 
     public init(host: String, port: Int = 1883, clientIdentifier: String) {

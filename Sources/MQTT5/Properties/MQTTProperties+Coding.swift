@@ -16,7 +16,8 @@ extension MQTTProperties {
                 .truncated, "Property Length \(length), \(buffer.readableBytes) bytes left in the packet")
         }
         var properties = MQTTProperties()
-        var seen: Set<MQTTPropertyIdentifier> = []
+        // Identifiers are below 64: one bit each.
+        var seen: UInt64 = 0
         while section.readableBytes > 0 {
             let rawIdentifier = try section.readMQTTVariableByteInteger()
             guard rawIdentifier <= Int(UInt8.max),
@@ -27,7 +28,9 @@ extension MQTTProperties {
             guard identifier.isAllowed(in: context) else {
                 throw MQTTProtocolError(.propertyNotAllowed, "\(identifier) is not allowed in \(context)")
             }
-            guard seen.insert(identifier).inserted || identifier.mayRepeat(in: context) else {
+            let bit: UInt64 = 1 << UInt64(identifier.rawValue)
+            defer { seen |= bit }
+            guard seen & bit == 0 || identifier.mayRepeat(in: context) else {
                 throw MQTTProtocolError(.duplicateProperty, "\(identifier) appears more than once in \(context)")
             }
             try properties.readValue(of: identifier, from: &section)
@@ -58,7 +61,7 @@ extension MQTTProperties {
             guard value != 0 else {
                 throw MQTTProtocolError(.invalidPropertyValue, "\(identifier) of 0; it is 1 to 268,435,455")
             }
-            subscriptionIdentifiers.append(value)
+            appendSubscriptionIdentifier(value)
         case .sessionExpiryInterval: sessionExpiryInterval = try buffer.readMQTTFourByteInteger()
         case .assignedClientIdentifier: assignedClientIdentifier = try buffer.readMQTTString()
         case .serverKeepAlive: serverKeepAlive = try buffer.readMQTTTwoByteInteger()
@@ -87,7 +90,7 @@ extension MQTTProperties {
         case .userProperty:
             let name = try buffer.readMQTTString()
             let value = try buffer.readMQTTString()
-            userProperties.append(MQTTUserProperty(name: name, value: value))
+            appendUserProperty(MQTTUserProperty(name: name, value: value))
         case .maximumPacketSize:
             let value = try buffer.readMQTTFourByteInteger()
             guard value != 0 else { throw MQTTProtocolError(.invalidPropertyValue, "\(identifier) of 0") }
@@ -133,7 +136,20 @@ extension MQTTProperties {
     /// Checks that these properties may be sent in `context`: each is allowed there, appears no more often than
     /// allowed, and has a value in range.
     public func validate(in context: MQTTPropertyContext) throws(MQTTProtocolError) {
-        for identifier in presentIdentifiers where !identifier.isAllowed(in: context) {
+        if isEmptyExceptTopicAlias {
+            if let topicAlias {
+                // Topic Alias belongs to PUBLISH only (table 2-4); no set of contexts built per message.
+                guard context == .publish else {
+                    throw MQTTProtocolError(
+                        .propertyNotAllowed, "\(MQTTPropertyIdentifier.topicAlias) is not allowed in \(context)")
+                }
+                if topicAlias == 0 {
+                    throw MQTTProtocolError(.invalidTopicAlias, "a Topic Alias of 0 is not permitted")
+                }
+            }
+            return
+        }
+        for identifier in Self.allIdentifiers where isPresent(identifier) && !identifier.isAllowed(in: context) {
             throw MQTTProtocolError(.propertyNotAllowed, "\(identifier) is not allowed in \(context)")
         }
         if subscriptionIdentifiers.count > 1 && !MQTTPropertyIdentifier.subscriptionIdentifier.mayRepeat(in: context) {
@@ -159,6 +175,15 @@ extension MQTTProperties {
     /// after checking them with `validate(in:)`.
     package func write(into buffer: inout ByteBuffer, context: MQTTPropertyContext) throws(MQTTProtocolError) {
         try validate(in: context)
+        if isEmptyExceptTopicAlias {
+            if let topicAlias {
+                buffer.writeMultipleIntegers(
+                    UInt8(3), MQTTPropertyIdentifier.topicAlias.rawValue, topicAlias, endianness: .big)
+            } else {
+                buffer.writeInteger(UInt8(0))
+            }
+            return
+        }
         try buffer.writeMQTTLengthPrefixed { (section: inout ByteBuffer) throws(MQTTProtocolError) in
             try writeValues(into: &section)
         }

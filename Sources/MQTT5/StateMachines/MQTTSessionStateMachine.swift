@@ -74,6 +74,22 @@ struct MQTTSessionStateMachine {
         var inboundAliases: [UInt16: String] = [:]
     }
 
+    /// What the server's CONNACK allows a PUBLISH, copied out of `connection` for the publish path.
+    private struct PublishLimits {
+        var maximumPacketSize: Int
+        var maximumQoS: MQTTQoS
+        var retainAvailable: Bool
+        var receiveMaximum: Int
+    }
+
+    /// The Topic Alias used last on this connection, with the properties of a PUBLISH that uses it and has no
+    /// others: publishing to one topic again and again neither hashes its name nor builds properties each time.
+    private struct LastOutboundAlias {
+        var topicName: String
+        var alias: UInt16
+        var properties: MQTTProperties
+    }
+
     struct OutboundPublish: Hashable, Sendable {
         enum Stage: Hashable, Sendable {
             /// Sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
@@ -130,7 +146,20 @@ struct MQTTSessionStateMachine {
     }
 
     let configuration: Configuration
-    private(set) var connection: Connection?
+    private(set) var connection: Connection? {
+        didSet {
+            limits = connection.map { connection in
+                PublishLimits(
+                    maximumPacketSize: connection.info.maximumPacketSize, maximumQoS: connection.info.maximumQoS,
+                    retainAvailable: connection.info.retainAvailable,
+                    receiveMaximum: Int(connection.info.receiveMaximum))
+            }
+            if connection == nil { lastOutboundAlias = nil }
+        }
+    }
+    /// Set exactly while `connection` is (checking it copies nothing).
+    private var limits: PublishLimits?
+    private var lastOutboundAlias: LastOutboundAlias?
 
     private(set) var packetIdentifiers = MQTTPacketIdentifierAllocator()
     /// QoS 1 and 2 messages sent and not yet completed, by Packet Identifier.
@@ -138,7 +167,17 @@ struct MQTTSessionStateMachine {
     private var nextSequence: UInt64 = 0
     private(set) var pendingPublishes: Deque<PendingPublish> = []
 
-    private(set) var subscriptions: [SubscriptionID: Subscription] = [:]
+    private(set) var subscriptions: [SubscriptionID: Subscription] = [:] {
+        didSet {
+            if subscriptions.count == 1, let only = subscriptions.first {
+                onlySubscription = (only.key, only.value.filters)
+            } else {
+                onlySubscription = nil
+            }
+        }
+    }
+    /// The subscription and its filters when there is exactly one, for routing without copying it per message.
+    private var onlySubscription: (id: SubscriptionID, filters: [MQTTTopicFilter])?
     private var subAckWaits: [UInt16: SubscriptionID] = [:]
     private var unsentUnsubscribes: Deque<Unsubscribe> = []
     private var unsubAckWaits: [UInt16: Unsubscribe] = [:]
@@ -165,6 +204,7 @@ struct MQTTSessionStateMachine {
 
     /// CONNACK accepted a connection.
     mutating func connectionEstablished(_ info: MQTT5ConnectionInfo) -> [Action] {
+        lastOutboundAlias = nil
         connection = Connection(
             info: info,
             outboundAliasLimit: Int(min(configuration.outboundTopicAliasMaximum, info.topicAliasMaximum)))
@@ -287,22 +327,33 @@ struct MQTTSessionStateMachine {
 
     /// The application publishes `packet` (Topic Name, payload, QoS, RETAIN, properties; no Packet Identifier).
     mutating func publishRequested(_ request: RequestID, _ packet: MQTTPublishPacket) -> [Action] {
+        var actions: [Action] = []
+        publishRequested(request, packet, into: &actions)
+        return actions
+    }
+
+    /// `publishRequested`, appending the actions to `actions`: the driver takes many publishes at once.
+    mutating func publishRequested(_ request: RequestID, _ packet: MQTTPublishPacket, into actions: inout [Action]) {
         if let error = Self.validateOutgoing(packet) {
-            return [.completePublish(request, .failure(error))]
+            actions.append(.completePublish(request, .failure(error)))
+            return
         }
         guard pendingPublishes.count < configuration.maximumPendingPublishes else {
             let error = MQTT5ClientError(
                 .tooManyPendingRequests,
                 "\(pendingPublishes.count) publishes already wait for the connection or the server's Receive Maximum")
-            return [.completePublish(request, .failure(error))]
+            actions.append(.completePublish(request, .failure(error)))
+            return
         }
-        var packet = packet
-        packet.packetIdentifier = nil
-        packet.dup = false
-        pendingPublishes.append(PendingPublish(request: request, packet: packet))
-        var actions: [Action] = []
-        releasePending(into: &actions)
-        return actions
+        var pending = PendingPublish(request: request, packet: packet)
+        if packet.packetIdentifier != nil || packet.dup {
+            pending.packet.packetIdentifier = nil
+            pending.packet.dup = false
+        }
+        // Nothing waiting before it: it goes at once, unless it has to wait for the connection or for room.
+        if !pendingPublishes.isEmpty || !release(pending, into: &actions) {
+            pendingPublishes.append(pending)
+        }
     }
 
     private static func validateOutgoing(_ packet: MQTTPublishPacket) -> MQTT5ClientError? {
@@ -329,50 +380,56 @@ struct MQTTSessionStateMachine {
     /// Sends queued publishes while connected, in order: QoS 0 at once, QoS 1 and 2 while fewer than the server's
     /// Receive Maximum are unacknowledged and a Packet Identifier is free.
     private mutating func releasePending(into actions: inout [Action]) {
-        while let connection, let head = pendingPublishes.first {
-            var packet = head.packet
-            if let error = check(packet, against: connection.info) {
-                pendingPublishes.removeFirst()
-                actions.append(.completePublish(head.request, .failure(error)))
-                continue
+        while limits != nil, let head = pendingPublishes.popFirst() {
+            guard release(head, into: &actions) else {
+                pendingPublishes.prepend(head)
+                return
             }
-            if packet.qos == .atMostOnce {
-                guard let sent = aliased(packet, request: head.request, into: &actions) else {
-                    pendingPublishes.removeFirst()
-                    continue
-                }
-                pendingPublishes.removeFirst()
-                actions.append(.sendQoS0(sent, request: head.request))
-                continue
-            }
-            guard inFlight.count < Int(connection.info.receiveMaximum),
-                let identifier = packetIdentifiers.allocate()
-            else { return }
-            packet.packetIdentifier = identifier
-            guard let sent = aliased(packet, request: head.request, into: &actions) else {
-                packetIdentifiers.release(identifier)
-                pendingPublishes.removeFirst()
-                continue
-            }
-            pendingPublishes.removeFirst()
-            inFlight[identifier] = OutboundPublish(
-                request: head.request, packet: packet, sequence: nextSequence, stage: .awaitingAcknowledgement)
-            nextSequence += 1
-            actions.append(.send(.publish(sent)))
         }
     }
 
-    /// What the server's CONNACK forbids.
-    private func check(_ packet: MQTTPublishPacket, against info: MQTT5ConnectionInfo) -> MQTT5ClientError? {
-        if packet.qos > info.maximumQoS {
-            return MQTT5ClientError(
+    /// Sends (or fails) one publish; false when it has to wait: no connection, or no room under the server's
+    /// Receive Maximum, or no free Packet Identifier.
+    private mutating func release(_ pending: PendingPublish, into actions: inout [Action]) -> Bool {
+        guard let limits else { return false }
+        let packet = pending.packet
+        if packet.qos > limits.maximumQoS {
+            let error = MQTT5ClientError(
                 .qosNotSupported,
-                "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(info.maximumQoS)")
+                "\(packet.qos) to '\(packet.topicName)'; the server's Maximum QoS is \(limits.maximumQoS)")
+            actions.append(.completePublish(pending.request, .failure(error)))
+            return true
         }
-        if packet.retain && !info.retainAvailable {
-            return MQTT5ClientError(.retainNotSupported, "a retained message to '\(packet.topicName)'")
+        if packet.retain && !limits.retainAvailable {
+            let error = MQTT5ClientError(.retainNotSupported, "a retained message to '\(packet.topicName)'")
+            actions.append(.completePublish(pending.request, .failure(error)))
+            return true
         }
-        return nil
+        if packet.qos == .atMostOnce {
+            if let sent = aliased(
+                packet, request: pending.request, maximumPacketSize: limits.maximumPacketSize, into: &actions)
+            {
+                actions.append(.sendQoS0(sent, request: pending.request))
+            }
+            return true
+        }
+        guard inFlight.count < limits.receiveMaximum, let identifier = packetIdentifiers.allocate() else {
+            return false
+        }
+        var numbered = packet
+        numbered.packetIdentifier = identifier
+        guard
+            let sent = aliased(
+                numbered, request: pending.request, maximumPacketSize: limits.maximumPacketSize, into: &actions)
+        else {
+            packetIdentifiers.release(identifier)
+            return true
+        }
+        inFlight[identifier] = OutboundPublish(
+            request: pending.request, packet: numbered, sequence: nextSequence, stage: .awaitingAcknowledgement)
+        nextSequence += 1
+        actions.append(.send(.publish(sent)))
+        return true
     }
 
     /// The form `packet` is sent in on this connection: with a Topic Alias when the server accepts aliases and one
@@ -381,38 +438,53 @@ struct MQTTSessionStateMachine {
     private mutating func aliased(
         _ packet: MQTTPublishPacket,
         request: RequestID,
+        maximumPacketSize maximum: Int,
         into actions: inout [Action]
     ) -> MQTTPublishPacket? {
-        guard var connection else { return nil }
-        let maximum = connection.info.maximumPacketSize
-        var candidates: [(packet: MQTTPublishPacket, newAlias: UInt16?)] = []
-        if let alias = connection.outboundAliases[packet.topicName] {
-            var short = packet
-            short.topicName = ""
-            short.properties.topicAlias = alias
-            candidates.append((short, nil))
-        } else if connection.outboundAliases.count < connection.outboundAliasLimit {
-            let alias = UInt16(connection.outboundAliases.count + 1)
-            var first = packet
-            first.properties.topicAlias = alias
-            candidates.append((first, alias))
+        guard limits != nil else { return nil }
+        var alias: UInt16?
+        var isNewAlias = false
+        if let last = lastOutboundAlias, last.topicName == packet.topicName {
+            if packet.properties.isEmpty {
+                // The usual repeat: the Topic Name replaced by the alias, properties prepared before.
+                var short = packet
+                short.topicName = ""
+                short.properties = last.properties
+                if let size = try? short.encodedSize(), size <= maximum { return short }
+            }
+            alias = last.alias
+        } else if let known = connection!.outboundAliases[packet.topicName] {
+            alias = known
+        } else if connection!.outboundAliases.count < connection!.outboundAliasLimit {
+            alias = UInt16(connection!.outboundAliases.count + 1)
+            isNewAlias = true
         }
-        candidates.append((packet, nil))
         var size = 0
-        for candidate in candidates {
+        if let alias {
+            var short = packet
+            if !isNewAlias { short.topicName = "" }
+            short.properties.topicAlias = alias
             do throws(MQTTProtocolError) {
-                size = try candidate.packet.encodedSize()
+                size = try short.encodedSize()
             } catch {
                 actions.append(.completePublish(request, .failure(MQTT5ClientError(.invalidArgument, "\(error)"))))
                 return nil
             }
-            guard size <= maximum else { continue }
-            if let alias = candidate.newAlias {
-                connection.outboundAliases[packet.topicName] = alias
-                self.connection = connection
+            if size <= maximum {
+                if isNewAlias { connection!.outboundAliases[packet.topicName] = alias }
+                var aliasOnly = MQTTProperties()
+                aliasOnly.topicAlias = alias
+                lastOutboundAlias = LastOutboundAlias(topicName: packet.topicName, alias: alias, properties: aliasOnly)
+                return short
             }
-            return candidate.packet
         }
+        do throws(MQTTProtocolError) {
+            size = try packet.encodedSize()
+        } catch {
+            actions.append(.completePublish(request, .failure(MQTT5ClientError(.invalidArgument, "\(error)"))))
+            return nil
+        }
+        if size <= maximum { return packet }
         let error = MQTT5ClientError(
             .packetTooLarge,
             "a PUBLISH of \(size) bytes to '\(packet.topicName)'; the server accepts at most \(maximum)")
@@ -506,7 +578,7 @@ struct MQTTSessionStateMachine {
     }
 
     private mutating func publishReceived(_ publish: MQTTPublishPacket) -> [Action] {
-        guard var connection else { return [] }
+        guard limits != nil else { return [] }
         var topic = publish.topicName
         var properties = publish.properties
         if let alias = properties.topicAlias {
@@ -520,7 +592,7 @@ struct MQTTSessionStateMachine {
                 ]
             }
             if topic.isEmpty {
-                guard let known = connection.inboundAliases[alias] else {
+                guard let known = connection!.inboundAliases[alias] else {
                     return [
                         .protocolViolation(
                             MQTTProtocolError(
@@ -530,8 +602,7 @@ struct MQTTSessionStateMachine {
                 }
                 topic = known
             } else {
-                connection.inboundAliases[alias] = topic
-                self.connection = connection
+                connection!.inboundAliases[alias] = topic
             }
             properties.topicAlias = nil
         }
@@ -605,7 +676,7 @@ struct MQTTSessionStateMachine {
 
     /// Sends PUBACK or PUBREC for the messages at the head of the arrival order that every subscription has taken.
     private mutating func releaseAcknowledgements(into actions: inout [Action]) {
-        guard connection != nil else { return }
+        guard limits != nil else { return }
         while let head = inboundOrder.first, let message = inbound[head], message.remainingTakes == 0,
             !message.awaitingRedelivery
         {
@@ -642,6 +713,10 @@ struct MQTTSessionStateMachine {
     /// whose subscription does not match the topic is ignored: it was given by an earlier process to a session
     /// the server kept, and names another subscription now.
     func route(_ message: MQTTMessage) -> [SubscriptionID] {
+        if let only = onlySubscription {
+            // With one subscription, identified or not, the message is its when a filter matches.
+            return only.filters.contains { $0.matches(topicName: message.topic) } ? [only.id] : []
+        }
         let identifiers = message.properties.subscriptionIdentifiers.filter { identifier in
             subscriptions[identifier]?.filters.contains { $0.matches(topicName: message.topic) } == true
         }

@@ -64,6 +64,25 @@ struct MQTTSubscriptionBufferState<Waiter> {
         return .buffered
     }
 
+    /// Like `push`, but a waiting reader is not handed the entry now: `handOver` does that once a whole batch is
+    /// in, so that a reader that keeps up wakes once per batch rather than once per message.
+    mutating func pushDeferringHandOver(_ entry: Entry) -> PushOutcome {
+        guard end == nil else { return .dropped(entry.delivery) }
+        let limit = entry.delivery == nil ? capacity : hardLimit
+        guard entries.count < limit else {
+            droppedCount += 1
+            return .dropped(entry.delivery)
+        }
+        entries.append(entry)
+        return .buffered
+    }
+
+    /// The longest waiting reader with the oldest entry, when there are both.
+    mutating func handOver() -> (Waiter, Entry)? {
+        guard !waiters.isEmpty, !entries.isEmpty else { return nil }
+        return (waiters.removeFirst().waiter, entries.removeFirst())
+    }
+
     mutating func next() -> NextOutcome {
         if let entry = entries.popFirst() { return .message(entry) }
         if let end { return .ended(end) }

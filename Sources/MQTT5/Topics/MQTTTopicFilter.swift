@@ -10,6 +10,8 @@ public struct MQTTTopicFilter: Hashable, Sendable, CustomStringConvertible {
     /// The part matched against Topic Names: `rawValue` without any `$share/{ShareName}/` prefix.
     public let filter: String
     private let levels: [[UInt8]]
+    /// Without wildcards: matching is comparing bytes.
+    private let isLiteral: Bool
 
     private static let sharePrefix = Array("$share/".utf8)
 
@@ -55,6 +57,9 @@ public struct MQTTTopicFilter: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
         self.filter = String(decoding: filterBytes, as: UTF8.self)
         self.levels = levels
+        self.isLiteral =
+            !filterBytes.contains(MQTTTopic.singleLevelWildcard)
+            && !filterBytes.contains(MQTTTopic.multiLevelWildcard)
     }
 
     /// Whether this is a shared subscription (`$share/{ShareName}/{filter}`).
@@ -70,6 +75,7 @@ public struct MQTTTopicFilter: Hashable, Sendable, CustomStringConvertible {
     /// a Topic Name starting with `$` (4.7.2).
     public func matches(topicName: String) -> Bool {
         let name = topicName.utf8
+        if isLiteral { return name.count == filter.utf8.count && name.elementsEqual(filter.utf8) }
         guard let firstByte = name.first else { return false }
         if firstByte == UInt8(ascii: "$"), let first = levels.first,
             first == [MQTTTopic.singleLevelWildcard] || first == [MQTTTopic.multiLevelWildcard]

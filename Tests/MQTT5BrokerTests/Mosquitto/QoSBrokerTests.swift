@@ -127,6 +127,32 @@ struct QoSBrokerTests {
         }
     }
 
+    @Test func enqueuedPublishesArriveInOrderAndDisconnectWaitsForThem() async throws {
+        try await withMosquitto { broker in
+            let subscriber = makeClient(broker, id: "enqueue-subscriber")
+            // A small bound, so that enqueuing waits for room again and again.
+            let publisher = makeClient(broker, id: "enqueue-publisher") { $0.maximumPendingPublishes = 5 }
+            try await whileRunning([subscriber]) {
+                let subscription = try await subscriber.subscribe(to: "enqueue/#", qos: .atLeastOnce)
+                let count = 200
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await publisher.run() }
+                    try await publisher.waitUntilConnected()
+                    for index in 0..<count {
+                        try await publisher.enqueuePublish(
+                            topic: "enqueue/\(index % 3)", payload: ByteBuffer(string: "\(index)"), qos: .atLeastOnce)
+                    }
+                    // Returns once every enqueued message is acknowledged.
+                    try await publisher.disconnect()
+                    try await group.waitForAll()
+                }
+                #expect(publisher.failedEnqueuedPublishCount == 0)
+                let messages = try await collect(count, from: subscription)
+                #expect(messages.map { Int($0.text)! } == Array(0..<count))
+            }
+        }
+    }
+
     @Test func manyConcurrentQoS2PublishesArriveExactlyOnce() async throws {
         try await withMosquitto { broker in
             let subscriber = makeClient(broker, id: "qos2-many-subscriber") { $0.receiveMaximum = 8 }

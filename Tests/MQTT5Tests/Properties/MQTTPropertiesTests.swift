@@ -244,4 +244,28 @@ import Testing
         #expect(properties.serverReference != nil)
         #expect(MQTTProperties().isEmpty)
     }
+
+    @Test func aChangedCopyLeavesTheOriginalAlone() {
+        var original = MQTTProperties()
+        original.contentType = "a"
+        var copy = original
+        copy.contentType = "b"
+        copy.subscriptionIdentifiers.append(7)
+        #expect(original.contentType == "a")
+        #expect(original.subscriptionIdentifiers == [])
+        #expect(copy.contentType == "b")
+        #expect(copy.subscriptionIdentifiers == [7])
+    }
+
+    @Test func propertiesSetAndClearedAgainEqualNone() {
+        var properties = MQTTProperties()
+        properties.topicAlias = 3
+        #expect(properties != MQTTProperties())
+        #expect(!properties.isEmpty)
+        properties.topicAlias = nil
+        #expect(properties == MQTTProperties())
+        #expect(properties.hashValue == MQTTProperties().hashValue)
+        #expect(properties.isEmpty)
+    }
+
 }

@@ -69,6 +69,42 @@ import Testing
         #expect(state.unpark(id: 7) == nil)
     }
 
+    @Test func aDeferredHandOverGivesTheWaitingReaderTheOldestMessage() {
+        var state = State(capacity: 10, hardLimit: 12)
+        state.park("reader", id: 1)
+        // Buffered although a reader waits: it is woken once the batch is in.
+        guard case .buffered = state.pushDeferringHandOver(Self.entry("a")),
+            case .buffered = state.pushDeferringHandOver(Self.entry("b", delivery: 2))
+        else {
+            Issue.record("expected both buffered")
+            return
+        }
+        guard let (waiter, entry) = state.handOver() else {
+            Issue.record("expected a hand-over")
+            return
+        }
+        #expect(waiter == "reader")
+        #expect(String(buffer: entry.message.payload) == "a")
+        #expect(state.handOver() == nil)
+        #expect(Self.text(state.next()) == "b")
+    }
+
+    @Test func aDeferredPushKeepsTheBounds() {
+        var state = State(capacity: 1, hardLimit: 2)
+        _ = state.pushDeferringHandOver(Self.entry("a"))
+        guard case .dropped(nil) = state.pushDeferringHandOver(Self.entry("b")) else {
+            Issue.record("expected QoS 0 dropped at the capacity")
+            return
+        }
+        guard case .buffered = state.pushDeferringHandOver(Self.entry("c", delivery: 3)),
+            case .dropped(4) = state.pushDeferringHandOver(Self.entry("d", delivery: 4))
+        else {
+            Issue.record("expected QoS 1 kept up to the hard limit, then dropped")
+            return
+        }
+        #expect(state.droppedCount == 2)
+    }
+
     @Test func finishingKeepsMessagesForReadersUnlessTheyAreDiscarded() {
         var kept = State(capacity: 5, hardLimit: 5)
         _ = kept.push(Self.entry("a", delivery: 1))

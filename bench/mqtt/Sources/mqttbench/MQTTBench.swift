@@ -5,7 +5,7 @@ import Synchronization
 
 /// Sluice's MQTT 5 client under load, for bench/mqtt/run.sh; paho_bench.py does the same with paho-mqtt.
 ///
-///     mqttbench publish --port P --topic T --qos 0|1 --count N [--size 256] [--window 1000]
+///     mqttbench publish --port P --topic T --qos 0|1 --count N [--size 256] [--window 1000] [--api publish|enqueue]
 ///     mqttbench receive --port P --topic T --qos 0|1 --count N [--receive-maximum 20] [--buffer 100000]
 ///
 /// `publish` connects, publishes N messages of `size` bytes (one payload shared by all), waits until each is
@@ -14,6 +14,11 @@ import Synchronization
 /// outstanding at once (`window` tasks, each publishing its share one after the other); on the wire the client keeps
 /// no more QoS 1 publishes unacknowledged than the server's Receive Maximum, and sends the next one as soon as a
 /// PUBACK makes room.
+///
+/// With `--api enqueue`, one task hands the messages to `enqueuePublish`, which returns once the client accepted
+/// each (at most `window` outstanding: `maximumPendingPublishes`), as `mosquitto_pub -l` queues its lines; the
+/// publish time then ends when `disconnect()` returns, which waits until every message is written (QoS 0) or
+/// acknowledged (QoS 1), and the run fails if any enqueued publish failed.
 ///
 /// `receive` subscribes, writes "subscribed" to stderr, and times the first to the N-th message; it gives up when
 /// no message comes for `idle-timeout` seconds (default 10) and reports how many arrived.
@@ -59,6 +64,8 @@ struct MQTTBench {
         let count = try arguments.int("count")
         let size = try arguments.optionalInt("size") ?? 256
         let window = max(1, min(try arguments.optionalInt("window") ?? 1000, count))
+        let api = arguments.string("api") ?? "publish"
+        guard api == "publish" || api == "enqueue" else { throw BenchError("--api publish|enqueue") }
         let qos = try qos(arguments)
         let topic = try arguments.required("topic")
         let client = MQTT5Client(configuration: try configuration(arguments, id: "mqttbench-pub"))
@@ -70,6 +77,26 @@ struct MQTTBench {
             group.addTask { try await client.run() }
             let info = try await client.waitUntilConnected()
             let connected = clock.now
+            if api == "enqueue" {
+                for _ in 0..<count {
+                    try await client.enqueuePublish(topic: topic, payload: payload, qos: qos)
+                }
+                // Returns once every enqueued message is written (QoS 0) or acknowledged (QoS 1).
+                try await client.disconnect()
+                let published = clock.now
+                try await group.waitForAll()
+                guard client.failedEnqueuedPublishCount == 0 else {
+                    throw BenchError("\(client.failedEnqueuedPublishCount) enqueued publishes failed")
+                }
+                return [
+                    "\"client\": \"sluice\"", "\"mode\": \"publish\"", "\"api\": \"enqueue\"",
+                    "\"qos\": \(qos.rawValue)", "\"count\": \(count)", "\"size\": \(size)", "\"window\": \(window)",
+                    "\"server_receive_maximum\": \(info.receiveMaximum)",
+                    "\"server_topic_alias_maximum\": \(info.topicAliasMaximum)",
+                    "\"connect_s\": \(seconds(connected - start))", "\"publish_s\": \(seconds(published - connected))",
+                    "\"rate_in_process\": \(rate(count, published - connected))",
+                ]
+            }
             try await withThrowingTaskGroup(of: Void.self) { publishers in
                 for worker in 0..<window {
                     // Each worker publishes its share of the messages, one after the other.
@@ -90,7 +117,8 @@ struct MQTTBench {
             try await group.waitForAll()
             let disconnected = clock.now
             return [
-                "\"client\": \"sluice\"", "\"mode\": \"publish\"", "\"qos\": \(qos.rawValue)", "\"count\": \(count)",
+                "\"client\": \"sluice\"", "\"mode\": \"publish\"", "\"api\": \"publish\"", "\"qos\": \(qos.rawValue)",
+                "\"count\": \(count)",
                 "\"size\": \(size)", "\"window\": \(window)",
                 "\"server_receive_maximum\": \(info.receiveMaximum)",
                 "\"server_topic_alias_maximum\": \(info.topicAliasMaximum)",
