@@ -1,5 +1,5 @@
 # Shell functions shared by Sluice's benchmark scripts (bench/run.sh, bench/endpoints/run.sh). The caller sets
-# OUT (results folder), TMP (scratch folder), LOAD (sluice-load binary), STARTED_PIDS=() and the FANOUT_* and
+# OUT (results folder), TMP (scratch folder), LOAD and SLUICE (binaries), SKIP_BUILD, STARTED_PIDS=() and the FANOUT_* and
 # WRK_SECONDS knobs before using them, and installs `trap cleanup EXIT`.
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
@@ -102,4 +102,26 @@ wrk_test() { # name url pids-function
         > "$OUT/wrk-$1.log" 2>&1 || note "wrk on $1 exited with status $?"
     grep -E "Requests/sec|Non-2xx|Socket errors" "$OUT/wrk-$1.log" | sed 's/^/    /' >&2
     sleep 2
+}
+
+# Installs wrk, nginx and nchan when one is missing; exits when it cannot.
+ensure_peers() {
+    if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+        log "installing wrk, nginx, libnginx-mod-nchan"
+        (timeout 300 apt-get update && timeout 600 apt-get install -y nginx libnginx-mod-nchan wrk) > "$OUT/apt.log" 2>&1 \
+            || { log "cannot install the peers (see apt.log)"; exit 1; }
+    fi
+}
+
+# Builds release Sluice and sluice-load (unless SKIP_BUILD=1) and checks both are there; exits otherwise.
+build_release() {
+    if [ "$SKIP_BUILD" != 1 ]; then
+        log "building release sluice"
+        timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+            || { log "sluice build failed (see build-sluice.log)"; exit 1; }
+        log "building release sluice-load"
+        timeout 900 swift build -c release --package-path bench/loadtool --scratch-path bench/loadtool/.build \
+            > "$OUT/build-loadtool.log" 2>&1 || { log "load tool build failed (see build-loadtool.log)"; exit 1; }
+    fi
+    [ -x "$SLUICE" ] && [ -x "$LOAD" ] || { log "missing $SLUICE or $LOAD"; exit 1; }
 }

@@ -37,21 +37,9 @@ TANSU="${SLUICE_TANSU_BINARY:-$(ls "$ROOT"/.build-venv/lib/python3*/site-package
 [ -x "$PYTHON" ] || { log "no Python with confluent-kafka at $PYTHON (scripts/test.sh makes .build-venv)"; exit 1; }
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { log "mosquitto is missing (apt-get install mosquitto)"; exit 1; }
 MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
-    log "installing wrk, nginx, libnginx-mod-nchan"
-    (timeout 300 apt-get update && timeout 600 apt-get install -y nginx libnginx-mod-nchan wrk) > "$OUT/apt.log" 2>&1 \
-        || { log "cannot install the peers (see apt.log)"; exit 1; }
-fi
+ensure_peers
 
-if [ "$SKIP_BUILD" != 1 ]; then
-    log "building release sluice"
-    timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
-        || { log "sluice build failed (see build-sluice.log)"; exit 1; }
-    log "building release sluice-load"
-    timeout 900 swift build -c release --package-path bench/loadtool --scratch-path bench/loadtool/.build \
-        > "$OUT/build-loadtool.log" 2>&1 || { log "load tool build failed (see build-loadtool.log)"; exit 1; }
-fi
-[ -x "$SLUICE" ] && [ -x "$LOAD" ] || { log "missing $SLUICE or $LOAD"; exit 1; }
+build_release
 
 {
     echo "date_utc=$STAMP"

@@ -48,7 +48,7 @@ final class SharedTail: Sendable {
     func append(_ messages: [Message], alongside: () -> Void = {}) {
         state.withLock { _ in
             alongside()
-            ring.append(messages, idsAreOffsets: false)
+            ring.append(keepingIDs: messages)
         }
         ring.expireWaits(now: .now)
     }

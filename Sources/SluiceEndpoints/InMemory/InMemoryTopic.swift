@@ -75,22 +75,30 @@ public final class InMemoryTopic: Sendable {
     public func append(_ message: Message, timestamp: Int64) -> Message {
         var stored = message
         stored.timestamp = timestamp
-        return append([stored], idsAreOffsets: true)[0]
+        appendAndWake { state in
+            stored.id = String(state.endOffset)
+            state.messages.append(stored)
+            state.bytes += stored.approximateSize
+        }
+        return stored
     }
 
-    /// Appends messages in order and wakes every waiting reader once. With `idsAreOffsets` each message's id
-    /// becomes its offset; without, the messages keep theirs (a broker's cursor, say) and the offsets only order
-    /// the readers. Returns the messages as stored.
-    @discardableResult
-    func append(_ messages: [Message], idsAreOffsets: Bool) -> [Message] {
-        var stored = messages
+    /// Appends messages in order, keeping their ids (a broker's cursor, say; the offsets only order the readers),
+    /// and wakes every waiting reader once.
+    func append(keepingIDs messages: [Message]) {
+        appendAndWake { state in
+            for message in messages {
+                state.messages.append(message)
+                state.bytes += message.approximateSize
+            }
+        }
+    }
+
+    /// Runs `add` under the lock, trims to the retention, then wakes the waiting readers and watchers.
+    private func appendAndWake(_ add: (inout State) -> Void) {
         var watchers: [@Sendable () -> Void] = []
         let waiters: [Waiter] = state.withLock { state in
-            for index in stored.indices {
-                if idsAreOffsets { stored[index].id = String(state.endOffset) }
-                state.messages.append(stored[index])
-                state.bytes += stored[index].approximateSize
-            }
+            add(&state)
             Self.trim(&state)
             if !state.watchers.isEmpty {
                 watchers = Array(state.watchers.values)
@@ -103,7 +111,6 @@ public final class InMemoryTopic: Sendable {
         }
         for waiter in waiters { waiter.continuation.resume(returning: .messageAvailable) }
         for watcher in watchers { watcher() }
-        return stored
     }
 
     private static func trim(_ state: inout State) {

@@ -98,7 +98,7 @@ extension KafkaEndpointConfiguration {
         }
         let trustStore = reader.object("trustStore", &diagnostics)
         trustStore.warnUnknown(["type", "location", "certificates", "password"], &diagnostics)
-        switch storeType(trustStore, &diagnostics) {
+        switch TLSStoreReading.storeType(trustStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
@@ -119,7 +119,7 @@ extension KafkaEndpointConfiguration {
         let keyStore = reader.object("keyStore", &diagnostics)
         keyStore.warnUnknown(
             ["type", "location", "certificateChain", "key", "keyPassword", "password"], &diagnostics)
-        switch storeType(keyStore, &diagnostics) {
+        switch TLSStoreReading.storeType(keyStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
@@ -130,19 +130,7 @@ extension KafkaEndpointConfiguration {
             tls.certificateChain = chain.map { .certificate($0) }
             tls.privateKey = .privateKey(key)
         case "PKCS12":
-            guard let location = keyStore.string("location", &diagnostics, required: true) else {
-                valid = false
-                break
-            }
-            do {
-                let bundle = try NIOSSLPKCS12Bundle(
-                    file: location, passphrase: keyStore.string("password", &diagnostics).map { Array($0.utf8) })
-                tls.certificateChain = bundle.certificateChain.map { .certificate($0) }
-                tls.privateKey = .privateKey(bundle.privateKey)
-            } catch {
-                diagnostics.error(keyStore.path.key("location"), "cannot read the PKCS#12 key store: \(error)")
-                valid = false
-            }
+            if !TLSStoreReading.loadPKCS12(keyStore, fileKey: "location", into: &tls, &diagnostics) { valid = false }
         case let other?:
             diagnostics.error(
                 keyStore.path.key("type"), "key store type '\(other)' is not supported: use PEM or PKCS12",
@@ -150,12 +138,6 @@ extension KafkaEndpointConfiguration {
             valid = false
         }
         return valid ? tls : nil
-    }
-
-    /// The store's `type`, upper-cased; PEM when absent but content or a location is given; nil for no store.
-    private static func storeType(_ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> String? {
-        if let type = reader.string("type", &diagnostics) { return type.uppercased() }
-        return reader.object.keys.isEmpty ? nil : "PEM"
     }
 
     /// PEM certificates from `contentKey` (the PEM text) or `location` (a file of it).

@@ -46,7 +46,7 @@ extension MQTT5EndpointConfiguration {
         let trustStore = reader.object("trustStore", &diagnostics)
         trustStore.warnUnknown(
             ["type", "path", "content", "location", "certificates", "password", "alias"], &diagnostics)
-        switch storeType(trustStore, &diagnostics) {
+        switch TLSStoreReading.storeType(trustStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
@@ -75,7 +75,7 @@ extension MQTT5EndpointConfiguration {
                 "type", "path", "content", "password", "alias", "certPath", "certContent", "keyPath", "keyContent",
                 "keyPassword", "location", "certificateChain", "key",
             ], &diagnostics)
-        switch storeType(keyStore, &diagnostics) {
+        switch TLSStoreReading.storeType(keyStore, &diagnostics) {
         case nil, "NONE":
             break
         case "PEM":
@@ -108,19 +108,7 @@ extension MQTT5EndpointConfiguration {
             tls.certificateChain = certificates.map { .certificate($0) }
             tls.privateKey = .privateKey(privateKey)
         case "PKCS12":
-            guard let path = keyStore.string("path", &diagnostics, required: true) else {
-                valid = false
-                break
-            }
-            do {
-                let bundle = try NIOSSLPKCS12Bundle(
-                    file: path, passphrase: keyStore.string("password", &diagnostics).map { Array($0.utf8) })
-                tls.certificateChain = bundle.certificateChain.map { .certificate($0) }
-                tls.privateKey = .privateKey(bundle.privateKey)
-            } catch {
-                diagnostics.error(keyStore.path.key("path"), "cannot read the PKCS#12 key store: \(error)")
-                valid = false
-            }
+            if !TLSStoreReading.loadPKCS12(keyStore, fileKey: "path", into: &tls, &diagnostics) { valid = false }
         case let other?:
             diagnostics.error(
                 keyStore.path.key("type"), "key store type '\(other)' is not supported: use PEM or PKCS12",
@@ -128,12 +116,6 @@ extension MQTT5EndpointConfiguration {
             valid = false
         }
         return valid ? tls : nil
-    }
-
-    /// The store's `type`, upper-cased; PEM when absent but other fields are given; nil for no store.
-    private static func storeType(_ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> String? {
-        if let type = reader.string("type", &diagnostics) { return type.uppercased() }
-        return reader.object.keys.isEmpty ? nil : "PEM"
     }
 
     /// PEM text from the first of `contentKeys` given (PEM, or PEM in base64 as Gravitee's console stores it), else
