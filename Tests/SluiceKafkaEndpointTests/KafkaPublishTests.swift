@@ -60,6 +60,47 @@ struct KafkaPublishTests {
         }
     }
 
+    @Test("pipelined requests on one connection are answered in order, each 202 after its record is stored")
+    func pipelined() async throws {
+        try await withTansuBroker { broker in
+            let topic = uniqueTopic("pipelined")
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1)
+            let api = KafkaAPI.definition(
+                id: "orders", path: "/orders", bootstrap: broker.bootstrap,
+                entrypoints: "[\(KafkaAPI.entrypoint("http-post", qos: "auto"))]",
+                shared: "{ \(KafkaAPI.producer(topic)) }")
+            try await withKafkaGateway(["orders.json": api]) { gateway in
+                // The first publish of a topic looks its partitions up (the waiting path); the ones after go
+                // straight into the producer. A request that is not a publish sits between them.
+                let requests =
+                    "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+                    + "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-Gravitee-Client-Identifier: c2\r\n\r\ntwo"
+                    + "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /orders?X-Gravitee-Client-Identifier=c4 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree"
+                    + "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfour"
+                let answer = try await within(.seconds(20)) {
+                    try await rawExchange(port: gateway.port, Array(requests.utf8), timeout: .seconds(15))
+                }
+                let responses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst()
+                #expect(responses.map { String($0.prefix(3)) } == ["202", "202", "404", "202", "202"], "\(answer)")
+                let echoed = responses.map {
+                    $0.components(separatedBy: "\r\n").first {
+                        $0.lowercased().hasPrefix("x-gravitee-client-identifier:")
+                    }?.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
+                }
+                #expect(echoed[1] == "c2")
+                #expect(echoed[3] == "c4")
+                #expect(echoed[0] != nil && echoed[0] != echoed[4], "a made-up identifier per request")
+
+                let records = try await oracle.consume(bootstrap: broker.bootstrap, topic: topic, count: 4)
+                #expect(
+                    records.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == [
+                        "one", "two", "three", "four",
+                    ])
+            }
+        }
+    }
+
     @Test("a publish to a topic that does not exist is refused with 404 KAFKA_TOPIC_NOT_FOUND")
     func missingTopic() async throws {
         try await withTansuBroker { broker in

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A time when no broker of the cluster could be reached.
 public struct KafkaClusterOutage: Sendable {
@@ -34,6 +35,8 @@ public actor KafkaCluster {
     private var coordinatorAddresses: [Int32: KafkaClientConfiguration.BrokerAddress] = [:]
     private var isShutDown = false
     private var outage: KafkaClusterOutage?
+    /// Connections open now, kept outside the actor for ``hasOpenConnectionNow``.
+    private nonisolated let openConnections = Atomic<Int>(0)
 
     /// A broker address and a lane. Requests on one connection are answered in order, so a request that the broker
     /// may hold (a long-polling Fetch) gets a lane of its own, where it cannot delay produce, metadata and group
@@ -175,8 +178,10 @@ public actor KafkaCluster {
             }
             connections[key] = .connected(connection)
             outage = nil
+            openConnections.add(1, ordering: .relaxed)
             connection.channel.closeFuture.whenComplete { [weak self] _ in
                 guard let self else { return }
+                self.openConnections.subtract(1, ordering: .relaxed)
                 // The close is seen on an event loop; the cluster's state lives in the actor.
                 Task { await self.connectionClosed(connection, key: key) }
             }
@@ -203,6 +208,12 @@ public actor KafkaCluster {
             if case .connected(let connection) = $0 { return connection.isActive }
             return false
         }
+    }
+
+    /// Whether a connection to some broker is open, read without waiting for the cluster: for callers on an event
+    /// loop that take a fast path while the cluster is up and fall back to ``checkReachable()`` otherwise.
+    public nonisolated var hasOpenConnectionNow: Bool {
+        openConnections.load(ordering: .relaxed) > 0
     }
 
     /// The cluster is out of reach: the latest attempt to connect failed while no connection to any broker was open.

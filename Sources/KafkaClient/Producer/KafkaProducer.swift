@@ -72,6 +72,44 @@ public final class KafkaProducer: Service, Sendable {
         try await append(prepared, recordBytes: bytes, to: partition, callback: onDelivery)
     }
 
+    /// Produces a record without waiting at all when that can be done: its topic's partitions are known and the
+    /// buffer has room. Returns false and takes nothing when the record would have to wait (for metadata or for
+    /// room; `produce` or `send` then waits); throws when the record cannot be produced as it is. For callers on
+    /// an event loop, which must not wait: `onDelivery` runs later, on an I/O thread.
+    public func produceNow(
+        _ record: KafkaProducerRecord,
+        onDelivery: @escaping @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
+    ) throws(KafkaError) -> Bool {
+        let bytes = try checkedSize(record)
+        let kafkaRecord = KafkaRecord(
+            timestamp: record.timestamp ?? currentTimeMilliseconds(), key: record.key, value: record.value,
+            headers: record.headers)
+        let outcome = state.withLockedValue { state -> Result<ProducerAccumulator.AppendResult?, KafkaError> in
+            guard let count = state.partitionCounts[record.topic] else { return .success(nil) }
+            let partition: Int32
+            do throws(KafkaError) {
+                partition = try Self.partition(for: record, of: count, in: &state)
+            } catch {
+                return .failure(error)
+            }
+            return .success(
+                state.append(
+                    kafkaRecord, recordBytes: bytes, to: KafkaTopicPartition(topic: record.topic, partition: partition),
+                    callback: onDelivery, now: .now()))
+        }
+        switch try outcome.get() {
+        case .none, .mustWait:
+            return false
+        case .appended(let shouldWake):
+            if shouldWake { wake() }
+            return true
+        case .closed:
+            throw KafkaError(.shutDown, "the producer is closed")
+        case .failed(let error):
+            throw error
+        }
+    }
+
     /// Sends everything buffered now, without waiting for linger, and returns once all of it is acknowledged or
     /// has failed.
     public func flush() async {
@@ -98,6 +136,39 @@ public final class KafkaProducer: Service, Sendable {
             value: record.value,
             headers: record.headers
         )
+        let bytes = try checkedSize(record)
+        var partitionCount = state.withLockedValue { $0.partitionCounts[record.topic] }
+        if partitionCount == nil {
+            let metadata = try await cluster.metadata(for: record.topic)
+            learn(metadata)
+            partitionCount = metadata.partitionCount
+        }
+        let count = partitionCount ?? 0
+        let chosen = state.withLockedValue { state in
+            Result { () throws(KafkaError) -> Int32 in try Self.partition(for: record, of: count, in: &state) }
+        }
+        return (kafkaRecord, KafkaTopicPartition(topic: record.topic, partition: try chosen.get()), bytes)
+    }
+
+    /// The record's partition: its own when it names one (checked against the topic's `count`), else the
+    /// partitioner's choice.
+    private static func partition(
+        for record: KafkaProducerRecord, of count: Int, in state: inout ProducerAccumulator
+    ) throws(KafkaError) -> Int32 {
+        guard let explicit = record.partition else {
+            return try state.choosePartition(topic: record.topic, key: record.key, partitionCount: count)
+        }
+        guard explicit >= 0, Int(explicit) < count else {
+            throw KafkaError.broker(
+                .unknownTopicOrPartition,
+                "partition \(explicit) of topic '\(record.topic)', which has \(count) partitions"
+            )
+        }
+        return explicit
+    }
+
+    /// The most bytes the record takes in a batch; throws when it is larger than the producer takes.
+    private func checkedSize(_ record: KafkaProducerRecord) throws(KafkaError) -> Int {
         let bytes: Int
         do {
             bytes = try KafkaRecordBatchBuilder.maximumRecordSize(
@@ -120,31 +191,7 @@ public final class KafkaProducer: Service, Sendable {
                     + "\(configuration.bufferBytes)"
             )
         }
-        var partitionCount = state.withLockedValue { $0.partitionCounts[record.topic] }
-        if partitionCount == nil {
-            let metadata = try await cluster.metadata(for: record.topic)
-            learn(metadata)
-            partitionCount = metadata.partitionCount
-        }
-        let count = partitionCount ?? 0
-        let partition: Int32
-        if let explicit = record.partition {
-            guard explicit >= 0, Int(explicit) < count else {
-                throw KafkaError.broker(
-                    .unknownTopicOrPartition,
-                    "partition \(explicit) of topic '\(record.topic)', which has \(count) partitions"
-                )
-            }
-            partition = explicit
-        } else {
-            let chosen = state.withLockedValue { state in
-                Result { () throws(KafkaError) -> Int32 in
-                    try state.choosePartition(topic: record.topic, key: record.key, partitionCount: count)
-                }
-            }
-            partition = try chosen.get()
-        }
-        return (kafkaRecord, KafkaTopicPartition(topic: record.topic, partition: partition), bytes)
+        return bytes
     }
 
     /// Puts the record into its partition's batch, waiting while the producer's buffer has no room for a new

@@ -25,6 +25,14 @@ public protocol SynchronousPublishing: Sendable {
     func publishNow(_ message: Message) throws -> Message
 }
 
+/// An endpoint that starts a publish at once and reports its outcome later (a broker's acknowledgement). The
+/// gateway serves publishes to such endpoints on the connection's event loop, with no task per request.
+public protocol CallbackPublishing: Sendable {
+    /// Starts publishing `message`; `completion` runs once with the outcome, on any thread, possibly before this
+    /// returns. Errors are what `publish(_:)` would throw.
+    func publish(_ message: Message, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+}
+
 /// What a consumer asks of an endpoint when it starts reading.
 public struct SubscriptionRequest: Sendable {
     /// How long a subscription lives.

@@ -47,21 +47,13 @@ public struct KafkaEndpoint: EndpointConnector {
         } catch {
             throw GatewayError.kafkaUnavailable(error)
         }
-        let topics =
-            Self.topics(from: message.attributes, keys: [Attribute.producerTopics, Attribute.topics])
-            ?? configuration.producer.topics
-        let headers = message.headers.map { KafkaRecordHeader(key: $0.name, value: ByteBuffer(string: $0.value)) }
-        let key = message.attributes[Attribute.recordKey].map { ByteBuffer(string: $0) }
+        let topics = producerTopics(for: message)
         var stored: [KafkaRecordMetadata] = []
         for topic in topics {
-            let record = KafkaProducerRecord(
-                topic: topic, key: key, value: message.content, headers: headers,
-                timestamp: message.timestamp > 0 ? message.timestamp : nil)
             do throws(KafkaError) {
-                stored.append(try await producer.send(record))
+                stored.append(try await producer.send(Self.record(message, topic: topic)))
             } catch {
-                if error.code == .broker(.unknownTopicOrPartition) { throw GatewayError.kafkaTopicNotFound(topic) }
-                throw GatewayError.kafka(error)
+                throw Self.publishError(error, topic: topic)
             }
         }
         var published = message
@@ -78,6 +70,27 @@ public struct KafkaEndpoint: EndpointConnector {
             published.metadata["offset"] = String(first.offset)
         }
         return published
+    }
+
+    /// The topics `message` goes to: the attributes' when set, else the configuration's.
+    private func producerTopics(for message: Message) -> [String] {
+        Self.topics(from: message.attributes, keys: [Attribute.producerTopics, Attribute.topics])
+            ?? configuration.producer.topics
+    }
+
+    /// The record `message` makes for `topic`: its content, its headers as record headers, the key attribute.
+    private static func record(_ message: Message, topic: String) -> KafkaProducerRecord {
+        KafkaProducerRecord(
+            topic: topic, key: message.attributes[Attribute.recordKey].map { ByteBuffer(string: $0) },
+            value: message.content,
+            headers: message.headers.map { KafkaRecordHeader(key: $0.name, value: ByteBuffer(string: $0.value)) },
+            timestamp: message.timestamp > 0 ? message.timestamp : nil)
+    }
+
+    /// What a client is told when a record was not stored.
+    private static func publishError(_ error: KafkaError, topic: String) -> GatewayError {
+        if error.code == .broker(.unknownTopicOrPartition) { return GatewayError.kafkaTopicNotFound(topic) }
+        return GatewayError.kafka(error)
     }
 
     // MARK: Subscribing
@@ -173,6 +186,39 @@ public struct KafkaEndpoint: EndpointConnector {
         case .pattern(let pattern):
             if try await selection.topicNames(in: cluster).isEmpty {
                 throw GatewayError.kafkaTopicNotFound(pattern)
+            }
+        }
+    }
+}
+
+extension KafkaEndpoint: CallbackPublishing {
+    /// Publishes as `publish(_:)` does, but without a task when it can: while a broker connection is open and the
+    /// message goes to one topic whose partitions are known, the record goes straight into the producer's buffer
+    /// and the broker's acknowledgement completes the publish. Anything else (the first record of a topic, a
+    /// full buffer, a cluster that may be away, several topics) takes the waiting path in a task.
+    public func publish(_ message: Message, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        guard configuration.producer.enabled else {
+            return completion(.failure(GatewayError.kafkaModeDisabled(.publish)))
+        }
+        let topics = producerTopics(for: message)
+        if topics.count == 1, let (cluster, producer) = try? runtime.producer(), cluster.hasOpenConnectionNow {
+            let topic = topics[0]
+            do throws(KafkaError) {
+                let taken = try producer.produceNow(Self.record(message, topic: topic)) { delivered in
+                    completion(delivered.map { _ in () }.mapError { Self.publishError($0, topic: topic) })
+                }
+                if taken { return }
+            } catch {
+                return completion(.failure(Self.publishError(error, topic: topic)))
+            }
+        }
+        // Unstructured: the caller is an event loop, which cannot wait; the task ends with the publish.
+        Task {
+            do {
+                _ = try await publish(message)
+                completion(.success(()))
+            } catch {
+                completion(.failure(error))
             }
         }
     }

@@ -10,6 +10,8 @@ public final class Deployment: Sendable {
     let endpoint: any EndpointConnector
     /// The endpoint again when it takes messages at once, for the event-loop path (looked up once, here).
     let synchronousPublisher: (any SynchronousPublishing)?
+    /// The endpoint again when it reports a publish's outcome through a callback (a broker), for the same path.
+    let callbackPublisher: (any CallbackPublishing)?
     /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
     let inMemoryEndpoint: InMemoryEndpoint?
     /// Encoded SSE batches shared by this API's event-loop streams.
@@ -32,6 +34,7 @@ public final class Deployment: Sendable {
         self.source = source
         self.endpoint = endpoint
         self.synchronousPublisher = endpoint as? any SynchronousPublishing
+        self.callbackPublisher = endpoint as? any CallbackPublishing
         self.inMemoryEndpoint = endpoint as? InMemoryEndpoint
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)

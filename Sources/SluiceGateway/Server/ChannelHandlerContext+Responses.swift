@@ -5,16 +5,23 @@ import SluiceCore
 extension ChannelHandlerContext {
     /// Writes a whole HTTP/1 response from a handler placed after the response encoder: `error` as its JSON body
     /// with its status, and closes the connection after it when `closeAfter` is set.
-    func writeGatewayError(_ error: GatewayError, version: HTTPVersion, closeAfter: Bool) {
+    func writeGatewayError(
+        _ error: GatewayError, version: HTTPVersion, closeAfter: Bool, headers: HTTPHeaders = HTTPHeaders()
+    ) {
         var body = channel.allocator.buffer(capacity: 160)
         body.writeString(error.jsonBody)
         writeWholeResponse(
-            status: HTTPResponseStatus(statusCode: error.status), body: body, version: version, closeAfter: closeAfter)
+            status: HTTPResponseStatus(statusCode: error.status), body: body, version: version, closeAfter: closeAfter,
+            headers: headers)
     }
 
-    /// Writes a whole HTTP/1 response with a JSON `body` (or none), then closes the connection if asked.
-    func writeWholeResponse(status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool) {
-        var headers = HTTPHeaders()
+    /// Writes a whole HTTP/1 response with a JSON `body` (or none) and `headers`, then closes the connection if
+    /// asked.
+    func writeWholeResponse(
+        status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool,
+        headers: HTTPHeaders = HTTPHeaders()
+    ) {
+        var headers = headers
         if let body {
             headers.add(name: "content-type", value: "application/json")
             headers.add(name: "content-length", value: String(body.readableBytes))

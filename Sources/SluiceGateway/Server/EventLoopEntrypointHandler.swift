@@ -1,13 +1,15 @@
 import Foundation
+import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
 import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
 
-/// Serves, right on the connection's event loop, the requests that never need to wait on anything: a POST to an
-/// `http-post` entrypoint whose endpoint takes messages at once (the embedded log, the mock). Every other request
-/// passes on, in order, to the gateway's async responder.
+/// Serves, right on the connection's event loop, the publishes to an `http-post` entrypoint whose endpoint takes
+/// messages at once (the embedded log, the mock) or reports the broker's acknowledgement through a callback
+/// (Kafka), and the SSE streams of the embedded log. Every other request passes on, in order, to the gateway's
+/// async responder.
 ///
 /// This is the gateway's hottest path, and serving it here spares each request the hand-off to a Swift task and
 /// back, and the conversions to and from HTTP types: the handler sits right after the HTTP/1 decoder. Requests
@@ -19,9 +21,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private enum Publisher {
+        case synchronous(any SynchronousPublishing)
+        case callback(any CallbackPublishing)
+    }
+
     private struct Publishing {
-        var endpoint: any SynchronousPublishing
+        var endpoint: Publisher
         var message: Message
+        /// The client identifier, echoed back as Gravitee does.
+        var clientIdentifier: String
         var body: ByteBuffer?
         var tooLarge = false
         var closeAfter: Bool
@@ -31,6 +40,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private enum State {
         case idle
         case publishing(Publishing)
+        /// A publish waits for its endpoint's answer. The client's reads are paused; what was already read
+        /// (pipelined requests) is kept, in order, for after the answer.
+        case awaitingPublish(stash: [HTTPServerRequestPart])
         /// An SSE stream holds the connection until it ends; anything the client sends meanwhile is dropped.
         case streaming(EventLoopSSEStream)
         /// Request parts are being passed on until this request's end.
@@ -90,6 +102,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             context.fireChannelRead(data)
         case (.streaming, _):
             break
+        case (.awaitingPublish(var stash), _):
+            stash.append(part)
+            state = .awaitingPublish(stash: stash)
         case (.publishing, .head):
             // A head inside a request cannot come from the HTTP decoder; pass it on for the async side to refuse.
             state = .passingRequest
@@ -105,6 +120,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .streaming(let stream) = state { stream.cleanUp() }
+        // An answer still to come has no one to go to.
+        if case .awaitingPublish = state { state = .idle }
         context.fireChannelInactive()
     }
 
@@ -123,7 +140,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return
         }
         switch state {
-        case .publishing:
+        case .publishing, .awaitingPublish:
             // Finish the publish in progress first; the connection closes after its answer.
             quiescing = true
         case .idle where responsesPending == 0:
@@ -144,7 +161,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let deployment = registry.table.route(
                 host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
-            let endpoint = deployment.synchronousPublisher,
+            let endpoint = deployment.synchronousPublisher.map(Publisher.synchronous)
+                ?? deployment.callbackPublisher.map(Publisher.callback),
             case .success = deployment.security.resolve()
         else { return nil }
         var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds)
@@ -154,9 +172,20 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             }
         }
         return Publishing(
-            endpoint: endpoint, message: message, closeAfter: !head.isKeepAlive,
-            version: head.version
+            endpoint: endpoint, message: message, clientIdentifier: Self.clientIdentifier(of: head),
+            closeAfter: !head.isKeepAlive, version: head.version
         )
+    }
+
+    /// The identifier the client gave (header, else query parameter), or a new one.
+    static func clientIdentifier(of head: HTTPRequestHead) -> String {
+        if let header = head.headers.first(name: ClientIdentifier.name), !header.isEmpty { return header }
+        if head.uri.contains("?"),
+            let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], !query.isEmpty
+        {
+            return String(query)
+        }
+        return UUID().uuidString
     }
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
@@ -215,28 +244,59 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func finishPublish(_ publishing: Publishing, context: ChannelHandlerContext) {
-        var closeAfter = publishing.closeAfter || quiescing
-        let failure: GatewayError?
         if publishing.tooLarge {
-            failure = .payloadTooLarge(limit: limits.maxRequestBodyBytes)
-            closeAfter = true
-        } else {
-            var message = publishing.message
-            message.content = publishing.body ?? ByteBuffer()
-            do {
-                _ = try publishing.endpoint.publishNow(message)
-                failure = nil
-            } catch let error as GatewayError {
-                failure = error
-            } catch {
-                failure = .endpointUnavailable("The endpoint could not accept the message.")
+            answer(
+                .failure(GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes)), to: publishing,
+                closeAfter: true, context: context)
+            return
+        }
+        var message = publishing.message
+        message.content = publishing.body ?? ByteBuffer()
+        switch publishing.endpoint {
+        case .synchronous(let endpoint):
+            answer(Result { _ = try endpoint.publishNow(message) }, to: publishing, context: context)
+        case .callback(let endpoint):
+            state = .awaitingPublish(stash: [])
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            let eventLoop = context.eventLoop
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+            endpoint.publish(message) { result in
+                // The answer may come on another thread, or on this one before `publish` returns.
+                eventLoop.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
             }
         }
-        if let failure {
-            context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter)
-        } else {
+    }
+
+    /// The endpoint answered: the client gets its answer, then the requests read meanwhile are served.
+    private func publishEnded(
+        _ result: Result<Void, any Error>, _ publishing: Publishing, context: ChannelHandlerContext
+    ) {
+        guard case .awaitingPublish(let stash) = state else { return }  // the connection has gone
+        state = .idle
+        answer(result, to: publishing, context: context)
+        guard context.channel.isActive, !(publishing.closeAfter || quiescing) else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        guard !stash.isEmpty else { return }
+        for part in stash { channelRead(context: context, data: wrapInboundOut(part)) }
+        // The handlers after this one (the async side) take what was passed on at the end of a read.
+        context.fireChannelReadComplete()
+    }
+
+    /// Writes the answer to a publish: 202, or the endpoint's error with its status and key.
+    private func answer(
+        _ result: Result<Void, any Error>, to publishing: Publishing, closeAfter: Bool = false,
+        context: ChannelHandlerContext
+    ) {
+        let closeAfter = closeAfter || publishing.closeAfter || quiescing
+        let echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
+        switch result {
+        case .success:
             context.writeWholeResponse(
-                status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter)
+                status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, headers: echo)
+        case .failure(let error):
+            let failure =
+                error as? GatewayError ?? .endpointUnavailable("The endpoint could not accept the message.")
+            context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter, headers: echo)
         }
     }
 

@@ -2,6 +2,8 @@ import Foundation
 import SluiceCore
 import Testing
 
+import func GatewayTestSupport.rawExchange
+
 @Suite("http-post entrypoint")
 struct HTTPPostEntrypointTests {
     @Test("a POST becomes one message and answers 202 with an empty body")

@@ -9,6 +9,7 @@ import Synchronization
 import Testing
 
 import class GatewayTestSupport.TestWebSocket
+import func GatewayTestSupport.rawExchangeBytes
 
 @Suite("websocket entrypoint")
 struct WebSocketEntrypointTests {

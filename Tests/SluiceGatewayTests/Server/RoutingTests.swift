@@ -2,6 +2,8 @@ import Foundation
 import SluiceCore
 import Testing
 
+import func GatewayTestSupport.rawExchange
+
 @Suite("routing")
 struct RoutingTests {
     @Test("longest context path wins; /foo serves /foo and /foo/x but not /foobar")
