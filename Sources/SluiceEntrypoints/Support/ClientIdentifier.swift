@@ -1,6 +1,7 @@
 import Foundation
 public import HTTPTypes
 public import HummingbirdCore
+import Synchronization
 
 /// Gravitee's client identifier: what names one consumer across requests (its Kafka consumer group, its shared
 /// subscription). A client chooses it with the `X-Gravitee-Client-Identifier` header or query parameter; a request
@@ -20,8 +21,42 @@ public enum ClientIdentifier {
     /// The request's identifier: the one the client gave, else a new one (`generated` true).
     public static func resolve(headers: HTTPFields, uri: URI) -> (value: String, generated: Bool) {
         if let given = given(headers: headers, uri: uri) { return (given, false) }
-        return (UUID().uuidString, true)
+        return (generate(), true)
     }
+
+    /// A new identifier, unique across processes and requests: a random prefix drawn once per process and a
+    /// counter, in the form of a UUID. (Drawing a random UUID per request costs more than serving a publish.)
+    public static func generate() -> String {
+        let count = counter.add(1, ordering: .relaxed).newValue
+        // 8-4-4-4-12 hexadecimal digits: the prefix's 64 bits, then the counter's.
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var index = 0
+            func hex(_ value: UInt64, digits: Int) {
+                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                    text[index] = hexDigits[Int((value >> UInt64(shift)) & 0xF)]
+                    index += 1
+                }
+            }
+            func dash() {
+                text[index] = UInt8(ascii: "-")
+                index += 1
+            }
+            hex(prefix >> 32, digits: 8)
+            dash()
+            hex(prefix >> 16, digits: 4)
+            dash()
+            hex(prefix, digits: 4)
+            dash()
+            hex(count >> 48, digits: 4)
+            dash()
+            hex(count, digits: 12)
+            return index
+        }
+    }
+
+    private static let prefix = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(UInt64.random(in: 0...UInt64(UInt32.max)))
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     public static func resolve(_ request: Request) -> (value: String, generated: Bool) {
         resolve(headers: request.headers, uri: request.uri)

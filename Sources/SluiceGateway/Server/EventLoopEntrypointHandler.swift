@@ -103,6 +103,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case (.streaming, _):
             break
         case (.awaitingPublish(var stash), _):
+            // A client that sends its next request before the answer (pipelining) is held: what was read is
+            // kept, and reading pauses until the answer.
+            if stash.isEmpty { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
             stash.append(part)
             state = .awaitingPublish(stash: stash)
         case (.publishing, .head):
@@ -180,12 +183,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The identifier the client gave (header, else query parameter), or a new one.
     static func clientIdentifier(of head: HTTPRequestHead) -> String {
         if let header = head.headers.first(name: ClientIdentifier.name), !header.isEmpty { return header }
-        if head.uri.contains("?"),
+        if head.uri.utf8.contains(UInt8(ascii: "?")),
             let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], !query.isEmpty
         {
             return String(query)
         }
-        return UUID().uuidString
+        return ClientIdentifier.generate()
     }
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
@@ -257,7 +260,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             answer(Result { _ = try endpoint.publishNow(message) }, to: publishing, context: context)
         case .callback(let endpoint):
             state = .awaitingPublish(stash: [])
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             let eventLoop = context.eventLoop
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
             endpoint.publish(message) { result in
@@ -274,9 +276,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard case .awaitingPublish(let stash) = state else { return }  // the connection has gone
         state = .idle
         answer(result, to: publishing, context: context)
-        guard context.channel.isActive, !(publishing.closeAfter || quiescing) else { return }
+        guard context.channel.isActive, !(publishing.closeAfter || quiescing), !stash.isEmpty else { return }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        guard !stash.isEmpty else { return }
         for part in stash { channelRead(context: context, data: wrapInboundOut(part)) }
         // The handlers after this one (the async side) take what was passed on at the end of a read.
         context.fireChannelReadComplete()
