@@ -11,11 +11,18 @@ public enum ClientIdentifier {
     public static let name = "X-Gravitee-Client-Identifier"
     public static let field = HTTPField.Name(name)!
 
-    /// The identifier the client gave: the header, else the query parameter.
+    /// The identifier the client gave: the header, else the query parameter. One that could not be echoed in a
+    /// header (control characters, say, from a percent-encoded query) counts as not given.
     public static func given(headers: HTTPFields, uri: URI) -> String? {
-        if let header = headers[field], !header.isEmpty { return header }
-        if let query = uri.queryParameters[name[...]], !query.isEmpty { return String(query) }
+        if let header = headers[field], isUsable(header) { return header }
+        if let query = uri.queryParameters[name[...]], isUsable(query) { return String(query) }
         return nil
+    }
+
+    /// Whether `value` can name a client: not empty, and free of control characters, so it can be echoed in a
+    /// response header.
+    public static func isUsable(_ value: some StringProtocol) -> Bool {
+        !value.isEmpty && !value.utf8.contains { $0 < 0x20 || $0 == 0x7F }
     }
 
     /// The request's identifier: the one the client gave, else a new one (`generated` true).

@@ -55,6 +55,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Requests passed on whose response has not ended yet.
     private var responsesPending = 0
     private var quiescing = false
+    /// The context of the HTTP response encoder, looked up once: a 202 is written below it, already encoded.
+    private var encoderContext: ChannelHandlerContext?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -182,9 +184,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// The identifier the client gave (header, else query parameter), or a new one.
     static func clientIdentifier(of head: HTTPRequestHead) -> String {
-        if let header = head.headers.first(name: ClientIdentifier.name), !header.isEmpty { return header }
+        if let header = head.headers.first(name: ClientIdentifier.name), ClientIdentifier.isUsable(header) {
+            return header
+        }
         if head.uri.utf8.contains(UInt8(ascii: "?")),
-            let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], !query.isEmpty
+            let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], ClientIdentifier.isUsable(query)
         {
             return String(query)
         }
@@ -291,6 +295,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
         let echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         switch result {
+        case .success where publishing.version == .http1_1:
+            writeAccepted(clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
         case .success:
             context.writeWholeResponse(
                 status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, headers: echo)
@@ -298,6 +304,32 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let failure =
                 error as? GatewayError ?? .endpointUnavailable("The endpoint could not accept the message.")
             context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter, headers: echo)
+        }
+    }
+
+    /// Writes an HTTP/1.1 202 as one buffer straight below the response encoder: the gateway's most frequent
+    /// answer, spared the encoder and two trips through the pipeline. Only ever written while no other response
+    /// is under way on the connection (this handler serves a request only then).
+    private func writeAccepted(clientIdentifier: String, closeAfter: Bool, context: ChannelHandlerContext) {
+        if encoderContext == nil {
+            encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        }
+        guard let encoder = encoderContext else {
+            context.writeWholeResponse(
+                status: .accepted, body: nil, version: .http1_1, closeAfter: closeAfter,
+                headers: [ClientIdentifier.name: clientIdentifier])
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 96 + clientIdentifier.utf8.count)
+        buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
+        buffer.writeString(clientIdentifier)
+        if closeAfter {
+            buffer.writeStaticString("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            encoder.writeAndFlush(NIOAny(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
+        } else {
+            buffer.writeStaticString("\r\ncontent-length: 0\r\n\r\n")
+            encoder.writeAndFlush(NIOAny(buffer), promise: nil)
         }
     }
 

@@ -23,6 +23,37 @@ struct HTTPPostEntrypointTests {
         }
     }
 
+    @Test("the client identifier is echoed: the one given (header, else query), else a new one per request")
+    func clientIdentifierEcho() async throws {
+        try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
+            let header = try await httpCall(
+                .POST, "\(gateway.baseURL)/events", headers: [("X-Gravitee-Client-Identifier", "client-a")], body: "x")
+            #expect(header.header("X-Gravitee-Client-Identifier") == "client-a")
+            let query = try await httpCall(
+                .POST, "\(gateway.baseURL)/events?X-Gravitee-Client-Identifier=client-b", body: "x")
+            #expect(query.header("X-Gravitee-Client-Identifier") == "client-b")
+            var made: Set<String> = []
+            for _ in 0..<3 {
+                let response = try await httpCall(.POST, "\(gateway.baseURL)/events", body: "x")
+                let identifier = try #require(response.header("X-Gravitee-Client-Identifier"))
+                #expect(identifier.count == 36 && identifier.split(separator: "-").count == 5, "\(identifier)")
+                made.insert(identifier)
+            }
+            #expect(made.count == 3)
+            // One that could not be echoed in a header (a CR LF from the query) counts as not given.
+            let answer = try await within(.seconds(20)) {
+                try await rawExchange(
+                    port: gateway.port,
+                    Array(
+                        ("POST /events?X-Gravitee-Client-Identifier=a%0D%0AX-Injected:%201 HTTP/1.1\r\nHost: x\r\n"
+                            + "Content-Length: 1\r\nConnection: close\r\n\r\nx").utf8))
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 202 "), "\(answer)")
+            #expect(!answer.lowercased().contains("x-injected"), "\(answer)")
+            #expect(answer.lowercased().contains("x-gravitee-client-identifier: "), "\(answer)")
+        }
+    }
+
     @Test("without requestHeadersToMessage the message carries no request headers")
     func headersNotCopied() async throws {
         let definition = Definitions.inMemory(
