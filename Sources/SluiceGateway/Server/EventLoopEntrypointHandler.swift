@@ -6,10 +6,11 @@ import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
 
-/// Serves, right on the connection's event loop, the publishes to an `http-post` entrypoint whose endpoint takes
-/// messages at once (the embedded log, the mock) or reports the broker's acknowledgement through a callback
-/// (Kafka), and the SSE streams of the embedded log. Every other request passes on, in order, to the gateway's
-/// async responder.
+/// Serves, right on the connection's event loop, the publishes to an `http-post` entrypoint of a key-less API and
+/// the SSE streams of the embedded log. A publish is answered at once when the endpoint takes messages at once
+/// (the embedded log, the mock), through a callback when it reports the broker's acknowledgement that way (Kafka),
+/// else from a task of its own (MQTT 5); the connection waits meanwhile, with no task of its own. Every other
+/// request passes on, in order, to the gateway's async responder.
 ///
 /// This is the gateway's hottest path, and serving it here spares each request the hand-off to a Swift task and
 /// back, and the conversions to and from HTTP types: the handler sits right after the HTTP/1 decoder. Requests
@@ -24,6 +25,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private enum Publisher {
         case synchronous(any SynchronousPublishing)
         case callback(any CallbackPublishing)
+        /// Any other endpoint: the publish runs in a task of its own, and its outcome comes back to the loop.
+        case task(any EndpointConnector)
     }
 
     private struct Publishing {
@@ -166,10 +169,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let deployment = registry.table.route(
                 host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
-            let endpoint = deployment.synchronousPublisher.map(Publisher.synchronous)
-                ?? deployment.callbackPublisher.map(Publisher.callback),
             case .success = deployment.security.resolve()
         else { return nil }
+        let endpoint =
+            deployment.synchronousPublisher.map(Publisher.synchronous)
+            ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
         var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds)
         if post.entrypoint.configuration.requestHeadersToMessage {
             for (name, value) in head.headers where !Self.hopHeaders.contains(name.lowercased()) {
@@ -263,13 +267,34 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case .synchronous(let endpoint):
             answer(Result { _ = try endpoint.publishNow(message) }, to: publishing, context: context)
         case .callback(let endpoint):
-            state = .awaitingPublish(stash: [])
-            let eventLoop = context.eventLoop
-            let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
-            endpoint.publish(message) { result in
-                // The answer may come on another thread, or on this one before `publish` returns.
-                eventLoop.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
+            awaitPublish(publishing, context: context) { endpoint.publish(message, completion: $0) }
+        case .task(let endpoint):
+            let message = message
+            awaitPublish(publishing, context: context) { completion in
+                // Unstructured: the loop cannot wait; the task ends with the publish.
+                Task { @Sendable in
+                    do {
+                        _ = try await endpoint.publish(message)
+                        completion(.success(()))
+                    } catch {
+                        completion(.failure(error))
+                    }
+                }
             }
+        }
+    }
+
+    /// Starts a publish whose outcome comes later, and answers the client once it does.
+    private func awaitPublish(
+        _ publishing: Publishing, context: ChannelHandlerContext,
+        start: (@escaping @Sendable (Result<Void, any Error>) -> Void) -> Void
+    ) {
+        state = .awaitingPublish(stash: [])
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+        start { result in
+            // The answer may come on another thread, or on this one before `start` returns.
+            eventLoop.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
         }
     }
 
