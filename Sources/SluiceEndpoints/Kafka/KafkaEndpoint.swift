@@ -303,10 +303,10 @@ final class KafkaEndpointRuntime: Sendable {
             var configuration = KafkaProducerConfiguration()
             configuration.acks = self.configuration.producer.acks
             configuration.compression = self.configuration.producer.compression
-            // HTTP clients wait for each acknowledgement: a short linger and two produce requests in flight per
+            // HTTP clients wait for each acknowledgement: a short linger and a few produce requests in flight per
             // partition keep batches large and the wait short (see docs/kafka-endpoint.md, "Publishing").
             configuration.linger = .milliseconds(1)
-            configuration.maximumInFlightBatchesPerPartition = 2
+            configuration.maximumInFlightBatchesPerPartition = 4
             configuration.deliveryTimeout = Self.deliveryTimeout
             configuration.requestTimeout = .seconds(5)
             do throws(KafkaError) {
