@@ -10,12 +10,12 @@ import Synchronization
 /// encodes what the ring has from there, the others find that batch by where it starts and write the very same
 /// buffer (also when more came in the meantime: they read that next). A thousand subscribers cost one encoding
 /// per message instead of a thousand.
-final class WebSocketBatchCache: Sendable {
+package final class WebSocketBatchCache: Sendable {
     /// Frames for the ring's messages from some offset up to `end`; `lastID` is the last message's id.
-    struct Batch: Sendable {
-        var frames: ByteBuffer
-        var end: Int64
-        var lastID: String?
+    package struct Batch: Sendable {
+        package var frames: ByteBuffer
+        package var end: Int64
+        package var lastID: String?
     }
 
     private struct Entry {
@@ -30,10 +30,10 @@ final class WebSocketBatchCache: Sendable {
 
     private let entries = Mutex<[Entry]>([])
 
-    init() {}
+    package init() {}
 
     /// The longest batch kept of `ring` that starts at `start`.
-    func batch(of ring: InMemoryTopic, from start: Int64) -> Batch? {
+    package func batch(of ring: InMemoryTopic, from start: Int64) -> Batch? {
         entries.withLock { entries in
             var found: Batch?
             for entry in entries where entry.start == start && entry.ring === ring {
@@ -44,7 +44,7 @@ final class WebSocketBatchCache: Sendable {
     }
 
     /// Encodes `messages`, which hold the offsets of `ring` from `start` on, and keeps the batch.
-    func encode(
+    package func encode(
         _ messages: [Message], of ring: InMemoryTopic, from start: Int64, allocator: ByteBufferAllocator
     ) -> Batch {
         let batch = Batch(
@@ -60,7 +60,7 @@ final class WebSocketBatchCache: Sendable {
 
     /// One unmasked, unfragmented server frame per message (RFC 6455 5.2), back to back: text when the content is
     /// valid UTF-8, binary otherwise (as the task path's frames are).
-    static func frames(_ messages: [Message], allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func frames(_ messages: [Message], allocator: ByteBufferAllocator) -> ByteBuffer {
         var frames = allocator.buffer(capacity: messages.reduce(0) { $0 + $1.content.readableBytes + 10 })
         for message in messages {
             let content = message.content

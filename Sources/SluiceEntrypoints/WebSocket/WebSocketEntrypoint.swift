@@ -158,6 +158,10 @@ public struct WebSocketEntrypoint: Sendable {
         try await written.futureResult.get()
     }
 
+    /// Subscribers served from a ring by their connection's event loop now, gateway-wide (which path they took,
+    /// for tests and diagnostics).
+    package static var ringStreamsActive: Int { WebSocketRingStream.active.load(ordering: .relaxed) }
+
     /// Close reasons are limited to 123 bytes by the protocol.
     public static func closeReason(_ text: String) -> String {
         var reason = ""

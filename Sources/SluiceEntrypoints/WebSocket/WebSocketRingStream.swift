@@ -2,6 +2,7 @@ import NIOCore
 import NIOWebSocket
 import SluiceCore
 import SluiceEndpoints
+import Synchronization
 
 /// The subscriber side of one WebSocket connection whose messages come from a ring (a shared tail, the embedded
 /// log), served by the connection's event loop with no task of its own.
@@ -31,6 +32,9 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     static let batchSize = 256
+
+    /// Streams being served now, gateway-wide (which path a subscriber took, for tests and diagnostics).
+    static let active = Atomic<Int>(0)
 
     private let source: any RingBackedSource
     private let ring: InMemoryTopic
@@ -79,6 +83,7 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             installed.value = stream
+            active.add(1, ordering: .relaxed)
             stream.pump()
         }
         return try await withTaskCancellationHandler {
@@ -159,6 +164,7 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     private func stop() -> Bool {
         guard !finished else { return false }
         finished = true
+        Self.active.subtract(1, ordering: .relaxed)
         ring.unwatch(id: watchID)
         return true
     }
@@ -166,8 +172,10 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Channel events
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pump() }
+        // The WebSocket handler's frames (pongs, pings, a close) waiting for the socket go first: the writer
+        // after this handler writes them when told, and only then does the stream fill the socket again.
         context.fireChannelWritabilityChanged()
+        if context.channel.isWritable { pump() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
