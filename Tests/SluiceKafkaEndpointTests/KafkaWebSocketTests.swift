@@ -2,6 +2,7 @@ import Foundation
 import GatewayTestSupport
 import KafkaTestSupport
 import SluiceEntrypoints
+import Synchronization
 import Testing
 
 /// WebSocket subscribers of a real broker: what librdkafka produces arrives as frames, and frames sent go to Kafka.
@@ -167,4 +168,81 @@ struct KafkaWebSocketTests {
             }
         }
     }
+
+    @Test(
+        "a websocket subscriber that does not read falls behind the tail without holding back the others, then continues exactly where it stands on a consumer of its own"
+    )
+    func sharedTailSlowSubscriber() async throws {
+        try await withTansuBroker { broker in
+            let topic = uniqueTopic("ws-tail-slow")
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1)
+            let api = KafkaAPI.definition(
+                id: "ws", path: "/ws", bootstrap: broker.bootstrap,
+                entrypoints: "[\(KafkaAPI.entrypoint("websocket", qos: "none"))]",
+                shared: "{ \(KafkaAPI.consumer(topic, reset: "latest")) }")
+            // The tail keeps 10,000; the sockets and the client's buffers hold a few thousand of these: the one that
+            // does not read is still far behind when the ring has moved on.
+            let count = 20_000
+            let filler = String(repeating: "f", count: 2_000)
+            let fastDone = Flag()
+            try await withKafkaGateway(["ws.json": api]) { gateway in
+                let port = gateway.port
+                let bootstrap = broker.bootstrap
+                let oracle = oracle
+                let seen = try await within(.seconds(180), "the websocket sessions") {
+                    try await withThrowingTaskGroup(of: (slow: Bool, count: Int)?.self) { group in
+                        for slow in [true, false] {
+                            group.addTask {
+                                try await TestWebSocket.session(port: port, path: "/ws") { socket in
+                                    if slow {
+                                        while !fastDone.isSet {
+                                            try await Task.sleep(for: .milliseconds(50))
+                                        }
+                                    }
+                                    var next = 0
+                                    while next < count, case .message(.text(let text))? = try await socket.next() {
+                                        guard text.hasPrefix("v\(next) ") else {
+                                            Issue.record("expected v\(next), got \(text.prefix(12))")
+                                            break
+                                        }
+                                        next += 1
+                                    }
+                                    if !slow { fastDone.set() }
+                                    if slow {
+                                        // It left the ring for a consumer of its own (the other one has gone).
+                                        #expect(WebSocketEntrypoint.ringStreamsActive == 0)
+                                    }
+                                    try await socket.close()
+                                    return (slow, next)
+                                }
+                            }
+                        }
+                        group.addTask {
+                            _ = try await eventually(timeout: .seconds(60)) {
+                                WebSocketEntrypoint.ringStreamsActive >= 2 ? true : nil
+                            }
+                            _ = try await oracle.produce(
+                                bootstrap: bootstrap, topic: topic,
+                                records: (0..<count).map { OracleRecord(key: nil, value: "v\($0) \(filler)") })
+                            return nil
+                        }
+                        var seen: [Bool: Int] = [:]
+                        for try await result in group { if let result { seen[result.slow] = result.count } }
+                        return seen
+                    }
+                }
+                #expect(seen[false] == count, "the reader")
+                #expect(seen[true] == count, "the one that did not read at first")
+            }
+        }
+    }
+}
+
+/// A flag one task sets and others watch.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+
+    func set() { value.withLock { $0 = true } }
+
+    var isSet: Bool { value.withLock { $0 } }
 }
