@@ -27,6 +27,8 @@ package final class WebSocketBatchCache: Sendable {
 
     /// Batches kept. Default: 16.
     static let capacity = 16
+    /// Bytes of frames kept; the newest batch is kept whatever its size. Default: 16 MiB.
+    static let capacityBytes = 16 << 20
 
     private let entries = Mutex<[Entry]>([])
 
@@ -54,6 +56,10 @@ package final class WebSocketBatchCache: Sendable {
             entries.removeAll { $0.ring == nil || ($0.start == start && $0.ring === ring && $0.batch.end <= batch.end) }
             entries.append(Entry(ring: ring, start: start, batch: batch))
             if entries.count > Self.capacity { entries.removeFirst(entries.count - Self.capacity) }
+            var bytes = entries.reduce(0) { $0 + $1.batch.frames.readableBytes }
+            while bytes > Self.capacityBytes, entries.count > 1 {
+                bytes -= entries.removeFirst().batch.frames.readableBytes
+            }
         }
         return batch
     }

@@ -32,6 +32,8 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     static let batchSize = 256
+    /// Content bytes a batch stops growing at. Default: 1 MiB.
+    static let batchBytes = 1 << 20
 
     /// Streams being served now, gateway-wide (which path a subscriber took, for tests and diagnostics).
     static let active = Atomic<Int>(0)
@@ -106,20 +108,22 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
         guard !finished, let channel, let wake else { return }
         // The last batch is held back so that it alone carries a promise when the source wants to know.
         var unwritten: WebSocketBatchCache.Batch?
+        // Why the stream ends, once what it read is written.
+        var ending: Result<End, GatewayError>?
         reading: while channel.isWritable {
             switch source.ringPosition() {
             case .leaveRing:
-                finish(.leftRing)
+                ending = .success(.leftRing)
                 break reading
             case .ended(let failure):
-                if let failure { finish(throwing: failure) } else { finish(.closed) }
+                ending = failure.map { .failure($0) } ?? .success(.closed)
                 break reading
             case .at(let offset):
                 let batch: WebSocketBatchCache.Batch
                 if let shared = cache.batch(of: ring, from: offset) {
                     batch = shared
                 } else {
-                    let (messages, next) = ring.read(from: offset, maxCount: Self.batchSize)
+                    var (messages, next) = ring.read(from: offset, maxCount: Self.batchSize)
                     if messages.isEmpty {
                         // Nothing new: be told of the next append (unless one slipped in since the read), then
                         // look again, as the source may have ended in between.
@@ -130,6 +134,16 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
                     }
                     // The ring dropped the place between the look and the read: ask the source again.
                     if next - Int64(messages.count) != offset { continue reading }
+                    // At most about `batchBytes` per batch (and at least one message): a write no larger than
+                    // that, and a cache that does not hold much more than the ring.
+                    var bytes = 0
+                    if let cut = messages.firstIndex(where: {
+                        bytes += $0.content.readableBytes
+                        return bytes > Self.batchBytes
+                    }), cut > 0 {
+                        next -= Int64(messages.count - cut)
+                        messages.removeSubrange(cut...)
+                    }
                     batch = cache.encode(messages, of: ring, from: offset, allocator: channel.allocator)
                 }
                 if let previous = unwritten { encoder.write(NIOAny(previous.frames), promise: nil) }
@@ -137,17 +151,23 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
                 source.handedOut(upTo: batch.end, lastID: batch.lastID)
             }
         }
-        guard let last = unwritten else { return }
-        if source.reportsWrites {
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            encoder.write(NIOAny(last.frames), promise: promise)
-            let source = source
-            let lastID = last.lastID
-            promise.futureResult.whenSuccess { source.written(through: lastID) }
-        } else {
-            encoder.write(NIOAny(last.frames), promise: nil)
+        if let last = unwritten {
+            if source.reportsWrites {
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                encoder.write(NIOAny(last.frames), promise: promise)
+                let source = source
+                let lastID = last.lastID
+                promise.futureResult.whenSuccess { source.written(through: lastID) }
+            } else {
+                encoder.write(NIOAny(last.frames), promise: nil)
+            }
+            encoder.flush()
         }
-        encoder.flush()
+        switch ending {
+        case .success(let end): finish(end)
+        case .failure(let error): finish(throwing: error)
+        case nil: break
+        }
     }
 
     /// Ends the stream (once): no more frames from it.
