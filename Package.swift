@@ -235,6 +235,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceEndpoints",
+                "SluiceEntrypoints",
                 "SluiceGateway",
                 "KafkaClient",
                 "KafkaTestSupport",
@@ -258,6 +259,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceEndpoints",
+                "SluiceEntrypoints",
                 "SluiceGateway",
                 "MQTT5",
                 "MQTT5TestSupport",
@@ -280,6 +282,7 @@ let package = Package(
                 "GatewayTestSupport",
                 "SluiceCore",
                 "SluiceEndpoints",
+                "SluiceEntrypoints",
                 "SluiceGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -154,6 +154,13 @@ package final class TestWebSocket {
         try? await channel.close()
     }
 
+    /// Sends a close frame (once) and returns: what the server sent before its close is still to be read.
+    package func sendClose(code: UInt16 = 1000, reason: String = "") async throws {
+        guard !sentClose else { return }
+        sentClose = true
+        try await write(opcode: 0x8, payload: Self.closePayload(code: code, reason: reason))
+    }
+
     /// Ends the connection without a close handshake.
     package func abort() async {
         ended = true

@@ -5,6 +5,7 @@ import Logging
 import MQTT5TestSupport
 import NIOCore
 import NIOWebSocket
+import SluiceEntrypoints
 import Synchronization
 import Testing
 
@@ -53,6 +54,8 @@ struct MQTT5BrokerFailureTests {
                 let before = try await stream.messages(2)
                 #expect(before.compactMap(\.data) == ["m0", "m1"])
                 _ = try await eventually(timeout: .seconds(20)) { webSocketCount.withLock { $0 } >= 2 ? true : nil }
+                // It has no identifier of its own: it reads the shared tail, from its connection's event loop.
+                #expect(WebSocketEntrypoint.ringStreamsActive == 1)
 
                 await broker.stopProcess(graceful: true)
 

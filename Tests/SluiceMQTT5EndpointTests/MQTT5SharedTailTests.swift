@@ -5,6 +5,7 @@ import MQTT5TestSupport
 import NIOCore
 import SluiceCore
 import SluiceEndpoints
+import SluiceEntrypoints
 import Testing
 
 /// Streams whose identifier the gateway made up share one subscription per topic filter (the endpoint's tail)
@@ -57,6 +58,65 @@ struct MQTT5SharedTailTests {
             }
             for source in sources { source.close() }
             await endpoint.stop()
+        }
+    }
+
+    @Test(
+        "websocket subscribers without identifiers share the tail: each gets every message in order, text or binary, from the event loop"
+    )
+    func webSocketSubscribers() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("ws-tail")
+            let api = MQTT5API.definition(
+                id: "ws", path: "/ws", port: broker.port,
+                entrypoints: "[\(MQTT5API.entrypoint("websocket", qos: "auto"))]",
+                shared: "{ \(MQTT5API.consumer(topic)) }")
+            let count = 100
+            let payloads: [[UInt8]] = (0..<count).map { index in
+                index % 5 == 4 ? [0xC3, 0x28, UInt8(index)] : Array("message \(index)".utf8)
+            }
+            let expected: [TestWebSocket.Message] = payloads.enumerated().map { index, payload in
+                index % 5 == 4 ? .binary(payload) : .text(String(decoding: payload, as: UTF8.self))
+            }
+            let subscribers = 10
+            let port = broker.port
+            try await withMQTT5Gateway(["ws.json": api]) { gateway in
+                let gatewayPort = gateway.port
+                let received = try await within(.seconds(90), "the websocket sessions") {
+                    try await withThrowingTaskGroup(of: [TestWebSocket.Message]?.self) { group in
+                        for _ in 0..<subscribers {
+                            group.addTask {
+                                try await TestWebSocket.session(port: gatewayPort, path: "/ws") { socket in
+                                    var messages: [TestWebSocket.Message] = []
+                                    while messages.count < count,
+                                        case .message(let message)? = try await socket.next()
+                                    {
+                                        messages.append(message)
+                                    }
+                                    try await socket.close()
+                                    return messages
+                                }
+                            }
+                        }
+                        group.addTask {
+                            _ = try await eventually(timeout: .seconds(30)) {
+                                WebSocketEntrypoint.ringStreamsActive >= subscribers ? true : nil
+                            }
+                            _ = try await PahoOracle().publish(
+                                port: port,
+                                payloads.map {
+                                    PahoMessage(topic: topic, payload: $0, qos: .atLeastOnce, properties: .init())
+                                })
+                            return nil
+                        }
+                        var all: [[TestWebSocket.Message]] = []
+                        for try await messages in group { if let messages { all.append(messages) } }
+                        return all
+                    }
+                }
+                #expect(received.count == subscribers)
+                for messages in received { #expect(messages == expected) }
+            }
         }
     }
 }

@@ -94,12 +94,16 @@ final class SharedTail: Sendable {
             defer { state.onStop = nil }
             return state.onStop
         }
-        // Every reader waits with a deadline: end all the waits now.
+        // Every reader waits with a deadline: end all the waits now. Event-loop readers watch instead.
         ring.expireWaits(now: .now + .seconds(86_400))
+        ring.wakeWatchers()
         onStop?()
     }
 
     var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Whether the tail stopped, and with which failure (nil: for want of readers, or the API stopping).
+    var stopState: (stopped: Bool, failure: GatewayError?) { state.withLock { ($0.stopped, $0.failure) } }
 
     enum Read: Sendable {
         /// Messages from the reader's place on; `next` is its new place.

@@ -135,3 +135,17 @@ final class InMemoryMessageSource: MessageSource {
         topic.forgetWait(id: waitID)
     }
 }
+
+extension InMemoryMessageSource: RingBackedSource {
+    var ring: InMemoryTopic { topic }
+
+    func ringPosition() -> RingPosition {
+        let (closed, offset) = state.withLock { ($0.closed, $0.offset) }
+        // Below the oldest message kept, a reader continues from the oldest (as `read` does).
+        return closed ? .ended(nil) : .at(max(offset, topic.bounds.first))
+    }
+
+    func handedOut(upTo next: Int64, lastID: String?) {
+        state.withLock { $0.offset = next }
+    }
+}

@@ -224,6 +224,16 @@ public final class InMemoryTopic: Sendable {
         }
     }
 
+    /// Calls every pending watch now, whether or not a message came: the topic's writer stopped (a shared tail's
+    /// broker reader failed), and its event-loop readers look and find out.
+    func wakeWatchers() {
+        let watchers = state.withLock { state -> [@Sendable () -> Void] in
+            defer { state.watchers.removeAll() }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher() }
+    }
+
     /// Forgets the watch `id`, if it is still pending.
     public func unwatch(id: UInt64) {
         _ = state.withLock { $0.watchers.removeValue(forKey: id) }

@@ -160,12 +160,33 @@ final class KafkaTailSource: MessageSource {
         var offset: Int64
         /// Next offsets as of what was handed out last.
         var handedOut: [KafkaTopicPartition: Int64]
+        /// The id (a cursor) of the last message an event-loop reader handed out, newer than `handedOut`: parsed
+        /// only when the positions are needed, not once per batch.
+        var handedOutID: String?
         /// Next offsets as of what the entrypoint reported written.
         var delivered: [KafkaTopicPartition: Int64]
+        /// The id of the last message an event-loop reader reported written, newer than `delivered`.
+        var deliveredID: String?
         var committed: [KafkaTopicPartition: Int64]
         var lastCommit = ContinuousClock.now
         var closed = false
         var fallback: KafkaMessageSource?
+
+        mutating func resolvedHandedOut() -> [KafkaTopicPartition: Int64] {
+            if let id = handedOutID {
+                handedOutID = nil
+                if let positions = try? KafkaCursor(parsing: id).nextOffsets { handedOut = positions }
+            }
+            return handedOut
+        }
+
+        mutating func resolvedDelivered() -> [KafkaTopicPartition: Int64] {
+            if let id = deliveredID {
+                deliveredID = nil
+                if let positions = try? KafkaCursor(parsing: id).nextOffsets { delivered = positions }
+            }
+            return delivered
+        }
     }
 
     private let tail: KafkaTail
@@ -193,7 +214,7 @@ final class KafkaTailSource: MessageSource {
     func next(maxCount: Int, until deadline: ContinuousClock.Instant?) async throws -> MessagePoll {
         while true {
             let (closed, offset, fallback, handedOut) = state.withLock {
-                ($0.closed, $0.offset, $0.fallback, $0.handedOut)
+                ($0.closed, $0.offset, $0.fallback, $0.resolvedHandedOut())
             }
             if closed { return .ended }
             if let fallback { return try await fallback.next(maxCount: maxCount, until: deadline) }
@@ -227,7 +248,8 @@ final class KafkaTailSource: MessageSource {
         if let fallback = state.withLock({ $0.fallback }) { return await fallback.delivered() }
         guard options.qos == .auto else { return }
         let due = state.withLock { state -> [KafkaTopicPartition: Int64]? in
-            state.delivered = state.handedOut
+            state.delivered = state.resolvedHandedOut()
+            state.deliveredID = nil
             guard ContinuousClock.now - state.lastCommit >= KafkaMessageSource.autoCommitInterval,
                 state.delivered != state.committed
             else { return nil }
@@ -247,7 +269,7 @@ final class KafkaTailSource: MessageSource {
     }
 
     var currentCursor: String? {
-        let (fallback, positions) = state.withLock { ($0.fallback, $0.handedOut) }
+        let (fallback, positions) = state.withLock { ($0.fallback, $0.resolvedHandedOut()) }
         if let fallback { return fallback.currentCursor }
         return positions.isEmpty ? nil : KafkaCursor(nextOffsets: positions).text(encoded: options.encodeIDs)
     }
@@ -256,7 +278,8 @@ final class KafkaTailSource: MessageSource {
         let (wasOpen, fallback, due) = state.withLock {
             state -> (Bool, KafkaMessageSource?, [KafkaTopicPartition: Int64]?) in
             defer { state.closed = true }
-            let due = options.qos == .auto && state.delivered != state.committed ? state.delivered : nil
+            let delivered = state.resolvedDelivered()
+            let due = options.qos == .auto && delivered != state.committed ? delivered : nil
             return (!state.closed, state.fallback, due)
         }
         guard wasOpen else { return }
@@ -278,5 +301,48 @@ final class KafkaTailSource: MessageSource {
                 }
             }
         }
+    }
+}
+
+extension KafkaTailSource: RingBackedSource {
+    var ring: InMemoryTopic { tail.shared.ring }
+
+    func ringPosition() -> RingPosition {
+        let (closed, offset, inFallback) = state.withLock { ($0.closed, $0.offset, $0.fallback != nil) }
+        if closed { return .ended(nil) }
+        // Behind what the ring keeps: `next` continues exactly there on a consumer of its own.
+        if inFallback { return .leaveRing }
+        let bounds = ring.bounds
+        if offset < bounds.first { return .leaveRing }
+        if offset >= bounds.end {
+            let (stopped, failure) = tail.shared.stopState
+            if stopped {
+                return .ended(failure ?? GatewayError.kafkaUnavailable(KafkaError(.shutDown, "the API is stopping")))
+            }
+        }
+        return .at(offset)
+    }
+
+    func handedOut(upTo next: Int64, lastID: String?) {
+        state.withLock { state in
+            state.offset = next
+            if let lastID { state.handedOutID = lastID }
+        }
+    }
+
+    var reportsWrites: Bool { options.qos == .auto }
+
+    func written(through lastID: String?) {
+        guard options.qos == .auto else { return }
+        let due = state.withLock { state -> [KafkaTopicPartition: Int64]? in
+            if let lastID { state.deliveredID = lastID }
+            guard ContinuousClock.now - state.lastCommit >= KafkaMessageSource.autoCommitInterval else { return nil }
+            let delivered = state.resolvedDelivered()
+            guard delivered != state.committed else { return nil }
+            state.lastCommit = .now
+            return delivered
+        }
+        // Unstructured: an event-loop stream reports writes from the loop, and a commit is a broker round trip.
+        if let due { Task { await self.commit(due) } }
     }
 }

@@ -151,3 +151,33 @@ final class MQTT5TailSource: MessageSource {
         tail.shared.detach()
     }
 }
+
+extension MQTT5TailSource: RingBackedSource {
+    var ring: InMemoryTopic { tail.shared.ring }
+
+    func ringPosition() -> RingPosition {
+        let bounds = ring.bounds
+        let (closed, offset) = state.withLock { state -> (Bool, Int64) in
+            if !state.closed, state.offset < bounds.first {
+                logger.debug(
+                    "A slow stream skipped messages the shared subscription no longer keeps",
+                    metadata: ["topic": "\(tail.topic)", "skipped": "\(bounds.first - state.offset)"])
+                state.offset = bounds.first
+            }
+            return (state.closed, state.offset)
+        }
+        if closed { return .ended(nil) }
+        if offset >= bounds.end {
+            let (stopped, failure) = tail.shared.stopState
+            if stopped {
+                return .ended(
+                    failure ?? GatewayError.mqtt5Unavailable(MQTT5ClientError(.shutDown, "the API is stopping")))
+            }
+        }
+        return .at(offset)
+    }
+
+    func handedOut(upTo next: Int64, lastID: String?) {
+        state.withLock { $0.offset = next }
+    }
+}

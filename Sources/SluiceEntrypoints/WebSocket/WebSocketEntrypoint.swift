@@ -3,6 +3,7 @@ public import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 public import SluiceCore
+import SluiceEndpoints
 
 /// The `websocket` entrypoint: each frame in is a message published to the endpoint (publisher), each message
 /// out is a frame (subscriber): text when the content is valid UTF-8, binary otherwise.
@@ -39,6 +40,8 @@ public struct WebSocketEntrypoint: Sendable {
     static let batchSize = 256
 
     public let configuration: Configuration
+    /// Frames of the ring-backed streams of this API, encoded once for all of them.
+    let batches = WebSocketBatchCache()
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -77,10 +80,18 @@ public struct WebSocketEntrypoint: Sendable {
         let maxMessageBytes = invocation.limits.maxMessageBytes
         let logger = invocation.logger
 
+        let batches = self.batches
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let source {
                 group.addTask {
                     do {
+                        // A source backed by a ring (a shared tail, the embedded log) is served by the connection's
+                        // event loop, with frames shared by the API's streams, until it ends or leaves the ring.
+                        if let channel, let ringSource = source as? any RingBackedSource,
+                            try await WebSocketRingStream.serve(ringSource, on: channel, cache: batches) == .closed
+                        {
+                            return
+                        }
                         while true {
                             let batch = try await source.next(maxCount: Self.batchSize)
                             if batch.isEmpty { break }
@@ -146,6 +157,10 @@ public struct WebSocketEntrypoint: Sendable {
         }
         try await written.futureResult.get()
     }
+
+    /// Subscribers served from a ring by their connection's event loop now, gateway-wide (which path they took,
+    /// for tests and diagnostics).
+    package static var ringStreamsActive: Int { WebSocketRingStream.active.load(ordering: .relaxed) }
 
     /// Close reasons are limited to 123 bytes by the protocol.
     public static func closeReason(_ text: String) -> String {
