@@ -63,7 +63,7 @@ struct Serve: AsyncParsableCommand {
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check API definitions and print every problem found.")
 
-    @Argument(help: "A definition file or a directory of them.")
+    @Argument(help: "A definition file or a directory of them (and of access files, `*.access.yaml|yml|json`).")
     var path: String
 
     func run() throws {
@@ -87,7 +87,25 @@ struct Validate: ParsableCommand {
                 print("      \(diagnostic)")
             }
         }
-        print("\(files.count - failed) valid, \(failed) invalid")
+        let accessFiles = (try? DefinitionLoader.accessFiles(at: path)) ?? []
+        var accessData: [AccessData] = []
+        for file in accessFiles {
+            let (data, diagnostics) = AccessFileReader().read(
+                data: (try? Data(contentsOf: file)) ?? Data(), source: file.path)
+            if let data {
+                accessData.append(data)
+                print(
+                    "ok    \(file.path)  (access: \(data.subscriptions.count) subscriptions, \(data.apiKeys.count) keys)"
+                )
+            } else {
+                failed += 1
+                print("error \(file.path)")
+            }
+            for diagnostic in diagnostics { print("      \(diagnostic)") }
+        }
+        for warning in AccessFileReader.crossCheck(AccessData.merging(accessData)) { print("      \(warning)") }
+        let total = files.count + accessFiles.count
+        print("\(total - failed) valid, \(failed) invalid")
         if failed > 0 { throw ExitCode(1) }
     }
 }

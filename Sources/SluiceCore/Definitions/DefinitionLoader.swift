@@ -83,8 +83,18 @@ public struct DefinitionLoader: Sendable {
     }
 
     /// Every definition file at `path`: the file itself, or the `.json`/`.yaml`/`.yml` files of a directory
-    /// (recursively, in name order, hidden files skipped).
+    /// (recursively, in name order, hidden files skipped), less the access files (``AccessFileReader``).
     public static func definitionFiles(at path: String) throws -> [URL] {
+        try configurationFiles(at: path).filter { !AccessFileReader.isAccessFile($0.path) }
+    }
+
+    /// The access files at `path` (see ``AccessFileReader``), in name order.
+    public static func accessFiles(at path: String) throws -> [URL] {
+        try configurationFiles(at: path).filter { AccessFileReader.isAccessFile($0.path) }
+    }
+
+    /// Every `.json`/`.yaml`/`.yml` file at `path`.
+    static func configurationFiles(at path: String) throws -> [URL] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path])

@@ -113,6 +113,8 @@ extension JSONValue {
         case let value as Int: return .number(Double(value))
         case let value as Double: return .number(value)
         case let value as String: return .string(value)
+        // Yams reads unquoted timestamps as dates; they are kept as the ISO 8601 text a JSON file would hold.
+        case let value as Date: return .string(value.formatted(.iso8601))
         case let value as [Any?]: return .array(value.map(fromYAML))
         case let value as [String: Any?]:
             return .object(JSONObject(value.keys.sorted().map { ($0, fromYAML(value[$0] ?? nil)) }))

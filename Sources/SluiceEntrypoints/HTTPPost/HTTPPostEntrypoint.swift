@@ -27,10 +27,11 @@ public struct HTTPPostEntrypoint: Sendable {
     public static let type = "http-post"
     public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
 
-    /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
+    /// Request headers that describe the HTTP exchange rather than the message; never copied into it. The API key
+    /// is among them: it is the gateway's business, never the endpoint's.
     public static let hopHeaders: Set<HTTPField.Name> = [
         .connection, .contentLength, .transferEncoding, .upgrade, .te, .proxyAuthorization,
-        .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!,
+        .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!, HTTPField.Name(SecurityChain.apiKeyHeader)!,
     ]
 
     public let configuration: Configuration

@@ -18,6 +18,8 @@ public final class DeploymentRegistry: Sendable {
     let broker: InMemoryBroker
     /// Parent of every deployment's streams: the gateway-wide count and drain.
     public let streams: LiveStreams
+    /// Applications, subscriptions and API keys, for every API's security chain.
+    public let access = AccessStore()
     let limits: GatewayLimits
     let logger: Logger
 

@@ -169,7 +169,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let deployment = registry.table.route(
                 host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
-            case .success = deployment.security.resolve()
+            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
@@ -212,7 +212,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
             let cache = deployment.sseBatchCache,
-            case .success = deployment.security.resolve()
+            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
         var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }

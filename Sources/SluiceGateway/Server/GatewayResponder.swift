@@ -20,7 +20,9 @@ struct GatewayResponder: Sendable {
             try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
             return
         }
-        if case .failure(let error) = deployment.security.resolve() {
+        if case .failure(let error) = deployment.resolvePlan(
+            .init(fields: request.headers, uri: request.uri), access: registry.access)
+        {
             try await error.write(to: writer)
             return
         }
@@ -61,7 +63,9 @@ struct GatewayResponder: Sendable {
         guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
-        if case .failure(let error) = deployment.security.resolve() {
+        if case .failure(let error) = deployment.resolvePlan(
+            .init(fields: head.headerFields, uri: uri), access: registry.access)
+        {
             return refuse(.policyViolation, error)
         }
         guard let bound = deployment.webSocket else {

@@ -7,6 +7,10 @@ import UnixSignals
 /// Keeps the deployed APIs in step with the definition files: deploys them at start, then every
 /// `interval` (and at once on SIGHUP) redeploys the files that changed, deploys new ones and undeploys the
 /// APIs whose file went away. A file that no longer validates leaves its API running as it was.
+///
+/// Access files (``AccessFileReader``) are watched the same way: when one changes, the access data of every access
+/// file is put together again and replaces the data in force; a file that no longer validates keeps the data it
+/// last gave.
 actor DefinitionWatcher: Service {
     struct Tracked {
         var fingerprint: FileFingerprint?
@@ -20,6 +24,8 @@ actor DefinitionWatcher: Service {
     let interval: Duration
     let logger: Logger
     var tracked: [String: Tracked] = [:]
+    /// Each access file's content and the data it last gave when it validated.
+    var trackedAccess: [String: (fingerprint: FileFingerprint?, content: Data, data: AccessData?)] = [:]
 
     init(path: String, loader: DefinitionLoader, registry: DeploymentRegistry, interval: Duration, logger: Logger) {
         self.path = path
@@ -59,7 +65,7 @@ actor DefinitionWatcher: Service {
             logger.error("cannot list definitions", metadata: ["path": "\(path)", "error": "\(error)"])
             return []
         }
-        var failures: [LoadedDefinition] = []
+        var failures: [LoadedDefinition] = scanAccessFiles()
         var seen = Set<String>()
         for file in files {
             let key = file.path
@@ -108,6 +114,63 @@ actor DefinitionWatcher: Service {
             tracked.removeValue(forKey: key)
             if let id = entry.apiID { await registry.undeploy(id: id) }
         }
+        return failures
+    }
+}
+
+extension DefinitionWatcher {
+    /// Reads the access files that changed; replaces the access data in force when anything did. Returns the
+    /// problems of access files that were refused.
+    func scanAccessFiles() -> [LoadedDefinition] {
+        guard let files = try? DefinitionLoader.accessFiles(at: path) else { return [] }
+        let reader = AccessFileReader(maximumFileSize: loader.maximumFileSize)
+        var failures: [LoadedDefinition] = []
+        var changed = false
+        let keys = Set(files.map(\.path))
+        for key in trackedAccess.keys where !keys.contains(key) {
+            trackedAccess.removeValue(forKey: key)
+            changed = true
+        }
+        for file in files {
+            let key = file.path
+            let fingerprint = FileFingerprint(path: key)
+            if let fingerprint, trackedAccess[key]?.fingerprint == fingerprint { continue }
+            guard let content = try? Data(contentsOf: file) else { continue }
+            if let known = trackedAccess[key], known.content == content {
+                trackedAccess[key]?.fingerprint = fingerprint
+                continue
+            }
+            let (data, diagnostics) = reader.read(data: content, source: key)
+            for warning in diagnostics where warning.severity == .warning {
+                logger.warning("access file warning", metadata: ["file": "\(key)", "problem": "\(warning)"])
+            }
+            if let data {
+                trackedAccess[key] = (fingerprint, content, data)
+                changed = true
+                logger.info(
+                    "access file loaded",
+                    metadata: [
+                        "file": "\(key)", "applications": "\(data.applications.count)",
+                        "subscriptions": "\(data.subscriptions.count)", "apiKeys": "\(data.apiKeys.count)",
+                    ])
+            } else {
+                // The file's previous data, if it had any, stays in force.
+                trackedAccess[key] = (fingerprint, content, trackedAccess[key]?.data)
+                let errors = diagnostics.filter { $0.severity == .error }
+                failures.append(LoadedDefinition(source: key, definition: nil, diagnostics: errors))
+                for error in errors {
+                    logger.error(
+                        "access file refused, previous access data kept",
+                        metadata: ["file": "\(key)", "problem": "\(error)"])
+                }
+            }
+        }
+        guard changed else { return failures }
+        let merged = AccessData.merging(trackedAccess.keys.sorted().compactMap { trackedAccess[$0]?.data })
+        for warning in AccessFileReader.crossCheck(merged) {
+            logger.warning("access data warning", metadata: ["problem": "\(warning)"])
+        }
+        registry.access.replace(with: merged)
         return failures
     }
 }

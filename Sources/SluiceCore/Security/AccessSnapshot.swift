@@ -1,0 +1,34 @@
+public import Foundation
+
+/// The access data in force, indexed for the security chain: immutable, replaced whole when an access file changes.
+public final class AccessSnapshot: Sendable {
+    /// Keys by the first bytes of their digest; the full digests are then compared in constant time.
+    let keys: [UInt64: [AccessData.APIKey]]
+    let subscriptions: [String: AccessData.Subscription]
+
+    public static let empty = AccessSnapshot(AccessData())
+
+    public init(_ data: AccessData) {
+        self.keys = Dictionary(grouping: data.apiKeys, by: \.hash.bucket)
+        // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
+        self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The subscription a presented key grants on `api` to one of `plans` at `now`, if any.
+    public func subscription(
+        forKey key: some StringProtocol, api: String, plans: Set<String>, at now: Date
+    ) -> AccessData.Subscription? {
+        let hash = APIKeyHash(key: key)
+        var found: AccessData.Subscription?
+        for candidate in keys[hash.bucket] ?? [] where candidate.hash.constantTimeEquals(hash) {
+            guard candidate.isUsable(at: now) else { continue }
+            for id in candidate.subscriptions {
+                guard let subscription = subscriptions[id], subscription.api == api,
+                    plans.contains(subscription.plan), subscription.isActive(at: now)
+                else { continue }
+                found = found ?? subscription
+            }
+        }
+        return found
+    }
+}
