@@ -1,6 +1,7 @@
 import Foundation
-import SluiceCore
 import Testing
+
+@testable import SluiceCore
 
 @Suite("security chain")
 struct SecurityChainTests {

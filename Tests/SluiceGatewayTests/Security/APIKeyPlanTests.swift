@@ -17,12 +17,14 @@ struct APIKeyPlanTests {
             }.joined(separator: ",") + "]"
     }
 
-    /// An in-memory API guarded by one api-key plan `<id>-key`.
-    static func keyed(_ id: String, extraPlans: [(id: String, type: String, status: String)] = []) -> String {
+    /// An in-memory API guarded by one api-key plan (`<id>-key` unless named).
+    static func keyed(
+        _ id: String, planID: String? = nil, extraPlans: [(id: String, type: String, status: String)] = []
+    ) -> String {
         var definition = Definitions.inMemory(id: id, path: "/\(id)")
         definition = definition.replacingOccurrences(
             of: #""plans": []"#,
-            with: #""plans": "# + plans([("\(id)-key", "api-key", "PUBLISHED")] + extraPlans))
+            with: #""plans": "# + plans([(planID ?? "\(id)-key", "api-key", "PUBLISHED")] + extraPlans))
         return definition
     }
 
@@ -126,9 +128,11 @@ struct APIKeyPlanTests {
 
     @Test("a key valid for API A, used on API B, gets the very answer an unknown key gets")
     func otherAPI() async throws {
+        // Both APIs name their plan alike: only the subscription's API tells them apart.
         try await withGateway([
-            "orders.json": Self.keyed("orders"), "billing.json": Self.keyed("billing"),
-            "shop.access.json": Self.access(),
+            "orders.json": Self.keyed("orders", planID: "standard"),
+            "billing.json": Self.keyed("billing", planID: "standard"),
+            "shop.access.json": Self.access(plan: "standard"),
         ]) { (gateway: TestGateway) async throws in
             #expect(
                 try await Self.post(gateway, "/orders", headers: [("X-Gravitee-Api-Key", Self.validKey)]).status == 202)
