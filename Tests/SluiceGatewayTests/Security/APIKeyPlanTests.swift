@@ -236,6 +236,13 @@ struct APIKeyPlanTests {
                     try await Self.post(gateway, "/orders", headers: [("X-Gravitee-Api-Key", "second-key")]).status
                         == 202
                 })
+            // Removing the file takes its key away.
+            try gateway.remove("more.access.json")
+            #expect(
+                try await gateway.eventually(timeout: .seconds(2)) {
+                    try await Self.post(gateway, "/orders", headers: [("X-Gravitee-Api-Key", "second-key")]).json?[
+                        "key"]?.stringValue == "API_KEY_INVALID"
+                })
         }
     }
 
