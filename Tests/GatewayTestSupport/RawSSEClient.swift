@@ -66,6 +66,17 @@ package final class RawSSEClient: Sendable {
         box.state.withLock { $0.blocks.filter { $0.event == "message" } }
     }
 
+    /// Stops reading the socket, as a client that does not keep up: what the gateway sends waits in the sockets.
+    package func pauseReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: false).get()
+    }
+
+    /// Reads the socket again.
+    package func resumeReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: true).get()
+        channel.read()
+    }
+
     /// Closes the socket, as a client that leaves.
     package func close() async {
         try? await channel.close().get()
