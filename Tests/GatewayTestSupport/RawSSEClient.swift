@@ -176,6 +176,8 @@ package final class RawSSEClient: Sendable {
                         guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { break }
                         let start = lineEnd.upperBound
                         guard state.raw.count >= start + size + 2 else { break }
+                        // The last chunk: the response has ended (the connection may stay open).
+                        if size == 0 { state.closed = true }
                         state.text += String(decoding: state.raw[start..<start + size], as: UTF8.self)
                         state.raw.removeSubrange(..<(start + size + 2))
                     }
