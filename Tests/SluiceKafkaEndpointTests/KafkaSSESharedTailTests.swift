@@ -133,4 +133,51 @@ struct KafkaSSESharedTailTests {
             }
         }
     }
+
+    @Test(
+        "an sse subscriber that does not read falls behind the tail without holding back the others, then continues exactly where it stands on a consumer of its own"
+    )
+    func sharedTailSlowSubscriber() async throws {
+        try await withTansuBroker { broker in
+            let topic = uniqueTopic("sse-tail-slow")
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1)
+            let api = KafkaAPI.definition(
+                id: "sse", path: "/sse", bootstrap: broker.bootstrap,
+                entrypoints: "[\(KafkaAPI.entrypoint("sse", qos: "none"))]",
+                shared: "{ \(KafkaAPI.consumer(topic, reset: "latest")) }")
+            // The tail keeps 10,000; the sockets hold a few thousand of these: the one that does not read is still
+            // far behind when the ring has moved on.
+            let count = 20_000
+            let filler = String(repeating: "f", count: 2_000)
+            try await withKafkaGateway(["sse.json": api]) { gateway in
+                let slow = try await RawSSEClient.open(port: gateway.port, path: "/sse")
+                try await slow.pauseReading()
+                let fast = try await RawSSEClient.open(port: gateway.port, path: "/sse")
+                _ = try await eventually(timeout: .seconds(60)) { SSEEntrypoint.ringStreamsActive >= 2 ? true : nil }
+                let bootstrap = broker.bootstrap
+                let oracle = oracle
+                let producing = Task {
+                    try await oracle.produce(
+                        bootstrap: bootstrap, topic: topic,
+                        records: (0..<count).map { OracleRecord(key: nil, value: Array("v\($0) \(filler)".utf8)) })
+                }
+                let fastEvents = try await fast.messages(count, timeout: .seconds(150))
+                #expect(
+                    fastEvents.map { String($0.data?.prefix(while: { $0 != " " }) ?? "") }
+                        == (0..<count).map { "v\($0)" })
+                _ = try await producing.value
+                await fast.close()
+
+                try await slow.resumeReading()
+                let slowEvents = try await slow.messages(count, timeout: .seconds(150))
+                #expect(
+                    slowEvents.map { String($0.data?.prefix(while: { $0 != " " }) ?? "") }
+                        == (0..<count).map { "v\($0)" })
+                #expect(slowEvents.map(\.id) == fastEvents.map(\.id), "the same cursors on both paths")
+                // It left the ring for a consumer of its own (the other one has gone).
+                #expect(SSEEntrypoint.ringStreamsActive == 0)
+                await slow.close()
+            }
+        }
+    }
 }

@@ -227,4 +227,30 @@ struct MQTT5SharedTailTests {
             }
         }
     }
+
+    @Test("an sse subscriber of the tail gets goaway and the end of its response when the gateway drains")
+    func sseDrain() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("sse-tail-drain")
+            let api = MQTT5API.definition(
+                id: "sse", path: "/sse", port: broker.port,
+                entrypoints: "[\(MQTT5API.entrypoint("sse", qos: "none"))]",
+                shared: "{ \(MQTT5API.consumer(topic)) }")
+            let port = broker.port
+            try await withMQTT5Gateway(["sse.json": api]) { gateway in
+                let stream = try await RawSSEClient.open(port: gateway.port, path: "/sse")
+                _ = try await eventually(timeout: .seconds(30)) { SSEEntrypoint.ringStreamsActive >= 1 ? true : nil }
+                _ = try await PahoOracle().publish(
+                    port: port,
+                    [PahoMessage(topic: topic, payload: Array("before".utf8), qos: .atLeastOnce, properties: .init())])
+                #expect(try await stream.messages(1).map(\.data) == ["before"])
+                let stopping = Task { await gateway.stop() }
+                let goaway = try await stream.nextEvent(timeout: .seconds(10))
+                #expect(goaway?.event == "goaway", "\(String(describing: goaway))")
+                #expect(try await stream.nextEvent(timeout: .seconds(10)) == nil)
+                await stopping.value
+                #expect(SSEEntrypoint.ringStreamsActive == 0)
+            }
+        }
+    }
 }
