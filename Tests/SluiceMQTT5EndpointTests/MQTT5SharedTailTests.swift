@@ -253,4 +253,29 @@ struct MQTT5SharedTailTests {
             }
         }
     }
+
+    @Test("an idle sse subscriber of the tail gets heartbeats from the event loop")
+    func sseHeartbeats() async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic("sse-tail-heartbeat")
+            let api = MQTT5API.definition(
+                id: "sse", path: "/sse", port: broker.port,
+                entrypoints:
+                    "[\(MQTT5API.entrypoint("sse", qos: "none", configuration: #"{ "heartbeatIntervalInMs": 200 }"#))]",
+                shared: "{ \(MQTT5API.consumer(topic)) }")
+            try await withMQTT5Gateway(["sse.json": api]) { gateway in
+                let stream = try await RawSSEClient.open(port: gateway.port, path: "/sse")
+                _ = try await eventually(timeout: .seconds(30)) { SSEEntrypoint.ringStreamsActive >= 1 ? true : nil }
+                var heartbeats = 0
+                let started = ContinuousClock.now
+                while heartbeats < 3, let block = try await stream.next(timeout: .seconds(5)) {
+                    if block.event == nil, block.comments == [""] { heartbeats += 1 }
+                }
+                #expect(heartbeats == 3)
+                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(SSEEntrypoint.ringStreamsActive >= 1, "still on the event loop")
+                await stream.close()
+            }
+        }
+    }
 }
