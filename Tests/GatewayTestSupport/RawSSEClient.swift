@@ -66,6 +66,17 @@ package final class RawSSEClient: Sendable {
         box.state.withLock { $0.blocks.filter { $0.event == "message" } }
     }
 
+    /// Stops reading the socket, as a client that does not keep up: what the gateway sends waits in the sockets.
+    package func pauseReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: false).get()
+    }
+
+    /// Reads the socket again.
+    package func resumeReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: true).get()
+        channel.read()
+    }
+
     /// Closes the socket, as a client that leaves.
     package func close() async {
         try? await channel.close().get()
@@ -165,6 +176,8 @@ package final class RawSSEClient: Sendable {
                         guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { break }
                         let start = lineEnd.upperBound
                         guard state.raw.count >= start + size + 2 else { break }
+                        // The last chunk: the response has ended (the connection may stay open).
+                        if size == 0 { state.closed = true }
                         state.text += String(decoding: state.raw[start..<start + size], as: UTF8.self)
                         state.raw.removeSubrange(..<(start + size + 2))
                     }

@@ -1,8 +1,9 @@
 import Foundation
 public import HTTPTypes
 public import HummingbirdCore
-import NIOCore
+public import NIOCore
 public import SluiceCore
+import SluiceEndpoints
 import Synchronization
 
 /// The `sse` entrypoint: a `text/event-stream` of the endpoint's messages, with heartbeats while idle, resume
@@ -39,9 +40,14 @@ public struct SSEEntrypoint: Sendable {
     static let batchSize = 256
 
     public let configuration: Configuration
+    /// Events of the ring-backed streams of this API, encoded once for all of them.
+    let batches: SSERingBatchCache
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.batches = SSERingBatchCache(
+            formatter: ServerSentEventWriter(
+                headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment))
     }
 
     /// True for a GET whose `Accept` lists `text/event-stream`.
@@ -50,10 +56,17 @@ public struct SSEEntrypoint: Sendable {
         return request.headerFields[values: .accept].contains { $0.lowercased().contains("text/event-stream") }
     }
 
+    /// Subscribers served from a ring by their connection's event loop now, gateway-wide (which path they took,
+    /// for tests and diagnostics).
+    package static var ringStreamsActive: Int { SSERingStream.active.load(ordering: .relaxed) }
+
     /// Serves one stream. `whenClientLeaves` registers an action to run when the client's connection closes, so
-    /// the stream's endpoint subscription ends at once rather than at the next write.
+    /// the stream's endpoint subscription ends at once rather than at the next write. With the connection's
+    /// `channel`, a source backed by a ring (a shared tail, the embedded log) is served by the connection's event
+    /// loop, with events shared by the API's streams (see ``SSERingStream``), until it ends or leaves the ring.
     public func handle(
         _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation,
+        channel: (any Channel)? = nil,
         whenClientLeaves: (@escaping @Sendable () -> Void) -> Void = { _ in }
     ) async throws {
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 }
@@ -71,13 +84,19 @@ public struct SSEEntrypoint: Sendable {
             return
         }
         defer { source.close() }
-        whenClientLeaves { source.close() }
+        // Stops an event-loop stream, which does not wait on the source.
+        let stopper = SSERingStream.Stopper()
+        whenClientLeaves {
+            source.close()
+            stopper.stop()
+        }
         // Ending the stream (drain, API removed) closes the source, which ends the loop below at once.
         let ending = Mutex<StreamEnding?>(nil)
         guard
             let registration = invocation.streams.register(end: { reason in
                 ending.withLock { $0 = reason }
                 source.close()
+                stopper.stop()
             })
         else {
             try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(
@@ -104,9 +123,27 @@ public struct SSEEntrypoint: Sendable {
         try await body.write(buffer)
         var lastWrite = ContinuousClock.now
 
+        var servedFromRing = false
+        // QoS `none` and `auto` only: the task path reports deliveries of the others message by message.
+        if let channel, invocation.qos == .none || invocation.qos == .auto,
+            let ringSource = source as? any RingBackedSource
+        {
+            do {
+                servedFromRing =
+                    try await SSERingStream.serve(
+                        ringSource, on: channel, cache: batches, heartbeat: heartbeat, stopper: stopper) == .closed
+            } catch let error as GatewayError {
+                buffer.clear()
+                formatter.error(id: UUID().uuidString, message: error.message, into: &buffer)
+                try await body.write(buffer)
+                servedFromRing = true
+            }
+            lastWrite = ContinuousClock.now
+        }
+
         // One loop per stream, no task of its own: it waits on the endpoint until a message comes or a heartbeat
         // is due, and the write waits for the socket, so a slow client holds back only its own reader.
-        streaming: while true {
+        streaming: while !servedFromRing {
             let poll: MessagePoll
             do {
                 poll = try await source.next(maxCount: Self.batchSize, until: lastWrite + heartbeat)

@@ -31,7 +31,9 @@ struct GatewayResponder: Sendable {
             try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
         } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
-            try await sse.entrypoint.handle(request, writer: writer, invocation: sse.invocation) { action in
+            try await sse.entrypoint.handle(
+                request, writer: writer, invocation: sse.invocation, channel: channel
+            ) { action in
                 if let departure {
                     departure.onDeparture(action)
                 } else {
