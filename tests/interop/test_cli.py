@@ -11,7 +11,11 @@ from conftest import BINARY, ROOT, RunningGateway, free_port
 def test_validate_accepts_the_examples():
     result = subprocess.run([BINARY, "validate", str(ROOT / "examples" / "apis")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 valid, 0 invalid" in result.stdout
+    examples = sorted(p for p in (ROOT / "examples" / "apis").iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+    assert f"{len(examples)} valid, 0 invalid" in result.stdout, result.stdout
+    for example in examples:
+        assert f"ok    {example}" in result.stdout, result.stdout
+    assert "(access: 1 subscriptions, 2 keys)" in result.stdout, result.stdout
 
 
 def test_validate_reports_every_problem_with_its_path(tmp_path):
