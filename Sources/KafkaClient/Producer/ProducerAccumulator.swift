@@ -136,9 +136,10 @@ struct ProducerAccumulator {
     ) -> AppendResult {
         if isClosing { return .closed }
         var wake = false
-        // The queue is changed in place through the dictionary: copying it out and back would copy the open
-        // batch on every record.
-        let fits = queues[partition]?.last?.canHold(recordBytes: recordBytes) ?? false
+        // The partition's queue is found once and changed in place through the dictionary's values: copying it
+        // out and back would copy the open batch on every record.
+        var index = queues.index(forKey: partition)
+        let fits = index.map { queues.values[$0].last?.canHold(recordBytes: recordBytes) ?? false } ?? false
         if fits {
             guard makeRoom(ProducerBatch.recordOverhead) else { return .mustWait }
         } else {
@@ -146,24 +147,30 @@ struct ProducerAccumulator {
             guard let (buffer, isPooled) = takeBuffer(bytes: needed, extra: ProducerBatch.recordOverhead) else {
                 return .mustWait
             }
-            if let last = queues[partition]?.indices.last {
-                queues[partition]![last].isFull = true
-                batchCompleted(partition)
+            let batch = ProducerBatch(partition: partition, buffer: consume buffer, isPooled: isPooled, createdAt: now)
+            if let found = index {
+                if let last = queues.values[found].indices.last {
+                    queues.values[found][last].isFull = true
+                    batchCompleted(partition)
+                }
+                queues.values[found].append(batch)
+            } else {
+                queues[partition] = [batch]
+                index = queues.index(forKey: partition)
             }
-            queues[partition, default: []].append(
-                ProducerBatch(partition: partition, buffer: consume buffer, isPooled: isPooled, createdAt: now))
             wake = true
         }
-        let last = queues[partition]!.count - 1
+        let position = index!
+        let last = queues.values[position].count - 1
         do {
-            try queues[partition]![last].append(record, callback: callback)
+            try queues.values[position][last].append(record, callback: callback)
             bufferedBytes += ProducerBatch.recordOverhead
         } catch {
             return .failed(KafkaError(.recordTooLarge, "\(partition): \(error)"))
         }
         // A batch that could not take another record like this one goes out without waiting for linger.
-        if !queues[partition]![last].canHold(recordBytes: recordBytes) {
-            queues[partition]![last].isFull = true
+        if !queues.values[position][last].canHold(recordBytes: recordBytes) {
+            queues.values[position][last].isFull = true
             wake = true
         }
         if configuration.linger == .zero { wake = true }
@@ -176,9 +183,9 @@ struct ProducerAccumulator {
         key: ByteBuffer?,
         partitionCount: Int
     ) throws(KafkaError) -> Int32 {
-        var partitioner = partitioners[topic] ?? KafkaPartitioner(strategy: configuration.partitioner)
-        defer { partitioners[topic] = partitioner }
-        return try partitioner.partition(forKey: key, partitionCount: partitionCount)
+        // Changed in place: one lookup, no copy out and back.
+        try partitioners[topic, default: KafkaPartitioner(strategy: configuration.partitioner)].partition(
+            forKey: key, partitionCount: partitionCount)
     }
 
     /// A batch of this partition is done: the sticky partitioner of its topic may move on.

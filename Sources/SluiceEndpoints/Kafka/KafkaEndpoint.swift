@@ -74,9 +74,12 @@ public struct KafkaEndpoint: EndpointConnector {
 
     /// The topics `message` goes to: the attributes' when set, else the configuration's.
     private func producerTopics(for message: Message) -> [String] {
-        Self.topics(from: message.attributes, keys: [Attribute.producerTopics, Attribute.topics])
-            ?? configuration.producer.topics
+        // Most messages carry no attributes: their topics are the configured ones.
+        guard !message.attributes.isEmpty else { return configuration.producer.topics }
+        return Self.topics(from: message.attributes, keys: Self.producerTopicKeys) ?? configuration.producer.topics
     }
+
+    private static let producerTopicKeys = [Attribute.producerTopics, Attribute.topics]
 
     /// The record `message` makes for `topic`: its content, its headers as record headers, the key attribute.
     private static func record(_ message: Message, topic: String) -> KafkaProducerRecord {
@@ -201,7 +204,9 @@ extension KafkaEndpoint: CallbackPublishing {
             return completion(.failure(GatewayError.kafkaModeDisabled(.publish)))
         }
         let topics = producerTopics(for: message)
-        if topics.count == 1, let (cluster, producer) = try? runtime.producer(), cluster.hasOpenConnectionNow {
+        if topics.count == 1, let (cluster, producer) = runtime.startedProducer ?? (try? runtime.producer()),
+            cluster.hasOpenConnectionNow
+        {
             let topic = topics[0]
             do throws(KafkaError) {
                 let taken = try producer.produceNow(Self.record(message, topic: topic)) { delivered in
@@ -293,6 +298,14 @@ final class KafkaEndpointRuntime: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// The cluster and producer once both are made: one lock, for the publishing fast path.
+    var startedProducer: (KafkaCluster, KafkaProducer)? {
+        state.withLock { state in
+            guard !state.stopped, let cluster = state.cluster, let producer = state.producer else { return nil }
+            return (cluster, producer)
+        }
     }
 
     /// The deployment's producer, made and started on first use.
