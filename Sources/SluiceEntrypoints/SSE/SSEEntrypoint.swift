@@ -90,14 +90,16 @@ public struct SSEEntrypoint: Sendable {
             source.close()
             stopper.stop()
         }
-        // Ending the stream (drain, API removed) closes the source, which ends the loop below at once.
+        // Ending the stream (drain, API removed, access ended) closes the source, which ends the loop below at once.
         let ending = Mutex<StreamEnding?>(nil)
         guard
-            let registration = invocation.streams.register(end: { reason in
-                ending.withLock { $0 = reason }
-                source.close()
-                stopper.stop()
-            })
+            let registration = invocation.streams.register(
+                grant: invocation.grant,
+                end: { reason in
+                    ending.withLock { $0 = reason }
+                    source.close()
+                    stopper.stop()
+                })
         else {
             try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(
                 to: writer)
@@ -169,9 +171,13 @@ public struct SSEEntrypoint: Sendable {
             lastWrite = ContinuousClock.now
             if carriesMessages { await source.delivered() }
         }
-        if ending.withLock({ $0 }) != nil {
+        if let reason = ending.withLock({ $0 }) {
             buffer.clear()
-            formatter.goaway(into: &buffer)
+            if case .accessEnded = reason {
+                formatter.error(id: UUID().uuidString, message: reason.reason, into: &buffer)
+            } else {
+                formatter.goaway(into: &buffer)
+            }
             try? await body.write(buffer)
         }
         try await body.finish(nil)

@@ -9,6 +9,8 @@ public struct EntrypointInvocation: Sendable {
     public var limits: GatewayLimits
     /// The live streams of this deployment, so they can be closed when it goes away or the gateway drains.
     public var streams: LiveStreams
+    /// What let this request in, for a stream to be checked against while it runs (nil: nothing to re-check).
+    public var grant: StreamGrant?
     public var logger: Logger
 
     public init(

@@ -212,7 +212,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
             let cache = deployment.sseBatchCache,
-            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
+            case .success(let plan) = deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
         var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }
@@ -232,9 +232,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         guard
-            let registration = deployment.streams.register(end: { _ in
-                eventLoop.execute { loopBound.value.end(goaway: true) }
-            })
+            let registration = deployment.streams.register(
+                grant: deployment.streamGrant(.init(head: head), plan: plan, access: registry.access),
+                end: { reason in eventLoop.execute { loopBound.value.end(reason) } })
         else {
             context.writeGatewayError(
                 .tooManyConnections(limit: limits.maxStreamingConnections), version: head.version,

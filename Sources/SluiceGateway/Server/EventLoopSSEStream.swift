@@ -105,13 +105,18 @@ final class EventLoopSSEStream {
         lastWrite = .now()
     }
 
-    /// Ends the stream: `event: goaway` when the gateway drains or the API goes, then the end of the response
-    /// and of the connection.
-    func end(goaway: Bool) {
+    /// Ends the stream: `event: goaway` when the gateway drains or the API goes, `event: error` naming the
+    /// error's key when the stream's credential no longer holds, then the end of the response and of the
+    /// connection.
+    func end(_ reason: StreamEnding?) {
         guard !finished else { return }
-        if goaway {
+        if let reason {
             buffer.clear()
-            cache.formatter.goaway(into: &buffer)
+            if case .accessEnded = reason {
+                cache.formatter.error(id: UUID().uuidString, message: reason.reason, into: &buffer)
+            } else {
+                cache.formatter.goaway(into: &buffer)
+            }
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         }
         let channel = context.channel

@@ -20,19 +20,24 @@ struct GatewayResponder: Sendable {
             try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
             return
         }
-        if case .failure(let error) = deployment.resolvePlan(
-            .init(fields: request.headers, uri: request.uri), access: registry.access)
-        {
+        let plan: SecurityChain.ResolvedPlan
+        switch deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access) {
+        case .failure(let error):
             try await error.write(to: writer)
             return
+        case .success(let resolved):
+            plan = resolved
         }
         let method = request.method
         if method == .post, let post = deployment.httpPost {
             try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
         } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
+            var invocation = sse.invocation
+            invocation.grant = deployment.streamGrant(
+                .init(fields: request.headers, uri: request.uri), plan: plan, access: registry.access)
             try await sse.entrypoint.handle(
-                request, writer: writer, invocation: sse.invocation, channel: channel
+                request, writer: writer, invocation: invocation, channel: channel
             ) { action in
                 if let departure {
                     departure.onDeparture(action)
@@ -65,23 +70,30 @@ struct GatewayResponder: Sendable {
         guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
-        if case .failure(let error) = deployment.resolvePlan(
-            .init(fields: head.headerFields, uri: uri), access: registry.access)
-        {
+        let plan: SecurityChain.ResolvedPlan
+        switch deployment.resolvePlan(.init(fields: head.headerFields, uri: uri), access: registry.access) {
+        case .failure(let error):
             return refuse(.policyViolation, error)
+        case .success(let resolved):
+            plan = resolved
         }
         guard let bound = deployment.webSocket else {
             return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
         }
         let ended = EndSignal()
-        guard let registration = deployment.streams.register(end: { reason in ended.fire(reason) }) else {
+        let grant = deployment.streamGrant(
+            .init(fields: head.headerFields, uri: uri), plan: plan, access: registry.access)
+        guard let registration = deployment.streams.register(grant: grant, end: { reason in ended.fire(reason) })
+        else {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
         let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
         return .upgrade([ClientIdentifier.field: clientIdentifier]) { inbound, outbound, _ in
-            ended.onFire { _ in
+            ended.onFire { reason in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
-                Task { try? await outbound.close(.goingAway, reason: "Stopping, please reconnect") }
+                let code: WebSocketErrorCode
+                if case .accessEnded = reason { code = .policyViolation } else { code = .goingAway }
+                Task { try? await outbound.close(code, reason: WebSocketEntrypoint.closeReason(reason.reason)) }
             }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,

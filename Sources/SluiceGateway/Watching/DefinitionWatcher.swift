@@ -41,12 +41,16 @@ actor DefinitionWatcher: Service {
                 group.addTask {
                     for await _ in await UnixSignalsSequence(trapping: .sighup) {
                         await self.scan(reason: "SIGHUP")
+                        self.registry.streams.recheck()
                     }
                 }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: self.interval)
                         await self.scan(reason: nil)
+                        // Streams opened with a credential end once it no longer holds: changed access data, or
+                        // an expiry that has passed since the last scan.
+                        self.registry.streams.recheck()
                         await self.registry.stopIdleRetired()
                     }
                 }
