@@ -1,0 +1,17 @@
+-- wrk script: every request POSTs a 1 KiB body and carries one credential header, taken from the environment:
+--   CREDENTIAL_HEADER="X-Gravitee-Api-Key" CREDENTIAL_VALUE="..." wrk -t1 -c64 -d10s -s bench/wrk/post-1k-credential.lua URL
+-- Without CREDENTIAL_HEADER it is post-1k.lua. No response() hook, as in post-1k.lua.
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "text/plain"
+local name = os.getenv("CREDENTIAL_HEADER")
+if name ~= nil and name ~= "" then
+   wrk.headers[name] = os.getenv("CREDENTIAL_VALUE") or ""
+end
+
+function done(summary, latency, requests)
+   io.write(string.format("LATENCY p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+      latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+   io.write(string.format("ERRORS connect=%d read=%d write=%d status=%d timeout=%d\n",
+      summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.status, summary.errors.timeout))
+end
