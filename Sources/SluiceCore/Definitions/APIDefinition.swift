@@ -181,6 +181,11 @@ extension APIDefinition {
         public var tags: [String]
         public var flows: [Flow]
         public var path: JSONPath
+
+        /// Whether the plan names a selection rule (an expression deciding which requests it takes).
+        public var hasSelectionRule: Bool {
+            !(selectionRule ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+        }
     }
 
     public struct Property: Sendable {

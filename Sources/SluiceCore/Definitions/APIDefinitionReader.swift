@@ -309,12 +309,20 @@ public struct APIDefinitionReader: Sendable {
             for (tag, tagPath) in reader.array("tags", &diagnostics) {
                 if let t = tag.stringValue { tags.append(t) } else { diagnostics.error(tagPath, "must be a string") }
             }
+            let selectionRule = reader.string("selectionRule", &diagnostics)
+            if let selectionRule, !selectionRule.trimmingCharacters(in: .whitespaces).isEmpty {
+                diagnostics.warning(
+                    path.key("selectionRule"),
+                    "selection rules are expressions, which this gateway does not evaluate yet: plan '\(id)' "
+                        + "serves no request until its rule is removed",
+                    code: "UNSUPPORTED")
+            }
             plans.append(
                 .init(
                     id: id, name: reader.string("name", &diagnostics) ?? id, securityType: securityType.lowercased(),
                     securityConfiguration: security.object("configuration", &diagnostics).object,
                     mode: (reader.string("mode", &diagnostics) ?? "STANDARD").uppercased(), status: status,
-                    selectionRule: reader.string("selectionRule", &diagnostics), tags: tags,
+                    selectionRule: selectionRule, tags: tags,
                     flows: readFlows(reader.array("flows", &diagnostics), &diagnostics), path: path
                 )
             )

@@ -46,7 +46,9 @@ public struct SecurityChain: Sendable {
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
         // A stable sort: plans of one security type keep the order of the definition.
-        self.plans = plans.filter { $0.status.serves }.enumerated().sorted { a, b in
+        // A plan with a selection rule serves nothing until the expression language evaluates its rule: failing
+        // closed, never serving requests the rule would have kept out (the definition reader warns about it).
+        self.plans = plans.filter { $0.status.serves && !$0.hasSelectionRule }.enumerated().sorted { a, b in
             let rankA = Self.order.firstIndex(of: a.element.securityType) ?? Self.order.count
             let rankB = Self.order.firstIndex(of: b.element.securityType) ?? Self.order.count
             return rankA != rankB ? rankA < rankB : a.offset < b.offset

@@ -56,6 +56,36 @@ struct SecurityChainTests {
         #expect(resolve(chain, key: "k1", access: .empty) == .failure(.apiKeyInvalid))
     }
 
+    @Test("a plan with a selection rule serves nothing (fails closed) and never makes the API key-less")
+    func selectionRule() throws {
+        var ruled = Self.plan("open-for-some", "key-less")
+        ruled.selectionRule = "{#request.headers['x-tenant'][0] == 'a'}"
+        let onlyRuled = SecurityChain(plans: [ruled])
+        #expect(resolve(onlyRuled, key: nil) == .failure(.planUnresolvable))
+        let withKey = SecurityChain(plans: [ruled, Self.plan("key", "api-key")])
+        #expect(resolve(withKey, key: nil) == .failure(.planUnresolvable))
+        #expect(try resolve(withKey, key: "k1").get().id == "key")
+        var blank = Self.plan("open", "key-less")
+        blank.selectionRule = "  "
+        #expect(try resolve(SecurityChain(plans: [blank]), key: nil).get().id == "open")
+    }
+
+    @Test("the definition reader warns about a selection rule, naming its path")
+    func selectionRuleWarning() throws {
+        let json = """
+            { "id": "ruled", "name": "ruled", "definitionVersion": "4.0.0", "type": "message",
+              "listeners": [{ "type": "http", "paths": [{ "path": "/ruled" }], "entrypoints": [{ "type": "http-post" }] }],
+              "endpointGroups": [{ "name": "g", "type": "mock", "endpoints": [{ "name": "e", "type": "mock", "configuration": {} }] }],
+              "plans": [{ "id": "p", "name": "p", "security": { "type": "key-less" }, "status": "PUBLISHED",
+                          "selectionRule": "{#request.headers['x'][0] == 'y'}" }] }
+            """
+        let (definition, diagnostics) = APIDefinitionReader().read(try JSONValue.parse(json: Data(json.utf8)))
+        #expect(definition?.plans.first?.hasSelectionRule == true)
+        let warning = diagnostics.first { $0.path.contains("selectionRule") }
+        #expect(warning?.severity == .warning, "\(diagnostics)")
+        #expect(warning?.message.contains("does not evaluate") == true)
+    }
+
     @Test("order: JWT before API key before key-less, whatever the definition's order; staging and closed skipped")
     func order() throws {
         let chain = SecurityChain(plans: [
