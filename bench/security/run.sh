@@ -75,7 +75,7 @@ for round in $(seq 1 "$ROUNDS"); do
         log "round $round: $plan"
         CREDENTIAL_HEADER="${HEADER[$plan]}" CREDENTIAL_VALUE="${VALUE[$plan]}" \
             with_cpu "$OUT/wrk-$plan-$round.cpu" sluice_pids timeout $((WRK_SECONDS + 30)) \
-            wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$ROOT/bench/wrk/post-1k-credential.lua" \
+            wrk -t1 -c64 -d"${WRK_SECONDS}s" --latency -s "$ROOT/bench/wrk/post-1k.lua" \
             "http://127.0.0.1:$SLUICE_PORT/$plan" > "$OUT/wrk-$plan-$round.log" 2>&1 || note "wrk on $plan exited with status $?"
         grep -E "Requests/sec|Non-2xx|Socket errors" "$OUT/wrk-$plan-$round.log" | sed 's/^/    /' >&2
         sleep 2
