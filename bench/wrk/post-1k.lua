@@ -1,4 +1,4 @@
--- wrk script: every request POSTs a 1 KiB body and carries one credential header, taken from the environment:
+-- wrk script: every request POSTs a 1 KiB body (1024 bytes of 'x').
 --   wrk -t1 -c64 -d10s -s bench/wrk/post-1k.lua http://127.0.0.1:PORT/events
 -- With CREDENTIAL_HEADER and CREDENTIAL_VALUE in the environment (bench/security) each request carries that header.
 -- No response() hook on purpose: it makes wrk call Lua per answer and lowers the ceiling it can measure.
