@@ -40,14 +40,15 @@ public struct SSEEntrypoint: Sendable {
     static let batchSize = 256
 
     public let configuration: Configuration
-    /// Events of the ring-backed streams of this API, encoded once for all of them.
-    let batches: SSERingBatchCache
+    package let formatter: ServerSentEventWriter
+    /// Events of the ring-backed streams of this API (the embedded log's too), encoded once for all of them.
+    package let batches: RingBatchCache
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        self.batches = SSERingBatchCache(
-            formatter: ServerSentEventWriter(
-                headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment))
+        self.formatter = ServerSentEventWriter(
+            headersAsComment: configuration.headersAsComment, metadataAsComment: configuration.metadataAsComment)
+        self.batches = .serverSentEvents(formatter)
     }
 
     /// True for a GET whose `Accept` lists `text/event-stream`.
@@ -133,7 +134,8 @@ public struct SSEEntrypoint: Sendable {
             do {
                 servedFromRing =
                     try await SSERingStream.serve(
-                        ringSource, on: channel, cache: batches, heartbeat: heartbeat, stopper: stopper) == .closed
+                        ringSource, on: channel, cache: batches, formatter: formatter, heartbeat: heartbeat,
+                        stopper: stopper) == .closed
             } catch let error as GatewayError {
                 buffer.clear()
                 formatter.error(id: UUID().uuidString, message: error.message, into: &buffer)

@@ -41,7 +41,7 @@ public struct WebSocketEntrypoint: Sendable {
 
     public let configuration: Configuration
     /// Frames of the ring-backed streams of this API, encoded once for all of them.
-    let batches = WebSocketBatchCache()
+    let batches = RingBatchCache.webSocketFrames()
 
     public init(configuration: Configuration) {
         self.configuration = configuration

@@ -14,8 +14,6 @@ public final class Deployment: Sendable {
     let callbackPublisher: (any CallbackPublishing)?
     /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
     let inMemoryEndpoint: InMemoryEndpoint?
-    /// Encoded SSE batches shared by this API's event-loop streams.
-    let sseBatchCache: SSEBatchCache?
     let security: SecurityChain
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
@@ -76,14 +74,6 @@ public final class Deployment: Sendable {
         self.httpGet = get
         self.sse = sse
         self.webSocket = webSocket
-        self.sseBatchCache = (endpoint is InMemoryEndpoint ? sse : nil).map {
-            SSEBatchCache(
-                formatter: ServerSentEventWriter(
-                    headersAsComment: $0.entrypoint.configuration.headersAsComment,
-                    metadataAsComment: $0.entrypoint.configuration.metadataAsComment
-                )
-            )
-        }
     }
 
     /// Builds the connectors of a validated definition.

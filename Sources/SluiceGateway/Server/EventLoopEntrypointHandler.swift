@@ -211,7 +211,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
-            let cache = deployment.sseBatchCache,
             case .success(let plan) = deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
         var lastEventID = head.headers.first(name: "last-event-id")
@@ -226,8 +225,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return nil
         }
         let stream = EventLoopSSEStream(
-            topic: endpoint.inMemoryTopic, offset: offset, configuration: sse.entrypoint.configuration,
-            cache: cache, version: head.version, context: context
+            topic: endpoint.inMemoryTopic, offset: offset, entrypoint: sse.entrypoint, version: head.version,
+            context: context
         )
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop

@@ -15,7 +15,8 @@ final class EventLoopSSEStream {
     static let batchSize = 256
 
     private let topic: InMemoryTopic
-    private let cache: SSEBatchCache
+    private let cache: RingBatchCache
+    private let formatter: ServerSentEventWriter
     private let heartbeat: TimeAmount
     private let context: ChannelHandlerContext
     private var offset: Int64
@@ -29,14 +30,16 @@ final class EventLoopSSEStream {
     private let version: HTTPVersion
 
     init(
-        topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, cache: SSEBatchCache,
-        version: HTTPVersion, context: ChannelHandlerContext
+        topic: InMemoryTopic, offset: Int64, entrypoint: SSEEntrypoint, version: HTTPVersion,
+        context: ChannelHandlerContext
     ) {
         self.version = version
         self.topic = topic
         self.offset = offset
-        self.cache = cache
-        self.heartbeat = .milliseconds(configuration.heartbeatIntervalInMs)
+        // The entrypoint's batches: the same events its task and ring streams write, encoded once for all.
+        self.cache = entrypoint.batches
+        self.formatter = entrypoint.formatter
+        self.heartbeat = .milliseconds(entrypoint.configuration.heartbeatIntervalInMs)
         self.context = context
         self.watchID = topic.makeWaitID()
         self.buffer = context.channel.allocator.buffer(capacity: 0)
@@ -54,7 +57,7 @@ final class EventLoopSSEStream {
             promise: nil)
         buffer.clear()
         // Clients reconnect after a random 1–30 s so that a gateway restart does not bring them all back at once.
-        cache.formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
+        formatter.retry(milliseconds: Int.random(in: 1000..<30_000), into: &buffer)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -70,6 +73,13 @@ final class EventLoopSSEStream {
         guard !finished else { return }
         var wrote = false
         while context.channel.isWritable {
+            if let shared = cache.batch(of: topic, from: offset) {
+                // Another stream at the same place encoded it already.
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(shared.bytes))), promise: nil)
+                offset = shared.end
+                wrote = true
+                continue
+            }
             let (messages, next) = topic.read(from: offset, maxCount: Self.batchSize)
             if messages.isEmpty {
                 // Nothing new: be told of the next append (unless one slipped in since the read).
@@ -81,10 +91,10 @@ final class EventLoopSSEStream {
                 }
                 if watching { break } else { continue }
             }
-            let frames = cache.encoded(
-                start: next - Int64(messages.count), messages: messages, allocator: context.channel.allocator
-            )
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(frames))), promise: nil)
+            // From where the log still had messages (it may have dropped the stream's place meanwhile).
+            let batch = cache.encode(
+                messages, of: topic, from: next - Int64(messages.count), allocator: context.channel.allocator)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(batch.bytes))), promise: nil)
             offset = next
             wrote = true
         }
@@ -100,7 +110,7 @@ final class EventLoopSSEStream {
     private func heartbeatTick() {
         guard !finished, NIODeadline.now() - lastWrite >= heartbeat else { return }
         buffer.clear()
-        cache.formatter.heartbeat(into: &buffer)
+        formatter.heartbeat(into: &buffer)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         lastWrite = .now()
     }
@@ -113,9 +123,9 @@ final class EventLoopSSEStream {
         if let reason {
             buffer.clear()
             if case .accessEnded = reason {
-                cache.formatter.error(id: UUID().uuidString, message: reason.reason, into: &buffer)
+                formatter.error(id: UUID().uuidString, message: reason.reason, into: &buffer)
             } else {
-                cache.formatter.goaway(into: &buffer)
+                formatter.goaway(into: &buffer)
             }
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         }

@@ -9,7 +9,7 @@ import Testing
 import class GatewayTestSupport.TestWebSocket
 
 /// WebSocket subscribers of the embedded log are served by their connection's event loop from the topic, with
-/// frames encoded once for all of them (WebSocketRingStream, WebSocketBatchCache): the shared tails of the broker
+/// frames encoded once for all of them (WebSocketRingStream, RingBatchCache): the shared tails of the broker
 /// endpoints take the same path (their suites check it against real brokers).
 @Suite("websocket subscribers from a ring")
 struct WebSocketRingStreamTests {
@@ -66,41 +66,6 @@ struct WebSocketRingStreamTests {
             for try await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-    }
-
-    @Test("frames: one unmasked final frame per message, text for UTF-8 and binary otherwise, each length form")
-    func frameBytes() {
-        let allocator = ByteBufferAllocator()
-        func message(_ bytes: [UInt8]) -> Message { Message(content: ByteBuffer(bytes: bytes)) }
-        let short = WebSocketBatchCache.frames(
-            [message(Array("hi".utf8)), message([0xC3, 0x28]), message([])], allocator: allocator)
-        #expect(Array(short.readableBytesView) == [0x81, 0x02, 0x68, 0x69, 0x82, 0x02, 0xC3, 0x28, 0x81, 0x00])
-        for (length, header) in [
-            (125, [0x81, 125]), (126, [0x81, 126, 0x00, 126]), (65_535, [0x81, 126, 0xFF, 0xFF]),
-            (65_536, [0x81, 127, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]),
-        ] as [(Int, [UInt8])] {
-            let frames = WebSocketBatchCache.frames(
-                [message(Array(repeating: UInt8(ascii: "a"), count: length))], allocator: allocator)
-            #expect(Array(frames.readableBytesView.prefix(header.count)) == header, "\(length)")
-            #expect(frames.readableBytes == header.count + length, "\(length)")
-        }
-    }
-
-    @Test("the cache gives the longest batch of the same ring that starts at the place asked, and nothing else")
-    func cacheLookup() {
-        let broker = InMemoryBroker()
-        let ring = broker.topic(named: "a", retention: InMemoryRetention())
-        let other = broker.topic(named: "b", retention: InMemoryRetention())
-        let cache = WebSocketBatchCache()
-        let messages = (0..<3).map { Message(id: "id-\($0)", content: ByteBuffer(string: "m\($0)")) }
-        _ = cache.encode(Array(messages.prefix(2)), of: ring, from: 10, allocator: ByteBufferAllocator())
-        _ = cache.encode(messages, of: ring, from: 10, allocator: ByteBufferAllocator())
-        let hit = cache.batch(of: ring, from: 10)
-        #expect(hit?.end == 13)
-        #expect(hit?.lastID == "id-2")
-        #expect(hit?.frames.readableBytes == 3 * 4)
-        #expect(cache.batch(of: ring, from: 11) == nil)
-        #expect(cache.batch(of: other, from: 10) == nil)
     }
 
     @Test(

@@ -3,17 +3,18 @@ import SluiceCore
 import SluiceEndpoints
 import Synchronization
 
-/// The most recent batches of a ring's messages as server WebSocket frames, already encoded, shared by the
-/// event-loop streams of one API.
+/// The most recent batches of a ring's messages, already encoded for the wire (Server-Sent Events, WebSocket
+/// frames), shared by the event-loop streams of one API that use the same encoding.
 ///
 /// An append wakes every stream of the ring, and streams that keep up then read from the same place: the first
 /// encodes what the ring has from there, the others find that batch by where it starts and write the very same
-/// buffer (also when more came in the meantime: they read that next). A thousand subscribers cost one encoding
-/// per message instead of a thousand.
-package final class WebSocketBatchCache: Sendable {
-    /// Frames for the ring's messages from some offset up to `end`; `lastID` is the last message's id.
+/// buffer (also when more came in the meantime: they read that next). A thousand subscribers cost one encoding per
+/// message instead of a thousand. A batch depends only on the messages (their ids are their own, the same for
+/// every reader), never on the stream that encoded it.
+package final class RingBatchCache: Sendable {
+    /// The encoded messages of the ring from some offset up to `end`; `lastID` is the last message's id.
     package struct Batch: Sendable {
-        package var frames: ByteBuffer
+        package var bytes: ByteBuffer
         package var end: Int64
         package var lastID: String?
     }
@@ -27,12 +28,16 @@ package final class WebSocketBatchCache: Sendable {
 
     /// Batches kept. Default: 16.
     static let capacity = 16
-    /// Bytes of frames kept; the newest batch is kept whatever its size. Default: 16 MiB.
+    /// Bytes kept; the newest batch is kept whatever its size. Default: 16 MiB.
     static let capacityBytes = 16 << 20
 
     private let entries = Mutex<[Entry]>([])
+    private let encoding: @Sendable ([Message], ByteBufferAllocator) -> ByteBuffer
 
-    package init() {}
+    /// A cache whose batches `encoding` makes from a run of messages.
+    package init(encoding: @escaping @Sendable ([Message], ByteBufferAllocator) -> ByteBuffer) {
+        self.encoding = encoding
+    }
 
     /// The longest batch kept of `ring` that starts at `start`.
     package func batch(of ring: InMemoryTopic, from start: Int64) -> Batch? {
@@ -50,23 +55,37 @@ package final class WebSocketBatchCache: Sendable {
         _ messages: [Message], of ring: InMemoryTopic, from start: Int64, allocator: ByteBufferAllocator
     ) -> Batch {
         let batch = Batch(
-            frames: Self.frames(messages, allocator: allocator), end: start + Int64(messages.count),
-            lastID: messages.last?.id)
+            bytes: encoding(messages, allocator), end: start + Int64(messages.count), lastID: messages.last?.id)
         entries.withLock { entries in
             entries.removeAll { $0.ring == nil || ($0.start == start && $0.ring === ring && $0.batch.end <= batch.end) }
             entries.append(Entry(ring: ring, start: start, batch: batch))
             if entries.count > Self.capacity { entries.removeFirst(entries.count - Self.capacity) }
-            var bytes = entries.reduce(0) { $0 + $1.batch.frames.readableBytes }
+            var bytes = entries.reduce(0) { $0 + $1.batch.bytes.readableBytes }
             while bytes > Self.capacityBytes, entries.count > 1 {
-                bytes -= entries.removeFirst().batch.frames.readableBytes
+                bytes -= entries.removeFirst().batch.bytes.readableBytes
             }
         }
         return batch
     }
+}
 
-    /// One unmasked, unfragmented server frame per message (RFC 6455 5.2), back to back: text when the content is
-    /// valid UTF-8, binary otherwise (as the task path's frames are).
-    package static func frames(_ messages: [Message], allocator: ByteBufferAllocator) -> ByteBuffer {
+extension RingBatchCache {
+    /// Batches of Server-Sent Events, exactly as the task path writes them for the same messages.
+    package static func serverSentEvents(_ formatter: ServerSentEventWriter) -> RingBatchCache {
+        RingBatchCache { messages, allocator in
+            var events = allocator.buffer(capacity: messages.reduce(0) { $0 + $1.content.readableBytes + 48 })
+            for message in messages { formatter.message(message, into: &events) }
+            return events
+        }
+    }
+
+    /// Batches of server WebSocket frames: one unmasked, unfragmented frame per message (RFC 6455 5.2), back to
+    /// back, text when the content is valid UTF-8 and binary otherwise (as the task path's frames are).
+    package static func webSocketFrames() -> RingBatchCache {
+        RingBatchCache { messages, allocator in webSocketFrames(messages, allocator: allocator) }
+    }
+
+    package static func webSocketFrames(_ messages: [Message], allocator: ByteBufferAllocator) -> ByteBuffer {
         var frames = allocator.buffer(capacity: messages.reduce(0) { $0 + $1.content.readableBytes + 10 })
         for message in messages {
             let content = message.content
