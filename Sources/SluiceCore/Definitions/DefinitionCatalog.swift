@@ -137,6 +137,8 @@ public struct DefinitionCatalog: Sendable {
             }
             validateFlows(plan.flows, &diagnostics)
         }
+        // The rate-limit, quota and spike-arrest steps: what they and their flows need that cannot run yet.
+        _ = RateLimitRules(definition, diagnostics: &diagnostics)
         for resource in definition.resources where !resourceTypes.contains(resource.type) {
             diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
         }
