@@ -66,7 +66,7 @@ public final class LocalRateLimitStore: ImmediateRateLimitStore {
         _ key: String, in box: ShardBox, weight: Int64, now: Int64, windowEnd: Int64
     ) -> Outcome {
         box.state.withLock { shard -> Outcome in
-            if shard.earliestReset <= now, now - shard.lastSweep >= Self.sweepInterval {
+            if shard.earliestReset <= now, shard.lastSweep <= now &- Self.sweepInterval {
                 let dropped = shard.sweep(now: now)
                 if dropped > 0 { held.subtract(dropped, ordering: .relaxed) }
             }

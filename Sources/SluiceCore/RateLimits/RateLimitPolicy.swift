@@ -94,9 +94,10 @@ public struct RateLimitPolicy: Sendable, Hashable {
 
     /// Gravitee's slice: one hit per `period / limit` ms, or `round(100 / slice)` hits per slice of about 100 ms.
     public static func spikeSlice(limit: Int64, periodMilliseconds: Int64) -> (limit: Int64, milliseconds: Int64) {
-        let slice = Double(periodMilliseconds) / Double(max(limit, 1))
+        // In single precision, as Gravitee computes it, so that slices come out to the same millisecond.
+        let slice = Float(periodMilliseconds) / Float(max(limit, 1))
         if slice < 100 {
-            let hits = max(1, (100 / slice).rounded(.toNearestOrAwayFromZero))
+            let hits = max(1, (100 / slice + 0.5).rounded(.down))  // Java's Math.round
             return (Int64(hits), max(1, Int64(slice * hits)))
         }
         return (1, Int64(slice))

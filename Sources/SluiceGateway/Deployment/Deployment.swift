@@ -17,6 +17,8 @@ public final class Deployment: Sendable {
     /// Encoded SSE batches shared by this API's event-loop streams.
     let sseBatchCache: SSEBatchCache?
     let security: SecurityChain
+    /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
+    let rateLimits: RateLimitRules?
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -39,6 +41,8 @@ public final class Deployment: Sendable {
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
         var diagnostics = DiagnosticCollector()
+        let rules = RateLimitRules(definition, diagnostics: &diagnostics)
+        self.rateLimits = rules.isEmpty ? nil : rules
         var post: BoundEntrypoint<HTTPPostEntrypoint>?
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?

@@ -27,12 +27,15 @@ final class EventLoopSSEStream {
     private(set) var finished = false
     private var buffer: ByteBuffer
     private let version: HTTPVersion
+    /// Headers the response carries besides the stream's own (rate limits).
+    private let extraHeaders: HTTPHeaders
 
     init(
         topic: InMemoryTopic, offset: Int64, configuration: SSEEntrypoint.Configuration, cache: SSEBatchCache,
-        version: HTTPVersion, context: ChannelHandlerContext
+        version: HTTPVersion, context: ChannelHandlerContext, extraHeaders: HTTPHeaders = HTTPHeaders()
     ) {
         self.version = version
+        self.extraHeaders = extraHeaders
         self.topic = topic
         self.offset = offset
         self.cache = cache
@@ -45,10 +48,11 @@ final class EventLoopSSEStream {
     /// Writes the response head and the `retry:` line, then starts streaming.
     func start(registration: StreamRegistration) {
         self.registration = registration
-        let headers: HTTPHeaders = [
+        var headers: HTTPHeaders = [
             "content-type": "text/event-stream;charset=UTF-8", "connection": "keep-alive", "cache-control": "no-cache",
             "x-accel-buffering": "no",
         ]
+        headers.add(contentsOf: extraHeaders)
         context.write(
             NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))),
             promise: nil)
