@@ -126,6 +126,8 @@ extension APIDefinition {
         public var name: String?
         public var enabled: Bool
         public var selectors: [JSONObject]
+        /// A flow-level condition (written by older exports next to the selectors); empty reads as none.
+        public var condition: String?
         public var steps: [FlowStep]
         public var path: JSONPath
     }

@@ -264,7 +264,7 @@ public struct APIDefinitionReader: Sendable {
             flows.append(
                 .init(
                     name: reader.string("name", &diagnostics), enabled: reader.bool("enabled", &diagnostics) ?? true,
-                    selectors: selectors, steps: steps, path: path
+                    selectors: selectors, condition: reader.string("condition", &diagnostics), steps: steps, path: path
                 )
             )
         }

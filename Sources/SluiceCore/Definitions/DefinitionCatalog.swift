@@ -137,6 +137,11 @@ public struct DefinitionCatalog: Sendable {
             }
             validateFlows(plan.flows, &diagnostics)
         }
+        // The rate-limit, quota and spike-arrest steps (when this catalog runs them): what they and their flows
+        // need that cannot run yet.
+        if RateLimitPolicy.Kind.allCases.contains(where: { policies.contains($0.rawValue) }) {
+            _ = RateLimitRules(definition, diagnostics: &diagnostics)
+        }
         for resource in definition.resources where !resourceTypes.contains(resource.type) {
             diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
         }

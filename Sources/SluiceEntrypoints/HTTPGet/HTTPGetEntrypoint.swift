@@ -55,7 +55,7 @@ public struct HTTPGetEntrypoint: Sendable {
         switch PollResponseFormat.negotiate(acceptValues: request.headers[values: .accept]) {
         case .success(let chosen): format = chosen
         case .failure(let error):
-            try await error.write(to: writer)
+            try await error.write(to: writer, headers: invocation.headers())
             return
         }
         var limit = min(configuration.messagesLimitCount, invocation.limits.maxPollMessages)
@@ -65,14 +65,14 @@ public struct HTTPGetEntrypoint: Sendable {
                 try await GatewayError(
                     status: 400, key: "INVALID_LIMIT",
                     message: "The limit '\(limitText)' must be a non-negative integer."
-                ).write(to: writer)
+                ).write(to: writer, headers: invocation.headers())
                 return
             }
             limit = min(limit, requested)
         }
         let cursor = request.queryValue("cursor").flatMap { $0.isEmpty ? nil : $0 }
         let clientIdentifier = ClientIdentifier.resolve(request).value
-        let echo: HTTPFields = [ClientIdentifier.field: clientIdentifier]
+        let echo = invocation.headers([ClientIdentifier.field: clientIdentifier])
         let source: any MessageSource
         do {
             source = try await invocation.endpoint.subscribe(
@@ -101,6 +101,7 @@ public struct HTTPGetEntrypoint: Sendable {
         head.headerFields[.contentType] = format.contentType
         head.headerFields[.contentLength] = String(body.readableBytes)
         head.headerFields[ClientIdentifier.field] = clientIdentifier
+        head.headerFields.append(contentsOf: invocation.responseHeaders)
         try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
         await source.delivered()
     }

@@ -45,7 +45,8 @@ public struct HTTPPostEntrypoint: Sendable {
     ) async throws {
         let limit = invocation.limits.maxRequestBodyBytes
         guard let body = try await collectBody(request.body, limit: limit) else {
-            try await GatewayError.payloadTooLarge(limit: limit).write(to: writer, closeConnection: true)
+            try await GatewayError.payloadTooLarge(limit: limit).write(
+                to: writer, closeConnection: true, headers: invocation.headers())
             return
         }
         var message = Message(content: body, timestamp: Date.nowMilliseconds)
@@ -54,7 +55,7 @@ public struct HTTPPostEntrypoint: Sendable {
                 message.headers.add(name: field.name.rawName, value: field.value)
             }
         }
-        let echo: HTTPFields = [ClientIdentifier.field: ClientIdentifier.resolve(request).value]
+        let echo = invocation.headers([ClientIdentifier.field: ClientIdentifier.resolve(request).value])
         do {
             _ = try await invocation.endpoint.publish(message)
         } catch let error as GatewayError {

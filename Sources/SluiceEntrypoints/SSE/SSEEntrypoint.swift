@@ -81,7 +81,7 @@ public struct SSEEntrypoint: Sendable {
                     clientIdentifierIsGenerated: generated, qos: invocation.qos, mode: .stream)
             )
         } catch let error as GatewayError {
-            try await error.write(to: writer, headers: [ClientIdentifier.field: clientIdentifier])
+            try await error.write(to: writer, headers: invocation.headers([ClientIdentifier.field: clientIdentifier]))
             return
         }
         defer { source.close() }
@@ -103,7 +103,7 @@ public struct SSEEntrypoint: Sendable {
                 })
         else {
             try await GatewayError.tooManyConnections(limit: invocation.limits.maxStreamingConnections).write(
-                to: writer)
+                to: writer, headers: invocation.headers())
             return
         }
         defer { registration.cancel() }
@@ -114,6 +114,7 @@ public struct SSEEntrypoint: Sendable {
         head.headerFields[.cacheControl] = "no-cache"
         head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
         head.headerFields[ClientIdentifier.field] = clientIdentifier
+        head.headerFields.append(contentsOf: invocation.responseHeaders)
         var body = try await writer.writeHead(head)
 
         let formatter = ServerSentEventWriter(

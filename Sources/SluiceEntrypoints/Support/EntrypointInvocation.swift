@@ -1,3 +1,4 @@
+public import HTTPTypes
 public import Logging
 public import SluiceCore
 
@@ -12,6 +13,9 @@ public struct EntrypointInvocation: Sendable {
     /// What let this request in, for a stream to be checked against while it runs (nil: nothing to re-check).
     public var grant: StreamGrant?
     public var logger: Logger
+    /// Headers every response to this request carries, set by the gateway before the entrypoint runs (rate-limit,
+    /// quota and spike-arrest headers). Default: none.
+    public var responseHeaders: HTTPFields = [:]
 
     public init(
         apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,
@@ -23,5 +27,13 @@ public struct EntrypointInvocation: Sendable {
         self.limits = limits
         self.streams = streams
         self.logger = logger
+    }
+
+    /// `fields` and the ``responseHeaders``.
+    public func headers(_ fields: HTTPFields = [:]) -> HTTPFields {
+        guard !responseHeaders.isEmpty else { return fields }
+        var all = fields
+        all.append(contentsOf: responseHeaders)
+        return all
     }
 }

@@ -11,6 +11,9 @@ public struct GatewayLimits: Sendable, Hashable {
     public var maxStreamingConnections: Int = 20_000
     /// Largest `limit` a GET poll may ask for. Default: 1,000.
     public var maxPollMessages: Int = 1_000
+    /// Most rate-limit, quota and spike-arrest counters held at once (expired ones are dropped). A new counter
+    /// beyond that is not counted, and its step's `errorStrategy` decides. Default: 100,000.
+    public var maxRateLimitCounters: Int = 100_000
 
     public init() {}
 }

@@ -48,7 +48,9 @@ public struct WebSocketEntrypoint: Sendable {
     }
 
     /// Serves one upgraded connection until either side closes it. The subscriber side runs when it is enabled and
-    /// the endpoint subscribes, the publisher side when it is enabled and the endpoint publishes.
+    /// the endpoint subscribes, the publisher side when it is enabled and the endpoint publishes. `publishCheck`
+    /// runs before each message the client publishes (the publish phase's rate limits): a refusal closes the
+    /// connection with 1008 and `KEY: message`, and that message is not published.
     public func handle(
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
@@ -56,7 +58,8 @@ public struct WebSocketEntrypoint: Sendable {
         registration: StreamRegistration,
         clientIdentifier: String? = nil,
         clientIdentifierIsGenerated: Bool = false,
-        channel: (any Channel)? = nil
+        channel: (any Channel)? = nil,
+        publishCheck: (@Sendable () async -> GatewayError?)? = nil
     ) async throws {
         defer { registration.cancel() }
         let endpoint = invocation.endpoint
@@ -128,6 +131,11 @@ public struct WebSocketEntrypoint: Sendable {
                 switch frame {
                 case .text(let text): content = ByteBuffer(string: text)
                 case .binary(let buffer): content = buffer
+                }
+                if let publishCheck, let refusal = await publishCheck() {
+                    try await outbound.close(
+                        .policyViolation, reason: Self.closeReason("\(refusal.key): \(refusal.message)"))
+                    break
                 }
                 do {
                     _ = try await endpoint.publish(Message(content: content, timestamp: Date.nowMilliseconds))

@@ -78,6 +78,8 @@ extension DefinitionCatalog {
         // JWT and OAuth2 plans deploy, but a request they would take is refused until they are built (see
         // docs/security.md).
         catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]
+        // Applied on the request and publish phases of plan and API flows (docs/rate-limits.md).
+        catalog.policies = Set(RateLimitPolicy.Kind.allCases.map(\.rawValue))
         return catalog
     }
 }

@@ -15,6 +15,8 @@ public final class Deployment: Sendable {
     /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
     let inMemoryEndpoint: InMemoryEndpoint?
     let security: SecurityChain
+    /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
+    let rateLimits: RateLimitRules?
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -37,6 +39,8 @@ public final class Deployment: Sendable {
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
         var diagnostics = DiagnosticCollector()
+        let rules = RateLimitRules(definition, diagnostics: &diagnostics)
+        self.rateLimits = rules.isEmpty ? nil : rules
         var post: BoundEntrypoint<HTTPPostEntrypoint>?
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?

@@ -20,10 +20,16 @@ public final class DeploymentRegistry: Sendable {
     public let streams: LiveStreams
     /// Applications, subscriptions and API keys, for every API's security chain.
     public let access = AccessStore()
+    /// The counters of every API's rate-limit, quota and spike-arrest steps; they outlive redeployments.
+    public let rateLimitStore: any RateLimitStore
     let limits: GatewayLimits
     let logger: Logger
 
-    public init(broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, logger: Logger) {
+    public init(
+        broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, logger: Logger,
+        rateLimitStore: (any RateLimitStore)? = nil
+    ) {
+        self.rateLimitStore = rateLimitStore ?? LocalRateLimitStore(capacity: limits.maxRateLimitCounters)
         self.broker = broker
         self.streams = streams
         self.limits = limits

@@ -28,10 +28,15 @@ struct RoutingTable: Sendable {
     }
 
     func route(host: String?, path: String) -> Deployment? {
+        match(host: host, path: path)?.deployment
+    }
+
+    /// The route a request takes: its deployment, and the context path it matched.
+    func match(host: String?, path: String) -> Route? {
         let requestHost = hasHostRoutes ? host.map(Self.stripPort) : nil
         for route in routes {
             if let routeHost = route.host, routeHost != requestHost { continue }
-            if Self.matches(contextPath: route.path, requestPath: path) { return route.deployment }
+            if Self.matches(contextPath: route.path, requestPath: path) { return route }
         }
         return nil
     }

@@ -38,6 +38,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var tooLarge = false
         var closeAfter: Bool
         var version: HTTPVersion
+        /// Set by the rate-limit steps: headers for the answer, and the refusal that is the answer (the body is
+        /// then read and dropped).
+        var rateLimitHeaders = HTTPHeaders()
+        var refusal: GatewayError?
     }
 
     private enum State {
@@ -76,7 +80,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             context.fireChannelRead(data)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case (.idle, .head(let head)):
-            if responsesPending == 0, let publishing = takePublish(head) {
+            if responsesPending == 0, let publishing = takePublish(head, context: context) {
                 state = .publishing(publishing)
             } else if responsesPending == 0, let taken = takeStream(head, context: context) {
                 if let stream = taken { state = .streaming(stream) }
@@ -86,7 +90,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 context.fireChannelRead(data)
             }
         case (.publishing(var publishing), .body(var chunk)):
-            guard !publishing.tooLarge else { return }
+            guard !publishing.tooLarge, publishing.refusal == nil else { return }
             let size = (publishing.body?.readableBytes ?? 0) + chunk.readableBytes
             if size > limits.maxRequestBodyBytes {
                 publishing.tooLarge = true
@@ -163,14 +167,25 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
-    /// The publish this request is, if it is one this handler serves.
-    private func takePublish(_ head: HTTPRequestHead) -> Publishing? {
+    /// The publish this request is, if it is one this handler serves. Its rate limits (request and publish phases)
+    /// are counted here when the counter store answers at once; with a store that needs I/O the request is passed on.
+    private func takePublish(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> Publishing? {
+        let path = Self.path(of: head.uri)
         guard head.method == .POST,
-            let deployment = registry.table.route(
-                host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
-            let post = deployment.httpPost,
-            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
+            let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
+            let post = route.deployment.httpPost,
+            case .success(let plan) = route.deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
+        let deployment = route.deployment
+        var rateLimits: RateLimitOutcome?
+        if let gate = deployment.rateLimitGate(
+            [.request, .publish], plan: plan, entrypoint: HTTPPostEntrypoint.type,
+            clientAddress: context.channel.remoteAddress?.ipAddress, path: path, contextPath: route.path,
+            method: "POST")
+        {
+            guard let store = registry.rateLimitStore.immediate else { return nil }
+            rateLimits = gate.checkNow(store)
+        }
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
             ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
@@ -182,7 +197,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         }
         return Publishing(
             endpoint: endpoint, message: message, clientIdentifier: Self.clientIdentifier(of: head),
-            closeAfter: !head.isKeepAlive, version: head.version
+            closeAfter: !head.isKeepAlive, version: head.version, rateLimitHeaders: rateLimits?.nioHeaders ?? [:],
+            refusal: rateLimits?.refusal
         )
     }
 
@@ -205,14 +221,22 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Takes an SSE request on an API whose endpoint is the embedded log. Returns nil when the request is not
     /// one this handler serves; `.some(nil)` when it answered it with an error; `.some(stream)` when streaming.
     private func takeStream(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
+        let path = Self.path(of: head.uri)
         guard head.method == .GET,
             head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
-            let deployment = registry.table.route(
-                host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
-            let sse = deployment.sse,
-            let endpoint = deployment.inMemoryEndpoint,
-            case .success(let plan) = deployment.resolvePlan(.init(head: head), access: registry.access)
+            let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
+            let sse = route.deployment.sse,
+            let endpoint = route.deployment.inMemoryEndpoint,
+            case .success(let plan) = route.deployment.resolvePlan(.init(head: head), access: registry.access)
         else { return nil }
+        let deployment = route.deployment
+        // The connection is the request phase: counted here when the store answers at once, else on the async path.
+        let gate = deployment.rateLimitGate(
+            [.request], plan: plan, entrypoint: SSEEntrypoint.type,
+            clientAddress: context.channel.remoteAddress?.ipAddress, path: path, contextPath: route.path,
+            method: "GET")
+        let store = registry.rateLimitStore.immediate
+        if gate != nil, store == nil { return nil }
         var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }
         let offset: Int64
@@ -224,9 +248,19 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         } catch {
             return nil
         }
+        var rateLimitHeaders = HTTPHeaders()
+        if let gate, let store {
+            let outcome = gate.checkNow(store)
+            if let refusal = outcome.refusal {
+                context.writeGatewayError(
+                    refusal, version: head.version, closeAfter: !head.isKeepAlive, headers: outcome.nioHeaders)
+                return .some(nil)
+            }
+            rateLimitHeaders = outcome.nioHeaders
+        }
         let stream = EventLoopSSEStream(
             topic: endpoint.inMemoryTopic, offset: offset, entrypoint: sse.entrypoint, version: head.version,
-            context: context
+            context: context, extraHeaders: rateLimitHeaders
         )
         let loopBound = NIOLoopBound(stream, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -254,6 +288,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func finishPublish(_ publishing: Publishing, context: ChannelHandlerContext) {
+        if let refusal = publishing.refusal {
+            answer(.failure(refusal), to: publishing, context: context)
+            return
+        }
         if publishing.tooLarge {
             answer(
                 .failure(GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes)), to: publishing,
@@ -317,9 +355,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context: ChannelHandlerContext
     ) {
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
-        let echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
+        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
+        echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
-        case .success where publishing.version == .http1_1:
+        case .success where publishing.version == .http1_1 && publishing.rateLimitHeaders.isEmpty:
             writeAccepted(clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
         case .success:
             context.writeWholeResponse(

@@ -28,12 +28,15 @@ final class EventLoopSSEStream {
     private(set) var finished = false
     private var buffer: ByteBuffer
     private let version: HTTPVersion
+    /// Headers the response carries besides the stream's own (rate limits).
+    private let extraHeaders: HTTPHeaders
 
     init(
         topic: InMemoryTopic, offset: Int64, entrypoint: SSEEntrypoint, version: HTTPVersion,
-        context: ChannelHandlerContext
+        context: ChannelHandlerContext, extraHeaders: HTTPHeaders = HTTPHeaders()
     ) {
         self.version = version
+        self.extraHeaders = extraHeaders
         self.topic = topic
         self.offset = offset
         // The entrypoint's batches: the same events its task and ring streams write, encoded once for all.
@@ -48,10 +51,11 @@ final class EventLoopSSEStream {
     /// Writes the response head and the `retry:` line, then starts streaming.
     func start(registration: StreamRegistration) {
         self.registration = registration
-        let headers: HTTPHeaders = [
+        var headers: HTTPHeaders = [
             "content-type": "text/event-stream;charset=UTF-8", "connection": "keep-alive", "cache-control": "no-cache",
             "x-accel-buffering": "no",
         ]
+        headers.add(contentsOf: extraHeaders)
         context.write(
             NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))),
             promise: nil)

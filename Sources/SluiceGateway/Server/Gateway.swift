@@ -25,7 +25,11 @@ public final class Gateway: Sendable {
     private let boundPort = Mutex<Int?>(nil)
     private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
 
-    public init(settings: GatewaySettings, logger: Logger, catalog: DefinitionCatalog = .gateway) {
+    /// - Parameter rateLimitStore: where rate-limit counters live. Default: in this process's memory.
+    public init(
+        settings: GatewaySettings, logger: Logger, catalog: DefinitionCatalog = .gateway,
+        rateLimitStore: (any RateLimitStore)? = nil
+    ) {
         self.settings = settings
         self.logger = logger
         self.loader = DefinitionLoader(catalog: catalog)
@@ -33,7 +37,7 @@ public final class Gateway: Sendable {
         let broker = InMemoryBroker()
         self.broker = broker
         let registry = DeploymentRegistry(
-            broker: broker, streams: streams, limits: settings.limits, logger: logger
+            broker: broker, streams: streams, limits: settings.limits, logger: logger, rateLimitStore: rateLimitStore
         )
         self.registry = registry
         if let apis = settings.apis {

@@ -16,12 +16,14 @@ struct GatewayResponder: Sendable {
     let logger: Logger
 
     func respond(_ request: Request, _ writer: consuming ResponseWriter, _ channel: any Channel) async throws {
-        guard let deployment = registry.table.route(host: request.head.authority, path: request.uri.path) else {
+        guard let route = registry.table.match(host: request.head.authority, path: request.uri.path) else {
             try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
             return
         }
+        let deployment = route.deployment
         let plan: SecurityChain.ResolvedPlan
         switch deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access) {
+        case .success(let resolved): plan = resolved
         case .failure(let error):
             try await error.write(to: writer)
             return
@@ -29,15 +31,45 @@ struct GatewayResponder: Sendable {
             plan = resolved
         }
         let method = request.method
-        if method == .post, let post = deployment.httpPost {
-            try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
-        } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
+        let entrypoint: String
+        if method == .post, deployment.httpPost != nil {
+            entrypoint = HTTPPostEntrypoint.type
+        } else if method == .get, deployment.sse != nil, SSEEntrypoint.matches(request.head) {
+            entrypoint = SSEEntrypoint.type
+        } else if method == .get, deployment.httpGet != nil {
+            entrypoint = HTTPGetEntrypoint.type
+        } else {
+            try await GatewayError.noEntrypoint(method: request.method.rawValue).write(to: writer)
+            return
+        }
+        // The request phase's rate limits, and for a POST (one message) the publish phase's.
+        var responseHeaders: HTTPFields = [:]
+        if let gate = deployment.rateLimitGate(
+            entrypoint == HTTPPostEntrypoint.type ? [.request, .publish] : [.request], plan: plan,
+            entrypoint: entrypoint, clientAddress: channel.remoteAddress?.ipAddress, path: request.uri.path,
+            contextPath: route.path, method: method.rawValue)
+        {
+            let outcome = await gate.check(registry.rateLimitStore)
+            if let refusal = outcome.refusal {
+                try await refusal.write(to: writer, headers: outcome.fields)
+                return
+            }
+            responseHeaders = outcome.fields
+        }
+        switch entrypoint {
+        case HTTPPostEntrypoint.type:
+            let post = deployment.httpPost!
+            try await post.entrypoint.handle(
+                request, writer: writer, invocation: post.invocation.with(responseHeaders: responseHeaders))
+        case SSEEntrypoint.type:
+            let sse = deployment.sse!
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
             var invocation = sse.invocation
             invocation.grant = deployment.streamGrant(
                 .init(fields: request.headers, uri: request.uri), plan: plan, access: registry.access)
             try await sse.entrypoint.handle(
-                request, writer: writer, invocation: invocation, channel: channel
+                request, writer: writer, invocation: invocation.with(responseHeaders: responseHeaders),
+                channel: channel
             ) { action in
                 if let departure {
                     departure.onDeparture(action)
@@ -45,10 +77,10 @@ struct GatewayResponder: Sendable {
                     channel.closeFuture.whenComplete { _ in action() }
                 }
             }
-        } else if method == .get, let get = deployment.httpGet {
-            try await get.entrypoint.handle(request, writer: writer, invocation: get.invocation)
-        } else {
-            try await GatewayError.noEntrypoint(method: request.method.rawValue).write(to: writer)
+        default:
+            let get = deployment.httpGet!
+            try await get.entrypoint.handle(
+                request, writer: writer, invocation: get.invocation.with(responseHeaders: responseHeaders))
         }
     }
 
@@ -67,18 +99,39 @@ struct GatewayResponder: Sendable {
                     code, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
             }
         }
-        guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {
+        guard let route = registry.table.match(host: head.authority, path: uri.path) else {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
+        let deployment = route.deployment
         let plan: SecurityChain.ResolvedPlan
         switch deployment.resolvePlan(.init(fields: head.headerFields, uri: uri), access: registry.access) {
-        case .failure(let error):
-            return refuse(.policyViolation, error)
-        case .success(let resolved):
-            plan = resolved
+        case .success(let resolved): plan = resolved
+        case .failure(let error): return refuse(.policyViolation, error)
         }
         guard let bound = deployment.webSocket else {
             return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
+        }
+        // The upgrade is the request phase; each message the client sends goes through the publish phase.
+        let store = registry.rateLimitStore
+        func gate(_ phase: RateLimitRules.Phase) -> RateLimitGate? {
+            deployment.rateLimitGate(
+                [phase], plan: plan, entrypoint: WebSocketEntrypoint.type,
+                clientAddress: channel?.remoteAddress?.ipAddress, path: uri.path, contextPath: route.path,
+                method: "GET")
+        }
+        var upgradeHeaders: HTTPFields = [:]
+        // A store that needs I/O is asked after the upgrade, from the connection's task (this decision is taken on
+        // the event loop); the answer then has no rate-limit headers.
+        let requestGate = gate(.request)
+        if let requestGate, let immediate = store.immediate {
+            let outcome = requestGate.checkNow(immediate)
+            if let refusal = outcome.refusal { return refuse(.policyViolation, refusal) }
+            upgradeHeaders = outcome.fields
+        }
+        let requestGateAfterUpgrade = store.immediate == nil ? requestGate : nil
+        var publishCheck: (@Sendable () async -> GatewayError?)?
+        if let publishGate = gate(.publish) {
+            publishCheck = { await publishGate.check(store).refusal }
         }
         let ended = EndSignal()
         let grant = deployment.streamGrant(
@@ -88,7 +141,15 @@ struct GatewayResponder: Sendable {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
         let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
-        return .upgrade([ClientIdentifier.field: clientIdentifier]) { inbound, outbound, _ in
+        upgradeHeaders[ClientIdentifier.field] = clientIdentifier
+        let check = publishCheck
+        return .upgrade(upgradeHeaders) { inbound, outbound, _ in
+            if let gate = requestGateAfterUpgrade, let refusal = await gate.check(store).refusal {
+                registration.cancel()
+                try await outbound.close(
+                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(refusal.key): \(refusal.message)"))
+                return
+            }
             ended.onFire { reason in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
                 let code: WebSocketErrorCode
@@ -97,7 +158,8 @@ struct GatewayResponder: Sendable {
             }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
-                clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel
+                clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,
+                publishCheck: check
             )
         }
     }

@@ -60,7 +60,7 @@ public struct GatewaySettings: Sendable {
     static let keys = [
         "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
         "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
-        "limits.maxStreamingConnections", "limits.maxPollMessages",
+        "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -103,6 +103,7 @@ public struct GatewaySettings: Sendable {
         int("limits.maxHeaderBytes", 1024) { $0.limits.maxHeaderBytes = $1 }
         int("limits.maxStreamingConnections", 1) { $0.limits.maxStreamingConnections = $1 }
         int("limits.maxPollMessages", 1) { $0.limits.maxPollMessages = $1 }
+        int("limits.maxRateLimitCounters", 1) { $0.limits.maxRateLimitCounters = $1 }
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))

@@ -32,6 +32,7 @@ final class TestGateway: Sendable {
     static func start(
         definitions: [String: String],
         reloadIntervalMs: Int = 200,
+        rateLimitStore: (any RateLimitStore)? = nil,
         configure: (inout GatewaySettings) -> Void = { _ in }
     ) async throws -> TestGateway {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -49,7 +50,7 @@ final class TestGateway: Sendable {
         configure(&settings)
         var logger = Logger(label: "sluice-test")
         logger.logLevel = .error
-        let gateway = Gateway(settings: settings, logger: logger)
+        let gateway = Gateway(settings: settings, logger: logger, rateLimitStore: rateLimitStore)
         _ = await gateway.deployDefinitions()
         var configuration = ServiceGroupConfiguration(
             services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger
@@ -92,11 +93,13 @@ final class TestGateway: Sendable {
 func withGateway(
     _ definitions: [String: String],
     reloadIntervalMs: Int = 200,
+    rateLimitStore: (any RateLimitStore)? = nil,
     configure: (inout GatewaySettings) -> Void = { _ in },
     _ body: (TestGateway) async throws -> Void
 ) async throws {
     let gateway = try await TestGateway.start(
-        definitions: definitions, reloadIntervalMs: reloadIntervalMs, configure: configure)
+        definitions: definitions, reloadIntervalMs: reloadIntervalMs, rateLimitStore: rateLimitStore,
+        configure: configure)
     do {
         try await body(gateway)
     } catch {
