@@ -78,6 +78,7 @@ extension DefinitionCatalog {
         // JWT and OAuth2 plans deploy, but a request they would take is refused until they are built (see
         // docs/security.md).
         catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]
+        catalog.resourceTypes = [OAuth2ResourceConfiguration.type]
         return catalog
     }
 }

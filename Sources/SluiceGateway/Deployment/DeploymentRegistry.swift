@@ -21,12 +21,17 @@ public final class DeploymentRegistry: Sendable {
     /// Applications, subscriptions and API keys, for every API's security chain.
     public let access = AccessStore()
     let limits: GatewayLimits
+    let security: SecuritySettings
     let logger: Logger
 
-    public init(broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, logger: Logger) {
+    public init(
+        broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, security: SecuritySettings = .init(),
+        logger: Logger
+    ) {
         self.broker = broker
         self.streams = streams
         self.limits = limits
+        self.security = security
         self.logger = logger
     }
 
@@ -52,7 +57,7 @@ public final class DeploymentRegistry: Sendable {
         }
         let deployment = try Deployment.make(
             definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams),
-            limits: limits, logger: logger
+            limits: limits, security: security, logger: logger
         )
         let replaced = state.withLock { state -> Deployment? in
             let old = state.deployments.updateValue(deployment, forKey: definition.id)

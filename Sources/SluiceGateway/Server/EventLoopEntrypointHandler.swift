@@ -169,14 +169,15 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let deployment = registry.table.route(
                 host: head.headers.first(name: "host"), path: Self.path(of: head.uri)),
             let post = deployment.httpPost,
-            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
+            case .success(let plan)? = deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
             ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
-        var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds)
+        var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds, attributes: plan.attributes)
         if post.entrypoint.configuration.requestHeadersToMessage {
             for (name, value) in head.headers where !Self.hopHeaders.contains(name.lowercased()) {
+                if !plan.propagatesAuthorization, name.lowercased() == "authorization" { continue }
                 message.headers.add(name: name, value: value)
             }
         }
@@ -212,7 +213,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let sse = deployment.sse,
             let endpoint = deployment.inMemoryEndpoint,
             let cache = deployment.sseBatchCache,
-            case .success = deployment.resolvePlan(.init(head: head), access: registry.access)
+            case .success? = deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }

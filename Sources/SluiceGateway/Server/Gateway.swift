@@ -33,7 +33,7 @@ public final class Gateway: Sendable {
         let broker = InMemoryBroker()
         self.broker = broker
         let registry = DeploymentRegistry(
-            broker: broker, streams: streams, limits: settings.limits, logger: logger
+            broker: broker, streams: streams, limits: settings.limits, security: settings.security, logger: logger
         )
         self.registry = registry
         if let apis = settings.apis {

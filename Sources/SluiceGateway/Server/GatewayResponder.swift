@@ -20,15 +20,17 @@ struct GatewayResponder: Sendable {
             try await GatewayError.noAPI(path: request.uri.path).write(to: writer)
             return
         }
-        if case .failure(let error) = deployment.resolvePlan(
-            .init(fields: request.headers, uri: request.uri), access: registry.access)
+        let plan: SecurityChain.ResolvedPlan
+        switch await deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access)
         {
+        case .success(let resolved): plan = resolved
+        case .failure(let error):
             try await error.write(to: writer)
             return
         }
         let method = request.method
         if method == .post, let post = deployment.httpPost {
-            try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation)
+            try await post.entrypoint.handle(request, writer: writer, invocation: post.invocation, plan: plan)
         } else if method == .get, let sse = deployment.sse, SSEEntrypoint.matches(request.head) {
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
             try await sse.entrypoint.handle(
@@ -65,11 +67,14 @@ struct GatewayResponder: Sendable {
         guard let deployment = registry.table.route(host: head.authority, path: uri.path) else {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
-        if case .failure(let error) = deployment.resolvePlan(
-            .init(fields: head.headerFields, uri: uri), access: registry.access)
-        {
+        let credentials = SecurityChain.Credentials(fields: head.headerFields, uri: uri)
+        // Decided now when it can be; else (a JWK set, an introspection to wait for) after the upgrade, before
+        // the first message: a refusal is a close with 1008 either way.
+        let decidedNow = deployment.resolvePlanNow(credentials, access: registry.access)
+        if case .failure(let error)? = decidedNow {
             return refuse(.policyViolation, error)
         }
+        let access = registry.access
         guard let bound = deployment.webSocket else {
             return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
         }
@@ -79,6 +84,11 @@ struct GatewayResponder: Sendable {
         }
         let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
         return .upgrade([ClientIdentifier.field: clientIdentifier]) { inbound, outbound, _ in
+            if decidedNow == nil, case .failure(let error) = await deployment.resolvePlan(credentials, access: access) {
+                try await outbound.close(
+                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
+                return
+            }
             ended.onFire { _ in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
                 Task { try? await outbound.close(.goingAway, reason: "Stopping, please reconnect") }
