@@ -122,9 +122,10 @@ final class OracleServer: @unchecked Sendable {
         }
     }
 
+    /// SIGKILL: a child of the test runner may inherit a signal mask that keeps SIGTERM pending forever.
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
