@@ -62,8 +62,7 @@ public struct JWTKeySet: Sendable {
         let isCertificate = trimmed.contains("BEGIN CERTIFICATE")
         switch signature {
         case .hs256, .hs384, .hs512:
-            let secret = Base64URL.decodeStandard(text) ?? Array(text.utf8)
-            guard !secret.isEmpty else { throw JWTKeyError("the HMAC secret is empty") }
+            let secret = try hmacSecret(text, signature: signature)
             let digest: DigestAlgorithm =
                 signature == .hs256 ? .sha256 : signature == .hs384 ? .sha384 : .sha512
             await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: digest, kid: kid)
@@ -87,13 +86,25 @@ public struct JWTKeySet: Sendable {
         return JWTKeySet(keys: [Key(id: nil, algorithm: algorithm)], matchesKeyID: false)
     }
 
+    /// The secret's bytes; at least as long as the hash (32, 48, 64 bytes), as RFC 7518 and Gravitee's library
+    /// require (jwt-kit asserts it).
+    static func hmacSecret(_ text: String, signature: JWTPlanConfiguration.Signature) throws -> [UInt8] {
+        let secret = Base64URL.decodeStandard(text) ?? Array(text.utf8)
+        let minimum = signature == .hs256 ? 32 : signature == .hs384 ? 48 : 64
+        guard secret.count >= minimum else {
+            throw JWTKeyError(
+                "a \(signature.rawValue) secret must be at least \(minimum) bytes, this one has \(secret.count)")
+        }
+        return secret
+    }
+
     /// Reads a given key without building a verifier: for checking a definition.
     public static func checkGiven(_ text: String, signature: JWTPlanConfiguration.Signature) throws {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let isCertificate = trimmed.contains("BEGIN CERTIFICATE")
         switch signature {
         case .hs256, .hs384, .hs512:
-            if text.isEmpty { throw JWTKeyError("the HMAC secret is empty") }
+            _ = try hmacSecret(text, signature: signature)
         case .rs256, .rs384, .rs512:
             _ =
                 isCertificate

@@ -171,7 +171,7 @@ struct APIKeyPlanTests {
         let jwt = Definitions.inMemory(id: "jwt", path: "/jwt").replacingOccurrences(
             of: #""plans": []"#,
             with:
-                #""plans": [{ "id": "jwt-plan", "name": "jwt", "security": { "type": "jwt", "configuration": { "signature": "HMAC_HS256", "resolverParameter": "a-secret!" } }, "mode": "STANDARD", "status": "PUBLISHED" }, "#
+                #""plans": [{ "id": "jwt-plan", "name": "jwt", "security": { "type": "jwt", "configuration": { "signature": "HMAC_HS256", "resolverParameter": "a-secret-of-at-least-thirty-two-bytes!" } }, "mode": "STANDARD", "status": "PUBLISHED" }, "#
                 + #"{ "id": "open", "name": "open", "security": { "type": "key-less" }, "mode": "STANDARD", "status": "PUBLISHED" }]"#
         )
         let access = Self.access(api: "staged", plan: "staged-key")
