@@ -134,6 +134,18 @@ public struct DefinitionCatalog: Sendable {
             if !securityTypes.contains(plan.securityType) {
                 diagnostics.unsupported(
                     plan.path.key("security").key("type"), kind: "plan security", type: plan.securityType)
+            } else {
+                let path = plan.path.key("security").key("configuration")
+                switch plan.securityType {
+                case "jwt":
+                    _ = JWTPlanConfiguration.parse(plan.securityConfiguration, at: path, diagnostics: &diagnostics)
+                case "oauth2":
+                    _ = OAuth2PlanConfiguration.parse(
+                        plan.securityConfiguration, at: path, resources: definition.resources,
+                        diagnostics: &diagnostics)
+                default:
+                    break
+                }
             }
             validateFlows(plan.flows, &diagnostics)
         }
@@ -142,8 +154,12 @@ public struct DefinitionCatalog: Sendable {
         if RateLimitPolicy.Kind.allCases.contains(where: { policies.contains($0.rawValue) }) {
             _ = RateLimitRules(definition, diagnostics: &diagnostics)
         }
-        for resource in definition.resources where !resourceTypes.contains(resource.type) {
-            diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
+        for resource in definition.resources {
+            if !resourceTypes.contains(resource.type) {
+                diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)
+            } else if resource.type == OAuth2ResourceConfiguration.type {
+                _ = OAuth2ResourceConfiguration.parse(resource, diagnostics: &diagnostics)
+            }
         }
         return diagnostics.diagnostics
     }

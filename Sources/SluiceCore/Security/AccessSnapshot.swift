@@ -5,6 +5,8 @@ public final class AccessSnapshot: Sendable {
     /// Keys by the first bytes of their digest; the full digests are then compared in constant time.
     let keys: [UInt64: [AccessData.APIKey]]
     let subscriptions: [String: AccessData.Subscription]
+    /// Subscriptions by the client id of their application: how JWT and OAuth2 plans find theirs.
+    let subscriptionsByClientID: [String: [AccessData.Subscription]]
 
     public static let empty = AccessSnapshot(AccessData())
 
@@ -12,6 +14,24 @@ public final class AccessSnapshot: Sendable {
         self.keys = Dictionary(grouping: data.apiKeys, by: \.hash.bucket)
         // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
         self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var applicationsByClientID: [String: Set<String>] = [:]
+        for application in data.applications {
+            guard let clientID = application.clientID, !clientID.isEmpty else { continue }
+            applicationsByClientID[clientID, default: []].insert(application.id)
+        }
+        var byClientID: [String: [AccessData.Subscription]] = [:]
+        for (clientID, applications) in applicationsByClientID {
+            byClientID[clientID] = self.subscriptions.values.filter { applications.contains($0.application) }
+                .sorted { $0.id < $1.id }
+        }
+        self.subscriptionsByClientID = byClientID
+    }
+
+    /// The subscription of an application with client id `clientID` to `plan` of `api` that is active at `now`.
+    public func subscription(
+        forClientID clientID: String, api: String, plan: String, at now: Date
+    ) -> AccessData.Subscription? {
+        subscriptionsByClientID[clientID]?.first { $0.api == api && $0.plan == plan && $0.isActive(at: now) }
     }
 
     /// The subscription a presented key grants on `api` to one of `plans` at `now`, if any.

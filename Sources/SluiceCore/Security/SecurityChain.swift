@@ -6,8 +6,9 @@ public import Foundation
 /// does not hold, even when the API also has a key-less plan.
 ///
 /// An API without any plan is served as if it had one published key-less plan, as Gravitee's own
-/// gateway fixtures expect. JWT and OAuth2 plans are recognized but not verified yet: a request carrying a bearer
-/// token that such a plan would take is refused.
+/// gateway fixtures expect. A request carrying a bearer token on an API with JWT or OAuth2 plans is decided by
+/// those plans: ``decide(_:api:access:now:)`` hands the token back (``Decision/bearer(_:)``) for the gateway's
+/// ``BearerPlans`` to verify, which may need I/O (a JWK set, an introspection).
 public struct SecurityChain: Sendable {
     public struct ResolvedPlan: Sendable, Hashable {
         public var id: String
@@ -15,19 +16,45 @@ public struct SecurityChain: Sendable {
         /// The subscription that let the request in (plans with a credential).
         public var subscription: String?
         public var application: String?
+        /// What the plan tells the rest of the request, as Gravitee's context attributes: `jwt.claims` (JSON),
+        /// `oauth.client_id`, `user`, `oauth.payload`.
+        public var attributes: [String: String]
+        /// Whether the `Authorization` header may reach the endpoint (`propagateAuthHeader`).
+        public var propagatesAuthorization: Bool
+
+        public init(
+            id: String, securityType: String, subscription: String? = nil, application: String? = nil,
+            attributes: [String: String] = [:], propagatesAuthorization: Bool = true
+        ) {
+            self.id = id
+            self.securityType = securityType
+            self.subscription = subscription
+            self.application = application
+            self.attributes = attributes
+            self.propagatesAuthorization = propagatesAuthorization
+        }
+    }
+
+    public enum Decision: Sendable {
+        case resolved(Result<ResolvedPlan, GatewayError>)
+        /// A JWT or OAuth2 plan decides: the token (possibly empty) is to be verified by them.
+        case bearer(Substring)
     }
 
     /// What a request presents, as read by the gateway from its headers and query.
     public struct Credentials: Sendable {
         /// The API key (header, else query parameter); empty when present with no value.
         public var apiKey: Substring?
-        /// Whether the request carries a bearer token (`Authorization: Bearer`, or the `access_token` parameter).
-        public var hasBearerToken: Bool
+        /// The bearer token: the first `Authorization: Bearer …` header, else the `access_token` query parameter
+        /// (Gravitee's order); empty when present with no value.
+        public var bearerToken: Substring?
 
-        public init(apiKey: Substring? = nil, hasBearerToken: Bool = false) {
+        public init(apiKey: Substring? = nil, bearerToken: Substring? = nil) {
             self.apiKey = apiKey
-            self.hasBearerToken = hasBearerToken
+            self.bearerToken = bearerToken
         }
+
+        public var hasBearerToken: Bool { bearerToken != nil }
 
         public static let none = Credentials()
     }
@@ -42,6 +69,8 @@ public struct SecurityChain: Sendable {
     let plans: [APIDefinition.Plan]
     let implicitKeyless: Bool
     let apiKeyPlans: Set<String>
+    /// Whether a JWT or OAuth2 plan serves.
+    public let hasBearerPlans: Bool
 
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
@@ -54,6 +83,7 @@ public struct SecurityChain: Sendable {
             return rankA != rankB ? rankA < rankB : a.offset < b.offset
         }.map(\.element)
         self.apiKeyPlans = Set(self.plans.filter { $0.securityType == "api-key" }.map(\.id))
+        self.hasBearerPlans = self.plans.contains { $0.securityType == "jwt" || $0.securityType == "oauth2" }
     }
 
     /// Whether any plan looks at credentials: when false, every request resolves the same way without reading them.
@@ -61,15 +91,30 @@ public struct SecurityChain: Sendable {
         plans.contains { $0.securityType != "key-less" }
     }
 
+    /// The decision where no bearer token is involved; a request that JWT or OAuth2 plans would take is refused
+    /// as unresolvable here (use ``decide(_:api:access:now:)`` to verify it).
     public func resolve(
         _ credentials: Credentials = .none, api: String, access: AccessSnapshot = .empty, now: Date = Date()
     ) -> Result<ResolvedPlan, GatewayError> {
-        if implicitKeyless { return .success(ResolvedPlan(id: "key-less", securityType: "key-less")) }
+        switch decide(credentials, api: api, access: access, now: now) {
+        case .resolved(let result): result
+        case .bearer: .failure(.planUnresolvable)
+        }
+    }
+
+    public func decide(
+        _ credentials: Credentials = .none, api: String, access: AccessSnapshot = .empty, now: Date = Date()
+    ) -> Decision {
+        if implicitKeyless { return .resolved(.success(ResolvedPlan(id: "key-less", securityType: "key-less"))) }
+        if hasBearerPlans, let token = credentials.bearerToken { return .bearer(token) }
+        return .resolved(resolveWithoutBearer(credentials, api: api, access: access, now: now))
+    }
+
+    private func resolveWithoutBearer(
+        _ credentials: Credentials, api: String, access: AccessSnapshot, now: Date
+    ) -> Result<ResolvedPlan, GatewayError> {
         for plan in plans {
             switch plan.securityType {
-            case "jwt", "oauth2":
-                guard credentials.hasBearerToken else { continue }
-                return .failure(.securityNotSupported(plan.securityType))
             case "api-key":
                 guard let key = credentials.apiKey else { continue }
                 guard !key.isEmpty else { return .failure(.apiKeyMissing) }
@@ -96,10 +141,32 @@ extension GatewayError {
     public static let apiKeyMissing = GatewayError(status: 401, key: "API_KEY_MISSING", message: "Unauthorized")
     /// The same answer for a key that does not exist, is revoked or expired, or is not subscribed to this API and plan.
     public static let apiKeyInvalid = GatewayError(status: 401, key: "API_KEY_INVALID", message: "Unauthorized")
+}
 
-    public static func securityNotSupported(_ type: String) -> GatewayError {
-        .init(
-            status: 401, key: "GATEWAY_PLAN_UNRESOLVABLE",
-            message: "Unauthorized: '\(type)' plans are not supported by this gateway yet.")
-    }
+extension GatewayError {
+    /// `Authorization: Bearer` or `access_token` with no token, before a JWT plan.
+    public static let jwtMissingToken = GatewayError(status: 401, key: "JWT_MISSING_TOKEN", message: "Unauthorized")
+    /// The same answer whatever was wrong with the token (signature, algorithm, key, time, issuer, audience, size).
+    public static let jwtInvalidToken = GatewayError(status: 401, key: "JWT_INVALID_TOKEN", message: "Unauthorized")
+    public static let jwtInsufficientScope = GatewayError(
+        status: 401, key: "JWT_INSUFFICIENT_SCOPE", message: "Unauthorized")
+    /// A JWT plan's JWK set could not be fetched or read (Gravitee answers 500 with this key).
+    public static let jwksResolutionError = GatewayError(
+        status: 500, key: "JWT_JWKS_RESOLUTION_ERROR", message: "Internal Server Error", isRetriable: true)
+    public static let oauth2MissingAccessToken = GatewayError(
+        status: 401, key: "OAUTH2_MISSING_ACCESS_TOKEN", message: "Unauthorized")
+    public static let oauth2InvalidAccessToken = GatewayError(
+        status: 401, key: "OAUTH2_INVALID_ACCESS_TOKEN", message: "Unauthorized")
+    /// Gravitee answers 401 here, not RFC 6750's 403.
+    public static let oauth2InsufficientScope = GatewayError(
+        status: 401, key: "OAUTH2_INSUFFICIENT_SCOPE", message: "Unauthorized")
+    /// The authorization server could not be reached, timed out, or answered other than 200 with a JSON object.
+    public static let oauth2ServerUnavailable = GatewayError(
+        status: 503, key: "OAUTH2_SERVER_UNAVAILABLE", message: "temporarily_unavailable", isRetriable: true)
+    /// A valid token whose client id has no accepted subscription to the plan.
+    public static let oauth2AccessDenied = GatewayError(
+        status: 401, key: "GATEWAY_OAUTH2_ACCESS_DENIED", message: "Unauthorized")
+    /// A valid token that names no client id.
+    public static let oauth2InvalidClient = GatewayError(
+        status: 401, key: "GATEWAY_OAUTH2_INVALID_CLIENT", message: "Unauthorized")
 }

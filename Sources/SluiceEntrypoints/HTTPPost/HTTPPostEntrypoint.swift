@@ -40,8 +40,11 @@ public struct HTTPPostEntrypoint: Sendable {
         self.configuration = configuration
     }
 
+    /// Publishes the request's body. `plan` is the plan that let the request in: its attributes travel with the
+    /// message, and it says whether the `Authorization` header may reach the endpoint.
     public func handle(
-        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation
+        _ request: Request, writer: consuming ResponseWriter, invocation: EntrypointInvocation,
+        plan: SecurityChain.ResolvedPlan? = nil
     ) async throws {
         let limit = invocation.limits.maxRequestBodyBytes
         guard let body = try await collectBody(request.body, limit: limit) else {
@@ -49,9 +52,11 @@ public struct HTTPPostEntrypoint: Sendable {
                 to: writer, closeConnection: true, headers: invocation.headers())
             return
         }
-        var message = Message(content: body, timestamp: Date.nowMilliseconds)
+        var message = Message(content: body, timestamp: Date.nowMilliseconds, attributes: plan?.attributes ?? [:])
+        let dropsAuthorization = plan.map { !$0.propagatesAuthorization } ?? false
         if configuration.requestHeadersToMessage {
             for field in request.headers where !Self.hopHeaders.contains(field.name) {
+                if dropsAuthorization, field.name == .authorization { continue }
                 message.headers.add(name: field.name.rawName, value: field.value)
             }
         }

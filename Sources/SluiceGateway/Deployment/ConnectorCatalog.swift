@@ -80,6 +80,7 @@ extension DefinitionCatalog {
         catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]
         // Applied on the request and publish phases of plan and API flows (docs/rate-limits.md).
         catalog.policies = Set(RateLimitPolicy.Kind.allCases.map(\.rawValue))
+        catalog.resourceTypes = [OAuth2ResourceConfiguration.type]
         return catalog
     }
 }

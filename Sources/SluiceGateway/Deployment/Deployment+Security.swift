@@ -5,30 +5,57 @@ import SluiceEntrypoints
 extension Deployment {
     typealias Resolution = Result<SecurityChain.ResolvedPlan, GatewayError>
 
-    /// The plan that serves a request, as the event-loop and async paths both decide it. The credentials are only
-    /// read when a plan looks at them.
-    func resolvePlan(_ credentials: @autoclosure () -> SecurityChain.Credentials, access: AccessStore) -> Resolution {
+    /// The plan that serves a request, if it can be decided without waiting: always for key-less and API-key
+    /// plans; for a bearer token when its verification is at hand (a cached token, loaded keys). Nil means the
+    /// decision needs I/O (a JWK set, an introspection): the event loop then passes the request on to the async
+    /// path. The credentials are only read when a plan looks at them.
+    func resolvePlanNow(
+        _ credentials: @autoclosure () -> SecurityChain.Credentials, access: AccessStore
+    )
+        -> Resolution?
+    {
         guard security.readsCredentials else { return security.resolve(api: id) }
-        return security.resolve(credentials(), api: id, access: access.current)
+        let snapshot = access.current
+        let now = Date()
+        switch security.decide(credentials(), api: id, access: snapshot, now: now) {
+        case .resolved(let result): return result
+        case .bearer(let token):
+            guard let bearer else { return .failure(.planUnresolvable) }
+            return bearer.resolveNow(token, api: id, access: snapshot, now: now)
+        }
+    }
+
+    /// The plan that serves a request, waiting for what a bearer token's verification needs.
+    func resolvePlan(_ credentials: SecurityChain.Credentials, access: AccessStore) async -> Resolution {
+        guard security.readsCredentials else { return security.resolve(api: id) }
+        let snapshot = access.current
+        let now = Date()
+        switch security.decide(credentials, api: id, access: snapshot, now: now) {
+        case .resolved(let result): return result
+        case .bearer(let token):
+            guard let bearer else { return .failure(.planUnresolvable) }
+            return await bearer.resolve(token, api: id, access: snapshot, now: now)
+        }
     }
 
     /// What a stream that `plan` let in is checked against while it runs: the same credentials must still resolve,
     /// against the access data in force and the time now (to any subscription: a key of two subscriptions keeps
-    /// its stream when one of them ends). Nil for a plan that took no credential (key-less), which nothing can
+    /// its stream when one of them ends). A bearer token is checked again as far as that can be done without
+    /// waiting (its signature and times; a cached introspection answer); one whose check needs I/O is taken as
+    /// still holding until it can be checked. Nil for a plan that took no credential (key-less), which nothing can
     /// revoke.
     func streamGrant(
         _ credentials: SecurityChain.Credentials, plan: SecurityChain.ResolvedPlan, access: AccessStore
     ) -> StreamGrant? {
         guard plan.subscription != nil else { return nil }
-        // The credential is copied out of the request, which the stream does not keep.
+        // The credentials are copied out of the request, which the stream does not keep.
         let kept = SecurityChain.Credentials(
-            apiKey: credentials.apiKey.map { String($0)[...] }, hasBearerToken: credentials.hasBearerToken)
-        let security = security
-        let api = id
-        return StreamGrant { now in
-            switch security.resolve(kept, api: api, access: access.current, now: now) {
-            case .failure(let error): error
-            case .success: nil
+            apiKey: credentials.apiKey.map { String($0)[...] },
+            bearerToken: credentials.bearerToken.map { String($0)[...] })
+        return StreamGrant { [self] _ in
+            switch resolvePlanNow(kept, access: access) {
+            case .failure(let error)?: error
+            case .success?, nil: nil
             }
         }
     }

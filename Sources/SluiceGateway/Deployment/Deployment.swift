@@ -17,6 +17,8 @@ public final class Deployment: Sendable {
     let security: SecurityChain
     /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
     let rateLimits: RateLimitRules?
+    /// The JWT and OAuth2 plans, when the API has any.
+    let bearer: BearerPlans?
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -28,7 +30,7 @@ public final class Deployment: Sendable {
 
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
-        limits: GatewayLimits, logger: Logger
+        limits: GatewayLimits, bearer: BearerPlans? = nil, logger: Logger
     ) {
         self.definition = definition
         self.source = source
@@ -38,6 +40,7 @@ public final class Deployment: Sendable {
         self.inMemoryEndpoint = endpoint as? InMemoryEndpoint
         self.streams = streams
         self.security = SecurityChain(plans: definition.plans)
+        self.bearer = bearer
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)
         self.rateLimits = rules.isEmpty ? nil : rules
@@ -83,8 +86,19 @@ public final class Deployment: Sendable {
     /// Builds the connectors of a validated definition.
     static func make(
         definition: APIDefinition, source: String, broker: InMemoryBroker, streams: LiveStreams,
-        limits: GatewayLimits, logger: Logger
+        limits: GatewayLimits, security: SecuritySettings = .init(), logger: Logger
     ) throws -> Deployment {
+        var bearer: BearerPlans?
+        if SecurityChain(plans: definition.plans).hasBearerPlans {
+            var planLogger = logger
+            planLogger[metadataKey: "api"] = "\(definition.id)"
+            do {
+                bearer = try BearerPlans(
+                    plans: definition.plans, resources: definition.resources, settings: security, logger: planLogger)
+            } catch let error as DeploymentError {
+                throw DeploymentError(apiID: definition.id, diagnostics: error.diagnostics)
+            }
+        }
         var diagnostics = DiagnosticCollector()
         var group: [(connector: any EndpointConnector, weight: Int)] = []
         guard let firstGroup = definition.endpointGroups.first else {
@@ -142,7 +156,8 @@ public final class Deployment: Sendable {
             group.count == 1
             ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
         return Deployment(
-            definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits, logger: logger
+            definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits,
+            bearer: bearer, logger: logger
         )
     }
 

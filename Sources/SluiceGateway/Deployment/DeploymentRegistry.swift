@@ -23,16 +23,18 @@ public final class DeploymentRegistry: Sendable {
     /// The counters of every API's rate-limit, quota and spike-arrest steps; they outlive redeployments.
     public let rateLimitStore: any RateLimitStore
     let limits: GatewayLimits
+    let security: SecuritySettings
     let logger: Logger
 
     public init(
-        broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, logger: Logger,
-        rateLimitStore: (any RateLimitStore)? = nil
+        broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, security: SecuritySettings = .init(),
+        logger: Logger, rateLimitStore: (any RateLimitStore)? = nil
     ) {
         self.rateLimitStore = rateLimitStore ?? LocalRateLimitStore(capacity: limits.maxRateLimitCounters)
         self.broker = broker
         self.streams = streams
         self.limits = limits
+        self.security = security
         self.logger = logger
     }
 
@@ -58,7 +60,7 @@ public final class DeploymentRegistry: Sendable {
         }
         let deployment = try Deployment.make(
             definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams),
-            limits: limits, logger: logger
+            limits: limits, security: security, logger: logger
         )
         let replaced = state.withLock { state -> Deployment? in
             let old = state.deployments.updateValue(deployment, forKey: definition.id)

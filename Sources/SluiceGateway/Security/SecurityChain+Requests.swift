@@ -12,7 +12,7 @@ extension SecurityChain.Credentials {
         self.init(
             apiKey: fields[Self.apiKeyField].map { $0[...] }
                 ?? query?[SecurityChain.apiKeyQueryParameter[...]],
-            hasBearerToken: Self.isBearer(fields[.authorization]) || query?["access_token"] != nil
+            bearerToken: Self.bearer(fields[values: .authorization]) ?? query?["access_token"]
         )
     }
 
@@ -22,12 +22,21 @@ extension SecurityChain.Credentials {
         self.init(
             apiKey: head.headers.first(name: SecurityChain.apiKeyHeader).map { $0[...] }
                 ?? query?[SecurityChain.apiKeyQueryParameter[...]],
-            hasBearerToken: Self.isBearer(head.headers.first(name: "authorization")) || query?["access_token"] != nil
+            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"]
         )
     }
 
-    private static func isBearer(_ authorization: String?) -> Bool {
-        guard let authorization else { return false }
-        return authorization.lowercased().hasPrefix("bearer ")
+    /// The token of the first `Authorization` value that uses the Bearer scheme (Gravitee reads the first
+    /// such header); empty when the scheme has no token.
+    static func bearer(_ values: some Sequence<String>) -> Substring? {
+        for value in values {
+            let utf8 = value.utf8
+            guard utf8.count >= 6, value.prefix(6).lowercased() == "bearer" else { continue }
+            let rest = value.dropFirst(6)
+            // "Bearer" alone, or followed by whitespace: "Bearerabc" is another scheme.
+            guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { continue }
+            return rest.drop(while: { $0 == " " || $0 == "\t" })
+        }
+        return nil
     }
 }

@@ -174,7 +174,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .POST,
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let post = route.deployment.httpPost,
-            case .success(let plan) = route.deployment.resolvePlan(.init(head: head), access: registry.access)
+            case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         var rateLimits: RateLimitOutcome?
@@ -189,9 +189,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
             ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
-        var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds)
+        var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds, attributes: plan.attributes)
         if post.entrypoint.configuration.requestHeadersToMessage {
             for (name, value) in head.headers where !Self.hopHeaders.contains(name.lowercased()) {
+                if !plan.propagatesAuthorization, name.lowercased() == "authorization" { continue }
                 message.headers.add(name: name, value: value)
             }
         }
@@ -227,7 +228,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let sse = route.deployment.sse,
             let endpoint = route.deployment.inMemoryEndpoint,
-            case .success(let plan) = route.deployment.resolvePlan(.init(head: head), access: registry.access)
+            case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         // The connection is the request phase: counted here when the store answers at once, else on the async path.

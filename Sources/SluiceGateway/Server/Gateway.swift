@@ -37,7 +37,8 @@ public final class Gateway: Sendable {
         let broker = InMemoryBroker()
         self.broker = broker
         let registry = DeploymentRegistry(
-            broker: broker, streams: streams, limits: settings.limits, logger: logger, rateLimitStore: rateLimitStore
+            broker: broker, streams: streams, limits: settings.limits, security: settings.security, logger: logger,
+            rateLimitStore: rateLimitStore
         )
         self.registry = registry
         if let apis = settings.apis {

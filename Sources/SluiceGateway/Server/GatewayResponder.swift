@@ -22,13 +22,12 @@ struct GatewayResponder: Sendable {
         }
         let deployment = route.deployment
         let plan: SecurityChain.ResolvedPlan
-        switch deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access) {
+        switch await deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access)
+        {
         case .success(let resolved): plan = resolved
         case .failure(let error):
             try await error.write(to: writer)
             return
-        case .success(let resolved):
-            plan = resolved
         }
         let method = request.method
         let entrypoint: String
@@ -60,7 +59,8 @@ struct GatewayResponder: Sendable {
         case HTTPPostEntrypoint.type:
             let post = deployment.httpPost!
             try await post.entrypoint.handle(
-                request, writer: writer, invocation: post.invocation.with(responseHeaders: responseHeaders))
+                request, writer: writer, invocation: post.invocation.with(responseHeaders: responseHeaders),
+                plan: plan)
         case SSEEntrypoint.type:
             let sse = deployment.sse!
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
@@ -103,52 +103,72 @@ struct GatewayResponder: Sendable {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
         let deployment = route.deployment
-        let plan: SecurityChain.ResolvedPlan
-        switch deployment.resolvePlan(.init(fields: head.headerFields, uri: uri), access: registry.access) {
-        case .success(let resolved): plan = resolved
-        case .failure(let error): return refuse(.policyViolation, error)
+        let credentials = SecurityChain.Credentials(fields: head.headerFields, uri: uri)
+        // Decided now when it can be; else (a JWK set, an introspection to wait for) after the upgrade, before
+        // the first message: a refusal is a close with 1008 either way.
+        let decidedNow = deployment.resolvePlanNow(credentials, access: registry.access)
+        if case .failure(let error)? = decidedNow {
+            return refuse(.policyViolation, error)
         }
         guard let bound = deployment.webSocket else {
             return refuse(.policyViolation, .noEntrypoint(method: "WebSocket"))
         }
         // The upgrade is the request phase; each message the client sends goes through the publish phase.
         let store = registry.rateLimitStore
-        func gate(_ phase: RateLimitRules.Phase) -> RateLimitGate? {
+        let clientAddress = channel?.remoteAddress?.ipAddress
+        let contextPath = route.path
+        let gate = { @Sendable (phase: RateLimitRules.Phase, plan: SecurityChain.ResolvedPlan) -> RateLimitGate? in
             deployment.rateLimitGate(
-                [phase], plan: plan, entrypoint: WebSocketEntrypoint.type,
-                clientAddress: channel?.remoteAddress?.ipAddress, path: uri.path, contextPath: route.path,
-                method: "GET")
+                [phase], plan: plan, entrypoint: WebSocketEntrypoint.type, clientAddress: clientAddress,
+                path: uri.path, contextPath: contextPath, method: "GET")
         }
         var upgradeHeaders: HTTPFields = [:]
-        // A store that needs I/O is asked after the upgrade, from the connection's task (this decision is taken on
-        // the event loop); the answer then has no rate-limit headers.
-        let requestGate = gate(.request)
-        if let requestGate, let immediate = store.immediate {
-            let outcome = requestGate.checkNow(immediate)
-            if let refusal = outcome.refusal { return refuse(.policyViolation, refusal) }
-            upgradeHeaders = outcome.fields
-        }
-        let requestGateAfterUpgrade = store.immediate == nil ? requestGate : nil
-        var publishCheck: (@Sendable () async -> GatewayError?)?
-        if let publishGate = gate(.publish) {
-            publishCheck = { await publishGate.check(store).refusal }
+        var grant: StreamGrant?
+        if case .success(let plan)? = decidedNow {
+            // A store that needs I/O is asked after the upgrade, from the connection's task (this decision is
+            // taken on the event loop); the answer then has no rate-limit headers.
+            if let requestGate = gate(.request, plan), let immediate = store.immediate {
+                let outcome = requestGate.checkNow(immediate)
+                if let refusal = outcome.refusal { return refuse(.policyViolation, refusal) }
+                upgradeHeaders = outcome.fields
+            }
+            grant = deployment.streamGrant(credentials, plan: plan, access: registry.access)
         }
         let ended = EndSignal()
-        let grant = deployment.streamGrant(
-            .init(fields: head.headerFields, uri: uri), plan: plan, access: registry.access)
         guard let registration = deployment.streams.register(grant: grant, end: { reason in ended.fire(reason) })
         else {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
         let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
         upgradeHeaders[ClientIdentifier.field] = clientIdentifier
-        let check = publishCheck
+        let access = registry.access
+        let checkedBeforeUpgrade = store.immediate != nil
         return .upgrade(upgradeHeaders) { inbound, outbound, _ in
-            if let gate = requestGateAfterUpgrade, let refusal = await gate.check(store).refusal {
+            func close(_ error: GatewayError) async throws {
                 registration.cancel()
                 try await outbound.close(
-                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(refusal.key): \(refusal.message)"))
-                return
+                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
+            }
+            let plan: SecurityChain.ResolvedPlan
+            switch decidedNow {
+            case .success(let resolved)?:
+                plan = resolved
+            case .failure(let error)?:
+                return try await close(error)
+            case nil:
+                switch await deployment.resolvePlan(credentials, access: access) {
+                case .success(let resolved): plan = resolved
+                case .failure(let error): return try await close(error)
+                }
+            }
+            if decidedNow == nil || !checkedBeforeUpgrade, let requestGate = gate(.request, plan),
+                let refusal = await requestGate.check(store).refusal
+            {
+                return try await close(refusal)
+            }
+            var publishCheck: (@Sendable () async -> GatewayError?)?
+            if let publishGate = gate(.publish, plan) {
+                publishCheck = { await publishGate.check(store).refusal }
             }
             ended.onFire { reason in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
@@ -159,7 +179,7 @@ struct GatewayResponder: Sendable {
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,
-                publishCheck: check
+                publishCheck: publishCheck
             )
         }
     }

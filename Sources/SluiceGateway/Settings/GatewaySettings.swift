@@ -19,6 +19,7 @@ public struct GatewaySettings: Sendable {
     /// Default: info.
     public var logLevel = Logger.Level.info
     public var limits = GatewayLimits()
+    public var security = SecuritySettings()
 
     public init() {}
 
@@ -61,6 +62,9 @@ public struct GatewaySettings: Sendable {
         "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
         "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
         "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
+        "security.jwtClockSkewSeconds",
+        "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
+        "security.jwksMinimumRefreshSeconds",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -104,6 +108,11 @@ public struct GatewaySettings: Sendable {
         int("limits.maxStreamingConnections", 1) { $0.limits.maxStreamingConnections = $1 }
         int("limits.maxPollMessages", 1) { $0.limits.maxPollMessages = $1 }
         int("limits.maxRateLimitCounters", 1) { $0.limits.maxRateLimitCounters = $1 }
+        int("security.jwtClockSkewSeconds", 0) { $0.security.jwtClockSkewSeconds = $1 }
+        int("security.maxTokenBytes", 256) { $0.security.maxTokenBytes = $1 }
+        int("security.tokenCacheEntries", 1) { $0.security.tokenCacheEntries = $1 }
+        int("security.jwksRefreshSeconds", 1) { $0.security.jwksRefreshSeconds = $1 }
+        int("security.jwksMinimumRefreshSeconds", 0) { $0.security.jwksMinimumRefreshSeconds = $1 }
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
@@ -119,4 +128,21 @@ extension String {
         }
         return out
     }
+}
+
+/// Settings of the JWT and OAuth2 plans, gateway-wide.
+public struct SecuritySettings: Sendable {
+    /// Tolerance on a JWT's `exp`, `nbf` and `iat`. Default: 60 s (what Gravitee's JWT library allows).
+    public var jwtClockSkewSeconds = 60
+    /// Longer bearer tokens are refused before any parsing. Default: 8192 bytes.
+    public var maxTokenBytes = 8192
+    /// Verified tokens remembered per plan (and introspection answers per OAuth2 resource). Default: 10000.
+    public var tokenCacheEntries = 10_000
+    /// A JWK set is fetched again after this long. Default: 300 s (Gravitee's).
+    public var jwksRefreshSeconds = 300
+    /// A token naming an unknown key id makes the gateway fetch the JWK set again, at most this often, so that a
+    /// flood of made-up key ids cannot hammer the key server. Default: 10 s.
+    public var jwksMinimumRefreshSeconds = 10
+
+    public init() {}
 }

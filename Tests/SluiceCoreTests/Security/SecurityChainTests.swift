@@ -38,7 +38,8 @@ struct SecurityChainTests {
         -> Result<SecurityChain.ResolvedPlan, GatewayError>
     {
         chain.resolve(
-            .init(apiKey: key.map { $0[...] }, hasBearerToken: bearer), api: "orders", access: access, now: Self.now)
+            .init(apiKey: key.map { $0[...] }, bearerToken: bearer ? "a.b.c" : nil), api: "orders", access: access,
+            now: Self.now)
     }
 
     @Test("an API key plan: valid, missing, empty, unknown, expired, inactive subscription")
@@ -95,7 +96,15 @@ struct SecurityChainTests {
         #expect(try resolve(chain, key: nil).get().id == "open")
         #expect(try resolve(chain, key: "k1").get().id == "key")
         #expect(resolve(chain, key: "bad") == .failure(.apiKeyInvalid))
-        #expect(resolve(chain, key: "k1", bearer: true) == .failure(.securityNotSupported("jwt")))
+        // A bearer token goes to the JWT plan, before the API key; `resolve` alone cannot verify it.
+        #expect(resolve(chain, key: "k1", bearer: true) == .failure(.planUnresolvable))
+        if case .bearer(let token) = chain.decide(.init(apiKey: "k1", bearerToken: "a.b.c"), api: "orders") {
+            #expect(token == "a.b.c")
+        } else {
+            Issue.record("a bearer token on an API with a JWT plan is for the JWT plan to decide")
+        }
+        let keyOnly = SecurityChain(plans: [Self.plan("key", "api-key")])
+        #expect(try resolve(keyOnly, key: "k1", bearer: true).get().id == "key")
         let closed = SecurityChain(plans: [
             Self.plan("open", "key-less", .closed), Self.plan("key", "api-key", .staging),
         ])

@@ -162,7 +162,7 @@ struct APIKeyPlanTests {
         }
     }
 
-    @Test("staging and closed plans do not serve; a bearer token on a JWT plan is refused as not supported")
+    @Test("staging and closed plans do not serve; a bearer token goes to the JWT plan, not the key-less one")
     func planStatusAndJWT() async throws {
         let staged = Definitions.inMemory(id: "staged", path: "/staged").replacingOccurrences(
             of: #""plans": []"#,
@@ -170,7 +170,10 @@ struct APIKeyPlanTests {
                 + Self.plans([("staged-key", "api-key", "STAGING"), ("closed-open", "key-less", "CLOSED")]))
         let jwt = Definitions.inMemory(id: "jwt", path: "/jwt").replacingOccurrences(
             of: #""plans": []"#,
-            with: #""plans": "# + Self.plans([("jwt-plan", "jwt", "PUBLISHED"), ("open", "key-less", "PUBLISHED")]))
+            with:
+                #""plans": [{ "id": "jwt-plan", "name": "jwt", "security": { "type": "jwt", "configuration": { "signature": "HMAC_HS256", "resolverParameter": "a-secret-of-at-least-thirty-two-bytes!" } }, "mode": "STANDARD", "status": "PUBLISHED" }, "#
+                + #"{ "id": "open", "name": "open", "security": { "type": "key-less" }, "mode": "STANDARD", "status": "PUBLISHED" }]"#
+        )
         let access = Self.access(api: "staged", plan: "staged-key")
         try await withGateway(["staged.json": staged, "jwt.json": jwt, "shop.access.json": access]) {
             (gateway: TestGateway) async throws in
@@ -182,8 +185,7 @@ struct APIKeyPlanTests {
             #expect(try await Self.post(gateway, "/jwt").status == 202)
             let bearer = try await Self.post(gateway, "/jwt", headers: [("Authorization", "Bearer abc.def.ghi")])
             #expect(bearer.status == 401)
-            #expect(bearer.json?["key"]?.stringValue == "GATEWAY_PLAN_UNRESOLVABLE")
-            #expect(bearer.json?["message"]?.stringValue?.contains("not supported") == true)
+            #expect(bearer.json?["key"]?.stringValue == "JWT_INVALID_TOKEN")
         }
     }
 

@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import SluiceCore
+
+/// The JWT and OAuth2 plans of one API: decides a request that carries a bearer token.
+///
+/// Which plan decides follows Gravitee: the plans are tried in order (JWT plans, then OAuth2 plans), and a plan
+/// takes the token when the token's client id (a JWT's claims, read before the signature is checked; an OAuth2
+/// server's answer) belongs to an application with an accepted, current subscription to it. That plan's checks
+/// then decide, with no falling through. When no plan takes the token, the first bearer plan refuses it with the
+/// most telling answer: an invalid token, else a missing client id, else no subscription.
+///
+/// The decision is made by ``step(_:_:)``, synchronously, from what is at hand: verified tokens in the caches,
+/// loaded keys, and the answers fetched for this request. When it needs more (keys to load, a JWK set to
+/// refresh, a token to introspect) it says so; ``resolveNow(_:api:access:now:)`` then gives up (the event loop
+/// passes the request on) while ``resolve(_:api:access:now:)`` fetches it and steps again.
+final class BearerPlans: Sendable {
+    struct JWTPlan: Sendable {
+        var id: String
+        var verifier: JWTVerifier
+        var keys: JWTKeyProvider
+        var cache: TokenCache<VerifiedJWT>
+    }
+
+    struct OAuth2Plan: Sendable {
+        var id: String
+        var configuration: OAuth2PlanConfiguration
+        var introspector: TokenIntrospector
+        /// Active answers by token, until their `exp`; shared by the plans that name the same resource.
+        var cache: TokenCache<IntrospectionAnswer>
+    }
+
+    enum Kind: Sendable {
+        case jwt(Int)
+        case oauth2(Int)
+    }
+
+    /// What a request has gathered so far.
+    struct Attempt {
+        var introspections: [String: TokenIntrospector.Outcome] = [:]
+        var keysLoaded: Set<Int> = []
+        var refreshed: Set<Int> = []
+    }
+
+    enum Need {
+        case keys(Int)
+        case refresh(Int)
+        case introspection(Int)
+    }
+
+    enum Step {
+        case decided(Result<SecurityChain.ResolvedPlan, GatewayError>)
+        case needs(Need)
+    }
+
+    let jwtPlans: [JWTPlan]
+    let oauth2Plans: [OAuth2Plan]
+    /// The order bearer plans are tried in.
+    let order: [Kind]
+    let maximumTokenBytes: Int
+    /// How long a verified JWT without `exp` is remembered.
+    static let unexpiringCacheSeconds: TimeInterval = 300
+
+    init(
+        plans: [APIDefinition.Plan], resources: [APIDefinition.Resource], settings: SecuritySettings,
+        logger: Logger
+    ) throws {
+        var diagnostics = DiagnosticCollector()
+        var jwtPlans: [JWTPlan] = []
+        var oauth2Plans: [OAuth2Plan] = []
+        var caches: [String: TokenCache<IntrospectionAnswer>] = [:]
+        let serving = plans.filter { $0.status.serves }
+        for plan in serving where plan.securityType == "jwt" {
+            let path = plan.path.key("security").key("configuration")
+            guard
+                let configuration = JWTPlanConfiguration.parse(
+                    plan.securityConfiguration, at: path, diagnostics: &diagnostics)
+            else { continue }
+            let source: JWTKeyProvider.Source =
+                switch configuration.keyResolver {
+                case .givenKey: .given(configuration.resolverParameter)
+                case .jwksURL:
+                    .jwks(
+                        url: configuration.resolverParameter,
+                        timeout: .milliseconds(configuration.connectTimeoutMs + configuration.requestTimeoutMs))
+                }
+            var planLogger = logger
+            planLogger[metadataKey: "plan"] = "\(plan.id)"
+            jwtPlans.append(
+                JWTPlan(
+                    id: plan.id,
+                    verifier: JWTVerifier(
+                        configuration: configuration, clockSkew: Double(settings.jwtClockSkewSeconds)),
+                    keys: JWTKeyProvider(
+                        source: source, signature: configuration.signature,
+                        refreshInterval: TimeInterval(settings.jwksRefreshSeconds),
+                        minimumRefreshInterval: TimeInterval(settings.jwksMinimumRefreshSeconds), logger: planLogger),
+                    cache: TokenCache(capacity: settings.tokenCacheEntries)))
+        }
+        for plan in serving where plan.securityType == "oauth2" {
+            let path = plan.path.key("security").key("configuration")
+            guard
+                let configuration = OAuth2PlanConfiguration.parse(
+                    plan.securityConfiguration, at: path, resources: resources, diagnostics: &diagnostics),
+                let resource = resources.first(where: {
+                    $0.name == configuration.resource && $0.type == OAuth2ResourceConfiguration.type
+                }),
+                let resourceConfiguration = OAuth2ResourceConfiguration.parse(resource, diagnostics: &diagnostics)
+            else { continue }
+            let cache = caches[resource.name] ?? TokenCache(capacity: settings.tokenCacheEntries)
+            caches[resource.name] = cache
+            oauth2Plans.append(
+                OAuth2Plan(
+                    id: plan.id, configuration: configuration,
+                    introspector: TokenIntrospector(resource: resourceConfiguration, logger: logger), cache: cache))
+        }
+        if diagnostics.hasErrors {
+            throw DeploymentError(
+                apiID: "", diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+        }
+        self.jwtPlans = jwtPlans
+        self.oauth2Plans = oauth2Plans
+        self.order = jwtPlans.indices.map(Kind.jwt) + oauth2Plans.indices.map(Kind.oauth2)
+        self.maximumTokenBytes = settings.maxTokenBytes
+        // Unstructured: jwt-kit builds keys asynchronously; doing it now lets the first requests be served on
+        // the event loop. Each task ends with its load.
+        let now = Date()
+        for plan in jwtPlans { Task { await plan.keys.load(now: now) } }
+    }
+
+    var isEmpty: Bool { order.isEmpty }
+
+    /// The decision if it can be made now, without I/O; nil when it cannot.
+    func resolveNow(
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date
+    ) -> Result<SecurityChain.ResolvedPlan, GatewayError>? {
+        var attempt = Attempt()
+        if case .decided(let result) = step(token, api: api, access: access, now: now, &attempt) { return result }
+        return nil
+    }
+
+    func resolve(
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date
+    ) async -> Result<SecurityChain.ResolvedPlan, GatewayError> {
+        var attempt = Attempt()
+        // Each round fetches one thing that was missing; a request needs a handful at most.
+        for _ in 0..<(2 * order.count + 2) {
+            switch step(token, api: api, access: access, now: now, &attempt) {
+            case .decided(let result):
+                return result
+            case .needs(.keys(let index)):
+                await jwtPlans[index].keys.load(now: now)
+                attempt.keysLoaded.insert(index)
+            case .needs(.refresh(let index)):
+                await jwtPlans[index].keys.load(now: now)
+                attempt.refreshed.insert(index)
+            case .needs(.introspection(let index)):
+                let plan = oauth2Plans[index]
+                attempt.introspections[plan.introspector.resource.name] = await plan.introspector.introspect(token)
+            }
+        }
+        return .failure(.planUnresolvable)
+    }
+
+    // MARK: The decision
+
+    func step(
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date, _ attempt: inout Attempt
+    ) -> Step {
+        guard let first = order.first else { return .decided(.failure(.planUnresolvable)) }
+        let trimmed = token.trimmingCharacters(in: .whitespaces)[...]
+        if trimmed.isEmpty {
+            if case .jwt = first { return .decided(.failure(.jwtMissingToken)) }
+            return .decided(.failure(.oauth2MissingAccessToken))
+        }
+        let wellFormed = trimmed.utf8.count <= maximumTokenBytes && Self.isTokenText(trimmed)
+        let parts = wellFormed ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
+        // Which plan takes the token: the first whose client id has a subscription to it.
+        for (index, plan) in jwtPlans.enumerated() {
+            guard let parts, let clientID = plan.verifier.clientID(parts.claims),
+                access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
+            else { continue }
+            return decideJWT(index, trimmed, parts, api: api, access: access, now: now, &attempt)
+        }
+        if wellFormed {
+            for (index, plan) in oauth2Plans.enumerated() {
+                switch introspection(index, trimmed, now: now, attempt) {
+                case nil: return .needs(.introspection(index))
+                case .serverFailure?: return .decided(.failure(.oauth2ServerUnavailable))
+                case .answer(let answer)?:
+                    guard answer.active, let clientID = answer.clientID,
+                        access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
+                    else { continue }
+                    return decideOAuth2(index, answer, api: api, access: access, now: now)
+                }
+            }
+        }
+        // No plan takes it: the first one says why.
+        switch first {
+        case .jwt(let index):
+            guard let parts else { return .decided(.failure(.jwtInvalidToken)) }
+            return decideJWT(index, trimmed, parts, api: api, access: access, now: now, &attempt)
+        case .oauth2(let index):
+            guard wellFormed, case .answer(let answer)? = introspection(index, trimmed, now: now, attempt) else {
+                return .decided(.failure(.oauth2InvalidAccessToken))
+            }
+            return decideOAuth2(index, answer, api: api, access: access, now: now)
+        }
+    }
+
+    private func decideJWT(
+        _ index: Int, _ token: Substring, _ parts: JWTParts, api: String, access: AccessSnapshot, now: Date,
+        _ attempt: inout Attempt
+    ) -> Step {
+        let plan = jwtPlans[index]
+        let verified: VerifiedJWT
+        if let cached = plan.cache.value(for: token, now: now) {
+            guard plan.verifier.stillValid(cached, now: now) else { return .decided(.failure(.jwtInvalidToken)) }
+            verified = cached
+        } else {
+            guard let keys = plan.keys.current(now: now) else {
+                if attempt.keysLoaded.contains(index) || !plan.keys.mayRefresh(now: now) {
+                    return .decided(.failure(.jwksResolutionError))
+                }
+                return .needs(.keys(index))
+            }
+            switch plan.verifier.verify(parts, keys: keys, now: now) {
+            case .valid(let token):
+                verified = token
+            case .invalid:
+                return .decided(.failure(.jwtInvalidToken))
+            case .unknownKey:
+                if !attempt.refreshed.contains(index), !attempt.keysLoaded.contains(index),
+                    plan.keys.mayRefresh(now: now)
+                {
+                    return .needs(.refresh(index))
+                }
+                return .decided(.failure(.jwtInvalidToken))
+            }
+            let skew = plan.verifier.clockSkew
+            let until =
+                verified.expiresAt.map { $0.addingTimeInterval(skew) }
+                ?? now.addingTimeInterval(Self.unexpiringCacheSeconds)
+            plan.cache.store(verified, for: token, until: until, now: now)
+        }
+        let configuration = plan.verifier.configuration
+        if configuration.checkRequiredScopes,
+            !hasRequiredScopes(
+                verified.scopes, required: configuration.requiredScopes, strict: configuration.modeStrict)
+        {
+            return .decided(.failure(.jwtInsufficientScope))
+        }
+        guard let clientID = verified.clientID, !clientID.isEmpty else {
+            return .decided(.failure(.oauth2InvalidClient))
+        }
+        guard let subscription = access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) else {
+            return .decided(.failure(.oauth2AccessDenied))
+        }
+        var attributes = ["oauth.client_id": clientID]
+        if let user = verified.user { attributes["user"] = user }
+        if configuration.extractClaims { attributes["jwt.claims"] = JSONValue.object(verified.claims).jsonText() }
+        return .decided(
+            .success(
+                SecurityChain.ResolvedPlan(
+                    id: plan.id, securityType: "jwt", subscription: subscription.id,
+                    application: subscription.application, attributes: attributes,
+                    propagatesAuthorization: configuration.propagateAuthHeader)))
+    }
+
+    private func introspection(
+        _ index: Int, _ token: Substring, now: Date, _ attempt: Attempt
+    ) -> TokenIntrospector.Outcome? {
+        let plan = oauth2Plans[index]
+        if let outcome = attempt.introspections[plan.introspector.resource.name] {
+            if case .answer(let answer) = outcome, answer.active, let expiresAt = answer.expiresAt {
+                plan.cache.store(answer, for: token, until: expiresAt, now: now)
+            }
+            return outcome
+        }
+        return plan.cache.value(for: token, now: now).map { .answer($0) }
+    }
+
+    private func decideOAuth2(
+        _ index: Int, _ answer: IntrospectionAnswer, api: String, access: AccessSnapshot, now: Date
+    ) -> Step {
+        let plan = oauth2Plans[index]
+        guard answer.active else { return .decided(.failure(.oauth2InvalidAccessToken)) }
+        let configuration = plan.configuration
+        if configuration.checkRequiredScopes {
+            let scopes = answer.scopes(separator: plan.introspector.resource.scopeSeparator)
+            if !hasRequiredScopes(scopes, required: configuration.requiredScopes, strict: configuration.modeStrict) {
+                return .decided(.failure(.oauth2InsufficientScope))
+            }
+        }
+        guard let clientID = answer.clientID else { return .decided(.failure(.oauth2InvalidClient)) }
+        guard let subscription = access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) else {
+            return .decided(.failure(.oauth2AccessDenied))
+        }
+        var attributes = ["oauth.client_id": clientID]
+        if let user = answer.user(claim: plan.introspector.resource.userClaim) { attributes["user"] = user }
+        if configuration.extractPayload { attributes["oauth.payload"] = answer.text }
+        return .decided(
+            .success(
+                SecurityChain.ResolvedPlan(
+                    id: plan.id, securityType: "oauth2", subscription: subscription.id,
+                    application: subscription.application, attributes: attributes,
+                    propagatesAuthorization: configuration.propagateAuthHeader)))
+    }
+
+    /// RFC 6750's token characters (`b64token`): anything else (spaces, control characters, quotes) is refused
+    /// before it goes near a header, a URL or a log.
+    static func isTokenText(_ token: Substring) -> Bool {
+        var padding = false
+        for byte in token.utf8 {
+            switch byte {
+            case UInt8(ascii: "="):
+                padding = true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                if padding { return false }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
