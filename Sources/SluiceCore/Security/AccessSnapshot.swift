@@ -5,6 +5,7 @@ public final class AccessSnapshot: Sendable {
     /// Keys by the first bytes of their digest; the full digests are then compared in constant time.
     let keys: [UInt64: [AccessData.APIKey]]
     let subscriptions: [String: AccessData.Subscription]
+    let applications: [String: AccessData.Application]
 
     public static let empty = AccessSnapshot(AccessData())
 
@@ -12,6 +13,7 @@ public final class AccessSnapshot: Sendable {
         self.keys = Dictionary(grouping: data.apiKeys, by: \.hash.bucket)
         // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
         self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.applications = Dictionary(data.applications.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The subscription a presented key grants on `api` to one of `plans` at `now`, if any.
@@ -30,5 +32,17 @@ public final class AccessSnapshot: Sendable {
             }
         }
         return found
+    }
+
+    /// What `#subscription` shows for the plan that let a request in: its subscription and that subscription's
+    /// application (nil on a key-less plan, which has no subscription).
+    public func flowSubscription(for plan: SecurityChain.ResolvedPlan) -> FlowRequest.Subscription? {
+        guard let id = plan.subscription else { return nil }
+        let subscription = subscriptions[id]
+        let applicationID = subscription?.application ?? plan.application
+        let application = applicationID.flatMap { applications[$0] }
+        return FlowRequest.Subscription(
+            id: id, applicationID: applicationID, applicationName: application?.name, clientID: application?.clientID,
+            plan: plan.id, metadata: subscription?.metadata ?? [:])
     }
 }

@@ -17,6 +17,9 @@ public final class Deployment: Sendable {
     let security: SecurityChain
     /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
     let rateLimits: RateLimitRules?
+    /// The flows' other steps, compiled; nil when there is nothing for the flow engine to run (such an API keeps
+    /// the event loop's fast paths).
+    let flows: FlowEngine?
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -41,6 +44,8 @@ public final class Deployment: Sendable {
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)
         self.rateLimits = rules.isEmpty ? nil : rules
+        let engine = FlowEngine(definition, diagnostics: &diagnostics)
+        self.flows = engine.isEmpty ? nil : engine
         var post: BoundEntrypoint<HTTPPostEntrypoint>?
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?
