@@ -154,6 +154,11 @@ public struct DefinitionCatalog: Sendable {
         if RateLimitPolicy.Kind.allCases.contains(where: { policies.contains($0.rawValue) }) {
             _ = RateLimitRules(definition, diagnostics: &diagnostics)
         }
+        // The other steps, when this catalog runs the flow engine's policies: configurations, expressions (parsed
+        // once, a syntax error named with its column), phases.
+        if !policies.isDisjoint(with: FlowPolicies.ids) {
+            _ = FlowEngine(definition, diagnostics: &diagnostics)
+        }
         for resource in definition.resources {
             if !resourceTypes.contains(resource.type) {
                 diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)

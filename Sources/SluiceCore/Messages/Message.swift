@@ -11,8 +11,8 @@ public struct Message: Sendable {
     /// Milliseconds since the Unix epoch.
     public var timestamp: Int64
     /// Gravitee's message attributes (`gravitee.attribute.kafka.recordKey`, …): settings for the endpoint that
-    /// travel with the message rather than in it. Nothing in the gateway sets them yet (Gravitee's
-    /// `assign-attributes` policy is not supported); endpoints honour the ones they know.
+    /// travel with the message rather than in it. Flows set them (`assign-attributes`, and the request's
+    /// `gravitee.attribute.…` context attributes, see docs/flows.md); endpoints honour the ones they know.
     public var attributes: [String: String]
 
     public init(

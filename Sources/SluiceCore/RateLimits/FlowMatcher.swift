@@ -1,6 +1,7 @@
 /// Which requests a flow applies to, from its `http` and `channel` selectors (every selector must match; a flow
-/// without selectors matches everything). `condition` selectors are refused at deploy until the expression
-/// language exists.
+/// without selectors matches everything). `condition` selectors are parsed into ``conditions`` for the flow engine,
+/// which evaluates them against the request (see ``FlowEngine``); readers that cannot evaluate them (the
+/// rate-limit steps' own pass) refuse them at deploy.
 public struct FlowMatcher: Sendable {
     public enum Operator: Sendable {
         /// The pattern's segments are the first segments of the path.
@@ -17,9 +18,22 @@ public struct FlowMatcher: Sendable {
         }
 
         let segments: [Segment]
+        /// The pattern as written, for best-match scoring.
+        public let text: String
 
         public init(_ text: String) {
+            self.text = text
             segments = text.split(separator: "/").map { $0.hasPrefix(":") ? .parameter : .literal($0) }
+        }
+
+        /// The values of the pattern's `:name` segments in `path` (which it matches).
+        public func parameters(in path: Substring) -> [(name: String, value: String)] {
+            var found: [(name: String, value: String)] = []
+            let names = text.split(separator: "/")
+            for (index, part) in path.split(separator: "/").enumerated() where index < segments.count {
+                if segments[index] == .parameter { found.append((String(names[index].dropFirst()), String(part))) }
+            }
+            return found
         }
 
         public func matches(_ path: Substring, operator: Operator) -> Bool {
@@ -40,8 +54,21 @@ public struct FlowMatcher: Sendable {
     }
 
     var selectors: [Selector] = []
+    /// The `condition` selectors' expressions, parsed once (only when the reader asked for them).
+    public private(set) var conditions: [ExpressionTemplate] = []
 
     public static let any = FlowMatcher()
+
+    /// The path pattern of the flow's first `http` or `channel` selector: what best-match compares; nil when none.
+    public var pathPattern: PathPattern? {
+        for selector in selectors {
+            switch selector {
+            case .http(let path, _, _): return path
+            case .channel(let channel, _, _, _): return channel
+            }
+        }
+        return nil
+    }
 
     /// Whether a request on `path` (relative to the API's context path) matches.
     /// - Parameters:
@@ -70,9 +97,10 @@ public struct FlowMatcher: Sendable {
         "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "OTHER",
     ]
 
-    /// Reads a flow's selectors, reporting what cannot run here yet.
+    /// Reads a flow's selectors, reporting what cannot run here yet. With `conditions`, `condition` selectors are
+    /// parsed (a syntax error is a diagnostic with its column); without, they are refused.
     public static func parse(
-        _ flow: APIDefinition.Flow, diagnostics: inout DiagnosticCollector
+        _ flow: APIDefinition.Flow, conditions: Bool = false, diagnostics: inout DiagnosticCollector
     ) -> FlowMatcher {
         var matcher = FlowMatcher()
         for (index, object) in flow.selectors.enumerated() {
@@ -124,6 +152,13 @@ public struct FlowMatcher: Sendable {
                         channel: PathPattern(reader.string("channel", &diagnostics) ?? "/"),
                         operator: parseOperator(reader, ["channelOperator", "channel-operator"], &diagnostics),
                         operations: operations, entrypoints: entrypoints))
+            case "condition" where conditions:
+                reader.warnUnknown(["type", "condition"], &diagnostics)
+                if let source = reader.string("condition", &diagnostics, required: true),
+                    let template = parseCondition(source, at: reader.path.key("condition"), &diagnostics)
+                {
+                    matcher.conditions.append(template)
+                }
             case "condition":
                 diagnostics.error(
                     reader.path.key("condition"),
@@ -134,6 +169,20 @@ public struct FlowMatcher: Sendable {
             }
         }
         return matcher
+    }
+
+    /// Parses a condition once; nil (with a diagnostic naming the column) when it does not parse, nil without one
+    /// when it is blank.
+    static func parseCondition(
+        _ source: String, at path: JSONPath, _ diagnostics: inout DiagnosticCollector
+    ) -> ExpressionTemplate? {
+        guard !source.allSatisfy(\.isWhitespace) else { return nil }
+        do {
+            return try ExpressionParser().parseTemplate(source)
+        } catch {
+            diagnostics.error(path, "expression does not parse: \(error)", code: "INVALID_EXPRESSION")
+            return nil
+        }
     }
 
     private static func parseOperator(

@@ -7,6 +7,7 @@ public final class AccessSnapshot: Sendable {
     let subscriptions: [String: AccessData.Subscription]
     /// Subscriptions by the client id of their application: how JWT and OAuth2 plans find theirs.
     let subscriptionsByClientID: [String: [AccessData.Subscription]]
+    let applications: [String: AccessData.Application]
 
     public static let empty = AccessSnapshot(AccessData())
 
@@ -14,6 +15,7 @@ public final class AccessSnapshot: Sendable {
         self.keys = Dictionary(grouping: data.apiKeys, by: \.hash.bucket)
         // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
         self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.applications = Dictionary(data.applications.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var applicationsByClientID: [String: Set<String>] = [:]
         for application in data.applications {
             guard let clientID = application.clientID, !clientID.isEmpty else { continue }
@@ -50,5 +52,17 @@ public final class AccessSnapshot: Sendable {
             }
         }
         return found
+    }
+
+    /// What `#subscription` shows for the plan that let a request in: its subscription and that subscription's
+    /// application (nil on a key-less plan, which has no subscription).
+    public func flowSubscription(for plan: SecurityChain.ResolvedPlan) -> FlowRequest.Subscription? {
+        guard let id = plan.subscription else { return nil }
+        let subscription = subscriptions[id]
+        let applicationID = subscription?.application ?? plan.application
+        let application = applicationID.flatMap { applications[$0] }
+        return FlowRequest.Subscription(
+            id: id, applicationID: applicationID, applicationName: application?.name, clientID: application?.clientID,
+            plan: plan.id, metadata: subscription?.metadata ?? [:])
     }
 }

@@ -77,7 +77,8 @@ public struct HTTPGetEntrypoint: Sendable {
         do {
             source = try await invocation.endpoint.subscribe(
                 SubscriptionRequest(
-                    resumeAfter: cursor, clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .poll)
+                    resumeAfter: cursor, clientIdentifier: clientIdentifier, qos: invocation.qos, mode: .poll,
+                    attributes: invocation.flow?.endpointAttributes ?? [:])
             )
         } catch let error as GatewayError {
             try await error.write(to: writer, headers: echo)
@@ -93,8 +94,23 @@ public struct HTTPGetEntrypoint: Sendable {
             return
         }
         let nextCursor = messages.last?.id ?? source.currentCursor ?? cursor
+        var delivered = messages
+        if let flow = invocation.flow, flow.runs(.subscribe) {
+            // The subscribe phase, message by message: dropped messages are left out (the cursor still moves past
+            // them); a failing step is the answer.
+            delivered = []
+            for message in messages {
+                switch await flow.process(message, in: .subscribe) {
+                case .deliver(let processed): delivered.append(processed)
+                case .drop: continue
+                case .fail(let error):
+                    try await error.write(to: writer, headers: echo)
+                    return
+                }
+            }
+        }
         let body = format.render(
-            messages: messages, nextCursor: nextCursor, limit: limitText,
+            messages: delivered, nextCursor: nextCursor, limit: limitText,
             headers: configuration.headersInPayload, metadata: configuration.metadataInPayload
         )
         var head = HTTPResponse(status: .ok)

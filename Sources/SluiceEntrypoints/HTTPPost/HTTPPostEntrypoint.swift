@@ -55,12 +55,35 @@ public struct HTTPPostEntrypoint: Sendable {
         var message = Message(content: body, timestamp: Date.nowMilliseconds, attributes: plan?.attributes ?? [:])
         let dropsAuthorization = plan.map { !$0.propagatesAuthorization } ?? false
         if configuration.requestHeadersToMessage {
-            for field in request.headers where !Self.hopHeaders.contains(field.name) {
-                if dropsAuthorization, field.name == .authorization { continue }
-                message.headers.add(name: field.name.rawName, value: field.value)
+            if let flow = invocation.flow {
+                // The request's headers as its flows' request phase left them.
+                for (name, value) in flow.requestHeaders {
+                    guard let field = HTTPField.Name(name), !Self.hopHeaders.contains(field) else { continue }
+                    if dropsAuthorization, field == .authorization { continue }
+                    message.headers.add(name: name, value: value)
+                }
+            } else {
+                for field in request.headers where !Self.hopHeaders.contains(field.name) {
+                    if dropsAuthorization, field.name == .authorization { continue }
+                    message.headers.add(name: field.name.rawName, value: field.value)
+                }
             }
         }
         let echo = invocation.headers([ClientIdentifier.field: ClientIdentifier.resolve(request).value])
+        if let flow = invocation.flow {
+            // The publish phase: a dropped message is answered as a published one (the client's part is done).
+            switch await flow.process(message, in: .publish) {
+            case .deliver(let processed): message = processed
+            case .drop:
+                var head = HTTPResponse(status: .accepted, headerFields: echo)
+                head.headerFields[.contentLength] = "0"
+                try await writer.writeResponse(head)
+                return
+            case .fail(let error):
+                try await error.write(to: writer, headers: echo)
+                return
+            }
+        }
         do {
             _ = try await invocation.endpoint.publish(message)
         } catch let error as GatewayError {

@@ -78,7 +78,8 @@ public struct SSEEntrypoint: Sendable {
             source = try await invocation.endpoint.subscribe(
                 SubscriptionRequest(
                     resumeAfter: resumeAfter, clientIdentifier: clientIdentifier,
-                    clientIdentifierIsGenerated: generated, qos: invocation.qos, mode: .stream)
+                    clientIdentifierIsGenerated: generated, qos: invocation.qos, mode: .stream,
+                    attributes: invocation.flow?.endpointAttributes ?? [:])
             )
         } catch let error as GatewayError {
             try await error.write(to: writer, headers: invocation.headers([ClientIdentifier.field: clientIdentifier]))
@@ -128,8 +129,10 @@ public struct SSEEntrypoint: Sendable {
         var lastWrite = ContinuousClock.now
 
         var servedFromRing = false
+        // Per-message steps (a filter per subscriber) rule out events encoded once for all the API's streams.
+        let flow = invocation.flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
         // QoS `none` and `auto` only: the task path reports deliveries of the others message by message.
-        if let channel, invocation.qos == .none || invocation.qos == .auto,
+        if flow == nil, let channel, invocation.qos == .none || invocation.qos == .auto,
             let ringSource = source as? any RingBackedSource
         {
             do {
@@ -162,7 +165,20 @@ public struct SSEEntrypoint: Sendable {
             var carriesMessages = false
             switch poll {
             case .messages(let messages):
-                for message in messages { formatter.message(message, into: &buffer) }
+                for message in messages {
+                    guard let flow else {
+                        formatter.message(message, into: &buffer)
+                        continue
+                    }
+                    switch await flow.process(message, in: .subscribe) {
+                    case .deliver(let processed): formatter.message(processed, into: &buffer)
+                    case .drop: continue
+                    case .fail(let error):
+                        formatter.error(id: UUID().uuidString, message: "\(error.key): \(error.message)", into: &buffer)
+                        try await body.write(buffer)
+                        break streaming
+                    }
+                }
                 carriesMessages = true
             case .timedOut:
                 guard ContinuousClock.now - lastWrite >= heartbeat else { continue }

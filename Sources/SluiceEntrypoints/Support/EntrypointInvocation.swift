@@ -16,6 +16,9 @@ public struct EntrypointInvocation: Sendable {
     /// Headers every response to this request carries, set by the gateway before the entrypoint runs (rate-limit,
     /// quota and spike-arrest headers). Default: none.
     public var responseHeaders: HTTPFields = [:]
+    /// The request's run through its API's flows, when the API has steps the flow engine runs: its request phase
+    /// has passed; the entrypoint runs each message through the publish or subscribe phase. Default: none.
+    public var flow: FlowRun?
 
     public init(
         apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,

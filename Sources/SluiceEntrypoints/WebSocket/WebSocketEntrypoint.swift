@@ -69,7 +69,7 @@ public struct WebSocketEntrypoint: Sendable {
                 source = try await endpoint.subscribe(
                     SubscriptionRequest(
                         clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: clientIdentifierIsGenerated,
-                        qos: invocation.qos, mode: .stream))
+                        qos: invocation.qos, mode: .stream, attributes: invocation.flow?.endpointAttributes ?? [:]))
             } catch let error as GatewayError {
                 try await outbound.close(
                     .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
@@ -84,20 +84,36 @@ public struct WebSocketEntrypoint: Sendable {
         let logger = invocation.logger
 
         let batches = self.batches
+        let flow = invocation.flow
+        // Per-message subscribe steps (a filter per subscriber) rule out frames encoded once for all the API's
+        // streams.
+        let subscribeFlow = flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
+        let publishFlow = flow.flatMap { $0.runs(.publish) ? $0 : nil }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let source {
                 group.addTask {
                     do {
                         // A source backed by a ring (a shared tail, the embedded log) is served by the connection's
                         // event loop, with frames shared by the API's streams, until it ends or leaves the ring.
-                        if let channel, let ringSource = source as? any RingBackedSource,
+                        if subscribeFlow == nil, let channel, let ringSource = source as? any RingBackedSource,
                             try await WebSocketRingStream.serve(ringSource, on: channel, cache: batches) == .closed
                         {
                             return
                         }
                         while true {
-                            let batch = try await source.next(maxCount: Self.batchSize)
+                            var batch = try await source.next(maxCount: Self.batchSize)
                             if batch.isEmpty { break }
+                            if let subscribeFlow {
+                                var kept: [Message] = []
+                                for message in batch {
+                                    switch await subscribeFlow.process(message, in: .subscribe) {
+                                    case .deliver(let processed): kept.append(processed)
+                                    case .drop: continue
+                                    case .fail(let error): throw error
+                                    }
+                                }
+                                batch = kept
+                            }
                             // Text when the content is UTF-8, binary otherwise; each frame carries the message's
                             // own buffer (no copy).
                             let frames = batch.map { message in
@@ -125,7 +141,7 @@ public struct WebSocketEntrypoint: Sendable {
             }
             // Reading inbound continues until the client closes (or the close handshake ends), even with the
             // publisher disabled: frames are then read and dropped, which keeps ping/pong and close working.
-            for try await frame in inbound.messages(maxSize: maxMessageBytes) {
+            reading: for try await frame in inbound.messages(maxSize: maxMessageBytes) {
                 guard publisherEnabled else { continue }
                 let content: ByteBuffer
                 switch frame {
@@ -137,8 +153,19 @@ public struct WebSocketEntrypoint: Sendable {
                         .policyViolation, reason: Self.closeReason("\(refusal.key): \(refusal.message)"))
                     break
                 }
+                var message = Message(content: content, timestamp: Date.nowMilliseconds)
+                if let publishFlow {
+                    switch await publishFlow.process(message, in: .publish) {
+                    case .deliver(let processed): message = processed
+                    case .drop: continue
+                    case .fail(let error):
+                        try await outbound.close(
+                            .policyViolation, reason: Self.closeReason("\(error.key): \(error.message)"))
+                        break reading
+                    }
+                }
                 do {
-                    _ = try await endpoint.publish(Message(content: content, timestamp: Date.nowMilliseconds))
+                    _ = try await endpoint.publish(message)
                 } catch let error as GatewayError {
                     try await outbound.close(
                         .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))

@@ -79,7 +79,7 @@ extension DefinitionCatalog {
         // docs/security.md).
         catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]
         // Applied on the request and publish phases of plan and API flows (docs/rate-limits.md).
-        catalog.policies = Set(RateLimitPolicy.Kind.allCases.map(\.rawValue))
+        catalog.policies = Set(RateLimitPolicy.Kind.allCases.map(\.rawValue)).union(FlowPolicies.ids)
         catalog.resourceTypes = [OAuth2ResourceConfiguration.type]
         return catalog
     }

@@ -19,6 +19,9 @@ public final class Deployment: Sendable {
     let rateLimits: RateLimitRules?
     /// The JWT and OAuth2 plans, when the API has any.
     let bearer: BearerPlans?
+    /// The flows' other steps, compiled; nil when there is nothing for the flow engine to run (such an API keeps
+    /// the event loop's fast paths).
+    let flows: FlowEngine?
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -44,6 +47,8 @@ public final class Deployment: Sendable {
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)
         self.rateLimits = rules.isEmpty ? nil : rules
+        let engine = FlowEngine(definition, diagnostics: &diagnostics)
+        self.flows = engine.isEmpty ? nil : engine
         var post: BoundEntrypoint<HTTPPostEntrypoint>?
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?

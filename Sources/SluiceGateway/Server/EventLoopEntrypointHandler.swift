@@ -174,6 +174,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .POST,
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let post = route.deployment.httpPost,
+            // Flows with steps the engine runs take the async path.
+            route.deployment.flows == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment
@@ -228,6 +230,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let sse = route.deployment.sse,
             let endpoint = route.deployment.inMemoryEndpoint,
+            // Flows with steps the engine runs take the async path.
+            route.deployment.flows == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment

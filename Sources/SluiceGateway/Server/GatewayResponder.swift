@@ -55,22 +55,43 @@ struct GatewayResponder: Sendable {
             }
             responseHeaders = outcome.fields
         }
+        // The flows: the request phase now, then the response phase on the headers every answer carries (the
+        // entrypoint runs each message through the publish or subscribe phase).
+        let flow = deployment.startFlows(
+            plan: plan, access: registry.access.current, entrypoint: entrypoint, method: method.rawValue,
+            uri: request.uri,
+            contextPath: route.path, headers: request.headers, remoteAddress: channel.remoteAddress?.ipAddress,
+            localAddress: channel.localAddress?.ipAddress, host: request.head.authority)
+        if let flow {
+            if let error = await flow.runRequest() {
+                try await error.write(to: writer, headers: responseHeaders)
+                return
+            }
+            var headers = MessageHeaders(responseHeaders)
+            if let error = await flow.runResponse(headers: &headers) {
+                try await error.write(to: writer, headers: responseHeaders)
+                return
+            }
+            responseHeaders = headers.httpFields
+        }
+        func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
+            var invocation = invocation.with(responseHeaders: responseHeaders)
+            invocation.flow = flow
+            return invocation
+        }
         switch entrypoint {
         case HTTPPostEntrypoint.type:
             let post = deployment.httpPost!
             try await post.entrypoint.handle(
-                request, writer: writer, invocation: post.invocation.with(responseHeaders: responseHeaders),
-                plan: plan)
+                request, writer: writer, invocation: bound(post.invocation), plan: plan)
         case SSEEntrypoint.type:
             let sse = deployment.sse!
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
             var invocation = sse.invocation
             invocation.grant = deployment.streamGrant(
                 .init(fields: request.headers, uri: request.uri), plan: plan, access: registry.access)
-            try await sse.entrypoint.handle(
-                request, writer: writer, invocation: invocation.with(responseHeaders: responseHeaders),
-                channel: channel
-            ) { action in
+            try await sse.entrypoint.handle(request, writer: writer, invocation: bound(invocation), channel: channel) {
+                action in
                 if let departure {
                     departure.onDeparture(action)
                 } else {
@@ -79,8 +100,7 @@ struct GatewayResponder: Sendable {
             }
         default:
             let get = deployment.httpGet!
-            try await get.entrypoint.handle(
-                request, writer: writer, invocation: get.invocation.with(responseHeaders: responseHeaders))
+            try await get.entrypoint.handle(request, writer: writer, invocation: bound(get.invocation))
         }
     }
 
@@ -116,6 +136,7 @@ struct GatewayResponder: Sendable {
         // The upgrade is the request phase; each message the client sends goes through the publish phase.
         let store = registry.rateLimitStore
         let clientAddress = channel?.remoteAddress?.ipAddress
+        let localAddress = channel?.localAddress?.ipAddress
         let contextPath = route.path
         let gate = { @Sendable (phase: RateLimitRules.Phase, plan: SecurityChain.ResolvedPlan) -> RateLimitGate? in
             deployment.rateLimitGate(
@@ -166,9 +187,27 @@ struct GatewayResponder: Sendable {
             {
                 return try await close(refusal)
             }
+            // The flows' request phase runs here, after the upgrade, from the connection's task (it may wait:
+            // `latency`); a failure closes the connection with 1008 and `KEY: message`. There is no response phase:
+            // the 101 is sent.
+            let flow = deployment.startFlows(
+                plan: plan, access: access.current, entrypoint: WebSocketEntrypoint.type, method: "GET", uri: uri,
+                contextPath: contextPath, headers: head.headerFields, remoteAddress: clientAddress,
+                localAddress: localAddress, host: head.authority)
+            if let flow, let error = await flow.runRequest() {
+                return try await close(error)
+            }
+            var invocation = bound.invocation
+            invocation.flow = flow
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }
+            }
+            if let flow, let error = await flow.runRequest() {
+                registration.cancel()
+                try await outbound.close(
+                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
+                return
             }
             ended.onFire { reason in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.
@@ -177,7 +216,7 @@ struct GatewayResponder: Sendable {
                 Task { try? await outbound.close(code, reason: WebSocketEntrypoint.closeReason(reason.reason)) }
             }
             try await bound.entrypoint.handle(
-                inbound: inbound, outbound: outbound, invocation: bound.invocation, registration: registration,
+                inbound: inbound, outbound: outbound, invocation: invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,
                 publishCheck: publishCheck
             )

@@ -70,6 +70,12 @@ struct GraviteeCorpusTests {
         "http-get-entrypoint-kafka-endpoint-failure.json": (
             "INVALID_VALUE", "endpointGroups[0].endpoints[0].configuration.bootstrapServers"
         ),
+        // Its flows now run (assign-attributes); what remains is an expression in the endpoint's configuration,
+        // which the Kafka endpoint does not evaluate yet.
+        "http-get-entrypoint-kafka-endpoint-dynamic-configuration.json": (
+            "UNSUPPORTED_EXPRESSION",
+            "endpointGroups[0].endpoints[0].sharedConfigurationOverride.consumer.autoOffsetReset"
+        ),
         // A secret resolved by an expression (`{#secrets.get(...)}`): expressions are not evaluated yet.
         "http-get-entrypoint-kafka-endpoint-secret.json": (
             "UNSUPPORTED_EXPRESSION", "endpointGroups[0].endpoints[0].configuration.bootstrapServers"

@@ -1,0 +1,193 @@
+import Foundation
+import Synchronization
+
+/// One request going through its flows: the flows it picked, its context attributes, its request headers as the
+/// request phase left them. The phases are run by the gateway at their time (``runRequest()`` before the
+/// entrypoint serves, ``runResponse(headers:status:)`` before the answer's head is written, ``process(_:in:)`` for
+/// each message); steps run in order, and a `latency` step waits without blocking a thread.
+///
+/// Messages of one request are processed one at a time by its connection's task; the state is behind a lock so the
+/// run can be shared with the tasks of a WebSocket (publisher and subscriber sides).
+public final class FlowRun: Sendable {
+    /// What became of a message.
+    public enum MessageOutcome: Sendable {
+        case deliver(Message)
+        /// A step dropped it (`message-filtering`): the exchange goes on without it.
+        case drop
+        /// A step failed: the exchange ends with this error.
+        case fail(GatewayError)
+    }
+
+    struct State {
+        var headers: MessageHeaders
+        var attributes: [String: ExpressionValue]
+        /// Step conditions of message phases, evaluated at the first message (keyed by the step's location).
+        var conditions: [String: Bool] = [:]
+    }
+
+    let engine: FlowEngine
+    let request: FlowRequest
+    let flows: [FlowEngine.Flow]
+    let pathParameters: [(name: String, value: String)]
+    let evaluator: ExpressionEvaluator
+    /// Set when `matchRequired` found no flow: the request's answer.
+    public let notFound: GatewayError?
+    private let state: Mutex<State>
+
+    init(
+        engine: FlowEngine, request: FlowRequest, flows: [FlowEngine.Flow],
+        pathParameters: [(name: String, value: String)], notFound: GatewayError?, evaluator: ExpressionEvaluator
+    ) {
+        self.engine = engine
+        self.request = request
+        self.flows = flows
+        self.pathParameters = pathParameters
+        self.notFound = notFound
+        self.evaluator = evaluator
+        var attributes: [String: ExpressionValue] = [
+            "gravitee.attribute.api": .string(engine.apiID), "gravitee.attribute.plan": .string(request.plan),
+        ]
+        if let subscription = request.subscription {
+            attributes["gravitee.attribute.subscription"] = .string(subscription.id)
+            attributes["gravitee.attribute.application"] = subscription.applicationID.map(ExpressionValue.string)
+        }
+        self.state = Mutex(State(headers: request.headers, attributes: attributes))
+    }
+
+    /// The names of the flows picked for this request, in the order they run (for tests and logs).
+    public var flowNames: [String] { flows.map { $0.name ?? "" } }
+
+    /// Whether some picked flow has a step in `phase`.
+    public func runs(_ phase: FlowPhase) -> Bool {
+        flows.contains { !($0.steps[phase] ?? []).isEmpty }
+    }
+
+    /// The request's headers as the request phase left them (`transform-headers`).
+    public var requestHeaders: MessageHeaders { state.withLock { $0.headers } }
+
+    /// The context attributes now (`assign-attributes` in the request phase sets them).
+    public var attributes: [String: ExpressionValue] { state.withLock { $0.attributes } }
+
+    /// The context attributes that are Gravitee endpoint settings (`gravitee.attribute.…`), as text: what a
+    /// subscription request carries to the endpoint, and what each published message starts with.
+    public var endpointAttributes: [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in attributes where name.hasPrefix("gravitee.attribute.") {
+            switch value {
+            case .null, .object: continue
+            default: result[name] = value.text
+            }
+        }
+        return result
+    }
+
+    // MARK: - Phases
+
+    /// Runs the request phase: nil when the request goes on, else the error that answers it.
+    public func runRequest() async -> GatewayError? {
+        if let notFound { return notFound }
+        return await runExchange(.request, status: 0, headers: nil).error
+    }
+
+    /// Runs the response phase on the answer's headers (and the request's context): nil, or the error that
+    /// answers instead.
+    public func runResponse(headers: inout MessageHeaders, status: Int = 200) async -> GatewayError? {
+        let (error, result) = await runExchange(.response, status: status, headers: headers)
+        if let result { headers = result }
+        return error
+    }
+
+    private func runExchange(
+        _ phase: FlowPhase, status: Int, headers: MessageHeaders?
+    ) async -> (error: GatewayError?, headers: MessageHeaders?) {
+        var exchange = state.withLock { state in
+            FlowExchange(phase: phase, headers: headers ?? state.headers, attributes: state.attributes)
+        }
+        defer {
+            let exchange = exchange
+            state.withLock { state in
+                state.attributes = exchange.attributes
+                if phase == .request { state.headers = exchange.headers }
+            }
+        }
+        for flow in flows {
+            for step in flow.steps[phase] ?? [] {
+                let scope = self.scope(exchange: exchange, status: status)
+                if let condition = step.condition, !FlowEngine.holds(condition, scope, evaluator) { continue }
+                switch step.policy.apply(to: &exchange, scope: scope) {
+                case .proceed, .drop: continue
+                case .delay(let duration): try? await Task.sleep(for: duration)
+                case .fail(let error): return (error, exchange.headers)
+                }
+            }
+        }
+        return (nil, exchange.headers)
+    }
+
+    /// Runs the steps of a message phase on one message.
+    public func process(_ message: Message, in phase: FlowPhase) async -> MessageOutcome {
+        var message = message
+        if phase == .publish {
+            // The request's endpoint settings travel with each message; the message's own win.
+            for (name, value) in endpointAttributes where message.attributes[name] == nil {
+                message.attributes[name] = value
+            }
+        }
+        let exchange = state.withLock { FlowExchange(phase: phase, headers: $0.headers, attributes: $0.attributes) }
+        for flow in flows {
+            for step in flow.steps[phase] ?? [] {
+                if let condition = step.condition, !stepCondition(step, condition, exchange) { continue }
+                let scope = self.scope(exchange: exchange, message: message)
+                if let condition = step.messageCondition, !FlowEngine.holds(condition, scope, evaluator) { continue }
+                switch step.policy.apply(to: &message, exchange: exchange, scope: scope) {
+                case .proceed: continue
+                case .delay(let duration): try? await Task.sleep(for: duration)
+                case .drop: return .drop
+                case .fail(let error): return .fail(error)
+                }
+            }
+        }
+        return .deliver(message)
+    }
+
+    /// A step's request-level condition in a message phase: evaluated at the first message, then kept.
+    private func stepCondition(
+        _ step: FlowEngine.Step, _ condition: ExpressionTemplate, _ exchange: FlowExchange
+    )
+        -> Bool
+    {
+        if let known = state.withLock({ $0.conditions[step.location] }) { return known }
+        let holds = FlowEngine.holds(condition, scope(exchange: exchange), evaluator)
+        state.withLock { $0.conditions[step.location] = holds }
+        return holds
+    }
+
+    // MARK: - Scope
+
+    static func baseScope(
+        request: RequestExpressionObject, engine: FlowEngine, attributes: [String: ExpressionValue],
+        subscription: FlowRequest.Subscription? = nil
+    ) -> ExpressionScope {
+        ExpressionScope([
+            "request": .object(request),
+            "context": .map(["attributes": .map(attributes)]),
+            "api": engine.api,
+            "subscription": .object(SubscriptionExpressionObject(subscription)),
+            "message": .null,
+            "response": .null,
+        ])
+    }
+
+    func scope(exchange: FlowExchange, status: Int = 0, message: Message? = nil) -> ExpressionScope {
+        var current = request
+        if exchange.phase != .response { current.headers = exchange.headers } else { current.headers = requestHeaders }
+        var scope = Self.baseScope(
+            request: RequestExpressionObject(current, pathParameters: pathParameters), engine: engine,
+            attributes: exchange.attributes, subscription: request.subscription)
+        if exchange.phase == .response {
+            scope.variables["response"] = .object(ResponseExpressionObject(status: status, headers: exchange.headers))
+        }
+        if let message { scope.variables["message"] = .object(MessageExpressionObject(message)) }
+        return scope
+    }
+}
