@@ -168,12 +168,24 @@ final class BearerPlans: Sendable {
         _ token: Substring, api: String, access: AccessSnapshot, now: Date, _ attempt: inout Attempt
     ) -> Step {
         guard let first = order.first else { return .decided(.failure(.planUnresolvable)) }
-        let trimmed = token.trimmingCharacters(in: .whitespaces)[...]
+        // Spaces and tabs around the token go (ASCII only: Foundation's trimming, through UTF-16, cost more than
+        // the rest of a cached token's check).
+        let trimmed = Self.trimmingBlanks(token)
         if trimmed.isEmpty {
             if case .jwt = first { return .decided(.failure(.jwtMissingToken)) }
             return .decided(.failure(.oauth2MissingAccessToken))
         }
         let wellFormed = trimmed.utf8.count <= maximumTokenBytes && Self.isTokenText(trimmed)
+        // A token verified before: its plan and claims are known without reading it again (the cache is keyed by
+        // the token's digest, so only the very same token hits).
+        if wellFormed {
+            for (index, plan) in jwtPlans.enumerated() {
+                guard let cached = plan.cache.value(for: trimmed, now: now), let clientID = cached.clientID,
+                    access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
+                else { continue }
+                return decideJWT(index, trimmed, nil, cached: cached, api: api, access: access, now: now, &attempt)
+            }
+        }
         let parts = wellFormed ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
         // Which plan takes the token: the first whose client id has a subscription to it.
         for (index, plan) in jwtPlans.enumerated() {
@@ -208,16 +220,29 @@ final class BearerPlans: Sendable {
         }
     }
 
+    /// `text` without the spaces and tabs around it.
+    static func trimmingBlanks(_ text: Substring) -> Substring {
+        var start = text.startIndex
+        var end = text.endIndex
+        while start < end, text[start] == " " || text[start] == "\t" { start = text.index(after: start) }
+        while end > start, text[text.index(before: end)] == " " || text[text.index(before: end)] == "\t" {
+            end = text.index(before: end)
+        }
+        return text[start..<end]
+    }
+
     private func decideJWT(
-        _ index: Int, _ token: Substring, _ parts: JWTParts, api: String, access: AccessSnapshot, now: Date,
+        _ index: Int, _ token: Substring, _ parts: JWTParts?, cached hit: VerifiedJWT? = nil, api: String,
+        access: AccessSnapshot, now: Date,
         _ attempt: inout Attempt
     ) -> Step {
         let plan = jwtPlans[index]
         let verified: VerifiedJWT
-        if let cached = plan.cache.value(for: token, now: now) {
+        if let cached = hit ?? plan.cache.value(for: token, now: now) {
             guard plan.verifier.stillValid(cached, now: now) else { return .decided(.failure(.jwtInvalidToken)) }
             verified = cached
         } else {
+            guard let parts else { return .decided(.failure(.jwtInvalidToken)) }
             guard let keys = plan.keys.current(now: now) else {
                 if attempt.keysLoaded.contains(index) || !plan.keys.mayRefresh(now: now) {
                     return .decided(.failure(.jwksResolutionError))
@@ -310,8 +335,13 @@ final class BearerPlans: Sendable {
     /// RFC 6750's token characters (`b64token`): anything else (spaces, control characters, quotes) is refused
     /// before it goes near a header, a URL or a log.
     static func isTokenText(_ token: Substring) -> Bool {
+        if let checked = token.utf8.withContiguousStorageIfAvailable({ isTokenText(bytes: $0) }) { return checked }
+        return isTokenText(bytes: Array(token.utf8))
+    }
+
+    private static func isTokenText(bytes: some Sequence<UInt8>) -> Bool {
         var padding = false
-        for byte in token.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "="):
                 padding = true
