@@ -49,9 +49,16 @@ public struct SecurityChain: Sendable {
         /// (Gravitee's order); empty when present with no value.
         public var bearerToken: Substring?
 
-        public init(apiKey: Substring? = nil, bearerToken: Substring? = nil) {
+        /// The request as plans' selection rules see it (`#request`), made only when a rule is evaluated.
+        public var selectionScope: (@Sendable () -> ExpressionScope)?
+
+        public init(
+            apiKey: Substring? = nil, bearerToken: Substring? = nil,
+            selectionScope: (@Sendable () -> ExpressionScope)? = nil
+        ) {
             self.apiKey = apiKey
             self.bearerToken = bearerToken
+            self.selectionScope = selectionScope
         }
 
         public var hasBearerToken: Bool { bearerToken != nil }
@@ -65,8 +72,12 @@ public struct SecurityChain: Sendable {
     public static let apiKeyQueryParameter = "api-key"
 
     static let order = ["jwt", "oauth2", "api-key", "key-less"]
+    /// The plan types whose selection rules are evaluated.
+    public static let selectableTypes: Set<String> = ["api-key", "key-less"]
 
     let plans: [APIDefinition.Plan]
+    /// The selection rules of key-less and API-key plans, parsed, by plan id.
+    let selectionRules: [String: ExpressionTemplate]
     let implicitKeyless: Bool
     let apiKeyPlans: Set<String>
     /// Whether a JWT or OAuth2 plan serves.
@@ -74,10 +85,25 @@ public struct SecurityChain: Sendable {
 
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
+        // Selection rules are evaluated for key-less and API-key plans. A JWT or OAuth2 plan with one, or a rule
+        // that does not parse, serves nothing: failing closed, never serving requests the rule would have kept out
+        // (the definition reader reports both).
+        var rules: [String: ExpressionTemplate] = [:]
+        var usable: [APIDefinition.Plan] = []
+        for plan in plans where plan.status.serves {
+            guard plan.hasSelectionRule else {
+                usable.append(plan)
+                continue
+            }
+            guard Self.selectableTypes.contains(plan.securityType),
+                let rule = try? ExpressionParser().parseTemplate(plan.selectionRule ?? "")
+            else { continue }
+            rules[plan.id] = rule
+            usable.append(plan)
+        }
+        self.selectionRules = rules
         // A stable sort: plans of one security type keep the order of the definition.
-        // A plan with a selection rule serves nothing until the expression language evaluates its rule: failing
-        // closed, never serving requests the rule would have kept out (the definition reader warns about it).
-        self.plans = plans.filter { $0.status.serves && !$0.hasSelectionRule }.enumerated().sorted { a, b in
+        self.plans = usable.enumerated().sorted { a, b in
             let rankA = Self.order.firstIndex(of: a.element.securityType) ?? Self.order.count
             let rankB = Self.order.firstIndex(of: b.element.securityType) ?? Self.order.count
             return rankA != rankB ? rankA < rankB : a.offset < b.offset
@@ -88,7 +114,7 @@ public struct SecurityChain: Sendable {
 
     /// Whether any plan looks at credentials: when false, every request resolves the same way without reading them.
     public var readsCredentials: Bool {
-        plans.contains { $0.securityType != "key-less" }
+        !selectionRules.isEmpty || plans.contains { $0.securityType != "key-less" }
     }
 
     /// The decision where no bearer token is involved; a request that JWT or OAuth2 plans would take is refused
@@ -113,12 +139,29 @@ public struct SecurityChain: Sendable {
     private func resolveWithoutBearer(
         _ credentials: Credentials, api: String, access: AccessSnapshot, now: Date
     ) -> Result<ResolvedPlan, GatewayError> {
+        // A plan whose selection rule is false does not take the request, as in Gravitee: the next plan may. A rule
+        // that cannot be evaluated is false.
+        var scope: ExpressionScope?
+        func selects(_ plan: APIDefinition.Plan) -> Bool {
+            guard let rule = selectionRules[plan.id] else { return true }
+            if scope == nil { scope = credentials.selectionScope?() }
+            guard let scope else { return false }
+            return (try? ExpressionEvaluator().isTrue(rule, in: scope)) ?? false
+        }
+        var apiKeyPlansDecided = false
         for plan in plans {
             switch plan.securityType {
             case "api-key":
-                guard let key = credentials.apiKey else { continue }
+                guard !apiKeyPlansDecided, let key = credentials.apiKey else { continue }
+                // The API-key plans decide together (a key names its subscription, and so its plan): those whose
+                // rule selects the request.
+                apiKeyPlansDecided = true
+                let eligible =
+                    selectionRules.isEmpty
+                    ? apiKeyPlans : Set(plans.filter { $0.securityType == "api-key" && selects($0) }.map(\.id))
+                guard !eligible.isEmpty else { continue }
                 guard !key.isEmpty else { return .failure(.apiKeyMissing) }
-                guard let subscription = access.subscription(forKey: key, api: api, plans: apiKeyPlans, at: now) else {
+                guard let subscription = access.subscription(forKey: key, api: api, plans: eligible, at: now) else {
                     return .failure(.apiKeyInvalid)
                 }
                 return .success(
@@ -126,6 +169,7 @@ public struct SecurityChain: Sendable {
                         id: subscription.plan, securityType: "api-key", subscription: subscription.id,
                         application: subscription.application))
             case "key-less":
+                guard selects(plan) else { continue }
                 return .success(ResolvedPlan(id: plan.id, securityType: plan.securityType))
             default:
                 continue

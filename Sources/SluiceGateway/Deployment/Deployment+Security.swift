@@ -51,7 +51,7 @@ extension Deployment {
         // The credentials are copied out of the request, which the stream does not keep.
         let kept = SecurityChain.Credentials(
             apiKey: credentials.apiKey.map { String($0)[...] },
-            bearerToken: credentials.bearerToken.map { String($0)[...] })
+            bearerToken: credentials.bearerToken.map { String($0)[...] }, selectionScope: credentials.selectionScope)
         return StreamGrant { [self] _ in
             switch resolvePlanNow(kept, access: access) {
             case .failure(let error)?: error

@@ -69,7 +69,8 @@ final class BearerPlans: Sendable {
         var jwtPlans: [JWTPlan] = []
         var oauth2Plans: [OAuth2Plan] = []
         var caches: [String: TokenCache<IntrospectionAnswer>] = [:]
-        let serving = plans.filter { $0.status.serves }
+        // A JWT or OAuth2 plan with a selection rule serves nothing yet (fail closed; see SecurityChain).
+        let serving = plans.filter { $0.status.serves && !$0.hasSelectionRule }
         for plan in serving where plan.securityType == "jwt" {
             let path = plan.path.key("security").key("configuration")
             guard

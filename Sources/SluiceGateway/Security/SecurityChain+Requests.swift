@@ -7,12 +7,17 @@ extension SecurityChain.Credentials {
     static let apiKeyField = HTTPField.Name(SecurityChain.apiKeyHeader)!
 
     /// The credentials of a request on the async path.
-    init(fields: HTTPFields, uri: URI) {
+    init(fields: HTTPFields, uri: URI, method: String = "GET") {
         let query = uri.query != nil ? uri.queryParameters : nil
         self.init(
             apiKey: fields[Self.apiKeyField].map { $0[...] }
                 ?? query?[SecurityChain.apiKeyQueryParameter[...]],
-            bearerToken: Self.bearer(fields[values: .authorization]) ?? query?["access_token"]
+            bearerToken: Self.bearer(fields[values: .authorization]) ?? query?["access_token"],
+            selectionScope: {
+                Self.selectionScope(
+                    method: method, path: uri.path, query: uri.query,
+                    headers: fields.map { (name: $0.name.canonicalName, value: $0.value) })
+            }
         )
     }
 
@@ -22,8 +27,43 @@ extension SecurityChain.Credentials {
         self.init(
             apiKey: head.headers.first(name: SecurityChain.apiKeyHeader).map { $0[...] }
                 ?? query?[SecurityChain.apiKeyQueryParameter[...]],
-            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"]
+            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"],
+            selectionScope: {
+                let uri = URI(head.uri)
+                return Self.selectionScope(
+                    method: head.method.rawValue, path: uri.path, query: uri.query,
+                    headers: head.headers.map { (name: $0.name, value: $0.value) })
+            }
         )
+    }
+
+    /// `#request` as a plan's selection rule sees it: `headers` (Gravitee's multi-valued, case-insensitive
+    /// headers), `params` (each query parameter's values), `path`, `method`; `#context.attributes` is empty
+    /// (nothing has set one before the plan is chosen).
+    static func selectionScope(
+        method: String, path: String, query: String?, headers: [(name: String, value: String)]
+    ) -> ExpressionScope {
+        var params: [String: ExpressionValue] = [:]
+        if let query {
+            for pair in query.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+                let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+                if case .list(var values) = params[name] {
+                    values.append(.string(value))
+                    params[name] = .list(values)
+                } else {
+                    params[name] = .list([.string(value)])
+                }
+            }
+        }
+        return ExpressionScope([
+            "request": .map([
+                "headers": .object(HeadersExpressionObject(headers)), "params": .map(params), "path": .string(path),
+                "method": .string(method),
+            ]),
+            "context": .map(["attributes": .map([:])]),
+        ])
     }
 
     /// The token of the first `Authorization` value that uses the Bearer scheme (Gravitee reads the first

@@ -22,8 +22,9 @@ struct GatewayResponder: Sendable {
         }
         let deployment = route.deployment
         let plan: SecurityChain.ResolvedPlan
-        switch await deployment.resolvePlan(.init(fields: request.headers, uri: request.uri), access: registry.access)
-        {
+        let credentials = SecurityChain.Credentials(
+            fields: request.headers, uri: request.uri, method: request.method.rawValue)
+        switch await deployment.resolvePlan(credentials, access: registry.access) {
         case .success(let resolved): plan = resolved
         case .failure(let error):
             try await error.write(to: writer)
@@ -89,7 +90,7 @@ struct GatewayResponder: Sendable {
             let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
             var invocation = sse.invocation
             invocation.grant = deployment.streamGrant(
-                .init(fields: request.headers, uri: request.uri), plan: plan, access: registry.access)
+                credentials, plan: plan, access: registry.access)
             try await sse.entrypoint.handle(request, writer: writer, invocation: bound(invocation), channel: channel) {
                 action in
                 if let departure {

@@ -57,34 +57,81 @@ struct SecurityChainTests {
         #expect(resolve(chain, key: "k1", access: .empty) == .failure(.apiKeyInvalid))
     }
 
-    @Test("a plan with a selection rule serves nothing (fails closed) and never makes the API key-less")
-    func selectionRule() throws {
-        var ruled = Self.plan("open-for-some", "key-less")
-        ruled.selectionRule = "{#request.headers['x-tenant'][0] == 'a'}"
-        let onlyRuled = SecurityChain(plans: [ruled])
-        #expect(resolve(onlyRuled, key: nil) == .failure(.planUnresolvable))
-        let withKey = SecurityChain(plans: [ruled, Self.plan("key", "api-key")])
-        #expect(resolve(withKey, key: nil) == .failure(.planUnresolvable))
-        #expect(try resolve(withKey, key: "k1").get().id == "key")
-        var blank = Self.plan("open", "key-less")
-        blank.selectionRule = "  "
-        #expect(try resolve(SecurityChain(plans: [blank]), key: nil).get().id == "open")
+    static func tenant(_ value: String?) -> SecurityChain.Credentials {
+        let headers: [(name: String, value: String)] = value.map { [("X-Tenant", $0)] } ?? []
+        let scope = ExpressionScope([
+            "request": .map(["headers": .object(HeadersExpressionObject(headers)), "path": .string("/orders")])
+        ])
+        return .init(selectionScope: { scope })
     }
 
-    @Test("the definition reader warns about a selection rule, naming its path")
-    func selectionRuleWarning() throws {
-        let json = """
-            { "id": "ruled", "name": "ruled", "definitionVersion": "4.0.0", "type": "message",
-              "listeners": [{ "type": "http", "paths": [{ "path": "/ruled" }], "entrypoints": [{ "type": "http-post" }] }],
-              "endpointGroups": [{ "name": "g", "type": "mock", "endpoints": [{ "name": "e", "type": "mock", "configuration": {} }] }],
-              "plans": [{ "id": "p", "name": "p", "security": { "type": "key-less" }, "status": "PUBLISHED",
-                          "selectionRule": "{#request.headers['x'][0] == 'y'}" }] }
-            """
-        let (definition, diagnostics) = APIDefinitionReader().read(try JSONValue.parse(json: Data(json.utf8)))
-        #expect(definition?.plans.first?.hasSelectionRule == true)
-        let warning = diagnostics.first { $0.path.contains("selectionRule") }
-        #expect(warning?.severity == .warning, "\(diagnostics)")
-        #expect(warning?.message.contains("does not evaluate") == true)
+    @Test("selection rules: a key-less plan whose rule is false does not take the request, the next one may")
+    func selectionRule() throws {
+        var ruled = Self.plan("tenant-a", "key-less")
+        ruled.selectionRule = "{#request.headers['X-Tenant'][0] == 'a'}"
+        let chain = SecurityChain(plans: [ruled, Self.plan("open", "key-less")])
+        #expect(chain.readsCredentials)
+        func resolve(_ credentials: SecurityChain.Credentials) -> String? {
+            try? chain.resolve(credentials, api: "orders", access: Self.access(), now: Self.now).get().id
+        }
+        #expect(resolve(Self.tenant("a")) == "tenant-a")
+        #expect(resolve(Self.tenant("b")) == "open")
+        // No header: the rule cannot be evaluated (an index into null), which is false.
+        #expect(resolve(Self.tenant(nil)) == "open")
+        // A rule alone: no plan takes what it refuses, and the API never becomes key-less for it.
+        let only = SecurityChain(plans: [ruled])
+        #expect(only.resolve(Self.tenant("b"), api: "orders") == .failure(.planUnresolvable))
+        #expect(try only.resolve(Self.tenant("a"), api: "orders").get().id == "tenant-a")
+        var blank = Self.plan("open", "key-less")
+        blank.selectionRule = "  "
+        #expect(try SecurityChain(plans: [blank]).resolve(api: "orders").get().id == "open")
+    }
+
+    @Test("selection rules on API-key plans: a key counts only for plans whose rule selects the request")
+    func apiKeySelectionRule() throws {
+        var keyed = Self.plan("key", "api-key")
+        keyed.selectionRule = "{#request.headers['X-Tenant'][0] == 'a'}"
+        let chain = SecurityChain(plans: [keyed, Self.plan("open", "key-less")])
+        var credentials = Self.tenant("a")
+        credentials.apiKey = "k1"
+        #expect(try chain.resolve(credentials, api: "orders", access: Self.access(), now: Self.now).get().id == "key")
+        // Rule false: the API-key plan does not take the request; the key-less plan does.
+        credentials = Self.tenant("b")
+        credentials.apiKey = "k1"
+        #expect(try chain.resolve(credentials, api: "orders", access: Self.access(), now: Self.now).get().id == "open")
+    }
+
+    @Test("a JWT or OAuth2 plan with a selection rule, or a rule that does not parse, serves nothing (fails closed)")
+    func unevaluatedSelectionRules() {
+        var jwt = Self.plan("jwt", "jwt")
+        jwt.selectionRule = "{#context.attributes['jwt.claims']['iss'] == 'a'}"
+        var broken = Self.plan("broken", "key-less")
+        broken.selectionRule = "{#request.headers['x'] ==}"
+        let chain = SecurityChain(plans: [jwt, broken])
+        #expect(!chain.hasBearerPlans)
+        #expect(chain.resolve(Self.tenant("a"), api: "orders") == .failure(.planUnresolvable))
+    }
+
+    @Test("the definition reader refuses a selection rule that does not parse and warns about a JWT plan's rule")
+    func selectionRuleDiagnostics() throws {
+        func read(type: String, rule: String) throws -> [Diagnostic] {
+            let json = """
+                { "id": "ruled", "name": "ruled", "definitionVersion": "4.0.0", "type": "message",
+                  "listeners": [{ "type": "http", "paths": [{ "path": "/ruled" }], "entrypoints": [{ "type": "http-post" }] }],
+                  "endpointGroups": [{ "name": "g", "type": "mock", "endpoints": [{ "name": "e", "type": "mock", "configuration": {} }] }],
+                  "plans": [{ "id": "p", "name": "p", "security": { "type": "\(type)" }, "status": "PUBLISHED",
+                              "selectionRule": "\(rule)" }] }
+                """
+            return APIDefinitionReader().read(try JSONValue.parse(json: Data(json.utf8))).diagnostics
+        }
+        let fine = try read(type: "key-less", rule: "{#request.headers['x'][0] == 'y'}")
+        #expect(!fine.contains { $0.path.contains("selectionRule") }, "\(fine)")
+        let broken = try read(type: "api-key", rule: "{#request.headers['x'] ==}")
+        let error = broken.first { $0.path.contains("selectionRule") }
+        #expect(error?.severity == .error, "\(broken)")
+        #expect(error?.message.contains("column") == true, "\(broken)")
+        let jwt = try read(type: "jwt", rule: "{#request.headers['x'][0] == 'y'}")
+        #expect(jwt.first { $0.path.contains("selectionRule") }?.severity == .warning, "\(jwt)")
     }
 
     @Test("order: JWT before API key before key-less, whatever the definition's order; staging and closed skipped")
