@@ -15,7 +15,19 @@ def test_validate_accepts_the_examples():
     assert f"{len(examples)} valid, 0 invalid" in result.stdout, result.stdout
     for example in examples:
         assert f"ok    {example}" in result.stdout, result.stdout
-    assert "(access: 1 subscriptions, 2 keys)" in result.stdout, result.stdout
+    # Each access file is summarised with what it holds, counted from the file itself (its `- id:` entries under
+    # `subscriptions:` and its `- key`/`- keyHash` entries under `apiKeys:`).
+    for access in (p for p in examples if ".access." in p.name):
+        sections, section = {"subscriptions": 0, "apiKeys": 0}, None
+        for line in access.read_text().splitlines():
+            if line and not line.startswith((" ", "-", "#")):
+                section = line.split(":")[0].strip()
+            elif section == "subscriptions" and line.lstrip().startswith("- id:"):
+                sections["subscriptions"] += 1
+            elif section == "apiKeys" and line.lstrip().startswith(("- key:", "- keyHash:")):
+                sections["apiKeys"] += 1
+        summary = f"(access: {sections['subscriptions']} subscriptions, {sections['apiKeys']} keys)"
+        assert f"ok    {access}  {summary}" in result.stdout, result.stdout
 
 
 def test_validate_reports_every_problem_with_its_path(tmp_path):
