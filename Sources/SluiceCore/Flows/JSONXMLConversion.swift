@@ -66,20 +66,7 @@ enum JSONXMLConversion {
         }
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { XMLText.escape(text) }
 
     /// XML as JSON text (the document's element as the one key of the object).
     static func json(fromXML data: Data, maximumDepth: Int = 100) throws -> String {

@@ -181,19 +181,7 @@ enum PollResponseFormat: Sendable {
         "<![CDATA[" + text.replacingOccurrences(of: "]]>", with: "]]]]><![CDATA[>") + "]]>"
     }
 
-    static func xmlEscape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func xmlEscape(_ text: String) -> String { XMLText.escape(text) }
 
     /// Header and metadata names become element names; characters XML forbids there become `_`.
     static func xmlName(_ name: String) -> String {

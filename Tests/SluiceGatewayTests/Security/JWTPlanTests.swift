@@ -277,11 +277,12 @@ struct JWTPlanTests {
             ),
             "shop.access.json": Self.access([("hs", "hs-jwt")]),
         ]
-        let claims: [String: Any] = ["sub": "alice", "azp": Self.client, "exp": Self.now + 4, "iat": Self.now]
-        let token = try BearerOracles.mint([Self.request("HS256", .string(Self.secret), claims)])[0]
-        // No clock skew, so the expiry is the token's own.
+        // No clock skew, so the expiry is the token's own. The token is minted once the gateway runs, with a few
+        // seconds to live: enough to open the stream on a loaded machine, and the test waits for the rest.
         let gateway = try await TestGateway.start(definitions: definitions) { $0.security.jwtClockSkewSeconds = 0 }
         do {
+            let claims: [String: Any] = ["sub": "alice", "azp": Self.client, "exp": Self.now + 8, "iat": Self.now]
+            let token = try BearerOracles.mint([Self.request("HS256", .string(Self.secret), claims)])[0]
             let posted = try await Self.post(gateway, "/hs", token: token)
             #expect(posted.status == 202, "\(posted.body)")
             let stream = try await SSEReader.open(
