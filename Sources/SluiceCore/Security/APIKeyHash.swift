@@ -7,7 +7,7 @@ public struct APIKeyHash: Sendable, CustomStringConvertible {
 
     /// Hashes a key as presented by a client or written in clear in an access file.
     public init(key: some StringProtocol) {
-        self.bytes = Array(SHA256.hash(data: Array(key.utf8)))
+        self.bytes = Array(SHA256.digest(ofUTF8: key))
     }
 
     /// Reads `sha256:<64 hex digits>`; nil for anything else.
@@ -56,5 +56,18 @@ public struct APIKeyHash: Sendable, CustomStringConvertible {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+}
+
+extension SHA256 {
+    /// The digest of `text`'s UTF-8 bytes, read in place when they are contiguous (a request's header always is):
+    /// API keys and bearer tokens are hashed on every request.
+    static func digest(ofUTF8 text: some StringProtocol) -> SHA256.Digest {
+        var hasher = SHA256()
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable {
+            hasher.update(bufferPointer: UnsafeRawBufferPointer($0))
+        }
+        if done == nil { hasher.update(data: Array(text.utf8)) }
+        return hasher.finalize()
     }
 }

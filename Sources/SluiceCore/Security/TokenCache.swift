@@ -20,7 +20,7 @@ public final class TokenCache<Value: Sendable>: Sendable {
     }
 
     public func value(for token: some StringProtocol, now: Date) -> Value? {
-        let key = Self.digest(token)
+        let key = SHA256.digest(ofUTF8: token)
         return entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
             if entry.expiresAt <= now {
@@ -33,7 +33,7 @@ public final class TokenCache<Value: Sendable>: Sendable {
 
     public func store(_ value: Value, for token: some StringProtocol, until expiresAt: Date, now: Date) {
         guard expiresAt > now else { return }
-        let key = Self.digest(token)
+        let key = SHA256.digest(ofUTF8: token)
         let capacity = self.capacity
         entries.withLock { entries in
             if entries[key] == nil, entries.count >= capacity {
@@ -48,14 +48,4 @@ public final class TokenCache<Value: Sendable>: Sendable {
     }
 
     public var count: Int { entries.withLock { $0.count } }
-
-    /// The token's SHA-256, read in place when its bytes are contiguous (a request's header always is).
-    static func digest(_ token: some StringProtocol) -> SHA256.Digest {
-        var hasher = SHA256()
-        let done: Void? = token.utf8.withContiguousStorageIfAvailable {
-            hasher.update(bufferPointer: UnsafeRawBufferPointer($0))
-        }
-        if done == nil { hasher.update(data: Array(token.utf8)) }
-        return hasher.finalize()
-    }
 }
