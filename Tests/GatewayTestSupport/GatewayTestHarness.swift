@@ -140,7 +140,8 @@ package struct PollAnswer: Sendable {
 }
 
 package func poll(
-    _ url: String, cursor: String? = nil, limit: Int? = nil, clientIdentifier: String? = nil
+    _ url: String, cursor: String? = nil, limit: Int? = nil, clientIdentifier: String? = nil,
+    headers extra: [(String, String)] = []
 ) async throws -> PollAnswer {
     var query: [String] = []
     if let cursor {
@@ -149,6 +150,7 @@ package func poll(
     if let limit { query.append("limit=\(limit)") }
     var headers = [("Accept", "application/json")]
     if let clientIdentifier { headers.append(("X-Gravitee-Client-Identifier", clientIdentifier)) }
+    headers += extra
     let response = try await httpCall(
         .GET, url + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), headers: headers)
     var items: [PolledMessage] = []

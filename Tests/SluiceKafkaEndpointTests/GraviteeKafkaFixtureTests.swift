@@ -54,8 +54,10 @@ struct GraviteeKafkaFixtureTests {
             Set(served) == [
                 "http-get-entrypoint-kafka-endpoint-at-least-once.json",
                 "http-get-entrypoint-kafka-endpoint-at-most-once.json",
+                "http-get-entrypoint-kafka-endpoint-override-topic.json",
                 "http-get-entrypoint-kafka-endpoint-with-tenants.json", "http-get-entrypoint-kafka-endpoint.json",
-                "http-post-entrypoint-kafka-endpoint.json", "sse-entrypoint-kafka-endpoint.json",
+                "http-post-entrypoint-kafka-endpoint-override-topic.json", "http-post-entrypoint-kafka-endpoint.json",
+                "sse-entrypoint-kafka-endpoint.json",
                 "websocket-entrypoint-kafka-endpoint-publisher-subscriber.json",
                 "websocket-entrypoint-kafka-endpoint-publisher.json",
                 "websocket-entrypoint-kafka-endpoint-subscriber-none.json",
@@ -135,6 +137,37 @@ struct GraviteeKafkaFixtureTests {
                 default:
                     Issue.record("\(name): unexpected entrypoint \(entrypoint)")
                 }
+            }
+            if definition.contains("X-Topic-Override-Request-Level") {
+                try await overrideTopics(name, path: path, listener: listener, gateway: gateway, broker: broker)
+            }
+        }
+    }
+
+    /// The override-topic fixtures' flows: below the API's path, a request header names the topic instead of the
+    /// endpoint's, at the request level (http-post and http-get) and at the message level (http-post's publish flow).
+    func overrideTopics(
+        _ name: String, path: String, listener: JSONValue, gateway: KafkaTestGateway, broker: TansuBroker
+    ) async throws {
+        let entrypoints = (listener["entrypoints"]?.arrayValue ?? []).compactMap { $0["type"]?.stringValue }
+        for level in ["Request", "Message"] {
+            let topic = "override-\(level.lowercased())-\(UUID().uuidString.prefix(8))"
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1, existOK: true)
+            let marker = "\(level) level override from \(name)"
+            let header = ("X-Topic-Override-\(level)-Level", topic)
+            if entrypoints.contains("http-post") {
+                let response = try await httpCall(
+                    .POST, gateway.baseURL + path + "/elsewhere", headers: [header], body: marker)
+                #expect(response.status == 202, "\(name): \(response.body)")
+                let records = try await oracle.consume(bootstrap: broker.bootstrap, topic: topic, count: 1)
+                #expect(records.first?.value == Array(marker.utf8), "\(name) \(level)")
+            }
+            if entrypoints.contains("http-get"), level == "Request" {
+                _ = try await oracle.produce(
+                    bootstrap: broker.bootstrap, topic: topic, records: [OracleRecord(key: nil, value: marker)])
+                let answer = try await poll(gateway.baseURL + path + "/elsewhere", headers: [header])
+                #expect(answer.status == 200, "\(name): \(answer.body)")
+                #expect(answer.items.map(\.content) == [marker], "\(name): \(answer.body)")
             }
         }
     }
