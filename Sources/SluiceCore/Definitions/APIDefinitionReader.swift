@@ -311,19 +311,11 @@ public struct APIDefinitionReader: Sendable {
             }
             let selectionRule = reader.string("selectionRule", &diagnostics)
             if let selectionRule, !selectionRule.trimmingCharacters(in: .whitespaces).isEmpty {
-                if !SecurityChain.selectableTypes.contains(securityType.lowercased()) {
-                    diagnostics.warning(
-                        path.key("selectionRule"),
-                        "selection rules of '\(securityType)' plans are not evaluated yet: plan '\(id)' serves no "
-                            + "request until its rule is removed",
-                        code: "UNSUPPORTED")
-                } else {
-                    do {
-                        _ = try ExpressionParser().parseTemplate(selectionRule)
-                    } catch {
-                        diagnostics.error(
-                            path.key("selectionRule"), "invalid expression: \(error)", code: "INVALID_EXPRESSION")
-                    }
+                do {
+                    _ = try SecurityChain.parseSelectionRule(selectionRule)
+                } catch {
+                    diagnostics.error(
+                        path.key("selectionRule"), "invalid expression: \(error)", code: "INVALID_EXPRESSION")
                 }
             }
             plans.append(

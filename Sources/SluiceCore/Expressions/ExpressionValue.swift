@@ -119,3 +119,25 @@ public struct HeadersExpressionObject: ExpressionObject {
         "{" + values.keys.sorted().map { "\($0)=\(values[$0]!)" }.joined(separator: ", ") + "}"
     }
 }
+
+extension ExpressionValue {
+    /// A JSON value as expressions see it: objects as maps, arrays as lists, whole numbers as integers.
+    public init(json: JSONValue) {
+        self = JSONPathQuery.expressionValue(json)
+    }
+}
+
+extension ExpressionScope {
+    /// This scope with `#context.attributes[name]` set to `value`.
+    public func withContextAttribute(_ name: String, _ value: ExpressionValue) -> ExpressionScope {
+        var scope = self
+        var context: [String: ExpressionValue] = [:]
+        if case .map(let existing)? = scope.variables["context"] { context = existing }
+        var attributes: [String: ExpressionValue] = [:]
+        if case .map(let existing)? = context["attributes"] { attributes = existing }
+        attributes[name] = value
+        context["attributes"] = .map(attributes)
+        scope.variables["context"] = .map(context)
+        return scope
+    }
+}

@@ -72,12 +72,10 @@ public struct SecurityChain: Sendable {
     public static let apiKeyQueryParameter = "api-key"
 
     static let order = ["jwt", "oauth2", "api-key", "key-less"]
-    /// The plan types whose selection rules are evaluated.
-    public static let selectableTypes: Set<String> = ["api-key", "key-less"]
 
     let plans: [APIDefinition.Plan]
-    /// The selection rules of key-less and API-key plans, parsed, by plan id.
-    let selectionRules: [String: ExpressionTemplate]
+    /// The plans' selection rules, parsed, by plan id.
+    public let selectionRules: [String: ExpressionTemplate]
     let implicitKeyless: Bool
     let apiKeyPlans: Set<String>
     /// Whether a JWT or OAuth2 plan serves.
@@ -85,9 +83,8 @@ public struct SecurityChain: Sendable {
 
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
-        // Selection rules are evaluated for key-less and API-key plans. A JWT or OAuth2 plan with one, or a rule
-        // that does not parse, serves nothing: failing closed, never serving requests the rule would have kept out
-        // (the definition reader reports both).
+        // A plan whose selection rule does not parse serves nothing: failing closed, never serving requests the
+        // rule would have kept out (the definition reader reports it).
         var rules: [String: ExpressionTemplate] = [:]
         var usable: [APIDefinition.Plan] = []
         for plan in plans where plan.status.serves {
@@ -95,9 +92,7 @@ public struct SecurityChain: Sendable {
                 usable.append(plan)
                 continue
             }
-            guard Self.selectableTypes.contains(plan.securityType),
-                let rule = try? ExpressionParser().parseTemplate(plan.selectionRule ?? "")
-            else { continue }
+            guard let rule = try? Self.parseSelectionRule(plan.selectionRule ?? "") else { continue }
             rules[plan.id] = rule
             usable.append(plan)
         }
@@ -111,6 +106,16 @@ public struct SecurityChain: Sendable {
         self.apiKeyPlans = Set(self.plans.filter { $0.securityType == "api-key" }.map(\.id))
         self.hasBearerPlans = self.plans.contains { $0.securityType == "jwt" || $0.securityType == "oauth2" }
     }
+
+    /// Parses a plan's selection rule: a template (`{#…}`), or, as Gravitee takes it, a bare expression that
+    /// starts with `#`.
+    public static func parseSelectionRule(_ rule: String) throws -> ExpressionTemplate {
+        let trimmed = rule.trimmingCharacters(in: .whitespaces)
+        return try ExpressionParser().parseTemplate(trimmed.hasPrefix("#") ? "{\(trimmed)}" : trimmed)
+    }
+
+    /// The plans that serve (published or deprecated, with a usable selection rule), in the order they are tried.
+    public var servingPlans: [APIDefinition.Plan] { plans }
 
     /// Whether any plan looks at credentials: when false, every request resolves the same way without reading them.
     public var readsCredentials: Bool {
@@ -136,8 +141,10 @@ public struct SecurityChain: Sendable {
         return .resolved(resolveWithoutBearer(credentials, api: api, access: access, now: now))
     }
 
-    private func resolveWithoutBearer(
-        _ credentials: Credentials, api: String, access: AccessSnapshot, now: Date
+    /// The decision of the API-key and key-less plans, for a request with a bearer token that no JWT or OAuth2
+    /// plan's selection rule selected (as in Gravitee, the next plans may then take it).
+    public func resolveWithoutBearer(
+        _ credentials: Credentials, api: String, access: AccessSnapshot, now: Date = Date()
     ) -> Result<ResolvedPlan, GatewayError> {
         // A plan whose selection rule is false does not take the request, as in Gravitee: the next plan may. A rule
         // that cannot be evaluated is false.
@@ -157,7 +164,7 @@ public struct SecurityChain: Sendable {
                 // rule selects the request.
                 apiKeyPlansDecided = true
                 let eligible =
-                    selectionRules.isEmpty
+                    apiKeyPlans.allSatisfy({ selectionRules[$0] == nil })
                     ? apiKeyPlans : Set(plans.filter { $0.securityType == "api-key" && selects($0) }.map(\.id))
                 guard !eligible.isEmpty else { continue }
                 guard !key.isEmpty else { return .failure(.apiKeyMissing) }

@@ -17,11 +17,18 @@ extension Deployment {
         guard security.readsCredentials else { return security.resolve(api: id) }
         let snapshot = access.current
         let now = Date()
-        switch security.decide(credentials(), api: id, access: snapshot, now: now) {
+        let credentials = credentials()
+        switch security.decide(credentials, api: id, access: snapshot, now: now) {
         case .resolved(let result): return result
         case .bearer(let token):
             guard let bearer else { return .failure(.planUnresolvable) }
-            return bearer.resolveNow(token, api: id, access: snapshot, now: now)
+            switch bearer.resolveNow(
+                token, api: id, access: snapshot, now: now, selection: credentials.selectionScope)
+            {
+            case .decided(let result)?: return result
+            case .notSelected?: return security.resolveWithoutBearer(credentials, api: id, access: snapshot, now: now)
+            case nil: return nil
+            }
         }
     }
 
@@ -34,7 +41,12 @@ extension Deployment {
         case .resolved(let result): return result
         case .bearer(let token):
             guard let bearer else { return .failure(.planUnresolvable) }
-            return await bearer.resolve(token, api: id, access: snapshot, now: now)
+            switch await bearer.resolve(
+                token, api: id, access: snapshot, now: now, selection: credentials.selectionScope)
+            {
+            case .decided(let result): return result
+            case .notSelected: return security.resolveWithoutBearer(credentials, api: id, access: snapshot, now: now)
+            }
         }
     }
 

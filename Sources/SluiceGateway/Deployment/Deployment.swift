@@ -94,12 +94,14 @@ public final class Deployment: Sendable {
         limits: GatewayLimits, security: SecuritySettings = .init(), logger: Logger
     ) throws -> Deployment {
         var bearer: BearerPlans?
-        if SecurityChain(plans: definition.plans).hasBearerPlans {
+        let chain = SecurityChain(plans: definition.plans)
+        if chain.hasBearerPlans {
             var planLogger = logger
             planLogger[metadataKey: "api"] = "\(definition.id)"
             do {
                 bearer = try BearerPlans(
-                    plans: definition.plans, resources: definition.resources, settings: security, logger: planLogger)
+                    plans: definition.plans, resources: definition.resources, settings: security,
+                    selectionRules: chain.selectionRules, logger: planLogger)
             } catch let error as DeploymentError {
                 throw DeploymentError(apiID: definition.id, diagnostics: error.diagnostics)
             }

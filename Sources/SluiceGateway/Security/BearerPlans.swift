@@ -51,6 +51,14 @@ final class BearerPlans: Sendable {
     enum Step {
         case decided(Result<SecurityChain.ResolvedPlan, GatewayError>)
         case needs(Need)
+        /// No JWT or OAuth2 plan's selection rule selects the request: the API-key and key-less plans may.
+        case notSelected
+    }
+
+    /// What the bearer plans make of a request.
+    enum Outcome {
+        case decided(Result<SecurityChain.ResolvedPlan, GatewayError>)
+        case notSelected
     }
 
     let jwtPlans: [JWTPlan]
@@ -58,19 +66,21 @@ final class BearerPlans: Sendable {
     /// The order bearer plans are tried in.
     let order: [Kind]
     let maximumTokenBytes: Int
+    /// The selection rules of the bearer plans that have one, by plan id.
+    let selectionRules: [String: ExpressionTemplate]
     /// How long a verified JWT without `exp` is remembered.
     static let unexpiringCacheSeconds: TimeInterval = 300
 
     init(
         plans: [APIDefinition.Plan], resources: [APIDefinition.Resource], settings: SecuritySettings,
-        logger: Logger
+        selectionRules: [String: ExpressionTemplate] = [:], logger: Logger
     ) throws {
         var diagnostics = DiagnosticCollector()
         var jwtPlans: [JWTPlan] = []
         var oauth2Plans: [OAuth2Plan] = []
         var caches: [String: TokenCache<IntrospectionAnswer>] = [:]
-        // A JWT or OAuth2 plan with a selection rule serves nothing yet (fail closed; see SecurityChain).
-        let serving = plans.filter { $0.status.serves && !$0.hasSelectionRule }
+        // A plan whose selection rule does not parse serves nothing (fail closed; see SecurityChain).
+        let serving = plans.filter { $0.status.serves && (!$0.hasSelectionRule || selectionRules[$0.id] != nil) }
         for plan in serving where plan.securityType == "jwt" {
             let path = plan.path.key("security").key("configuration")
             guard
@@ -123,6 +133,7 @@ final class BearerPlans: Sendable {
         self.oauth2Plans = oauth2Plans
         self.order = jwtPlans.indices.map(Kind.jwt) + oauth2Plans.indices.map(Kind.oauth2)
         self.maximumTokenBytes = settings.maxTokenBytes
+        self.selectionRules = selectionRules
         // Unstructured: jwt-kit builds keys asynchronously; doing it now lets the first requests be served on
         // the event loop. Each task ends with its load.
         let now = Date()
@@ -133,22 +144,27 @@ final class BearerPlans: Sendable {
 
     /// The decision if it can be made now, without I/O; nil when it cannot.
     func resolveNow(
-        _ token: Substring, api: String, access: AccessSnapshot, now: Date
-    ) -> Result<SecurityChain.ResolvedPlan, GatewayError>? {
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date, selection: SelectionScope? = nil
+    ) -> Outcome? {
         var attempt = Attempt()
-        if case .decided(let result) = step(token, api: api, access: access, now: now, &attempt) { return result }
-        return nil
+        switch step(token, api: api, access: access, now: now, selection: selection, &attempt) {
+        case .decided(let result): return .decided(result)
+        case .notSelected: return .notSelected
+        case .needs: return nil
+        }
     }
 
     func resolve(
-        _ token: Substring, api: String, access: AccessSnapshot, now: Date
-    ) async -> Result<SecurityChain.ResolvedPlan, GatewayError> {
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date, selection: SelectionScope? = nil
+    ) async -> Outcome {
         var attempt = Attempt()
         // Each round fetches one thing that was missing; a request needs a handful at most.
         for _ in 0..<(2 * order.count + 2) {
-            switch step(token, api: api, access: access, now: now, &attempt) {
+            switch step(token, api: api, access: access, now: now, selection: selection, &attempt) {
             case .decided(let result):
-                return result
+                return .decided(result)
+            case .notSelected:
+                return .notSelected
             case .needs(.keys(let index)):
                 await jwtPlans[index].keys.load(now: now)
                 attempt.keysLoaded.insert(index)
@@ -160,43 +176,86 @@ final class BearerPlans: Sendable {
                 attempt.introspections[plan.introspector.resource.name] = await plan.introspector.introspect(token)
             }
         }
-        return .failure(.planUnresolvable)
+        return .decided(.failure(.planUnresolvable))
     }
 
     // MARK: The decision
 
+    typealias SelectionScope = @Sendable () -> ExpressionScope
+
+    /// The ids of the bearer plans whose selection rule selects the request, or nil when no plan has a rule.
+    /// A rule sees `#request` and, as in Gravitee, `#context.attributes['jwt']` with the token (`token`) and its
+    /// claims (`claims`, read before anything is checked; null when the token is not a JWT). A rule that cannot be
+    /// evaluated is false.
+    func selectedPlans(_ token: Substring, claims: JSONObject?, selection: SelectionScope?) -> Set<String>? {
+        guard !selectionRules.isEmpty else { return nil }
+        var selected: Set<String> = []
+        var scope: ExpressionScope?
+        for kind in order {
+            let id =
+                switch kind {
+                case .jwt(let index): jwtPlans[index].id
+                case .oauth2(let index): oauth2Plans[index].id
+                }
+            guard let rule = selectionRules[id] else {
+                selected.insert(id)
+                continue
+            }
+            if scope == nil, let base = selection?() {
+                let jwt: ExpressionValue = .map([
+                    "token": .string(String(token)),
+                    "claims": claims.map { ExpressionValue(json: .object($0)) } ?? .null,
+                ])
+                scope = base.withContextAttribute("jwt", jwt)
+            }
+            if let scope, (try? ExpressionEvaluator().isTrue(rule, in: scope)) ?? false { selected.insert(id) }
+        }
+        return selected
+    }
+
     func step(
-        _ token: Substring, api: String, access: AccessSnapshot, now: Date, _ attempt: inout Attempt
+        _ token: Substring, api: String, access: AccessSnapshot, now: Date, selection: SelectionScope? = nil,
+        _ attempt: inout Attempt
     ) -> Step {
-        guard let first = order.first else { return .decided(.failure(.planUnresolvable)) }
         // Spaces and tabs around the token go (ASCII only: Foundation's trimming, through UTF-16, cost more than
         // the rest of a cached token's check).
         let trimmed = Self.trimmingBlanks(token)
+        let wellFormed = !trimmed.isEmpty && trimmed.utf8.count <= maximumTokenBytes && Self.isTokenText(trimmed)
+        var parts = wellFormed && !selectionRules.isEmpty ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
+        let selected = selectedPlans(trimmed, claims: parts?.claims, selection: selection)
+        func selects(_ id: String) -> Bool { selected?.contains(id) ?? true }
+        guard
+            let first = order.first(where: {
+                switch $0 {
+                case .jwt(let index): selects(jwtPlans[index].id)
+                case .oauth2(let index): selects(oauth2Plans[index].id)
+                }
+            })
+        else { return order.isEmpty ? .decided(.failure(.planUnresolvable)) : .notSelected }
         if trimmed.isEmpty {
             if case .jwt = first { return .decided(.failure(.jwtMissingToken)) }
             return .decided(.failure(.oauth2MissingAccessToken))
         }
-        let wellFormed = trimmed.utf8.count <= maximumTokenBytes && Self.isTokenText(trimmed)
         // A token verified before: its plan and claims are known without reading it again (the cache is keyed by
         // the token's digest, so only the very same token hits).
         if wellFormed {
-            for (index, plan) in jwtPlans.enumerated() {
+            for (index, plan) in jwtPlans.enumerated() where selects(plan.id) {
                 guard let cached = plan.cache.value(for: trimmed, now: now), let clientID = cached.clientID,
                     access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
                 else { continue }
                 return decideJWT(index, trimmed, nil, cached: cached, api: api, access: access, now: now, &attempt)
             }
         }
-        let parts = wellFormed ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
+        if parts == nil, wellFormed { parts = JWTParts(trimmed, maximumBytes: maximumTokenBytes) }
         // Which plan takes the token: the first whose client id has a subscription to it.
-        for (index, plan) in jwtPlans.enumerated() {
+        for (index, plan) in jwtPlans.enumerated() where selects(plan.id) {
             guard let parts, let clientID = plan.verifier.clientID(parts.claims),
                 access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
             else { continue }
             return decideJWT(index, trimmed, parts, api: api, access: access, now: now, &attempt)
         }
         if wellFormed {
-            for (index, plan) in oauth2Plans.enumerated() {
+            for (index, plan) in oauth2Plans.enumerated() where selects(plan.id) {
                 switch introspection(index, trimmed, now: now, attempt) {
                 case nil: return .needs(.introspection(index))
                 case .serverFailure?: return .decided(.failure(.oauth2ServerUnavailable))

@@ -101,18 +101,19 @@ struct SecurityChainTests {
         #expect(try chain.resolve(credentials, api: "orders", access: Self.access(), now: Self.now).get().id == "open")
     }
 
-    @Test("a JWT or OAuth2 plan with a selection rule, or a rule that does not parse, serves nothing (fails closed)")
-    func unevaluatedSelectionRules() {
+    @Test("a plan whose selection rule does not parse serves nothing (fails closed); a JWT plan's rule is kept")
+    func unparsableSelectionRules() {
         var jwt = Self.plan("jwt", "jwt")
-        jwt.selectionRule = "{#context.attributes['jwt.claims']['iss'] == 'a'}"
+        jwt.selectionRule = "{#context.attributes['jwt'].claims['iss'] == 'a'}"
         var broken = Self.plan("broken", "key-less")
         broken.selectionRule = "{#request.headers['x'] ==}"
         let chain = SecurityChain(plans: [jwt, broken])
-        #expect(!chain.hasBearerPlans)
+        #expect(chain.hasBearerPlans)
+        #expect(chain.selectionRules.keys.sorted() == ["jwt"])
         #expect(chain.resolve(Self.tenant("a"), api: "orders") == .failure(.planUnresolvable))
     }
 
-    @Test("the definition reader refuses a selection rule that does not parse and warns about a JWT plan's rule")
+    @Test("the definition reader refuses a selection rule that does not parse, on every plan type")
     func selectionRuleDiagnostics() throws {
         func read(type: String, rule: String) throws -> [Diagnostic] {
             let json = """
@@ -130,8 +131,10 @@ struct SecurityChainTests {
         let error = broken.first { $0.path.contains("selectionRule") }
         #expect(error?.severity == .error, "\(broken)")
         #expect(error?.message.contains("column") == true, "\(broken)")
-        let jwt = try read(type: "jwt", rule: "{#request.headers['x'][0] == 'y'}")
-        #expect(jwt.first { $0.path.contains("selectionRule") }?.severity == .warning, "\(jwt)")
+        let jwt = try read(type: "jwt", rule: "{#context.attributes['jwt'].claims['iss'] == 'y'}")
+        #expect(!jwt.contains { $0.path.contains("selectionRule") }, "\(jwt)")
+        let brokenJWT = try read(type: "oauth2", rule: "{#context.attributes[}")
+        #expect(brokenJWT.first { $0.path.contains("selectionRule") }?.severity == .error, "\(brokenJWT)")
     }
 
     @Test("order: JWT before API key before key-less, whatever the definition's order; staging and closed skipped")

@@ -267,6 +267,66 @@ struct JWTPlanTests {
         }
     }
 
+    @Test(
+        "selection rules on JWT plans see the token's claims: each issuer reaches its own plan; a token no rule selects falls to the key-less plan's rule"
+    )
+    func selectionRules() async throws {
+        let secretB = "the-second-issuer-signs-with-this!"
+        let plans = #"""
+            "plans": [
+              { "id": "issuer-a", "name": "a", "security": { "type": "jwt", "configuration": { "signature": "HMAC_HS256", "resolverParameter": "\#(Self.secret)" } }, "status": "PUBLISHED",
+                "selectionRule": "{#context.attributes['jwt'].claims['iss'] == 'https://a.test'}" },
+              { "id": "issuer-b", "name": "b", "security": { "type": "jwt", "configuration": { "signature": "HMAC_HS256", "resolverParameter": "\#(secretB)" } }, "status": "PUBLISHED",
+                "selectionRule": "#context.attributes['jwt'].claims['iss'] == 'https://b.test'" },
+              { "id": "public", "name": "public", "security": { "type": "key-less" }, "status": "PUBLISHED",
+                "selectionRule": "{#request.headers['X-Public'] != null}" }]
+            """#
+        let definitions = [
+            "issuers.json": Definitions.inMemory(id: "issuers", path: "/issuers").replacingOccurrences(
+                of: #""plans": []"#, with: plans),
+            "shop.access.json": Self.access([("issuers", "issuer-a"), ("issuers", "issuer-b")]),
+        ]
+        let exp = Self.now + 3600
+        let names = ["a", "b", "b signed by a", "c"]
+        let minted = try BearerOracles.mint([
+            Self.request("HS256", .string(Self.secret), ["iss": "https://a.test", "azp": Self.client, "exp": exp]),
+            Self.request("HS256", .string(secretB), ["iss": "https://b.test", "azp": Self.client, "exp": exp]),
+            Self.request("HS256", .string(Self.secret), ["iss": "https://b.test", "azp": Self.client, "exp": exp]),
+            Self.request("HS256", .string(Self.secret), ["iss": "https://c.test", "azp": Self.client, "exp": exp]),
+        ])
+        try #require(minted.count == names.count)
+        let tokens = Dictionary(uniqueKeysWithValues: zip(names, minted))
+        try await withGateway(definitions) { (gateway: TestGateway) async throws in
+            // Each issuer's token is verified by its own plan's key, on both request paths, twice (the second
+            // time from the cache of verified tokens).
+            for _ in 0..<2 {
+                for name in ["a", "b"] {
+                    let posted = try await Self.post(gateway, "/issuers", token: tokens[name])
+                    #expect(posted.status == 202, "\(name): \(posted.body)")
+                    let read = try await httpCall(
+                        .GET, "\(gateway.baseURL)/issuers",
+                        headers: [("Accept", "application/json"), ("Authorization", "Bearer \(tokens[name]!)")])
+                    #expect(read.status == 200, "\(name): \(read.body)")
+                }
+            }
+            // Issuer b's plan took the token, and its key does not verify it.
+            Self.expectRefused(
+                try await Self.post(gateway, "/issuers", token: tokens["b signed by a"]), "JWT_INVALID_TOKEN",
+                "b's issuer signed with a's secret")
+            // No JWT plan selects issuer c: the key-less plan may take the request, when its own rule selects it.
+            Self.expectRefused(
+                try await Self.post(gateway, "/issuers", token: tokens["c"]), "GATEWAY_PLAN_UNRESOLVABLE",
+                "issuer c, not public")
+            let publicRequest = try await httpCall(
+                .POST, "\(gateway.baseURL)/issuers",
+                headers: [("Authorization", "Bearer \(tokens["c"]!)"), ("X-Public", "yes")], body: "public")
+            #expect(publicRequest.status == 202, "\(publicRequest.body)")
+            // Something that is not a JWT has no claims: no JWT plan's rule selects it either.
+            Self.expectRefused(
+                try await Self.post(gateway, "/issuers", token: "not-a-jwt"), "GATEWAY_PLAN_UNRESOLVABLE", "opaque")
+        }
+    }
+
     @Test("an SSE stream opened with a JWT ends with JWT_INVALID_TOKEN once the token's exp has passed")
     func streamEndsAtExpiry() async throws {
         let definitions = [

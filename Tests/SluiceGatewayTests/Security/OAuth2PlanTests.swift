@@ -80,7 +80,12 @@ struct OAuth2PlanTests {
                 resource: Self.resource(port: port).replacingOccurrences(
                     of: "resource-server-secret", with: "wrong-secret"),
                 plan: Self.scopedPlan),
-            "shop.access.json": Self.access(["scoped", "form", "down", "badclient"]),
+            // A plan for one tenant only: its selection rule reads the request.
+            "tenant.json": Self.api("tenant", resource: Self.resource(port: port), plan: Self.scopedPlan)
+                .replacingOccurrences(
+                    of: #""status": "PUBLISHED" }"#,
+                    with: #""status": "PUBLISHED", "selectionRule": "{#request.headers['X-Tenant'][0] == 'a'}" }"#),
+            "shop.access.json": Self.access(["scoped", "form", "down", "badclient", "tenant"]),
         ]
         try await withGateway(definitions) { (gateway: TestGateway) async throws in
             let accepted = try await Self.post(gateway, "/scoped", token: token("read_write"))
@@ -113,6 +118,17 @@ struct OAuth2PlanTests {
             // The form variant, lenient: one of read or admin is enough.
             let form = try await Self.post(gateway, "/form", token: token("read_only"))
             #expect(form.status == 202, "\(form.body)")
+
+            // The selection rule: tenant a's token is introspected and served; another tenant's finds no plan.
+            let tenantA = try await httpCall(
+                .POST, "\(gateway.baseURL)/tenant",
+                headers: [("Authorization", "Bearer \(token("read_write"))"), ("X-Tenant", "a")], body: "a")
+            #expect(tenantA.status == 202, "\(tenantA.body)")
+            let tenantB = try await httpCall(
+                .POST, "\(gateway.baseURL)/tenant",
+                headers: [("Authorization", "Bearer \(token("read_write"))"), ("X-Tenant", "b")], body: "b")
+            #expect(tenantB.status == 401, "\(tenantB.body)")
+            #expect(tenantB.json?["key"]?.stringValue == "GATEWAY_PLAN_UNRESOLVABLE", "\(tenantB.body)")
 
             // Never let a request through when the server cannot say.
             try await expect("/down", token("read_write"), 503, "OAUTH2_SERVER_UNAVAILABLE", "no server")
