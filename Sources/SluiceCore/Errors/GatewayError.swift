@@ -7,8 +7,11 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible, Equatable 
     public var message: String
     /// Whether the same request may succeed later (a broker that is away, a full buffer).
     public var isRetriable: Bool
+    /// The `WWW-Authenticate` challenge the response carries, if any (RFC 9110 §11.6.1).
+    public var challenge: String?
 
-    public init(status: Int, key: String, message: String, isRetriable: Bool = false) {
+    public init(status: Int, key: String, message: String, isRetriable: Bool = false, challenge: String? = nil) {
+        self.challenge = challenge
         self.status = status
         self.key = key
         self.message = message

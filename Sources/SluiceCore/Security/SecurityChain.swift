@@ -21,11 +21,15 @@ public struct SecurityChain: Sendable {
         public var attributes: [String: String]
         /// Whether the `Authorization` header may reach the endpoint (`propagateAuthHeader`).
         public var propagatesAuthorization: Bool
+        /// Whether the API key header may reach the endpoint (an API-key plan's `propagateApiKey`); else it is
+        /// removed, whatever plan took the request.
+        public var propagatesAPIKey: Bool
 
         public init(
             id: String, securityType: String, subscription: String? = nil, application: String? = nil,
-            attributes: [String: String] = [:], propagatesAuthorization: Bool = true
+            attributes: [String: String] = [:], propagatesAuthorization: Bool = true, propagatesAPIKey: Bool = false
         ) {
+            self.propagatesAPIKey = propagatesAPIKey
             self.id = id
             self.securityType = securityType
             self.subscription = subscription
@@ -66,9 +70,24 @@ public struct SecurityChain: Sendable {
         public static let none = Credentials()
     }
 
-    /// The header that carries an API key. (Gravitee sets it gateway-wide, `policy.api-key.header`.)
+    /// Where requests carry an API key: a header, else a query parameter. Set gateway-wide, as Gravitee does
+    /// (`policy.api-key.header`, `policy.api-key.param`).
+    public struct APIKeyNames: Sendable, Hashable {
+        public var header: String
+        public var queryParameter: String
+
+        public init(header: String, queryParameter: String) {
+            self.header = header
+            self.queryParameter = queryParameter
+        }
+
+        /// Gravitee's: `X-Gravitee-Api-Key` and `api-key`.
+        public static let gravitee = APIKeyNames(header: apiKeyHeader, queryParameter: apiKeyQueryParameter)
+    }
+
+    /// Gravitee's default header for an API key.
     public static let apiKeyHeader = "X-Gravitee-Api-Key"
-    /// The query parameter that carries an API key, when the header is absent.
+    /// Gravitee's default query parameter for an API key, read when the header is absent.
     public static let apiKeyQueryParameter = "api-key"
 
     static let order = ["jwt", "oauth2", "api-key", "key-less"]
@@ -78,8 +97,12 @@ public struct SecurityChain: Sendable {
     public let selectionRules: [String: ExpressionTemplate]
     let implicitKeyless: Bool
     let apiKeyPlans: Set<String>
+    /// The API-key plans whose key may reach the endpoint (`propagateApiKey: true`).
+    let propagatingAPIKeyPlans: Set<String>
     /// Whether a JWT or OAuth2 plan serves.
     public let hasBearerPlans: Bool
+    /// Whether a JWT plan serves.
+    public let hasJWTPlans: Bool
 
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
@@ -104,7 +127,12 @@ public struct SecurityChain: Sendable {
             return rankA != rankB ? rankA < rankB : a.offset < b.offset
         }.map(\.element)
         self.apiKeyPlans = Set(self.plans.filter { $0.securityType == "api-key" }.map(\.id))
+        self.propagatingAPIKeyPlans = Set(
+            self.plans.filter {
+                $0.securityType == "api-key" && $0.securityConfiguration["propagateApiKey"]?.boolValue == true
+            }.map(\.id))
         self.hasBearerPlans = self.plans.contains { $0.securityType == "jwt" || $0.securityType == "oauth2" }
+        self.hasJWTPlans = self.plans.contains { $0.securityType == "jwt" }
     }
 
     /// Parses a plan's selection rule: a template (`{#…}`), or, as Gravitee takes it, a bare expression that
@@ -174,7 +202,8 @@ public struct SecurityChain: Sendable {
                 return .success(
                     ResolvedPlan(
                         id: subscription.plan, securityType: "api-key", subscription: subscription.id,
-                        application: subscription.application))
+                        application: subscription.application,
+                        propagatesAPIKey: propagatingAPIKeyPlans.contains(subscription.plan)))
             case "key-less":
                 guard selects(plan) else { continue }
                 return .success(ResolvedPlan(id: plan.id, securityType: plan.securityType))
@@ -204,16 +233,21 @@ extension GatewayError {
     /// A JWT plan's JWK set could not be fetched or read (Gravitee answers 500 with this key).
     public static let jwksResolutionError = GatewayError(
         status: 500, key: "JWT_JWKS_RESOLUTION_ERROR", message: "Internal Server Error", isRetriable: true)
+    /// The challenge of an OAuth2 plan's refusals, Gravitee's (RFC 6750 §3).
+    public static let oauth2Challenge = #"Bearer realm="gravitee.io""#
+    /// The challenge of a refusal on an API with a JWT plan when no plan took the request (Gravitee's JWT policy).
+    public static let bearerChallenge = "Bearer"
     public static let oauth2MissingAccessToken = GatewayError(
-        status: 401, key: "OAUTH2_MISSING_ACCESS_TOKEN", message: "Unauthorized")
+        status: 401, key: "OAUTH2_MISSING_ACCESS_TOKEN", message: "Unauthorized", challenge: oauth2Challenge)
     public static let oauth2InvalidAccessToken = GatewayError(
-        status: 401, key: "OAUTH2_INVALID_ACCESS_TOKEN", message: "Unauthorized")
+        status: 401, key: "OAUTH2_INVALID_ACCESS_TOKEN", message: "Unauthorized", challenge: oauth2Challenge)
     /// Gravitee answers 401 here, not RFC 6750's 403.
     public static let oauth2InsufficientScope = GatewayError(
-        status: 401, key: "OAUTH2_INSUFFICIENT_SCOPE", message: "Unauthorized")
+        status: 401, key: "OAUTH2_INSUFFICIENT_SCOPE", message: "Unauthorized", challenge: oauth2Challenge)
     /// The authorization server could not be reached, timed out, or answered other than 200 with a JSON object.
     public static let oauth2ServerUnavailable = GatewayError(
-        status: 503, key: "OAUTH2_SERVER_UNAVAILABLE", message: "temporarily_unavailable", isRetriable: true)
+        status: 503, key: "OAUTH2_SERVER_UNAVAILABLE", message: "temporarily_unavailable", isRetriable: true,
+        challenge: oauth2Challenge)
     /// A valid token whose client id has no accepted subscription to the plan.
     public static let oauth2AccessDenied = GatewayError(
         status: 401, key: "GATEWAY_OAUTH2_ACCESS_DENIED", message: "Unauthorized")

@@ -27,11 +27,11 @@ public struct HTTPPostEntrypoint: Sendable {
     public static let type = "http-post"
     public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
 
-    /// Request headers that describe the HTTP exchange rather than the message; never copied into it. The API key
-    /// is among them: it is the gateway's business, never the endpoint's.
+    /// Request headers that describe the HTTP exchange rather than the message; never copied into it. The API
+    /// key header is left out too, unless the plan propagates it (``EntrypointInvocation/apiKeyHeader``).
     public static let hopHeaders: Set<HTTPField.Name> = [
         .connection, .contentLength, .transferEncoding, .upgrade, .te, .proxyAuthorization,
-        .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!, HTTPField.Name(SecurityChain.apiKeyHeader)!,
+        .expect, HTTPField.Name("Host")!, HTTPField.Name("Keep-Alive")!,
     ]
 
     public let configuration: Configuration
@@ -54,17 +54,21 @@ public struct HTTPPostEntrypoint: Sendable {
         }
         var message = Message(content: body, timestamp: Date.nowMilliseconds, attributes: plan?.attributes ?? [:])
         let dropsAuthorization = plan.map { !$0.propagatesAuthorization } ?? false
+        let dropsAPIKey = !(plan?.propagatesAPIKey ?? false)
+        let apiKeyHeader = invocation.apiKeyHeader
         if configuration.requestHeadersToMessage {
             if let flow = invocation.flow {
                 // The request's headers as its flows' request phase left them.
                 for (name, value) in flow.requestHeaders {
                     guard let field = HTTPField.Name(name), !Self.hopHeaders.contains(field) else { continue }
                     if dropsAuthorization, field == .authorization { continue }
+                    if dropsAPIKey, field == apiKeyHeader { continue }
                     message.headers.add(name: name, value: value)
                 }
             } else {
                 for field in request.headers where !Self.hopHeaders.contains(field.name) {
                     if dropsAuthorization, field.name == .authorization { continue }
+                    if dropsAPIKey, field.name == apiKeyHeader { continue }
                     message.headers.add(name: field.name.rawName, value: field.value)
                 }
             }

@@ -19,6 +19,9 @@ public struct EntrypointInvocation: Sendable {
     /// The request's run through its API's flows, when the API has steps the flow engine runs: its request phase
     /// has passed; the entrypoint runs each message through the publish or subscribe phase. Default: none.
     public var flow: FlowRun?
+    /// The header that carries an API key: removed before the endpoint unless the plan propagates it.
+    /// Default: Gravitee's, `X-Gravitee-Api-Key`.
+    public var apiKeyHeader = HTTPField.Name(SecurityChain.apiKeyHeader)!
 
     public init(
         apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,

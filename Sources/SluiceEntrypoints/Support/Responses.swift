@@ -10,6 +10,7 @@ extension GatewayError {
     ) async throws {
         var head = HTTPResponse(status: .init(code: status), headerFields: headers)
         head.headerFields[.contentType] = "application/json"
+        if let challenge { head.headerFields[.wwwAuthenticate] = challenge }
         let body = ByteBuffer(string: jsonBody)
         head.headerFields[.contentLength] = String(body.readableBytes)
         if closeConnection { head.headerFields[.connection] = "close" }

@@ -15,9 +15,23 @@ extension Deployment {
         -> Resolution?
     {
         guard security.readsCredentials else { return security.resolve(api: id) }
+        return decidePlanNow(credentials(), access: access).map(challenging)
+    }
+
+    /// A refusal because no plan took the request carries the `Bearer` challenge on an API with a JWT plan, as
+    /// Gravitee's JWT policy answers.
+    private func challenging(_ resolution: Resolution) -> Resolution {
+        guard case .failure(let error) = resolution, error == .planUnresolvable, security.hasJWTPlans else {
+            return resolution
+        }
+        var challenged = error
+        challenged.challenge = GatewayError.bearerChallenge
+        return .failure(challenged)
+    }
+
+    private func decidePlanNow(_ credentials: SecurityChain.Credentials, access: AccessStore) -> Resolution? {
         let snapshot = access.current
         let now = Date()
-        let credentials = credentials()
         switch security.decide(credentials, api: id, access: snapshot, now: now) {
         case .resolved(let result): return result
         case .bearer(let token):
@@ -35,6 +49,10 @@ extension Deployment {
     /// The plan that serves a request, waiting for what a bearer token's verification needs.
     func resolvePlan(_ credentials: SecurityChain.Credentials, access: AccessStore) async -> Resolution {
         guard security.readsCredentials else { return security.resolve(api: id) }
+        return challenging(await decidePlan(credentials, access: access))
+    }
+
+    private func decidePlan(_ credentials: SecurityChain.Credentials, access: AccessStore) async -> Resolution {
         let snapshot = access.current
         let now = Date()
         switch security.decide(credentials, api: id, access: snapshot, now: now) {

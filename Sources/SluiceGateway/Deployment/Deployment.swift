@@ -15,6 +15,8 @@ public final class Deployment: Sendable {
     /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
     let inMemoryEndpoint: InMemoryEndpoint?
     let security: SecurityChain
+    /// Where requests carry an API key (the gateway's settings).
+    let apiKeyFields: APIKeyFields
     /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
     let rateLimits: RateLimitRules?
     /// The JWT and OAuth2 plans, when the API has any.
@@ -33,8 +35,9 @@ public final class Deployment: Sendable {
 
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
-        limits: GatewayLimits, bearer: BearerPlans? = nil, logger: Logger
+        limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee, logger: Logger
     ) {
+        self.apiKeyFields = apiKeyFields
         self.definition = definition
         self.source = source
         self.endpoint = endpoint
@@ -55,8 +58,10 @@ public final class Deployment: Sendable {
         var webSocket: BoundEntrypoint<WebSocketEntrypoint>?
         let apiID = definition.id
         func invocation(_ qos: MessageQoS) -> EntrypointInvocation {
-            EntrypointInvocation(
+            var invocation = EntrypointInvocation(
                 apiID: apiID, endpoint: endpoint, qos: qos, limits: limits, streams: streams, logger: logger)
+            invocation.apiKeyHeader = apiKeyFields.header
+            return invocation
         }
         // The definition was validated before it got here, so parsing cannot fail; the first entrypoint of a type wins.
         for entrypoint in definition.httpEntrypoints {
@@ -164,7 +169,7 @@ public final class Deployment: Sendable {
             ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
         return Deployment(
             definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits,
-            bearer: bearer, logger: logger
+            bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), logger: logger
         )
     }
 

@@ -3,15 +3,30 @@ import HummingbirdCore
 import NIOHTTP1
 import SluiceCore
 
-extension SecurityChain.Credentials {
-    static let apiKeyField = HTTPField.Name(SecurityChain.apiKeyHeader)!
+/// The gateway's API-key names, ready for requests.
+struct APIKeyFields: Sendable {
+    let header: HTTPField.Name
+    /// The header's name in lower case, for the event loop's header lookups.
+    let lowercasedHeader: String
+    let queryParameter: String
 
+    /// Names that ``GatewaySettings`` validated; a header name that is not one falls back to Gravitee's.
+    init(_ names: SecurityChain.APIKeyNames) {
+        let header = HTTPField.Name(names.header) ?? HTTPField.Name(SecurityChain.apiKeyHeader)!
+        self.header = header
+        self.lowercasedHeader = header.canonicalName
+        self.queryParameter = names.queryParameter
+    }
+
+    static let gravitee = APIKeyFields(.gravitee)
+}
+
+extension SecurityChain.Credentials {
     /// The credentials of a request on the async path.
-    init(fields: HTTPFields, uri: URI, method: String = "GET") {
+    init(fields: HTTPFields, uri: URI, method: String = "GET", names: APIKeyFields) {
         let query = uri.query != nil ? uri.queryParameters : nil
         self.init(
-            apiKey: fields[Self.apiKeyField].map { $0[...] }
-                ?? query?[SecurityChain.apiKeyQueryParameter[...]],
+            apiKey: fields[names.header].map { $0[...] } ?? query?[names.queryParameter[...]],
             bearerToken: Self.bearer(fields[values: .authorization]) ?? query?["access_token"],
             selectionScope: {
                 Self.selectionScope(
@@ -22,11 +37,11 @@ extension SecurityChain.Credentials {
     }
 
     /// The credentials of a request on the event-loop path.
-    init(head: HTTPRequestHead) {
+    init(head: HTTPRequestHead, names: APIKeyFields) {
         let query = head.uri.utf8.contains(UInt8(ascii: "?")) ? URI(head.uri).queryParameters : nil
         self.init(
-            apiKey: head.headers.first(name: SecurityChain.apiKeyHeader).map { $0[...] }
-                ?? query?[SecurityChain.apiKeyQueryParameter[...]],
+            apiKey: head.headers.first(name: names.lowercasedHeader).map { $0[...] }
+                ?? query?[names.queryParameter[...]],
             bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"],
             selectionScope: {
                 let uri = URI(head.uri)

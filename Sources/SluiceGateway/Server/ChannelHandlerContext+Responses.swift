@@ -10,6 +10,8 @@ extension ChannelHandlerContext {
     ) {
         var body = channel.allocator.buffer(capacity: 160)
         body.writeString(error.jsonBody)
+        var headers = headers
+        if let challenge = error.challenge { headers.add(name: "www-authenticate", value: challenge) }
         writeWholeResponse(
             status: HTTPResponseStatus(statusCode: error.status), body: body, version: version, closeAfter: closeAfter,
             headers: headers)

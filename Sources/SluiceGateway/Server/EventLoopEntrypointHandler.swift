@@ -176,7 +176,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let post = route.deployment.httpPost,
             // Flows with steps the engine runs take the async path.
             route.deployment.flows == nil,
-            case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
+            case .success(let plan)? = route.deployment.resolvePlanNow(
+                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         var rateLimits: RateLimitOutcome?
@@ -193,8 +194,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
         var message = Message(content: ByteBuffer(), timestamp: Date.nowMilliseconds, attributes: plan.attributes)
         if post.entrypoint.configuration.requestHeadersToMessage {
-            for (name, value) in head.headers where !Self.hopHeaders.contains(name.lowercased()) {
-                if !plan.propagatesAuthorization, name.lowercased() == "authorization" { continue }
+            let apiKeyHeader = plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader
+            for (name, value) in head.headers {
+                let lowercased = name.lowercased()
+                if Self.hopHeaders.contains(lowercased) || lowercased == apiKeyHeader { continue }
+                if !plan.propagatesAuthorization, lowercased == "authorization" { continue }
                 message.headers.add(name: name, value: value)
             }
         }
@@ -232,7 +236,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let endpoint = route.deployment.inMemoryEndpoint,
             // Flows with steps the engine runs take the async path.
             route.deployment.flows == nil,
-            case .success(let plan)? = route.deployment.resolvePlanNow(.init(head: head), access: registry.access)
+            case .success(let plan)? = route.deployment.resolvePlanNow(
+                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         // The connection is the request phase: counted here when the store answers at once, else on the async path.
@@ -271,7 +276,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let eventLoop = context.eventLoop
         guard
             let registration = deployment.streams.register(
-                grant: deployment.streamGrant(.init(head: head), plan: plan, access: registry.access),
+                grant: deployment.streamGrant(
+                    .init(head: head, names: deployment.apiKeyFields), plan: plan, access: registry.access),
                 end: { reason in eventLoop.execute { loopBound.value.end(reason) } })
         else {
             context.writeGatewayError(

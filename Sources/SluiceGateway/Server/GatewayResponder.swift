@@ -23,7 +23,8 @@ struct GatewayResponder: Sendable {
         let deployment = route.deployment
         let plan: SecurityChain.ResolvedPlan
         let credentials = SecurityChain.Credentials(
-            fields: request.headers, uri: request.uri, method: request.method.rawValue)
+            fields: request.headers, uri: request.uri, method: request.method.rawValue,
+            names: deployment.apiKeyFields)
         switch await deployment.resolvePlan(credentials, access: registry.access) {
         case .success(let resolved): plan = resolved
         case .failure(let error):
@@ -124,7 +125,8 @@ struct GatewayResponder: Sendable {
             return refuse(.policyViolation, .noAPI(path: uri.path))
         }
         let deployment = route.deployment
-        let credentials = SecurityChain.Credentials(fields: head.headerFields, uri: uri)
+        let credentials = SecurityChain.Credentials(
+            fields: head.headerFields, uri: uri, names: deployment.apiKeyFields)
         // Decided now when it can be; else (a JWK set, an introspection to wait for) after the upgrade, before
         // the first message: a refusal is a close with 1008 either way.
         let decidedNow = deployment.resolvePlanNow(credentials, access: registry.access)

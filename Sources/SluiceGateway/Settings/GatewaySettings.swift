@@ -1,5 +1,7 @@
 public import Foundation
+import HTTPTypes
 public import Logging
+public import SluiceCore
 public import SluiceEntrypoints
 import Yams
 
@@ -64,7 +66,7 @@ public struct GatewaySettings: Sendable {
         "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
         "security.jwtClockSkewSeconds",
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
-        "security.jwksMinimumRefreshSeconds",
+        "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -113,6 +115,28 @@ public struct GatewaySettings: Sendable {
         int("security.tokenCacheEntries", 1) { $0.security.tokenCacheEntries = $1 }
         int("security.jwksRefreshSeconds", 1) { $0.security.jwksRefreshSeconds = $1 }
         int("security.jwksMinimumRefreshSeconds", 0) { $0.security.jwksMinimumRefreshSeconds = $1 }
+        if let header = values["security.apiKeyHeader"] {
+            if HTTPField.Name(header) != nil {
+                security.apiKeyNames.header = header
+            } else {
+                problems.append(
+                    Problem(setting: "security.apiKeyHeader", message: "must be an HTTP header name (\(source))"))
+            }
+        }
+        if let parameter = values["security.apiKeyQueryParameter"] {
+            if !parameter.isEmpty,
+                parameter.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) })
+            {
+                security.apiKeyNames.queryParameter = parameter
+            } else {
+                problems.append(
+                    Problem(
+                        setting: "security.apiKeyQueryParameter",
+                        message:
+                            "must be a non-empty query parameter name of letters, digits, '-', '_', '.', '~' (\(source))"
+                    ))
+            }
+        }
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
@@ -143,6 +167,9 @@ public struct SecuritySettings: Sendable {
     /// A token naming an unknown key id makes the gateway fetch the JWK set again, at most this often, so that a
     /// flood of made-up key ids cannot hammer the key server. Default: 10 s.
     public var jwksMinimumRefreshSeconds = 10
+    /// The header and the query parameter that carry an API key. Default: Gravitee's, `X-Gravitee-Api-Key` and
+    /// `api-key`.
+    public var apiKeyNames = SecurityChain.APIKeyNames.gravitee
 
     public init() {}
 }

@@ -76,6 +76,76 @@ struct APIKeyPlanTests {
         }
     }
 
+    @Test(
+        "the key's header and query parameter are gateway settings; the key is kept from the endpoint on both request paths unless the plan sets propagateApiKey"
+    )
+    func namesAndPropagation() async throws {
+        func api(_ id: String, propagate: Bool = false, flows: String = "[]") -> String {
+            Definitions.inMemory(id: id, path: "/\(id)")
+                .replacingOccurrences(
+                    of: #""plans": []"#,
+                    with:
+                        #""plans": [{ "id": "\#(id)-key", "name": "key", "security": { "type": "api-key", "configuration": { "propagateApiKey": \#(propagate) } }, "status": "PUBLISHED" }]"#
+                )
+                .replacingOccurrences(of: #""flows": []"#, with: #""flows": \#(flows)"#)
+        }
+        // A request flow sends POSTs to the async path; without one the event loop serves them.
+        let flow = #"""
+            [{ "name": "tag", "enabled": true, "selectors": [{ "type": "http", "path": "/", "pathOperator": "STARTS_WITH" }],
+               "request": [{ "name": "tag", "enabled": true, "policy": "assign-attributes",
+                             "configuration": { "scope": "REQUEST", "attributes": [{ "name": "tagged", "value": "yes" }] } }],
+               "response": [], "subscribe": [], "publish": [] }]
+            """#
+        let ids = ["plain", "flowed", "relay"]
+        let subscriptions = ids.map {
+            #"{ "id": "sub-\#($0)", "application": "app", "api": "\#($0)", "plan": "\#($0)-key", "status": "ACCEPTED" }"#
+        }
+        let access = """
+            { "applications": [{ "id": "app", "name": "Shop", "clientId": "shop" }],
+              "subscriptions": [\(subscriptions.joined(separator: ","))],
+              "apiKeys": [{ "key": "\(Self.validKey)", "subscriptions": [\(ids.map { "\"sub-\($0)\"" }.joined(separator: ","))] }] }
+            """
+        let definitions = [
+            "plain.json": api("plain"), "flowed.json": api("flowed", flows: flow),
+            "relay.json": api("relay", propagate: true), "shop.access.json": access,
+        ]
+        try await withGateway(
+            definitions,
+            configure: {
+                $0.security.apiKeyNames = .init(header: "X-Api-Key", queryParameter: "key")
+            }
+        ) { (gateway: TestGateway) async throws in
+            for id in ids {
+                let byHeader = try await Self.post(gateway, "/\(id)", headers: [("X-Api-Key", Self.validKey)])
+                #expect(byHeader.status == 202, "\(id): \(byHeader.body)")
+                let byQuery = try await Self.post(gateway, "/\(id)?key=\(Self.validKey)")
+                #expect(byQuery.status == 202, "\(id): \(byQuery.body)")
+                // Gravitee's names are not read any more: no key, so no plan takes the request.
+                let oldHeader = try await Self.post(gateway, "/\(id)", headers: [("X-Gravitee-Api-Key", Self.validKey)])
+                #expect(oldHeader.json?["key"]?.stringValue == "GATEWAY_PLAN_UNRESOLVABLE", "\(id): \(oldHeader.body)")
+                let oldQuery = try await Self.post(gateway, "/\(id)?api-key=\(Self.validKey)")
+                #expect(oldQuery.json?["key"]?.stringValue == "GATEWAY_PLAN_UNRESOLVABLE", "\(id): \(oldQuery.body)")
+                let empty = try await Self.post(gateway, "/\(id)", headers: [("X-Api-Key", "")])
+                #expect(empty.json?["key"]?.stringValue == "API_KEY_MISSING", "\(id): \(empty.body)")
+
+                let read = try await httpCall(
+                    .GET, "\(gateway.baseURL)/\(id)",
+                    headers: [("Accept", "application/json"), ("X-Api-Key", Self.validKey)])
+                #expect(read.status == 200, "\(id): \(read.body)")
+                let items = read.json?["items"]?.arrayValue ?? []
+                #expect(items.count == 2, "\(id): \(read.body)")
+                let keyHeaders = items.map { $0["headers"]?["x-api-key"] ?? $0["headers"]?["X-Api-Key"] }
+                if id == "relay" {
+                    // The header's message carries the key; the query's message has no such header.
+                    #expect(keyHeaders.first??.arrayValue?.first?.stringValue == Self.validKey, "\(read.body)")
+                } else {
+                    #expect(!read.body.contains(Self.validKey), "\(id): \(read.body)")
+                    #expect(!read.body.lowercased().contains("x-api-key"), "\(id): \(read.body)")
+                }
+            }
+        }
+    }
+
     @Test("missing, empty, unknown, revoked and expired keys are refused with Gravitee's keys")
     func refusedKeys() async throws {
         let keys = """

@@ -321,9 +321,13 @@ struct JWTPlanTests {
                 .POST, "\(gateway.baseURL)/issuers",
                 headers: [("Authorization", "Bearer \(tokens["c"]!)"), ("X-Public", "yes")], body: "public")
             #expect(publicRequest.status == 202, "\(publicRequest.body)")
-            // Something that is not a JWT has no claims: no JWT plan's rule selects it either.
-            Self.expectRefused(
-                try await Self.post(gateway, "/issuers", token: "not-a-jwt"), "GATEWAY_PLAN_UNRESOLVABLE", "opaque")
+            // Something that is not a JWT has no claims: no JWT plan's rule selects it either. No plan took the
+            // request, on an API with JWT plans: the answer challenges for a bearer token.
+            let opaque = try await Self.post(gateway, "/issuers", token: "not-a-jwt")
+            Self.expectRefused(opaque, "GATEWAY_PLAN_UNRESOLVABLE", "opaque")
+            #expect(opaque.headers.contains { $0.0.lowercased() == "www-authenticate" && $0.1 == "Bearer" })
+            let invalid = try await Self.post(gateway, "/issuers", token: tokens["b signed by a"])
+            #expect(!invalid.headers.contains { $0.0.lowercased() == "www-authenticate" }, "\(invalid.headers)")
         }
     }
 

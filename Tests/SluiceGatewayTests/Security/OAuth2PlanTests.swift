@@ -106,6 +106,11 @@ struct OAuth2PlanTests {
                 let response = try await Self.post(gateway, path, token: token)
                 #expect(response.status == status, "\(comment): \(response.body)")
                 #expect(response.json?["key"]?.stringValue == key, "\(comment): \(response.body)")
+                // The OAuth2 plan's own refusals carry Gravitee's challenge; the chain's do not.
+                let challenge = response.headers.first { $0.0.lowercased() == "www-authenticate" }?.1
+                #expect(
+                    challenge == (key.hasPrefix("OAUTH2_") ? #"Bearer realm="gravitee.io""# : nil),
+                    "\(comment): \(response.headers)")
             }
             try await expect("/scoped", token("read_only"), 401, "OAUTH2_INSUFFICIENT_SCOPE", "read only")
             try await expect("/scoped", token("expired"), 401, "OAUTH2_INVALID_ACCESS_TOKEN", "expired")

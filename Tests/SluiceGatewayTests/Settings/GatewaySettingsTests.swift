@@ -1,0 +1,54 @@
+import Foundation
+import SluiceGateway
+import Testing
+
+@Suite("gateway settings")
+struct GatewaySettingsTests {
+    @Test("a settings file, then SLUICE_* variables over it; the API-key names among them")
+    func fileThenEnvironment() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+        port: 9000
+        security:
+          apiKeyHeader: X-Api-Key
+          apiKeyQueryParameter: key
+          jwtClockSkewSeconds: 5
+        """.write(to: file, atomically: true, encoding: .utf8)
+        var settings = GatewaySettings()
+        try settings.apply(file: file.path)
+        #expect(settings.port == 9000)
+        #expect(settings.security.apiKeyNames == .init(header: "X-Api-Key", queryParameter: "key"))
+        #expect(settings.security.jwtClockSkewSeconds == 5)
+        try settings.apply(environment: [
+            "SLUICE_SECURITY_API_KEY_HEADER": "X-Key", "SLUICE_PORT": "9001", "HOME": "/elsewhere",
+        ])
+        #expect(settings.security.apiKeyNames == .init(header: "X-Key", queryParameter: "key"))
+        #expect(settings.port == 9001)
+        #expect(
+            GatewaySettings().security.apiKeyNames == .init(header: "X-Gravitee-Api-Key", queryParameter: "api-key"))
+    }
+
+    @Test("bad values are refused with the setting's name, and leave nothing half applied in their place")
+    func badValues() throws {
+        for (variable, setting) in [
+            ("SLUICE_SECURITY_API_KEY_HEADER", "security.apiKeyHeader"),
+            ("SLUICE_SECURITY_API_KEY_QUERY_PARAMETER", "security.apiKeyQueryParameter"),
+        ] {
+            for value in ["", "two words", "a:b", "x\r\ny"] {
+                var settings = GatewaySettings()
+                #expect(throws: GatewaySettings.Problem.self, "\(variable)=\(value)") {
+                    try settings.apply(environment: [variable: value])
+                }
+                do {
+                    try settings.apply(environment: [variable: value])
+                } catch let problem as GatewaySettings.Problem {
+                    #expect(problem.setting == setting)
+                }
+                #expect(settings.security.apiKeyNames == .gravitee)
+            }
+        }
+        var settings = GatewaySettings()
+        #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_PORT": "many"]) }
+    }
+}
