@@ -53,7 +53,7 @@ struct GraviteeCorpusTests {
         }
     }
 
-    /// The fixtures' broker addresses are placeholders that Gravitee's own tests replace before deploying; so do
+    /// The fixtures' broker addresses (and the gateway port a proxy fixture targets) are placeholders that Gravitee's own tests replace before deploying; so do
     /// these tests (nothing connects at deploy time).
     static func withBrokerAddresses(_ data: Data) -> Data {
         Data(
@@ -61,6 +61,7 @@ struct GraviteeCorpusTests {
                 .replacingOccurrences(of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\"")
                 .replacingOccurrences(of: "\"mqtt5-host\"", with: "\"127.0.0.1\"")
                 .replacingOccurrences(of: "\"mqtt5-port\"", with: "1883")
+                .replacingOccurrences(of: "${GATEWAY_HTTP_PORT}", with: "8082")
                 .utf8)
     }
 
