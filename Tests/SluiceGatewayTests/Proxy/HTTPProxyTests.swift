@@ -276,10 +276,10 @@ struct HTTPProxyTests {
         let definition = Self.api(
             targets: [("only", backend.url, 1, false)],
             failover:
-                #"{ "enabled": true, "maxRetries": 0, "slowCallDuration": 100, "maxFailures": 1, "openStateDuration": 500, "perSubscription": false }"#
+                #"{ "enabled": true, "maxRetries": 0, "slowCallDuration": 1500, "maxFailures": 1, "openStateDuration": 500, "perSubscription": false }"#
         )
         try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
-            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=400").status == 502)
+            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=4000").status == 502)
             let open = try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo")
             #expect(open.json?["message"]?.stringValue?.contains("circuit breaker open") == true, "\(open.body)")
             try await Task.sleep(for: .milliseconds(600))
