@@ -484,6 +484,26 @@ struct HTTPProxyTests {
         }
     }
 
+    @Test("a rate limit in an API flow applies to a proxy API: headers on answers, 429 past the limit")
+    func rateLimit() async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        let flows = "[" + RateLimitTests.flow("limit", request: [RateLimitTests.step(limit: 2)]) + "]"
+        let definition = Self.api(targets: [("only", "\(backend.url)/echo", 1, false)])
+            .replacingOccurrences(of: #""failover": null"#, with: #""failover": null, "flows": "# + flows)
+        try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
+            let first = try await httpCall(.GET, "\(gateway.baseURL)/proxied/a")
+            #expect(first.status == 200, "\(first.body)")
+            #expect(first.header("X-Rate-Limit-Remaining") == "1")
+            #expect(first.header("X-Backend") == "backend")
+            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/b").status == 200)
+            let refused = try await httpCall(.GET, "\(gateway.baseURL)/proxied/c")
+            #expect(refused.status == 429, "\(refused.body)")
+            #expect(refused.json?["key"]?.stringValue == "RATE_LIMIT_TOO_MANY_REQUESTS")
+            #expect(backend.snapshot.requests == 2, "a refused request reached the backend")
+        }
+    }
+
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../../../shared/reference/gravitee-v4/http").standardized
 
