@@ -55,6 +55,8 @@ BACKEND_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 mkdir -p "$TMP/nginx/www"
 printf 'hello from the backend, a small static response of 64 bytes..\n' > "$TMP/nginx/www/hello.txt"
+# nginx's workers run as an unprivileged user: the file and the folders above it must be readable to them.
+chmod a+rx "$TMP" "$TMP/nginx" "$TMP/nginx/www" && chmod a+r "$TMP/nginx/www/hello.txt"
 sed -e "s|__PREFIX__|$TMP/nginx|g" -e "s|__BACKEND_PORT__|$BACKEND_PORT|g" -e "s|__PROXY_PORT__|$NGINX_PORT|g" \
     "$ROOT/bench/proxy/nginx.conf" > "$TMP/nginx/nginx.conf"
 "$(command -v nginx || echo /usr/sbin/nginx)" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" \
@@ -85,6 +87,9 @@ check() { # url -> status line of one request, into the log
 }
 check sluice "http://127.0.0.1:$SLUICE_PORT/proxied/hello.txt"
 check nginx "http://127.0.0.1:$NGINX_PORT/proxied/hello.txt"
+for side in sluice nginx; do
+    [ "$(cat "$OUT/check-$side.status")" = 200 ] || { log "$side does not answer 200 (see check-$side.*)"; exit 1; }
+done
 
 run_wrk() { # name url
     log "wrk GET: $1"
