@@ -63,6 +63,9 @@ public struct DefinitionCatalog: Sendable {
     public var policies: Set<String> = []
     public var securityTypes: Set<String> = []
     public var resourceTypes: Set<String> = []
+    /// Checks of what a whole definition of a type holds beyond its connectors (a proxy API's `failover`).
+    public var apiValidators: [APIDefinition.APIType: @Sendable (APIDefinition, inout DiagnosticCollector) -> Void] =
+        [:]
 
     public init() {}
 
@@ -159,6 +162,7 @@ public struct DefinitionCatalog: Sendable {
         if !policies.isDisjoint(with: FlowPolicies.ids) {
             _ = FlowEngine(definition, diagnostics: &diagnostics)
         }
+        apiValidators[definition.type]?(definition, &diagnostics)
         for resource in definition.resources {
             if !resourceTypes.contains(resource.type) {
                 diagnostics.unsupported(resource.path.key("type"), kind: "resource", type: resource.type)

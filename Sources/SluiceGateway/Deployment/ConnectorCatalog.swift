@@ -75,6 +75,23 @@ extension DefinitionCatalog {
                 _ = MQTT5EndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &diagnostics)
             }
         )
+        // Plain synchronous APIs (`type: proxy`): the request goes to the backend and its answer comes back.
+        catalog.register(
+            EntrypointSpec(
+                type: HTTPProxyEntrypoint.type, apiType: .proxy, supportedQoS: Set(MessageQoS.allCases)
+            ) {
+                object, path, diagnostics in
+                _ = HTTPProxyEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
+        catalog.register(
+            EndpointSpec(type: "http-proxy", apiType: .proxy) { endpoint, group, diagnostics in
+                _ = HTTPProxyEndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            }
+        )
+        catalog.apiValidators[.proxy] = { definition, diagnostics in
+            _ = HTTPProxyFailover.parse(definition, diagnostics: &diagnostics)
+        }
         // JWT and OAuth2 plans deploy, but a request they would take is refused until they are built (see
         // docs/security.md).
         catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]

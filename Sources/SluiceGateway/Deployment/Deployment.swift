@@ -29,6 +29,8 @@ public final class Deployment: Sendable {
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
     let sse: BoundEntrypoint<SSEEntrypoint>?
     let webSocket: BoundEntrypoint<WebSocketEntrypoint>?
+    /// The `http-proxy` entrypoint of a proxy API, with its endpoint group.
+    let httpProxy: HTTPProxyEntrypoint?
     public let streams: LiveStreams
 
     public var id: String { definition.id }
@@ -56,6 +58,7 @@ public final class Deployment: Sendable {
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?
         var webSocket: BoundEntrypoint<WebSocketEntrypoint>?
+        var httpProxy: HTTPProxyEntrypoint?
         let apiID = definition.id
         func invocation(_ qos: MessageQoS) -> EntrypointInvocation {
             var invocation = EntrypointInvocation(
@@ -83,6 +86,12 @@ public final class Deployment: Sendable {
                 webSocket = BoundEntrypoint(
                     .init(configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics)),
                     invocation(entrypoint.qos))
+            case HTTPProxyEntrypoint.type where httpProxy == nil:
+                if let group = endpoint as? HTTPProxyGroup {
+                    httpProxy = HTTPProxyEntrypoint(
+                        configuration: .parse(entrypoint.configuration, at: path, diagnostics: &diagnostics),
+                        group: group, limits: limits)
+                }
             default:
                 break
             }
@@ -91,6 +100,7 @@ public final class Deployment: Sendable {
         self.httpGet = get
         self.sse = sse
         self.webSocket = webSocket
+        self.httpProxy = httpProxy
     }
 
     /// Builds the connectors of a validated definition.
@@ -116,6 +126,12 @@ public final class Deployment: Sendable {
         guard let firstGroup = definition.endpointGroups.first else {
             throw DeploymentError(
                 apiID: definition.id, diagnostics: [Diagnostic(path: "endpointGroups", message: "no endpoint group")])
+        }
+        if firstGroup.type == "http-proxy" {
+            return Deployment(
+                definition: definition, source: source,
+                endpoint: try makeProxyGroup(definition: definition, group: firstGroup), streams: streams,
+                limits: limits, logger: logger)
         }
         for endpoint in firstGroup.endpoints where !endpoint.secondary {
             let path = endpoint.path.key("configuration")
@@ -173,6 +189,30 @@ public final class Deployment: Sendable {
         )
     }
 
+    /// The endpoints of a proxy API's first group (secondary ones included: failover turns to them), with the API's
+    /// failover.
+    static func makeProxyGroup(
+        definition: APIDefinition, group: APIDefinition.EndpointGroup
+    ) throws -> HTTPProxyGroup {
+        var diagnostics = DiagnosticCollector()
+        var members: [HTTPProxyGroup.Member] = []
+        for endpoint in group.endpoints {
+            guard
+                let configuration = HTTPProxyEndpointConfiguration.parse(
+                    endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            else {
+                throw DeploymentError(
+                    apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+            }
+            members.append(
+                .init(
+                    endpoint: HTTPProxyEndpoint(name: endpoint.name, configuration: configuration),
+                    weight: endpoint.weight, secondary: endpoint.secondary))
+        }
+        return HTTPProxyGroup(
+            members: members, loadBalancer: group.loadBalancer,
+            failover: HTTPProxyFailover.parse(definition, diagnostics: &diagnostics))
+    }
 }
 
 /// An entrypoint of a deployment with what it needs per request, held by reference so that each request

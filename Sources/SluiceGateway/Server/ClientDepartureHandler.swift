@@ -9,27 +9,40 @@ final class ClientDepartureHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private struct State {
         var departed = false
-        var actions: [@Sendable () -> Void] = []
+        var nextID: UInt64 = 0
+        var actions: [UInt64: @Sendable () -> Void] = [:]
     }
 
     private let state = Mutex(State())
 
     /// Runs `action` once the client has gone (at once when it already has).
     func onDeparture(_ action: @escaping @Sendable () -> Void) {
-        let departed = state.withLock { state -> Bool in
-            if !state.departed { state.actions.append(action) }
-            return state.departed
+        _ = register(action)
+    }
+
+    /// Runs `action` once the client has gone (at once when it already has), unless the returned deregistration
+    /// ran first: what one request of a keep-alive connection registers is dropped when the request ends.
+    func register(_ action: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let id = state.withLock { state -> UInt64? in
+            guard !state.departed else { return nil }
+            state.nextID += 1
+            state.actions[state.nextID] = action
+            return state.nextID
         }
-        if departed { action() }
+        guard let id else {
+            action()
+            return {}
+        }
+        return { [weak self] in _ = self?.state.withLock { $0.actions.removeValue(forKey: id) } }
     }
 
     private func depart() {
         let actions = state.withLock { state -> [@Sendable () -> Void] in
             defer {
                 state.departed = true
-                state.actions = []
+                state.actions = [:]
             }
-            return state.departed ? [] : state.actions
+            return state.departed ? [] : Array(state.actions.values)
         }
         for action in actions { action() }
     }

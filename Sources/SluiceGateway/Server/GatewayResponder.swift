@@ -32,6 +32,11 @@ struct GatewayResponder: Sendable {
             return
         }
         let method = request.method
+        if let proxy = deployment.httpProxy {
+            try await self.proxy(
+                request, writer, channel: channel, proxy: proxy, deployment: deployment, route: route, plan: plan)
+            return
+        }
         let entrypoint: String
         if method == .post, deployment.httpPost != nil {
             entrypoint = HTTPPostEntrypoint.type
@@ -104,6 +109,41 @@ struct GatewayResponder: Sendable {
             let get = deployment.httpGet!
             try await get.entrypoint.handle(request, writer: writer, invocation: bound(get.invocation))
         }
+    }
+
+    /// Forwards a request of a proxy API to its backend, after the request phase's rate limits.
+    private func proxy(
+        _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel, proxy: HTTPProxyEntrypoint,
+        deployment: Deployment, route: RoutingTable.Route, plan: SecurityChain.ResolvedPlan
+    ) async throws {
+        let clientAddress = channel.remoteAddress?.ipAddress
+        var responseHeaders: HTTPFields = [:]
+        if let gate = deployment.rateLimitGate(
+            [.request], plan: plan, entrypoint: HTTPProxyEntrypoint.type, clientAddress: clientAddress,
+            path: request.uri.path, contextPath: route.path, method: request.method.rawValue)
+        {
+            let outcome = await gate.check(registry.rateLimitStore)
+            if let refusal = outcome.refusal {
+                try await refusal.write(to: writer, headers: outcome.fields)
+                return
+            }
+            responseHeaders = outcome.fields
+        }
+        let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
+        let exchange = HTTPProxyEntrypoint.Exchange(
+            contextPath: route.path, clientAddress: clientAddress, serverPort: channel.localAddress?.port,
+            breakerKey: plan.subscription ?? clientAddress ?? "",
+            apiKeyHeader: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader,
+            apiKeyQueryParameter: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.queryParameter,
+            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: responseHeaders,
+            onDeparture: { action in
+                guard let departure else {
+                    channel.closeFuture.whenComplete { _ in action() }
+                    return {}
+                }
+                return departure.register(action)
+            })
+        try await proxy.handle(request, writer: writer, exchange: exchange)
     }
 
     /// Decides a WebSocket upgrade. Requests that cannot be served are still upgraded and then closed at once

@@ -53,7 +53,7 @@ struct GraviteeCorpusTests {
         }
     }
 
-    /// The fixtures' broker addresses are placeholders that Gravitee's own tests replace before deploying; so do
+    /// The fixtures' broker addresses (and the gateway port a proxy fixture targets) are placeholders that Gravitee's own tests replace before deploying; so do
     /// these tests (nothing connects at deploy time).
     static func withBrokerAddresses(_ data: Data) -> Data {
         Data(
@@ -61,6 +61,7 @@ struct GraviteeCorpusTests {
                 .replacingOccurrences(of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\"")
                 .replacingOccurrences(of: "\"mqtt5-host\"", with: "\"127.0.0.1\"")
                 .replacingOccurrences(of: "\"mqtt5-port\"", with: "1883")
+                .replacingOccurrences(of: "${GATEWAY_HTTP_PORT}", with: "8082")
                 .utf8)
     }
 
@@ -76,6 +77,8 @@ struct GraviteeCorpusTests {
             "UNSUPPORTED_EXPRESSION",
             "endpointGroups[0].endpoints[0].sharedConfigurationOverride.consumer.autoOffsetReset"
         ),
+        // `#dictionaries` and `#node` (Gravitee's management dictionaries and node): this gateway has neither.
+        "api-with-ELs.json": ("UNSUPPORTED_EXPRESSION", "flows[0].request[1].configuration.addHeaders[0].value"),
         // A secret resolved by an expression (`{#secrets.get(...)}`): expressions are not evaluated yet.
         "http-get-entrypoint-kafka-endpoint-secret.json": (
             "UNSUPPORTED_EXPRESSION", "endpointGroups[0].endpoints[0].configuration.bootstrapServers"

@@ -1,0 +1,176 @@
+public import AsyncHTTPClient
+import Logging
+public import NIOCore
+public import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SluiceCore
+
+/// What the gateway sends to a backend: the request as the entrypoint prepared it (hop-by-hop headers removed,
+/// `X-Forwarded-*` added), with the path and query relative to the API's context path.
+public struct HTTPProxyRequest: Sendable {
+    public enum Body: Sendable {
+        case none
+        /// The whole body, read beforehand (failover resends it).
+        case buffered(ByteBuffer)
+        /// Forwarded as it arrives.
+        case stream(HTTPClientRequest.Body)
+    }
+
+    public var method: HTTPMethod
+    /// The request's path after the context path, percent-encoded as the client sent it (`""` or `/…`).
+    public var relativePath: Substring
+    /// The request's raw query, without `?`; empty for none.
+    public var query: Substring
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    public init(method: HTTPMethod, relativePath: Substring, query: Substring, headers: HTTPHeaders, body: Body) {
+        self.method = method
+        self.relativePath = relativePath
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// One backend of an `http-proxy` endpoint group: its target and a pooled HTTP client configured as the endpoint
+/// says (timeouts, keep-alive pool, TLS, HTTP version, compression, redirects, forward proxy).
+public final class HTTPProxyEndpoint: Sendable {
+    public let name: String
+    public let configuration: HTTPProxyEndpointConfiguration
+    let client: HTTPClient
+    /// The configured headers, lower-cased names, for replacing the client's.
+    private let configuredHeaderNames: Set<String>
+
+    public init(name: String, configuration: HTTPProxyEndpointConfiguration) {
+        self.name = name
+        self.configuration = configuration
+        let http = configuration.http
+        var clientConfiguration = HTTPClient.Configuration(
+            tlsConfiguration: configuration.tls,
+            redirectConfiguration: http.followRedirects ? .follow(max: 10, allowCycles: false) : .disallow,
+            timeout: .init(
+                connect: .milliseconds(http.connectTimeoutMs), read: .milliseconds(http.readTimeoutMs)),
+            connectionPool: .init(
+                idleTimeout: .milliseconds(max(1, http.idleTimeoutMs)),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: http.maxConcurrentConnections),
+            proxy: configuration.proxy.map { proxy in
+                switch proxy.kind {
+                case .http:
+                    .server(
+                        host: proxy.host, port: proxy.port,
+                        authorization: proxy.username.map {
+                            HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "")
+                        })
+                case .socks5:
+                    .socksServer(host: proxy.host, port: proxy.port)
+                }
+            },
+            ignoreUncleanSSLShutdown: false,
+            decompression: http.useCompression ? .enabled(limit: .ratio(100)) : .disabled
+        )
+        // HTTP/2 is negotiated with ALPN, so only over TLS; an `http://` target speaks HTTP/1.1 (see the
+        // configuration's diagnostic).
+        clientConfiguration.httpVersion = http.version == .http2 ? .automatic : .http1Only
+        self.client = HTTPClient(
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
+        self.configuredHeaderNames = Set(configuration.headers.map { $0.name.lowercased() })
+    }
+
+    /// The URL a request goes to: the target's origin and base path, the request's relative path, then the request's
+    /// query parameters followed by the target's.
+    func url(for request: HTTPProxyRequest) -> String {
+        let target = configuration.target
+        var url = target.origin
+        url += target.basePath
+        if request.relativePath.isEmpty {
+            if target.basePath.isEmpty { url += "/" }
+        } else {
+            url += request.relativePath
+        }
+        if !request.query.isEmpty || !target.query.isEmpty {
+            url += "?"
+            url += request.query
+            if !request.query.isEmpty, !target.query.isEmpty { url += "&" }
+            url += target.query
+        }
+        return url
+    }
+
+    /// Sends `request`; returns once the backend's response head has arrived (its body streams after). Errors are
+    /// ``GatewayError``s with Gravitee's statuses and keys.
+    public func send(_ request: HTTPProxyRequest) async throws -> HTTPClientResponse {
+        var outgoing = HTTPClientRequest(url: url(for: request))
+        outgoing.method = request.method
+        var headers = request.headers
+        // The HTTP client writes Host for the target, as Gravitee does unless a policy set another.
+        headers.remove(name: "host")
+        let http = configuration.http
+        if !http.propagateClientAcceptEncoding { headers.remove(name: "accept-encoding") }
+        if http.useCompression, !headers.contains(name: "accept-encoding") {
+            headers.add(name: "accept-encoding", value: "gzip, deflate")
+        }
+        for name in configuredHeaderNames { headers.remove(name: name) }
+        for (name, value) in configuration.headers { headers.add(name: name, value: value) }
+        if !http.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        switch request.body {
+        case .none:
+            headers.remove(name: "content-length")
+        case .buffered(let buffer):
+            headers.remove(name: "content-length")
+            outgoing.body = .bytes(buffer)
+        case .stream(let body):
+            headers.remove(name: "content-length")
+            outgoing.body = body
+        }
+        outgoing.headers = headers
+        var response: HTTPClientResponse
+        do {
+            response = try await client.execute(outgoing, deadline: .distantFuture)
+        } catch {
+            throw Self.gatewayError(for: error, endpoint: name)
+        }
+        // The client decompressed the body; its length and encoding are no longer the backend's.
+        if http.useCompression,
+            let encoding = response.headers.first(name: "content-encoding")?.lowercased(),
+            encoding == "gzip" || encoding == "deflate"
+        {
+            response.headers.remove(name: "content-encoding")
+            response.headers.remove(name: "content-length")
+        }
+        return response
+    }
+
+    /// A failure of the HTTP client as the gateway reports it: a timeout 504, anything else 502.
+    static func gatewayError(for error: any Error, endpoint: String) -> any Error {
+        if error is CancellationError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .cancelled: return CancellationError()
+            case .connectTimeout: return GatewayError.backendConnectTimeout()
+            case .readTimeout, .deadlineExceeded:
+                return GatewayError.backendTimeout("Request timeout: endpoint '\(endpoint)' did not answer in time")
+            default: break
+            }
+        }
+        if let error = error as? GatewayError { return error }
+        return GatewayError.backendConnection(
+            "Endpoint '\(endpoint)' could not be reached: \(String(describing: error).prefix(200))")
+    }
+
+    /// Whether a failure is the backend's (tried again on failover), not the client's.
+    static func isBackendFailure(_ error: any Error) -> Bool {
+        !(error is CancellationError)
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    deinit {
+        // A deployment that is dropped without being stopped (a registry discarded whole) still lets its pool go;
+        // the client stays alive until its shutdown completes. After `shutdown()` this only reports "already".
+        _ = client.shutdown()
+    }
+}

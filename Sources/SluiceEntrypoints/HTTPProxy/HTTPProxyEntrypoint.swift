@@ -1,0 +1,238 @@
+import AsyncHTTPClient
+public import HTTPTypes
+public import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+public import SluiceCore
+public import SluiceEndpoints
+
+/// Gravitee's `http-proxy` entrypoint: the request goes to the API's backend as it came (path after the context
+/// path, query, headers, body), and the backend's answer comes back as it is, both bodies streamed.
+///
+/// Headers: hop-by-hop headers (and those the `Connection` header names) are removed both ways; `Host` becomes the
+/// target's (as Gravitee does); `X-Forwarded-For` gets the client's address appended, and `X-Forwarded-Proto`,
+/// `-Host`, `-Port` and `-Prefix` (the context path) are set, replacing what the client sent.
+public struct HTTPProxyEntrypoint: Sendable {
+    public static let type = "http-proxy"
+
+    /// Gravitee's entrypoint has no settings of its own; unknown fields are reported and ignored.
+    public struct Configuration: Sendable {
+        public static func parse(
+            _ object: JSONObject, at path: JSONPath, diagnostics: inout DiagnosticCollector
+        ) -> Configuration {
+            ConfigurationReader(object, at: path).warnUnknown([], &diagnostics)
+            return Configuration()
+        }
+    }
+
+    /// What the gateway knows of one request besides the request itself.
+    public struct Exchange: Sendable {
+        /// The listener path the request matched: removed from the path, sent as `X-Forwarded-Prefix`.
+        public var contextPath: String
+        public var clientAddress: String?
+        /// The port the gateway received the request on, when the `Host` header names none.
+        public var serverPort: Int?
+        /// The circuit breaker the request counts on when failover is per subscription.
+        public var breakerKey: String
+        /// The header (lower case) and the query parameter that carry an API key, removed before the backend;
+        /// nil when the plan propagates the key (`propagateApiKey`).
+        public var apiKeyHeader: String?
+        public var apiKeyQueryParameter: String?
+        /// Whether `Authorization` is removed before the backend (a JWT or OAuth2 plan with
+        /// `propagateAuthHeader: false`).
+        public var removeAuthorization: Bool
+        /// Headers every response carries (rate limits).
+        public var responseHeaders: HTTPFields
+        /// Registers an action for when the client goes away; returns its deregistration.
+        public var onDeparture: @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void)
+
+        public init(
+            contextPath: String, clientAddress: String?, serverPort: Int?, breakerKey: String,
+            apiKeyHeader: String?, apiKeyQueryParameter: String?, removeAuthorization: Bool,
+            responseHeaders: HTTPFields,
+            onDeparture: @escaping @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void)
+        ) {
+            self.contextPath = contextPath
+            self.clientAddress = clientAddress
+            self.serverPort = serverPort
+            self.breakerKey = breakerKey
+            self.apiKeyHeader = apiKeyHeader
+            self.apiKeyQueryParameter = apiKeyQueryParameter
+            self.removeAuthorization = removeAuthorization
+            self.responseHeaders = responseHeaders
+            self.onDeparture = onDeparture
+        }
+    }
+
+    public let configuration: Configuration
+    public let group: HTTPProxyGroup
+    public let limits: GatewayLimits
+
+    public init(configuration: Configuration, group: HTTPProxyGroup, limits: GatewayLimits) {
+        self.configuration = configuration
+        self.group = group
+        self.limits = limits
+    }
+
+    /// Headers that describe one connection, not the exchange: never forwarded, either way.
+    static let hopHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer",
+        "transfer-encoding", "upgrade",
+    ]
+    /// Set by the gateway, replacing the client's.
+    static let forwardedHeaders: Set<String> = [
+        "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix",
+    ]
+
+    public func handle(_ request: Request, writer: consuming ResponseWriter, exchange: Exchange) async throws {
+        let target = request.head.path ?? "/"
+        let queryStart = target.firstIndex(of: "?")
+        let path = target[..<(queryStart ?? target.endIndex)]
+        var query = queryStart.map { target[target.index(after: $0)...] } ?? ""
+        let relativePath = exchange.contextPath == "/" ? path : path.dropFirst(exchange.contextPath.utf8.count)
+        if let parameter = exchange.apiKeyQueryParameter, query.contains(parameter) {
+            query = Substring(
+                query.split(separator: "&").filter {
+                    let name = $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                    return (String(name).removingPercentEncoding ?? String(name)) != parameter
+                }.joined(separator: "&"))
+        }
+        let headers = forwardedRequestHeaders(request, exchange: exchange)
+
+        let contentLength = request.headers[.contentLength].flatMap { Int64($0) }
+        let hasBody = contentLength.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil)
+        let body: HTTPProxyRequest.Body
+        if !hasBody {
+            body = .none
+        } else if group.failover.enabled {
+            // A request that may be sent again is read whole first (bounded), as Gravitee's failover does.
+            guard let collected = try await collectBody(request.body, limit: limits.maxRequestBodyBytes) else {
+                try await GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes).write(
+                    to: writer, closeConnection: true, headers: exchange.responseHeaders)
+                return
+            }
+            body = .buffered(collected)
+        } else {
+            body = .stream(.stream(request.body, length: contentLength.map { .known($0) } ?? .unknown))
+        }
+        let outgoing = HTTPProxyRequest(
+            method: HTTPMethod(rawValue: request.method.rawValue), relativePath: relativePath, query: query,
+            headers: headers, body: body)
+
+        let pipe = ProxyResponsePipe()
+        let group = self.group
+        let breakerKey = exchange.breakerKey
+        // Unstructured: the response writer cannot leave this task, and the backend's side must be cancellable
+        // from here when the client goes away; it ends with the exchange (cancelled below at the latest).
+        let reader = Task {
+            do {
+                let response = try await group.send(outgoing, breakerKey: breakerKey)
+                await pipe.send(.head(response.status, response.headers))
+                for try await chunk in response.body {
+                    await pipe.send(.chunk(chunk))
+                }
+                await pipe.send(.end)
+            } catch {
+                await pipe.send(.failed(error))
+            }
+        }
+        let deregister = exchange.onDeparture { pipe.depart() }
+        defer {
+            deregister()
+            pipe.close()
+            reader.cancel()
+        }
+        switch await pipe.next() {
+        case .head(let status, let backendHeaders):
+            var head = HTTPResponse(status: .init(code: Int(status.code), reasonPhrase: status.reasonPhrase))
+            head.headerFields = Self.forwardedResponseHeaders(backendHeaders)
+            head.headerFields.append(contentsOf: exchange.responseHeaders)
+            var bodyWriter = try await writer.writeHead(head)
+            while true {
+                switch await pipe.next() {
+                case .chunk(let chunk):
+                    try await bodyWriter.write(chunk)
+                case .end:
+                    try await bodyWriter.finish(nil)
+                    return
+                case .failed(let error):
+                    // The head is out: the connection is closed so that the client sees the answer is incomplete.
+                    throw error
+                case .departed:
+                    throw CancellationError()
+                case .head:
+                    throw GatewayError.backendConnection("The backend sent a second response head.")
+                }
+            }
+        case .failed(let error):
+            let failure =
+                error as? GatewayError ?? .backendConnection("The backend could not be reached: \(error)")
+            try await failure.write(to: writer, headers: exchange.responseHeaders)
+        case .departed, .chunk, .end:
+            // The client left before the backend answered; there is no one to write to.
+            return
+        }
+    }
+
+    /// The client's headers as the backend gets them.
+    func forwardedRequestHeaders(_ request: Request, exchange: Exchange) -> HTTPHeaders {
+        var named: Set<String> = []
+        for value in request.headers[values: .connection] {
+            for token in value.split(separator: ",") {
+                named.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
+            }
+        }
+        var headers = HTTPHeaders()
+        var forwardedFor: String?
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if Self.hopHeaders.contains(name) || Self.forwardedHeaders.contains(name) || named.contains(name) {
+                continue
+            }
+            if name == "x-forwarded-for" {
+                forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
+                continue
+            }
+            if name == exchange.apiKeyHeader { continue }
+            if exchange.removeAuthorization, name == "authorization" { continue }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        if let client = exchange.clientAddress {
+            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + client } ?? client)
+        } else if let forwardedFor {
+            headers.add(name: "X-Forwarded-For", value: forwardedFor)
+        }
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        if let authority = request.head.authority, !authority.isEmpty {
+            headers.add(name: "X-Forwarded-Host", value: authority)
+            if let port = Self.port(of: authority) ?? exchange.serverPort {
+                headers.add(name: "X-Forwarded-Port", value: String(port))
+            }
+        } else if let port = exchange.serverPort {
+            headers.add(name: "X-Forwarded-Port", value: String(port))
+        }
+        if exchange.contextPath != "/" { headers.add(name: "X-Forwarded-Prefix", value: exchange.contextPath) }
+        return headers
+    }
+
+    /// The backend's headers as the client gets them.
+    static func forwardedResponseHeaders(_ headers: HTTPHeaders) -> HTTPFields {
+        var named: Set<String> = []
+        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
+        var fields = HTTPFields()
+        fields.reserveCapacity(headers.count)
+        for (name, value) in headers {
+            let lowered = name.lowercased()
+            if hopHeaders.contains(lowered) || named.contains(lowered) { continue }
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return fields
+    }
+
+    /// The port an authority (`host:port`, `[v6]:port`) names, if any.
+    static func port(of authority: String) -> Int? {
+        guard let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]") else { return nil }
+        return Int(authority[authority.index(after: colon)...])
+    }
+}
