@@ -43,6 +43,9 @@ public struct HTTPProxyEntrypoint: Sendable {
         public var removeAuthorization: Bool
         /// Headers every response carries (rate limits).
         public var responseHeaders: HTTPFields
+        /// The request's run through its API's flows, its request phase passed: the backend gets the headers as
+        /// the phase left them, and the backend's response goes through the response phase. Nil: no flows.
+        public var flow: FlowRun?
         /// Registers an action for when the client goes away; returns its deregistration.
         public var onDeparture: @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void)
 
@@ -97,7 +100,16 @@ public struct HTTPProxyEntrypoint: Sendable {
                     return (String(name).removingPercentEncoding ?? String(name)) != parameter
                 }.joined(separator: "&"))
         }
-        let headers = forwardedRequestHeaders(request, exchange: exchange)
+        let headers: HTTPHeaders
+        if let flow = exchange.flow {
+            headers = forwardedRequestHeaders(
+                flow.requestHeaders.map { ($0.name.lowercased(), $0.name, $0.value) }, request: request,
+                exchange: exchange)
+        } else {
+            headers = forwardedRequestHeaders(
+                request.headers.map { ($0.name.canonicalName, $0.name.rawName, $0.value) }, request: request,
+                exchange: exchange)
+        }
 
         let contentLength = request.headers[.contentLength].flatMap { Int64($0) }
         let hasBody = contentLength.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil)
@@ -147,6 +159,20 @@ public struct HTTPProxyEntrypoint: Sendable {
             var head = HTTPResponse(status: .init(code: Int(status.code), reasonPhrase: status.reasonPhrase))
             head.headerFields = Self.forwardedResponseHeaders(backendHeaders)
             head.headerFields.append(contentsOf: exchange.responseHeaders)
+            if let flow = exchange.flow {
+                // The response phase, on the head (the body streams through as it is).
+                var headers = MessageHeaders()
+                for field in head.headerFields { headers.add(name: field.name.rawName, value: field.value) }
+                if let error = await flow.runResponse(headers: &headers, status: Int(status.code)) {
+                    try await error.write(to: writer, headers: exchange.responseHeaders)
+                    return
+                }
+                var fields = HTTPFields()
+                for (name, value) in headers {
+                    if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+                }
+                head.headerFields = fields
+            }
             var bodyWriter = try await writer.writeHead(head)
             while true {
                 switch await pipe.next() {
@@ -174,18 +200,20 @@ public struct HTTPProxyEntrypoint: Sendable {
         }
     }
 
-    /// The client's headers as the backend gets them.
-    func forwardedRequestHeaders(_ request: Request, exchange: Exchange) -> HTTPHeaders {
+    /// The client's headers (`fields`: lower-case name, name as sent, value) as the backend gets them.
+    func forwardedRequestHeaders(
+        _ fields: [(lowercased: String, name: String, value: String)], request: Request, exchange: Exchange
+    ) -> HTTPHeaders {
         var named: Set<String> = []
-        for value in request.headers[values: .connection] {
-            for token in value.split(separator: ",") {
+        for field in fields where field.lowercased == "connection" {
+            for token in field.value.split(separator: ",") {
                 named.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
             }
         }
         var headers = HTTPHeaders()
         var forwardedFor: String?
-        for field in request.headers {
-            let name = field.name.canonicalName
+        for field in fields {
+            let name = field.lowercased
             if Self.hopHeaders.contains(name) || Self.forwardedHeaders.contains(name) || named.contains(name) {
                 continue
             }
@@ -195,7 +223,7 @@ public struct HTTPProxyEntrypoint: Sendable {
             }
             if name == exchange.apiKeyHeader { continue }
             if exchange.removeAuthorization, name == "authorization" { continue }
-            headers.add(name: field.name.rawName, value: field.value)
+            headers.add(name: field.name, value: field.value)
         }
         if let client = exchange.clientAddress {
             headers.add(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + client } ?? client)

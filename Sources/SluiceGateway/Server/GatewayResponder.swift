@@ -129,8 +129,17 @@ struct GatewayResponder: Sendable {
             }
             responseHeaders = outcome.fields
         }
+        // The flows' request phase, before anything goes to the backend.
+        let flow = deployment.startFlows(
+            plan: plan, access: registry.access.current, entrypoint: HTTPProxyEntrypoint.type,
+            method: request.method.rawValue, uri: request.uri, contextPath: route.path, headers: request.headers,
+            remoteAddress: clientAddress, localAddress: channel.localAddress?.ipAddress, host: request.head.authority)
+        if let flow, let error = await flow.runRequest() {
+            try await error.write(to: writer, headers: responseHeaders)
+            return
+        }
         let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
-        let exchange = HTTPProxyEntrypoint.Exchange(
+        var exchange = HTTPProxyEntrypoint.Exchange(
             contextPath: route.path, clientAddress: clientAddress, serverPort: channel.localAddress?.port,
             breakerKey: plan.subscription ?? clientAddress ?? "",
             apiKeyHeader: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader,
@@ -143,6 +152,7 @@ struct GatewayResponder: Sendable {
                 }
                 return departure.register(action)
             })
+        exchange.flow = flow
         try await proxy.handle(request, writer: writer, exchange: exchange)
     }
 

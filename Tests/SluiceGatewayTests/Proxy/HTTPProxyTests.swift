@@ -484,6 +484,67 @@ struct HTTPProxyTests {
         }
     }
 
+    @Test(
+        "flows on a proxy API: the request phase's headers reach the backend, the response phase's reach the client, conditions and methods select"
+    )
+    func flows() async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        let flows = #"""
+            [{ "name": "headers", "enabled": true,
+               "selectors": [{ "type": "http", "path": "/orders", "pathOperator": "STARTS_WITH", "methods": ["GET"] }],
+               "request": [
+                 { "name": "tag", "enabled": true, "policy": "assign-attributes",
+                   "configuration": { "scope": "REQUEST", "attributes": [{ "name": "tenant", "value": "{#request.headers['X-Tenant'][0]}" }] } },
+                 { "name": "shape", "enabled": true, "policy": "transform-headers",
+                   "configuration": { "scope": "REQUEST",
+                     "addHeaders": [{ "name": "X-Tenant-Seen", "value": "{#context.attributes['tenant']}" },
+                                    { "name": "X-Path", "value": "{#request.path}" },
+                                    { "name": "X-Path-Info", "value": "{#request.pathInfo}" }],
+                     "removeHeaders": ["X-Secret"] } },
+                 { "name": "vip", "enabled": true, "policy": "transform-headers", "condition": "{#request.headers['X-Tenant'][0] == 'vip'}",
+                   "configuration": { "scope": "REQUEST", "addHeaders": [{ "name": "X-Vip", "value": "yes" }] } }],
+               "response": [
+                 { "name": "answer", "enabled": true, "policy": "transform-headers",
+                   "configuration": { "scope": "RESPONSE",
+                     "addHeaders": [{ "name": "X-Answered-For", "value": "{#context.attributes['tenant']}" },
+                                    { "name": "X-Status", "value": "{#response.status}" }],
+                     "removeHeaders": ["X-Backend"] } }],
+               "subscribe": [], "publish": [] }]
+            """#
+        let definition = Self.api(targets: [("only", "\(backend.url)/echo", 1, false)])
+            .replacingOccurrences(of: #""failover": null"#, with: #""failover": null, "flows": "# + flows)
+        try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
+            let vip = try await httpCall(
+                .GET, "\(gateway.baseURL)/proxied/orders/7",
+                headers: [("X-Tenant", "vip"), ("X-Secret", "s3cret"), ("X-Kept", "1")])
+            #expect(vip.status == 200, "\(vip.body)")
+            let echo = echoed(vip)
+            #expect(header(echo.headers, "X-Tenant-Seen") == "vip")
+            #expect(header(echo.headers, "X-Path") == "/proxied/orders/7")
+            #expect(header(echo.headers, "X-Path-Info") == "/orders/7")
+            #expect(header(echo.headers, "X-Vip") == "yes")
+            #expect(header(echo.headers, "X-Secret") == nil)
+            #expect(header(echo.headers, "X-Kept") == "1")
+            #expect(vip.header("X-Answered-For") == "vip")
+            #expect(vip.header("X-Status") == "200")
+            #expect(vip.header("X-Backend") == nil)
+            // The step's condition is false for another tenant.
+            let plain = try await httpCall(
+                .GET, "\(gateway.baseURL)/proxied/orders", headers: [("X-Tenant", "basic")])
+            #expect(header(echoed(plain).headers, "X-Vip") == nil)
+            #expect(header(echoed(plain).headers, "X-Tenant-Seen") == "basic")
+            // Another method or path: the flow does not run, the request goes as it came.
+            let posted = try await httpCall(
+                .POST, "\(gateway.baseURL)/proxied/orders", headers: [("X-Tenant", "vip"), ("X-Secret", "s")],
+                body: "x")
+            #expect(header(echoed(posted).headers, "X-Secret") == "s")
+            #expect(posted.header("X-Backend") == "backend")
+            let elsewhere = try await httpCall(.GET, "\(gateway.baseURL)/proxied/other", headers: [("X-Tenant", "vip")])
+            #expect(header(echoed(elsewhere).headers, "X-Vip") == nil)
+        }
+    }
+
     @Test("a rate limit in an API flow applies to a proxy API: headers on answers, 429 past the limit")
     func rateLimit() async throws {
         let backend = try await TestBackend.start()
