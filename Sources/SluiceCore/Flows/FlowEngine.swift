@@ -216,40 +216,50 @@ public struct FlowEngine: Sendable {
         }
     }
 
-    /// Starts a request: picks its flows (evaluating `condition` selectors and flow conditions against it) and
-    /// returns what runs its phases.
+    /// Starts a request: picks the flows its path, method and entrypoint select, and returns what runs its
+    /// phases.
+    ///
+    /// The flows' conditions (`condition` selectors, a flow's `condition`) are evaluated as Gravitee does: in
+    /// `DEFAULT` mode each one when the request phase reaches its flow, so it sees what the earlier flows' steps
+    /// did (an attribute set behind a `latency` step, a header removed); the flows picked then serve the later
+    /// phases without being evaluated again. In `BEST_MATCH` mode they are evaluated here, to choose the flow.
     public func start(_ request: FlowRequest, evaluator: ExpressionEvaluator = ExpressionEvaluator()) -> FlowRun {
-        let scope = FlowRun.baseScope(
-            request: RequestExpressionObject(request), engine: self, attributes: [:], subscription: request.subscription
-        )
         let path = Substring(request.path)
         func matching(_ flows: [Flow]) -> [Flow] {
-            let matched = flows.filter { flow in
-                guard
-                    flow.matcher.matches(
-                        path: path, method: request.method, entrypoint: request.entrypoint,
-                        operations: request.operations)
-                else { return false }
-                for condition in flow.matcher.conditions where !Self.holds(condition, scope, evaluator) {
-                    return false
-                }
-                if let condition = flow.condition, !Self.holds(condition, scope, evaluator) { return false }
-                return true
+            flows.filter { flow in
+                flow.matcher.matches(
+                    path: path, method: request.method, entrypoint: request.entrypoint, operations: request.operations)
             }
-            if mode == .bestMatch { return Self.bestMatch(matched, path: request.path).map { [$0] } ?? [] }
-            return matched
         }
-        let selected = matching(planFlows[request.plan] ?? []) + matching(apiFlows)
+        var candidates = matching(planFlows[request.plan] ?? []) + matching(apiFlows)
+        var resolved: [Flow]?
+        if mode == .bestMatch {
+            let scope = FlowRun.baseScope(
+                request: RequestExpressionObject(request), engine: self, attributes: [:],
+                subscription: request.subscription)
+            func best(_ flows: [Flow]) -> [Flow] {
+                let held = matching(flows).filter { Self.conditionsHold($0, scope, evaluator) }
+                return Self.bestMatch(held, path: request.path).map { [$0] } ?? []
+            }
+            candidates = best(planFlows[request.plan] ?? []) + best(apiFlows)
+            resolved = candidates
+        }
         var parameters: [(name: String, value: String)] = []
-        for flow in selected { parameters += flow.matcher.pathPattern?.parameters(in: path) ?? [] }
-        let notFound: GatewayError? =
-            matchRequired && selected.isEmpty
-            ? GatewayError(
-                status: 404, key: "FLOW_EXECUTION_FLOW_MATCHED_FAILURE", message: "No flow matches the request.")
-            : nil
+        for flow in candidates { parameters += flow.matcher.pathPattern?.parameters(in: path) ?? [] }
         return FlowRun(
-            engine: self, request: request, flows: selected, pathParameters: parameters, notFound: notFound,
-            evaluator: evaluator)
+            engine: self, request: request, candidates: candidates, resolved: resolved, pathParameters: parameters,
+            matchRequired: matchRequired, evaluator: evaluator)
+    }
+
+    /// The answer when `matchRequired` is set and no flow applies.
+    static let noFlowMatched = GatewayError(
+        status: 404, key: "FLOW_EXECUTION_FLOW_MATCHED_FAILURE", message: "No flow matches the request.")
+
+    /// Whether a flow's conditions (its `condition` selectors and its own `condition`) hold in `scope`.
+    static func conditionsHold(_ flow: Flow, _ scope: ExpressionScope, _ evaluator: ExpressionEvaluator) -> Bool {
+        for condition in flow.matcher.conditions where !holds(condition, scope, evaluator) { return false }
+        if let condition = flow.condition, !holds(condition, scope, evaluator) { return false }
+        return true
     }
 
     /// Whether a condition holds: true, or text that Spring's conversion reads as true (`"true "`, with the

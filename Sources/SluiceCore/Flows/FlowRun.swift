@@ -23,26 +23,28 @@ public final class FlowRun: Sendable {
         var attributes: [String: ExpressionValue]
         /// Step conditions of message phases, evaluated at the first message (keyed by the step's location).
         var conditions: [String: Bool] = [:]
+        /// The flows whose conditions held, once decided (by the request phase, else at first use).
+        var resolved: [FlowEngine.Flow]?
     }
 
     let engine: FlowEngine
     let request: FlowRequest
-    let flows: [FlowEngine.Flow]
+    /// The flows the request's path, method and entrypoint select, their conditions not yet evaluated.
+    let candidates: [FlowEngine.Flow]
     let pathParameters: [(name: String, value: String)]
+    let matchRequired: Bool
     let evaluator: ExpressionEvaluator
-    /// Set when `matchRequired` found no flow: the request's answer.
-    public let notFound: GatewayError?
     private let state: Mutex<State>
 
     init(
-        engine: FlowEngine, request: FlowRequest, flows: [FlowEngine.Flow],
-        pathParameters: [(name: String, value: String)], notFound: GatewayError?, evaluator: ExpressionEvaluator
+        engine: FlowEngine, request: FlowRequest, candidates: [FlowEngine.Flow], resolved: [FlowEngine.Flow]?,
+        pathParameters: [(name: String, value: String)], matchRequired: Bool, evaluator: ExpressionEvaluator
     ) {
         self.engine = engine
         self.request = request
-        self.flows = flows
+        self.candidates = candidates
         self.pathParameters = pathParameters
-        self.notFound = notFound
+        self.matchRequired = matchRequired
         self.evaluator = evaluator
         var attributes: [String: ExpressionValue] = [
             "gravitee.attribute.api": .string(engine.apiID), "gravitee.attribute.plan": .string(request.plan),
@@ -51,7 +53,21 @@ public final class FlowRun: Sendable {
             attributes["gravitee.attribute.subscription"] = .string(subscription.id)
             attributes["gravitee.attribute.application"] = subscription.applicationID.map(ExpressionValue.string)
         }
-        self.state = Mutex(State(headers: request.headers, attributes: attributes))
+        self.state = Mutex(State(headers: request.headers, attributes: attributes, resolved: resolved))
+    }
+
+    /// The flows that apply: those the request phase picked, else (a phase before it, or none) the candidates
+    /// whose conditions hold now.
+    var flows: [FlowEngine.Flow] {
+        if let resolved = state.withLock({ $0.resolved }) { return resolved }
+        let exchange = state.withLock { FlowExchange(phase: .request, headers: $0.headers, attributes: $0.attributes) }
+        let scope = self.scope(exchange: exchange)
+        let resolved = candidates.filter { FlowEngine.conditionsHold($0, scope, evaluator) }
+        return state.withLock { state in
+            if let earlier = state.resolved { return earlier }
+            state.resolved = resolved
+            return resolved
+        }
     }
 
     /// The names of the flows picked for this request, in the order they run (for tests and logs).
@@ -85,7 +101,7 @@ public final class FlowRun: Sendable {
 
     /// Runs the request phase: nil when the request goes on, else the error that answers it.
     public func runRequest() async -> GatewayError? {
-        if let notFound { return notFound }
+        if matchRequired, candidates.isEmpty { return FlowEngine.noFlowMatched }
         return await runExchange(.request, status: 0, headers: nil).error
     }
 
@@ -103,14 +119,25 @@ public final class FlowRun: Sendable {
         var exchange = state.withLock { state in
             FlowExchange(phase: phase, headers: headers ?? state.headers, attributes: state.attributes)
         }
+        // The request phase decides which flows apply, each when it is reached (see FlowEngine.start).
+        let deciding = phase == .request && state.withLock { $0.resolved == nil }
+        var picked: [FlowEngine.Flow] = []
         defer {
             let exchange = exchange
+            let picked = picked
             state.withLock { state in
                 state.attributes = exchange.attributes
                 if phase == .request { state.headers = exchange.headers }
+                if deciding, state.resolved == nil { state.resolved = picked }
             }
         }
-        for flow in flows {
+        for flow in deciding ? candidates : flows {
+            if deciding {
+                guard FlowEngine.conditionsHold(flow, self.scope(exchange: exchange, status: status), evaluator) else {
+                    continue
+                }
+                picked.append(flow)
+            }
             for step in flow.steps[phase] ?? [] {
                 let scope = self.scope(exchange: exchange, status: status)
                 if let condition = step.condition, !FlowEngine.holds(condition, scope, evaluator) { continue }
@@ -121,6 +148,7 @@ public final class FlowRun: Sendable {
                 }
             }
         }
+        if deciding, matchRequired, picked.isEmpty { return (FlowEngine.noFlowMatched, exchange.headers) }
         return (nil, exchange.headers)
     }
 
