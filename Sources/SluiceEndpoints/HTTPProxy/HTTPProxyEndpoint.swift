@@ -42,6 +42,12 @@ public final class HTTPProxyEndpoint: Sendable {
     let client: HTTPClient
     /// The configured headers, lower-cased names, for replacing the client's.
     private let configuredHeaderNames: Set<String>
+    /// Connections for requests forwarded right from the gateway's event loops, when the endpoint needs nothing
+    /// that only its HTTP client does: a plain `http://` target spoken in HTTP/1.1, without a forward proxy,
+    /// compression or redirects to follow. Nil otherwise.
+    public let connections: HTTPProxyConnectionPool?
+    /// The `Host` header the backend gets.
+    public let hostHeader: String
 
     public init(name: String, configuration: HTTPProxyEndpointConfiguration) {
         self.name = name
@@ -76,35 +82,46 @@ public final class HTTPProxyEndpoint: Sendable {
         self.client = HTTPClient(
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
         self.configuredHeaderNames = Set(configuration.headers.map { $0.name.lowercased() })
-    }
-
-    /// The URL a request goes to: the target's origin and base path, the request's relative path, then the request's
-    /// query parameters followed by the target's.
-    func url(for request: HTTPProxyRequest) -> String {
         let target = configuration.target
-        var url = target.origin
-        url += target.basePath
-        if request.relativePath.isEmpty {
-            if target.basePath.isEmpty { url += "/" }
+        self.hostHeader =
+            (target.secure && target.port == 443) || (!target.secure && target.port == 80)
+            ? target.host : "\(target.host):\(target.port)"
+        if !target.secure, configuration.tls == nil, configuration.proxy == nil, http.version == .http1,
+            !http.useCompression, !http.followRedirects
+        {
+            self.connections = HTTPProxyConnectionPool(
+                host: target.host, port: target.port, connectTimeout: .milliseconds(http.connectTimeoutMs),
+                idleTimeout: .milliseconds(max(1, http.idleTimeoutMs)),
+                maxIdlePerLoop: http.keepAlive ? http.maxConcurrentConnections : 0)
         } else {
-            url += request.relativePath
+            self.connections = nil
         }
-        if !request.query.isEmpty || !target.query.isEmpty {
-            url += "?"
-            url += request.query
-            if !request.query.isEmpty, !target.query.isEmpty { url += "&" }
-            url += target.query
-        }
-        return url
     }
 
-    /// Sends `request`; returns once the backend's response head has arrived (its body streams after). Errors are
-    /// ``GatewayError``s with Gravitee's statuses and keys.
-    public func send(_ request: HTTPProxyRequest) async throws -> HTTPClientResponse {
-        var outgoing = HTTPClientRequest(url: url(for: request))
-        outgoing.method = request.method
-        var headers = request.headers
-        // The HTTP client writes Host for the target, as Gravitee does unless a policy set another.
+    /// The request target (path and query) a request goes to: the target's base path, the request's relative
+    /// path, then the request's query parameters followed by the target's.
+    public func requestTarget(relativePath: Substring, query: Substring) -> String {
+        let target = configuration.target
+        var uri = target.basePath
+        if relativePath.isEmpty {
+            if target.basePath.isEmpty { uri += "/" }
+        } else {
+            uri += relativePath
+        }
+        if !query.isEmpty || !target.query.isEmpty {
+            uri += "?"
+            uri += query
+            if !query.isEmpty, !target.query.isEmpty { uri += "&" }
+            uri += target.query
+        }
+        return uri
+    }
+
+    /// The headers the backend gets, from those the entrypoint prepared: `Host` left to the connection, the
+    /// client's `Accept-Encoding` unless propagated, the endpoint's configured headers in place of the client's,
+    /// `Connection: close` without keep-alive.
+    public func outgoingHeaders(_ prepared: HTTPHeaders) -> HTTPHeaders {
+        var headers = prepared
         headers.remove(name: "host")
         let http = configuration.http
         if !http.propagateClientAcceptEncoding { headers.remove(name: "accept-encoding") }
@@ -114,6 +131,23 @@ public final class HTTPProxyEndpoint: Sendable {
         for name in configuredHeaderNames { headers.remove(name: name) }
         for (name, value) in configuration.headers { headers.add(name: name, value: value) }
         if !http.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        return headers
+    }
+
+    /// The URL a request goes to: the target's origin and base path, the request's relative path, then the request's
+    /// query parameters followed by the target's.
+    func url(for request: HTTPProxyRequest) -> String {
+        configuration.target.origin + requestTarget(relativePath: request.relativePath, query: request.query)
+    }
+
+    /// Sends `request`; returns once the backend's response head has arrived (its body streams after). Errors are
+    /// ``GatewayError``s with Gravitee's statuses and keys.
+    public func send(_ request: HTTPProxyRequest) async throws -> HTTPClientResponse {
+        var outgoing = HTTPClientRequest(url: url(for: request))
+        outgoing.method = request.method
+        // The HTTP client writes Host for the target, as Gravitee does unless a policy set another.
+        var headers = outgoingHeaders(request.headers)
+        let http = configuration.http
         switch request.body {
         case .none:
             headers.remove(name: "content-length")
@@ -165,12 +199,14 @@ public final class HTTPProxyEndpoint: Sendable {
     }
 
     func shutdown() async {
+        connections?.shutdown()
         try? await client.shutdown()
     }
 
     deinit {
         // A deployment that is dropped without being stopped (a registry discarded whole) still lets its pool go;
         // the client stays alive until its shutdown completes. After `shutdown()` this only reports "already".
+        connections?.shutdown()
         _ = client.shutdown()
     }
 }

@@ -30,6 +30,10 @@ public final class HTTPProxyGroup: EndpointConnector {
     private let clock = ContinuousClock()
     private let start = ContinuousClock.now
 
+    /// Whether requests can be forwarded right from the gateway's event loops: no failover (which resends), and
+    /// every primary endpoint has connections of its own (``HTTPProxyEndpoint/connections``).
+    public let servesFromEventLoop: Bool
+
     public init(members: [Member], loadBalancer: APIDefinition.LoadBalancer, failover: HTTPProxyFailover) {
         precondition(!members.isEmpty)
         let primaries = members.filter { !$0.secondary }
@@ -37,6 +41,12 @@ public final class HTTPProxyGroup: EndpointConnector {
         self.secondaries = primaries.isEmpty ? [] : members.filter(\.secondary)
         self.loadBalancer = loadBalancer
         self.failover = failover
+        self.servesFromEventLoop = !failover.enabled && self.primaries.allSatisfy { $0.endpoint.connections != nil }
+    }
+
+    /// The endpoint the load balancer picks for the next request (without failover).
+    public func next() -> HTTPProxyEndpoint {
+        pick(primaries, counter: counter)
     }
 
     public var type: String { "http-proxy" }

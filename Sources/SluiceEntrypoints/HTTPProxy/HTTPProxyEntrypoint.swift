@@ -93,22 +93,16 @@ public struct HTTPProxyEntrypoint: Sendable {
         let path = target[..<(queryStart ?? target.endIndex)]
         var query = queryStart.map { target[target.index(after: $0)...] } ?? ""
         let relativePath = exchange.contextPath == "/" ? path : path.dropFirst(exchange.contextPath.utf8.count)
-        if let parameter = exchange.apiKeyQueryParameter, query.contains(parameter) {
-            query = Substring(
-                query.split(separator: "&").filter {
-                    let name = $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                    return (String(name).removingPercentEncoding ?? String(name)) != parameter
-                }.joined(separator: "&"))
-        }
+        if let parameter = exchange.apiKeyQueryParameter { query = Self.query(query, without: parameter) }
         let headers: HTTPHeaders
         if let flow = exchange.flow {
-            headers = forwardedRequestHeaders(
-                flow.requestHeaders.map { ($0.name.lowercased(), $0.name, $0.value) }, request: request,
-                exchange: exchange)
+            headers = Self.forwardedRequestHeaders(
+                flow.requestHeaders.map { ($0.name.lowercased(), $0.name, $0.value) },
+                authority: request.head.authority, exchange: exchange)
         } else {
-            headers = forwardedRequestHeaders(
-                request.headers.map { ($0.name.canonicalName, $0.name.rawName, $0.value) }, request: request,
-                exchange: exchange)
+            headers = Self.forwardedRequestHeaders(
+                request.headers.map { ($0.name.canonicalName, $0.name.rawName, $0.value) },
+                authority: request.head.authority, exchange: exchange)
         }
 
         let contentLength = request.headers[.contentLength].flatMap { Int64($0) }
@@ -200,9 +194,20 @@ public struct HTTPProxyEntrypoint: Sendable {
         }
     }
 
-    /// The client's headers (`fields`: lower-case name, name as sent, value) as the backend gets them.
-    func forwardedRequestHeaders(
-        _ fields: [(lowercased: String, name: String, value: String)], request: Request, exchange: Exchange
+    /// `query` without the parameter `name` (the API key's, which never reaches the backend).
+    public static func query(_ query: Substring, without name: String) -> Substring {
+        guard query.contains(name) else { return query }
+        return Substring(
+            query.split(separator: "&").filter {
+                let key = $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                return (String(key).removingPercentEncoding ?? String(key)) != name
+            }.joined(separator: "&"))
+    }
+
+    /// The client's headers (`fields`: lower-case name, name as sent, value) as the backend gets them;
+    /// `authority` is the request's (its `Host`).
+    public static func forwardedRequestHeaders(
+        _ fields: [(lowercased: String, name: String, value: String)], authority: String?, exchange: Exchange
     ) -> HTTPHeaders {
         var named: Set<String> = []
         for field in fields where field.lowercased == "connection" {
@@ -231,7 +236,7 @@ public struct HTTPProxyEntrypoint: Sendable {
             headers.add(name: "X-Forwarded-For", value: forwardedFor)
         }
         headers.add(name: "X-Forwarded-Proto", value: "http")
-        if let authority = request.head.authority, !authority.isEmpty {
+        if let authority, !authority.isEmpty {
             headers.add(name: "X-Forwarded-Host", value: authority)
             if let port = Self.port(of: authority) ?? exchange.serverPort {
                 headers.add(name: "X-Forwarded-Port", value: String(port))
@@ -256,6 +261,19 @@ public struct HTTPProxyEntrypoint: Sendable {
             fields.append(HTTPField(name: fieldName, value: value))
         }
         return fields
+    }
+
+    /// The backend's headers as the client gets them, for a response written by the event loop.
+    public static func forwardedResponseHeaders(nio headers: HTTPHeaders) -> HTTPHeaders {
+        var named: Set<String> = []
+        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
+        var forwarded = HTTPHeaders()
+        for (name, value) in headers {
+            let lowered = name.lowercased()
+            if hopHeaders.contains(lowered) || named.contains(lowered) { continue }
+            forwarded.add(name: name, value: value)
+        }
+        return forwarded
     }
 
     /// The port an authority (`host:port`, `[v6]:port`) names, if any.

@@ -35,6 +35,12 @@ public final class Deployment: Sendable {
 
     public var id: String { definition.id }
 
+    /// For a proxy API: whether its requests are forwarded right from the event loops, and how many have been.
+    public var proxyEventLoopExchanges: Int? {
+        guard let group = httpProxy?.group, group.servesFromEventLoop else { return nil }
+        return group.primaries.reduce(0) { $0 + ($1.endpoint.connections?.exchangeCount ?? 0) }
+    }
+
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
         limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee, logger: Logger

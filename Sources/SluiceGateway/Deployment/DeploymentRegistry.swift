@@ -42,6 +42,9 @@ public final class DeploymentRegistry: Sendable {
 
     public var deployedIDs: [String] { state.withLock { $0.deployments.keys.sorted() } }
 
+    /// The API deployed with this id, if any.
+    public func deployment(id: String) -> Deployment? { state.withLock { $0.deployments[id] } }
+
     /// Deploys `definition` (replacing an API with the same id), or throws with the reasons it cannot run.
     @discardableResult
     public func deploy(_ definition: APIDefinition, source: String) throws -> Deployment {

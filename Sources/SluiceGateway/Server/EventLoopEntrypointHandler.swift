@@ -6,8 +6,9 @@ import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
 
-/// Serves, right on the connection's event loop, the publishes to an `http-post` entrypoint of a key-less API and
-/// the SSE streams of the embedded log. A publish is answered at once when the endpoint takes messages at once
+/// Serves, right on the connection's event loop, the publishes to an `http-post` entrypoint, the SSE streams of
+/// the embedded log, and the requests of proxy APIs whose endpoints keep connections per event loop
+/// (``EventLoopProxyExchange``). A publish is answered at once when the endpoint takes messages at once
 /// (the embedded log, the mock), through a callback when it reports the broker's acknowledgement that way (Kafka),
 /// else from a task of its own (MQTT 5); the connection waits meanwhile, with no task of its own. Every other
 /// request passes on, in order, to the gateway's async responder.
@@ -54,7 +55,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case streaming(EventLoopSSEStream)
         /// Request parts are being passed on until this request's end.
         case passingRequest
+        /// A proxy API's request is being forwarded to its backend, and the answer relayed.
+        case proxying(EventLoopProxyExchange)
     }
+
+    /// Parts of the requests that came after a forwarded request (pipelining), held until its answer has ended.
+    private var proxyStash: [HTTPServerRequestPart] = []
 
     private let registry: DeploymentRegistry
     private let limits: GatewayLimits
@@ -84,6 +90,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 state = .publishing(publishing)
             } else if responsesPending == 0, let taken = takeStream(head, context: context) {
                 if let stream = taken { state = .streaming(stream) }
+            } else if responsesPending == 0, let exchange = takeProxy(head, context: context) {
+                state = .proxying(exchange)
             } else {
                 state = .passingRequest
                 responsesPending += 1
@@ -111,6 +119,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             context.fireChannelRead(data)
         case (.streaming, _):
             break
+        case (.proxying(let exchange), _):
+            if !exchange.requestEnded {
+                exchange.clientRead(part)
+            } else {
+                // The next request, read before this one's answer has ended, waits for it.
+                if proxyStash.isEmpty {
+                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                }
+                proxyStash.append(part)
+            }
         case (.awaitingPublish(var stash), _):
             // A client that sends its next request before the answer (pipelining) is held: what was read is
             // kept, and reading pauses until the answer.
@@ -127,11 +145,19 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if case .streaming(let stream) = state, context.channel.isWritable { stream.pump() }
+        if case .proxying(let exchange) = state {
+            exchange.clientWritabilityChanged(isWritable: context.channel.isWritable)
+        }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .streaming(let stream) = state { stream.cleanUp() }
+        if case .proxying(let exchange) = state {
+            state = .idle
+            proxyStash.removeAll()
+            exchange.clientGone()
+        }
         // An answer still to come has no one to go to.
         if case .awaitingPublish = state { state = .idle }
         context.fireChannelInactive()
@@ -139,6 +165,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func handlerRemoved(context: ChannelHandlerContext) {
         if case .streaming(let stream) = state { stream.cleanUp() }
+        if case .proxying(let exchange) = state { exchange.clientGone() }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -152,8 +179,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return
         }
         switch state {
-        case .publishing, .awaitingPublish:
-            // Finish the publish in progress first; the connection closes after its answer.
+        case .publishing, .awaitingPublish, .proxying:
+            // Finish the exchange in progress first; the connection closes after its answer.
             quiescing = true
         case .idle where responsesPending == 0:
             // Nothing in flight on this connection: it can go now. (Connections that only ever carried requests
@@ -207,6 +234,84 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             closeAfter: !head.isKeepAlive, version: head.version, rateLimitHeaders: rateLimits?.nioHeaders ?? [:],
             refusal: rateLimits?.refusal
         )
+    }
+
+    /// Starts forwarding a request of a proxy API whose endpoints keep connections per event loop, when nothing
+    /// about it needs the async path: no flow steps, a plan decided at once, no rate limits, no
+    /// `Expect: 100-continue`, no failover. Nil passes the request on.
+    private func takeProxy(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopProxyExchange? {
+        let target = head.uri
+        let queryStart = target.firstIndex(of: "?")
+        let path = target[..<(queryStart ?? target.endIndex)]
+        guard let route = registry.table.match(host: head.headers.first(name: "host"), path: String(path)),
+            let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
+            route.deployment.flows == nil, !head.headers.contains(name: "expect"),
+            case .success(let plan)? = route.deployment.resolvePlanNow(
+                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access),
+            route.deployment.rateLimitGate(
+                [.request], plan: plan, entrypoint: HTTPProxyEntrypoint.type,
+                clientAddress: context.channel.remoteAddress?.ipAddress, path: String(path), contextPath: route.path,
+                method: head.method.rawValue) == nil
+        else { return nil }
+        let deployment = route.deployment
+        let endpoint = proxy.group.next()
+        guard let pool = endpoint.connections else { return nil }
+        let options = HTTPProxyEntrypoint.Exchange(
+            contextPath: route.path, clientAddress: context.channel.remoteAddress?.ipAddress,
+            serverPort: context.channel.localAddress?.port, breakerKey: "",
+            apiKeyHeader: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader,
+            apiKeyQueryParameter: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.queryParameter,
+            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: [:], onDeparture: { _ in {} })
+        var query = queryStart.map { target[target.index(after: $0)...] } ?? ""
+        if let parameter = options.apiKeyQueryParameter { query = HTTPProxyEntrypoint.query(query, without: parameter) }
+        let relativePath = route.path == "/" ? path : path.dropFirst(route.path.utf8.count)
+        var headers = endpoint.outgoingHeaders(
+            HTTPProxyEntrypoint.forwardedRequestHeaders(
+                head.headers.map { ($0.name.lowercased(), $0.name, $0.value) },
+                authority: head.headers.first(name: "host"),
+                exchange: options))
+        headers.add(name: "host", value: endpoint.hostHeader)
+        if head.headers[canonicalForm: "transfer-encoding"].contains(where: { $0.lowercased() == "chunked" }) {
+            headers.remove(name: "content-length")
+            headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        let outgoing = HTTPRequestHead(
+            version: .http1_1, method: head.method,
+            uri: endpoint.requestTarget(relativePath: relativePath, query: query), headers: headers)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let exchange = EventLoopProxyExchange(
+            context: context, pool: pool, endpointName: endpoint.name,
+            readTimeout: .milliseconds(endpoint.configuration.http.readTimeoutMs), version: head.version,
+            clientKeepAlive: head.isKeepAlive
+        ) { closeClient, lastWrite in
+            bound.value.handler.proxyEnded(closeClient: closeClient, lastWrite: lastWrite, context: bound.value.context)
+        }
+        exchange.start(outgoing)
+        return exchange
+    }
+
+    /// A forwarded request's answer has ended: the requests read meanwhile are served, or the connection closes.
+    private func proxyEnded(
+        closeClient: Bool, lastWrite: EventLoopFuture<Void>?, context: ChannelHandlerContext
+    ) {
+        guard case .proxying = state else { return }
+        state = .idle
+        let stash = proxyStash
+        proxyStash.removeAll()
+        guard context.channel.isActive else { return }
+        if closeClient || quiescing {
+            guard let lastWrite else {
+                context.close(promise: nil)
+                return
+            }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            lastWrite.whenComplete { _ in bound.value.close(promise: nil) }
+            return
+        }
+        guard !stash.isEmpty else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        for part in stash { channelRead(context: context, data: wrapInboundOut(part)) }
+        context.fireChannelReadComplete()
     }
 
     /// The identifier the client gave (header, else query parameter), or a new one.

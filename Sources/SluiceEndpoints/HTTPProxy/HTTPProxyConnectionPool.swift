@@ -1,0 +1,188 @@
+public import NIOCore
+public import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Receives what a backend connection reads during one exchange. Called on the connection's event loop, which is
+/// the event loop of the client connection the exchange serves.
+public protocol HTTPProxyBackendSink: AnyObject {
+    func backendRead(_ part: HTTPClientResponsePart)
+    /// The connection ended or failed before the response's end.
+    func backendFailed(_ error: any Error)
+    func backendWritabilityChanged(isWritable: Bool)
+}
+
+/// Plain HTTP/1.1 connections to one backend (`host:port`), kept per event loop so that a request is forwarded
+/// on the event loop that read it: no thread hop, no task. An idle connection is reused for the next request of
+/// the same event loop, up to `maxIdlePerLoop` of them; one the backend closes, or left idle for `idleTimeout`,
+/// goes.
+///
+/// The gateway uses it for the requests it forwards from the event loop (see the gateway's event-loop proxy); the
+/// others go through the endpoint's HTTP client.
+public final class HTTPProxyConnectionPool: Sendable {
+    public let host: String
+    public let port: Int
+    let connectTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let maxIdlePerLoop: Int
+    private let idle = Mutex<[ObjectIdentifier: [any Channel]]>([:])
+    private let isShutDown = Atomic<Bool>(false)
+    private let exchanges = Atomic<Int>(0)
+    private let opened = Atomic<Int>(0)
+
+    /// Exchanges started on this pool's connections, and connections it opened, since it was made.
+    public var exchangeCount: Int { exchanges.load(ordering: .relaxed) }
+    public var connectionCount: Int { opened.load(ordering: .relaxed) }
+
+    public init(host: String, port: Int, connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerLoop: Int) {
+        self.host = host
+        self.port = port
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.maxIdlePerLoop = max(0, maxIdlePerLoop)
+    }
+
+    /// A connection on `eventLoop` for one exchange whose reads go to `sink`: an idle one (unless `fresh`), else
+    /// a new one. `reused` tells which: a reused connection may turn out to have been closed by the backend
+    /// meanwhile, which a request without a body can be sent again for on a fresh one.
+    public func acquire(
+        on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool = false
+    ) -> EventLoopFuture<(channel: any Channel, reused: Bool)> {
+        eventLoop.assertInEventLoop()
+        if !fresh { exchanges.add(1, ordering: .relaxed) }
+        let key = ObjectIdentifier(eventLoop)
+        while !fresh, let channel = idle.withLock({ $0[key]?.popLast() }) {
+            guard channel.isActive,
+                let handler = try? channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
+            else {
+                channel.close(promise: nil)
+                continue
+            }
+            handler.begin(sink)
+            return eventLoop.makeSucceededFuture((channel, true))
+        }
+        guard !isShutDown.load(ordering: .relaxed) else {
+            return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        let idleTimeout = self.idleTimeout
+        opened.add(1, ordering: .relaxed)
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHTTPClientHandlers()
+                    try operations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try operations.addHandler(HTTPProxyBackendHandler())
+                }
+            }
+            .connect(host: host, port: port)
+            .flatMapThrowing { channel in
+                try channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self).begin(sink)
+                return (channel, false)
+            }
+    }
+
+    /// Gives back a connection whose exchange ended cleanly and that may carry another; closes it otherwise.
+    public func release(_ channel: any Channel, reusable: Bool) {
+        channel.eventLoop.assertInEventLoop()
+        let handler = try? channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
+        handler?.end()
+        guard reusable, channel.isActive, !isShutDown.load(ordering: .relaxed), let handler else {
+            channel.close(promise: nil)
+            return
+        }
+        let key = ObjectIdentifier(channel.eventLoop)
+        let kept = idle.withLock { idle -> Bool in
+            guard (idle[key]?.count ?? 0) < maxIdlePerLoop else { return false }
+            idle[key, default: []].append(channel)
+            return true
+        }
+        if kept {
+            handler.pooled = { [weak self] in self?.forget(channel) }
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// An idle connection that closed or timed out leaves the pool.
+    private func forget(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel.eventLoop)
+        idle.withLock { idle in idle[key]?.removeAll { $0 === channel } }
+    }
+
+    /// Closes the idle connections; connections in use close when their exchange ends.
+    public func shutdown() {
+        isShutDown.store(true, ordering: .relaxed)
+        let channels = idle.withLock { idle in
+            defer { idle.removeAll() }
+            return idle.values.flatMap { $0 }
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// The last handler of a backend connection: hands what it reads to the exchange it serves, and closes the
+/// connection when it is idle too long in the pool or when it fails.
+final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private weak var sink: (any HTTPProxyBackendSink)?
+    private var inExchange = false
+    /// Set while the connection waits in the pool: takes it out of the pool when it goes.
+    var pooled: (() -> Void)?
+
+    func begin(_ sink: any HTTPProxyBackendSink) {
+        self.sink = sink
+        inExchange = true
+        pooled = nil
+    }
+
+    func end() {
+        sink = nil
+        inExchange = false
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard inExchange, let sink else {
+            // Nothing is expected between exchanges: a backend that sends anything then is not to be reused.
+            context.close(promise: nil)
+            return
+        }
+        sink.backendRead(part)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        sink?.backendWritabilityChanged(isWritable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if inExchange, let sink {
+            inExchange = false
+            sink.backendFailed(ChannelError.eof)
+        }
+        pooled?()
+        pooled = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if inExchange, let sink {
+            inExchange = false
+            sink.backendFailed(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Read idleness matters only in the pool: an exchange has its own read timeout.
+        if event is IdleStateHandler.IdleStateEvent, !inExchange {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

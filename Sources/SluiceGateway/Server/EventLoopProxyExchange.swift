@@ -1,0 +1,263 @@
+import NIOCore
+import NIOHTTP1
+import SluiceCore
+import SluiceEndpoints
+import SluiceEntrypoints
+
+/// One request of a proxy API forwarded right from the client connection's event loop to a backend connection
+/// of the same event loop, and the backend's answer relayed back, both bodies streamed part by part with
+/// back-pressure both ways (a side that cannot take more stops the other side's reads).
+///
+/// It answers as the HTTP client path does: a backend that cannot be reached 502 (504 when connecting timed
+/// out), no answer within `readTimeout` 504, both with Gravitee's keys; a backend that fails once its answer has
+/// begun closes the client's connection, so the client sees the answer is incomplete. A client that goes away
+/// closes the backend connection. A backend connection goes back to its pool only after a clean exchange.
+final class EventLoopProxyExchange: HTTPProxyBackendSink {
+    private enum Backend {
+        /// Waiting for a connection; the request's parts read meanwhile wait here.
+        case connecting(pending: [HTTPClientRequestPart])
+        case connected(any Channel)
+        case done
+    }
+
+    private let context: ChannelHandlerContext
+    private let pool: HTTPProxyConnectionPool
+    private let endpointName: String
+    private let readTimeout: TimeAmount
+    /// The client's HTTP version, and whether its connection stays open after this exchange.
+    private let version: HTTPVersion
+    private let clientKeepAlive: Bool
+    /// Called once, on the event loop, when the exchange is over: whether the client connection is to close, and
+    /// the write of the answer's last part (to close after it).
+    private let finished: (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
+    private var backend: Backend = .connecting(pending: [])
+    private var pendingBytes = 0
+    private(set) var requestEnded = false
+    private var responseStarted = false
+    private var backendKeepAlive = true
+    private var timeout: Scheduled<Void>?
+    private var isOver = false
+    /// The request's head, kept while it may be sent again: a request without a body whose pooled connection
+    /// turned out closed goes again on a fresh connection, once.
+    private var head: HTTPRequestHead?
+    private var bodyless = true
+    private var reused = false
+    private var retried = false
+    /// Whether the request lets the backend connection be kept (no `Connection: close` sent).
+    private var requestKeepAlive = true
+
+    /// Request bytes held while the backend connection is being made, past which the client's reads pause.
+    static let maxPendingBytes = 256 * 1024
+
+    init(
+        context: ChannelHandlerContext, pool: HTTPProxyConnectionPool, endpointName: String, readTimeout: TimeAmount,
+        version: HTTPVersion, clientKeepAlive: Bool,
+        finished: @escaping (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
+    ) {
+        self.context = context
+        self.pool = pool
+        self.endpointName = endpointName
+        self.readTimeout = readTimeout
+        self.version = version
+        self.clientKeepAlive = clientKeepAlive
+        self.finished = finished
+    }
+
+    /// Sends `head` to a backend connection (taken from the pool, else made).
+    func start(_ head: HTTPRequestHead) {
+        self.head = head
+        requestKeepAlive = head.isKeepAlive
+        backend = .connecting(pending: [.head(head)])
+        armTimeout()
+        connect(fresh: false)
+    }
+
+    private func connect(fresh: Bool) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        pool.acquire(on: context.eventLoop, sink: self, fresh: fresh).whenComplete { result in
+            let exchange = bound.value
+            switch result {
+            case .success(let connection): exchange.connected(connection.channel, reused: connection.reused)
+            case .failure(let error): exchange.fail(Self.connectError(error, endpoint: exchange.endpointName))
+            }
+        }
+    }
+
+    private func connected(_ channel: any Channel, reused: Bool) {
+        guard case .connecting(let pending) = backend, !isOver else {
+            // The exchange ended while connecting (the client left): the connection is not needed.
+            pool.release(channel, reusable: true)
+            return
+        }
+        self.reused = reused
+        backend = .connected(channel)
+        for part in pending { channel.write(NIOAny(part), promise: nil) }
+        channel.flush()
+        pendingBytes = 0
+        resumeClientReads(channel.isWritable)
+    }
+
+    // MARK: The client's side
+
+    /// A part of the client's request (after its head).
+    func clientRead(_ part: HTTPServerRequestPart) {
+        guard !isOver else { return }
+        let outgoing: HTTPClientRequestPart
+        switch part {
+        case .head:
+            return
+        case .body(let buffer):
+            bodyless = false
+            head = nil
+            outgoing = .body(.byteBuffer(buffer))
+        case .end(let trailers):
+            requestEnded = true
+            outgoing = .end(trailers)
+        }
+        switch backend {
+        case .connecting(var pending):
+            pending.append(outgoing)
+            if case .body(let buffer) = part {
+                pendingBytes += buffer.readableBytes
+                if pendingBytes > Self.maxPendingBytes { setClientReads(false) }
+            }
+            backend = .connecting(pending: pending)
+        case .connected(let channel):
+            channel.writeAndFlush(NIOAny(outgoing), promise: nil)
+            if !channel.isWritable { setClientReads(false) }
+        case .done:
+            break
+        }
+    }
+
+    func clientWritabilityChanged(isWritable: Bool) {
+        if case .connected(let channel) = backend {
+            channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
+        }
+    }
+
+    /// The client went away: the backend connection closes (its answer has no one to go to).
+    func clientGone() {
+        guard !isOver else { return }
+        isOver = true
+        timeout?.cancel()
+        if case .connected(let channel) = backend { pool.release(channel, reusable: false) }
+        backend = .done
+    }
+
+    // MARK: The backend's side
+
+    func backendRead(_ part: HTTPClientResponsePart) {
+        guard !isOver else { return }
+        armTimeout()
+        switch part {
+        case .head(let head):
+            // Informational answers (103) are not relayed.
+            guard head.status.code >= 200 else { return }
+            responseStarted = true
+            self.head = nil
+            backendKeepAlive = head.isKeepAlive
+            var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
+            if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+            context.write(
+                NIOAny(
+                    HTTPServerResponsePart.head(
+                        HTTPResponseHead(version: version, status: head.status, headers: headers))),
+                promise: nil)
+        case .body(let buffer):
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            if !context.channel.isWritable, case .connected(let channel) = backend {
+                channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            }
+        case .end(let trailers):
+            let written = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)))
+            end(
+                backendReusable: requestEnded && backendKeepAlive && requestKeepAlive,
+                closeClient: !clientKeepAlive || !requestEnded, lastWrite: written)
+        }
+    }
+
+    func backendFailed(_ error: any Error) {
+        // A kept connection the backend had closed meanwhile: the request has not reached it; sent again once.
+        if !isOver, reused, !retried, !responseStarted, bodyless, requestEnded, let head,
+            case .connected(let channel) = backend
+        {
+            retried = true
+            pool.release(channel, reusable: false)
+            backend = .connecting(pending: [.head(head), .end(nil)])
+            connect(fresh: true)
+            return
+        }
+        fail(
+            .backendConnection(
+                "Endpoint '\(endpointName)' broke the exchange: \(String(describing: error).prefix(200))"))
+    }
+
+    func backendWritabilityChanged(isWritable: Bool) {
+        resumeClientReads(isWritable)
+    }
+
+    // MARK: Ending
+
+    /// Answers with `error` if the answer has not begun, else cuts the client's connection.
+    private func fail(_ error: GatewayError) {
+        guard !isOver else { return }
+        if responseStarted {
+            end(backendReusable: false, closeClient: true, lastWrite: nil)
+            return
+        }
+        // A request whose body has not all been read cannot leave the connection usable.
+        let closeClient = !clientKeepAlive || !requestEnded
+        var body = context.channel.allocator.buffer(capacity: 160)
+        body.writeString(error.jsonBody)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        if let challenge = error.challenge { headers.add(name: "www-authenticate", value: challenge) }
+        if closeClient { headers.add(name: "connection", value: "close") }
+        let head = HTTPResponseHead(
+            version: version, status: HTTPResponseStatus(statusCode: error.status), headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        let written = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+        end(backendReusable: false, closeClient: closeClient, lastWrite: written)
+    }
+
+    private func end(backendReusable: Bool, closeClient: Bool, lastWrite: EventLoopFuture<Void>?) {
+        isOver = true
+        timeout?.cancel()
+        timeout = nil
+        if case .connected(let channel) = backend {
+            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            pool.release(channel, reusable: backendReusable)
+        }
+        backend = .done
+        setClientReads(true)
+        finished(closeClient, lastWrite)
+    }
+
+    /// The backend has `readTimeout` to send its next part (its head first).
+    private func armTimeout() {
+        timeout?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let endpoint = endpointName
+        timeout = context.eventLoop.scheduleTask(in: readTimeout) {
+            bound.value.fail(
+                .backendTimeout("Request timeout: endpoint '\(endpoint)' did not answer in time"))
+        }
+    }
+
+    private func resumeClientReads(_ backendWritable: Bool) {
+        if backendWritable { setClientReads(true) }
+    }
+
+    private func setClientReads(_ on: Bool) {
+        context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+    }
+
+    static func connectError(_ error: any Error, endpoint: String) -> GatewayError {
+        if case ChannelError.connectTimeout = error { return .backendConnectTimeout() }
+        return .backendConnection(
+            "Endpoint '\(endpoint)' could not be reached: \(String(describing: error).prefix(200))")
+    }
+}
