@@ -196,7 +196,7 @@ public struct HTTPProxyEntrypoint: Sendable {
 
     /// `query` without the parameter `name` (the API key's, which never reaches the backend).
     public static func query(_ query: Substring, without name: String) -> Substring {
-        guard query.contains(name) else { return query }
+        guard !query.isEmpty, query.utf8.firstRange(of: name.utf8) != nil else { return query }
         return Substring(
             query.split(separator: "&").filter {
                 let key = $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
@@ -278,7 +278,8 @@ public struct HTTPProxyEntrypoint: Sendable {
 
     /// The port an authority (`host:port`, `[v6]:port`) names, if any.
     static func port(of authority: String) -> Int? {
-        guard let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]") else { return nil }
+        guard let colon = authority.lastIndex(of: ":"), !authority[colon...].utf8.contains(UInt8(ascii: "]"))
+        else { return nil }
         return Int(authority[authority.index(after: colon)...])
     }
 }

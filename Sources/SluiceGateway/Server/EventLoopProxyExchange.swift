@@ -36,6 +36,10 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private var responseStarted = false
     private var backendKeepAlive = true
     private var timeout: Scheduled<Void>?
+    /// When the backend last sent something (or the request started): the timeout counts from there.
+    private var lastActivity = NIODeadline.now()
+    private var clientReadsPaused = false
+    private var backendReadsPaused = false
     private var isOver = false
     /// The request's head, kept while it may be sent again: a request without a body whose pooled connection
     /// turned out closed goes again on a fresh connection, once.
@@ -68,7 +72,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         self.head = head
         requestKeepAlive = head.isKeepAlive
         backend = .connecting(pending: [.head(head)])
-        armTimeout()
+        lastActivity = .now()
+        armTimeout(in: readTimeout)
         connect(fresh: false)
     }
 
@@ -94,7 +99,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         for part in pending { channel.write(NIOAny(part), promise: nil) }
         channel.flush()
         pendingBytes = 0
-        resumeClientReads(channel.isWritable)
+        if clientReadsPaused, channel.isWritable { setClientReads(true) }
     }
 
     // MARK: The client's side
@@ -119,21 +124,19 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             pending.append(outgoing)
             if case .body(let buffer) = part {
                 pendingBytes += buffer.readableBytes
-                if pendingBytes > Self.maxPendingBytes { setClientReads(false) }
+                if pendingBytes > Self.maxPendingBytes, !clientReadsPaused { setClientReads(false) }
             }
             backend = .connecting(pending: pending)
         case .connected(let channel):
             channel.writeAndFlush(NIOAny(outgoing), promise: nil)
-            if !channel.isWritable { setClientReads(false) }
+            if !channel.isWritable, !clientReadsPaused { setClientReads(false) }
         case .done:
             break
         }
     }
 
     func clientWritabilityChanged(isWritable: Bool) {
-        if case .connected(let channel) = backend {
-            channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
-        }
+        setBackendReads(isWritable)
     }
 
     /// The client went away: the backend connection closes (its answer has no one to go to).
@@ -149,7 +152,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
 
     func backendRead(_ part: HTTPClientResponsePart) {
         guard !isOver else { return }
-        armTimeout()
+        lastActivity = .now()
         switch part {
         case .head(let head):
             // Informational answers (103) are not relayed.
@@ -166,9 +169,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
                 promise: nil)
         case .body(let buffer):
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
-            if !context.channel.isWritable, case .connected(let channel) = backend {
-                channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            }
+            if !context.channel.isWritable { setBackendReads(false) }
         case .end(let trailers):
             let written = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)))
             end(
@@ -194,7 +195,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     func backendWritabilityChanged(isWritable: Bool) {
-        resumeClientReads(isWritable)
+        if isWritable, clientReadsPaused { setClientReads(true) }
     }
 
     // MARK: Ending
@@ -228,31 +229,42 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         timeout?.cancel()
         timeout = nil
         if case .connected(let channel) = backend {
-            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            setBackendReads(true)
             pool.release(channel, reusable: backendReusable)
         }
         backend = .done
-        setClientReads(true)
+        if clientReadsPaused { setClientReads(true) }
         finished(closeClient, lastWrite)
     }
 
-    /// The backend has `readTimeout` to send its next part (its head first).
-    private func armTimeout() {
-        timeout?.cancel()
+    /// The backend has `readTimeout` to send its next part (its head first). One timer per exchange: when it
+    /// fires early (the backend sent something meanwhile), it waits again for the rest.
+    private func armTimeout(in delay: TimeAmount) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let endpoint = endpointName
-        timeout = context.eventLoop.scheduleTask(in: readTimeout) {
-            bound.value.fail(
-                .backendTimeout("Request timeout: endpoint '\(endpoint)' did not answer in time"))
+        timeout = context.eventLoop.scheduleTask(in: delay) {
+            bound.value.timeoutFired()
         }
     }
 
-    private func resumeClientReads(_ backendWritable: Bool) {
-        if backendWritable { setClientReads(true) }
+    private func timeoutFired() {
+        guard !isOver else { return }
+        let idle = NIODeadline.now() - lastActivity
+        if idle < readTimeout {
+            armTimeout(in: readTimeout - idle)
+            return
+        }
+        fail(.backendTimeout("Request timeout: endpoint '\(endpointName)' did not answer in time"))
     }
 
     private func setClientReads(_ on: Bool) {
+        clientReadsPaused = !on
         context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+    }
+
+    private func setBackendReads(_ on: Bool) {
+        guard backendReadsPaused == on, case .connected(let channel) = backend else { return }
+        backendReadsPaused = !on
+        channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
     }
 
     static func connectError(_ error: any Error, endpoint: String) -> GatewayError {
