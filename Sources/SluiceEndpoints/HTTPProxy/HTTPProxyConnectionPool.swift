@@ -25,7 +25,8 @@ public final class HTTPProxyConnectionPool: Sendable {
     let connectTimeout: TimeAmount
     let idleTimeout: TimeAmount
     let maxIdlePerLoop: Int
-    private let idle = Mutex<[ObjectIdentifier: [any Channel]]>([:])
+    /// Idle connections by event loop, each with its last handler (looked up once, when it was made).
+    private let idle = Mutex<[ObjectIdentifier: [HTTPProxyConnection]]>([:])
     private let isShutDown = Atomic<Bool>(false)
     private let exchanges = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
@@ -47,19 +48,17 @@ public final class HTTPProxyConnectionPool: Sendable {
     /// meanwhile, which a request without a body can be sent again for on a fresh one.
     public func acquire(
         on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool = false
-    ) -> EventLoopFuture<(channel: any Channel, reused: Bool)> {
+    ) -> EventLoopFuture<(connection: HTTPProxyConnection, reused: Bool)> {
         eventLoop.assertInEventLoop()
         if !fresh { exchanges.add(1, ordering: .relaxed) }
         let key = ObjectIdentifier(eventLoop)
-        while !fresh, let channel = idle.withLock({ $0[key]?.popLast() }) {
-            guard channel.isActive,
-                let handler = try? channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
-            else {
-                channel.close(promise: nil)
+        while !fresh, let connection = idle.withLock({ $0[key]?.popLast() }) {
+            guard connection.channel.isActive else {
+                connection.channel.close(promise: nil)
                 continue
             }
-            handler.begin(sink)
-            return eventLoop.makeSucceededFuture((channel, true))
+            connection.handler.value.begin(sink)
+            return eventLoop.makeSucceededFuture((connection, true))
         }
         guard !isShutDown.load(ordering: .relaxed) else {
             return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
@@ -79,24 +78,28 @@ public final class HTTPProxyConnectionPool: Sendable {
             }
             .connect(host: host, port: port)
             .flatMapThrowing { channel in
-                try channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self).begin(sink)
-                return (channel, false)
+                let handler = try channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
+                handler.begin(sink)
+                return (
+                    HTTPProxyConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: eventLoop)), false
+                )
             }
     }
 
     /// Gives back a connection whose exchange ended cleanly and that may carry another; closes it otherwise.
-    public func release(_ channel: any Channel, reusable: Bool) {
+    public func release(_ connection: HTTPProxyConnection, reusable: Bool) {
+        let channel = connection.channel
         channel.eventLoop.assertInEventLoop()
-        let handler = try? channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
-        handler?.end()
-        guard reusable, channel.isActive, !isShutDown.load(ordering: .relaxed), let handler else {
+        let handler = connection.handler.value
+        handler.end()
+        guard reusable, channel.isActive, !isShutDown.load(ordering: .relaxed) else {
             channel.close(promise: nil)
             return
         }
         let key = ObjectIdentifier(channel.eventLoop)
         let kept = idle.withLock { idle -> Bool in
             guard (idle[key]?.count ?? 0) < maxIdlePerLoop else { return false }
-            idle[key, default: []].append(channel)
+            idle[key, default: []].append(connection)
             return true
         }
         if kept {
@@ -109,7 +112,7 @@ public final class HTTPProxyConnectionPool: Sendable {
     /// An idle connection that closed or timed out leaves the pool.
     private func forget(_ channel: any Channel) {
         let key = ObjectIdentifier(channel.eventLoop)
-        idle.withLock { idle in idle[key]?.removeAll { $0 === channel } }
+        idle.withLock { idle in idle[key]?.removeAll { $0.channel === channel } }
     }
 
     /// Closes the idle connections; connections in use close when their exchange ends.
@@ -117,10 +120,16 @@ public final class HTTPProxyConnectionPool: Sendable {
         isShutDown.store(true, ordering: .relaxed)
         let channels = idle.withLock { idle in
             defer { idle.removeAll() }
-            return idle.values.flatMap { $0 }
+            return idle.values.flatMap { $0.map(\.channel) }
         }
         for channel in channels { channel.close(promise: nil) }
     }
+}
+
+/// A backend connection of a pool, with its last handler.
+public struct HTTPProxyConnection: Sendable {
+    public let channel: any Channel
+    let handler: NIOLoopBound<HTTPProxyBackendHandler>
 }
 
 /// The last handler of a backend connection: hands what it reads to the exchange it serves, and closes the

@@ -16,7 +16,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private enum Backend {
         /// Waiting for a connection; the request's parts read meanwhile wait here.
         case connecting(pending: [HTTPClientRequestPart])
-        case connected(any Channel)
+        case connected(HTTPProxyConnection)
         case done
     }
 
@@ -82,20 +82,21 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         pool.acquire(on: context.eventLoop, sink: self, fresh: fresh).whenComplete { result in
             let exchange = bound.value
             switch result {
-            case .success(let connection): exchange.connected(connection.channel, reused: connection.reused)
+            case .success(let acquired): exchange.connected(acquired.connection, reused: acquired.reused)
             case .failure(let error): exchange.fail(Self.connectError(error, endpoint: exchange.endpointName))
             }
         }
     }
 
-    private func connected(_ channel: any Channel, reused: Bool) {
+    private func connected(_ connection: HTTPProxyConnection, reused: Bool) {
         guard case .connecting(let pending) = backend, !isOver else {
             // The exchange ended while connecting (the client left): the connection is not needed.
-            pool.release(channel, reusable: true)
+            pool.release(connection, reusable: true)
             return
         }
         self.reused = reused
-        backend = .connected(channel)
+        backend = .connected(connection)
+        let channel = connection.channel
         for part in pending { channel.write(NIOAny(part), promise: nil) }
         channel.flush()
         pendingBytes = 0
@@ -127,7 +128,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
                 if pendingBytes > Self.maxPendingBytes, !clientReadsPaused { setClientReads(false) }
             }
             backend = .connecting(pending: pending)
-        case .connected(let channel):
+        case .connected(let connection):
+            let channel = connection.channel
             channel.writeAndFlush(NIOAny(outgoing), promise: nil)
             if !channel.isWritable, !clientReadsPaused { setClientReads(false) }
         case .done:
@@ -144,7 +146,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         guard !isOver else { return }
         isOver = true
         timeout?.cancel()
-        if case .connected(let channel) = backend { pool.release(channel, reusable: false) }
+        if case .connected(let connection) = backend { pool.release(connection, reusable: false) }
         backend = .done
     }
 
@@ -181,10 +183,10 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     func backendFailed(_ error: any Error) {
         // A kept connection the backend had closed meanwhile: the request has not reached it; sent again once.
         if !isOver, reused, !retried, !responseStarted, bodyless, requestEnded, let head,
-            case .connected(let channel) = backend
+            case .connected(let connection) = backend
         {
             retried = true
-            pool.release(channel, reusable: false)
+            pool.release(connection, reusable: false)
             backend = .connecting(pending: [.head(head), .end(nil)])
             connect(fresh: true)
             return
@@ -228,9 +230,9 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         isOver = true
         timeout?.cancel()
         timeout = nil
-        if case .connected(let channel) = backend {
+        if case .connected(let connection) = backend {
             setBackendReads(true)
-            pool.release(channel, reusable: backendReusable)
+            pool.release(connection, reusable: backendReusable)
         }
         backend = .done
         if clientReadsPaused { setClientReads(true) }
@@ -262,9 +264,9 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     private func setBackendReads(_ on: Bool) {
-        guard backendReadsPaused == on, case .connected(let channel) = backend else { return }
+        guard backendReadsPaused == on, case .connected(let connection) = backend else { return }
         backendReadsPaused = !on
-        channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        connection.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
     }
 
     static func connectError(_ error: any Error, endpoint: String) -> GatewayError {
