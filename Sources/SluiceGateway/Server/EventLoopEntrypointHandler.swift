@@ -174,8 +174,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .POST,
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let post = route.deployment.httpPost,
-            // Flows with steps the engine runs take the async path.
-            route.deployment.flows == nil,
+            // Flows with steps the engine runs, and CORS, take the async path.
+            route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }
@@ -234,8 +234,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let sse = route.deployment.sse,
             let endpoint = route.deployment.inMemoryEndpoint,
-            // Flows with steps the engine runs take the async path.
-            route.deployment.flows == nil,
+            // Flows with steps the engine runs, and CORS, take the async path.
+            route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }
