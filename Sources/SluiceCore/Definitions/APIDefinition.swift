@@ -59,6 +59,8 @@ extension APIDefinition {
     public struct HTTPListener: Sendable {
         public var paths: [ListenerPath]
         public var entrypoints: [Entrypoint]
+        /// `cors`, when enabled.
+        public var cors: CORSConfiguration?
         /// Index of this listener in `listeners`, for diagnostics.
         public var index: Int
     }
@@ -202,6 +204,14 @@ extension APIDefinition {
         public var enabled: Bool
         public var configuration: JSONObject
         public var path: JSONPath
+    }
+
+    /// The CORS settings the API's requests are answered with: the first HTTP listener's, as in Gravitee.
+    public var cors: CORSConfiguration? {
+        for listener in listeners {
+            if case .http(let http) = listener { return http.cors }
+        }
+        return nil
     }
 
     /// Every listener path of the HTTP listeners.

@@ -40,6 +40,12 @@ public struct APIDefinitionReader: Sendable {
         }
 
         let listeners = readListeners(root, &diagnostics)
+        for listener in listeners {
+            guard type == .message, case .http(let http) = listener, http.cors?.runPolicies == true else { continue }
+            diagnostics.warning(
+                JSONPath("listeners").index(http.index).key("cors").key("runPolicies"),
+                "preflight requests of message APIs are answered without running flows")
+        }
         let endpointGroups = readEndpointGroups(root, &diagnostics)
         let flows = readFlows(root.array("flows", &diagnostics), &diagnostics)
         let flowExecution = readFlowExecution(root.object("flowExecution", &diagnostics), &diagnostics)
@@ -106,7 +112,8 @@ public struct APIDefinitionReader: Sendable {
                     }
                     paths.append(listenerPath)
                 }
-                result.append(.http(.init(paths: paths, entrypoints: entrypoints, index: index)))
+                let cors = CORSConfiguration.parse(listener.object("cors", &diagnostics), diagnostics: &diagnostics)
+                result.append(.http(.init(paths: paths, entrypoints: entrypoints, cors: cors, index: index)))
             case "subscription":
                 result.append(.subscription(.init(entrypoints: entrypoints, index: index)))
             default:

@@ -54,10 +54,10 @@ public struct FlowEngine: Sendable {
         var planFlows: [String: [Flow]] = [:]
         var phases = Set<FlowPhase>()
         for plan in definition.plans {
-            planFlows[plan.id] = Self.compile(plan.flows, &phases, &diagnostics)
+            planFlows[plan.id] = Self.compile(plan.flows, in: definition.type, &phases, &diagnostics)
         }
         self.planFlows = planFlows
-        self.apiFlows = Self.compile(definition.flows, &phases, &diagnostics)
+        self.apiFlows = Self.compile(definition.flows, in: definition.type, &phases, &diagnostics)
         self.mode = definition.flowExecution.mode
         self.matchRequired = definition.flowExecution.matchRequired
         var properties: [String: ExpressionValue] = [:]
@@ -80,7 +80,8 @@ public struct FlowEngine: Sendable {
     }
 
     private static func compile(
-        _ flows: [APIDefinition.Flow], _ phases: inout Set<FlowPhase>, _ diagnostics: inout DiagnosticCollector
+        _ flows: [APIDefinition.Flow], in apiType: APIDefinition.APIType, _ phases: inout Set<FlowPhase>,
+        _ diagnostics: inout DiagnosticCollector
     ) -> [Flow] {
         var compiled: [Flow] = []
         for flow in flows where flow.enabled {
@@ -109,6 +110,13 @@ public struct FlowEngine: Sendable {
                     diagnostics.error(
                         step.path.key("policy"), "the '\(step.phase.rawValue)' phase is not run by this gateway",
                         code: "UNSUPPORTED_PHASE")
+                    continue
+                }
+                guard spec.apiTypes.contains(apiType) else {
+                    diagnostics.error(
+                        step.path.key("policy"),
+                        "'\(step.policy)' runs in \(spec.apiTypes.map(\.rawValue).sorted().joined(separator: " and ")) APIs, not '\(apiType.rawValue)' APIs",
+                        code: "UNSUPPORTED_POLICY")
                     continue
                 }
                 guard spec.phases.contains(phase) else {

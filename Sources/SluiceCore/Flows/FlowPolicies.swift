@@ -3,6 +3,8 @@
 public enum FlowPolicies {
     public struct Spec: Sendable {
         public var phases: Set<FlowPhase>
+        /// The kinds of API the policy runs in (Gravitee offers `mock` to proxy APIs only).
+        public var apiTypes: Set<APIDefinition.APIType> = [.message, .proxy]
         /// Reads a step's configuration for `phase`; nil (with diagnostics) when it cannot run as written.
         public var parse: @Sendable (ConfigurationReader, FlowPhase, inout DiagnosticCollector) -> (any FlowPolicy)?
     }
@@ -23,6 +25,7 @@ public enum FlowPolicies {
         let jsonValidation = Spec(phases: messagePhases, parse: JSONValidationPolicy.parse)
         let cloudEvents = Spec(phases: messagePhases, parse: CloudEventsPolicy.parse)
         let latency = Spec(phases: allPhases, parse: LatencyPolicy.parse)
+        let mock = Spec(phases: [.request], apiTypes: [.proxy], parse: MockPolicy.parse)
         for (ids, spec) in [
             (["message-filtering"], messageFiltering),
             (["transform-headers"], transformHeaders),
@@ -33,6 +36,7 @@ public enum FlowPolicies {
             (["json-validation"], jsonValidation),
             (["cloud-events"], cloudEvents),
             (["latency"], latency),
+            (["mock", "policy-mock"], mock),
         ] {
             for id in ids { specs[id] = spec }
         }

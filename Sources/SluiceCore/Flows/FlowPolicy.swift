@@ -25,6 +25,10 @@ public struct FlowExchange: Sendable {
     public var phase: FlowPhase
     public var headers: MessageHeaders
     public var attributes: [String: ExpressionValue]
+    /// What answers the request in place of the endpoint, when a request step chose one (`mock`). Like Gravitee's
+    /// invoker, it is only chosen here: the request phase goes on, and it answers once the phase is over (the last
+    /// chosen wins).
+    public var responder: (any FlowResponder)?
 
     public init(
         phase: FlowPhase, headers: MessageHeaders = MessageHeaders(), attributes: [String: ExpressionValue] = [:]
@@ -32,5 +36,24 @@ public struct FlowExchange: Sendable {
         self.phase = phase
         self.headers = headers
         self.attributes = attributes
+    }
+}
+
+/// Answers a request in place of its endpoint (the `mock` policy), from the request as the request phase left it.
+public protocol FlowResponder: Sendable {
+    /// The answer, or the error that answers instead. `scope` is the request's at the end of the request phase.
+    func respond(in scope: ExpressionScope) -> Result<FlowResponse, GatewayError>
+}
+
+/// An answer a flow step gives in place of the endpoint: a status, headers and a whole body.
+public struct FlowResponse: Sendable {
+    public var status: Int
+    public var headers: MessageHeaders
+    public var body: String
+
+    public init(status: Int, headers: MessageHeaders = MessageHeaders(), body: String = "") {
+        self.status = status
+        self.headers = headers
+        self.body = body
     }
 }

@@ -6,9 +6,30 @@ import Synchronization
 /// entrypoint serves, ``runResponse(headers:status:)`` before the answer's head is written, ``process(_:in:)`` for
 /// each message); steps run in order, and a `latency` step waits without blocking a thread.
 ///
+/// The request phase ends in one of three ways (``RequestOutcome``): the request goes on to its endpoint, a step
+/// answered in the endpoint's place (`mock`: the gateway writes that answer after running the response phase on
+/// it, and the endpoint is never called), or a step failed.
+///
 /// Messages of one request are processed one at a time by its connection's task; the state is behind a lock so the
 /// run can be shared with the tasks of a WebSocket (publisher and subscriber sides).
 public final class FlowRun: Sendable {
+    /// How the request phase ended.
+    public enum RequestOutcome: Sendable {
+        /// The request goes on to its endpoint.
+        case proceed
+        /// A step answered in the endpoint's place (`mock`): the endpoint is not called; the response phase runs
+        /// on this answer before it is written.
+        case answer(FlowResponse)
+        /// A step failed: this error answers the request (no response phase, as in Gravitee).
+        case fail(GatewayError)
+
+        /// The error that answers the request, if the phase failed.
+        public var error: GatewayError? {
+            if case .fail(let error) = self { return error }
+            return nil
+        }
+    }
+
     /// What became of a message.
     public enum MessageOutcome: Sendable {
         case deliver(Message)
@@ -99,23 +120,30 @@ public final class FlowRun: Sendable {
 
     // MARK: - Phases
 
-    /// Runs the request phase: nil when the request goes on, else the error that answers it.
-    public func runRequest() async -> GatewayError? {
-        if matchRequired, candidates.isEmpty { return FlowEngine.noFlowMatched }
-        return await runExchange(.request, status: 0, headers: nil).error
+    /// Runs the request phase; then, if a step chose to answer in the endpoint's place, that answer, made from the
+    /// request as the phase left it.
+    public func runRequest() async -> RequestOutcome {
+        if matchRequired, candidates.isEmpty { return .fail(FlowEngine.noFlowMatched) }
+        let (error, exchange) = await runExchange(.request, status: 0, headers: nil)
+        if let error { return .fail(error) }
+        guard let responder = exchange.responder else { return .proceed }
+        switch responder.respond(in: scope(exchange: exchange)) {
+        case .success(let answer): return .answer(answer)
+        case .failure(let error): return .fail(error)
+        }
     }
 
     /// Runs the response phase on the answer's headers (and the request's context): nil, or the error that
     /// answers instead.
     public func runResponse(headers: inout MessageHeaders, status: Int = 200) async -> GatewayError? {
-        let (error, result) = await runExchange(.response, status: status, headers: headers)
-        if let result { headers = result }
+        let (error, exchange) = await runExchange(.response, status: status, headers: headers)
+        headers = exchange.headers
         return error
     }
 
     private func runExchange(
         _ phase: FlowPhase, status: Int, headers: MessageHeaders?
-    ) async -> (error: GatewayError?, headers: MessageHeaders?) {
+    ) async -> (error: GatewayError?, exchange: FlowExchange) {
         var exchange = state.withLock { state in
             FlowExchange(phase: phase, headers: headers ?? state.headers, attributes: state.attributes)
         }
@@ -144,12 +172,12 @@ public final class FlowRun: Sendable {
                 switch step.policy.apply(to: &exchange, scope: scope) {
                 case .proceed, .drop: continue
                 case .delay(let duration): try? await Task.sleep(for: duration)
-                case .fail(let error): return (error, exchange.headers)
+                case .fail(let error): return (error, exchange)
                 }
             }
         }
-        if deciding, matchRequired, picked.isEmpty { return (FlowEngine.noFlowMatched, exchange.headers) }
-        return (nil, exchange.headers)
+        if deciding, matchRequired, picked.isEmpty { return (FlowEngine.noFlowMatched, exchange) }
+        return (nil, exchange)
     }
 
     /// Runs the steps of a message phase on one message.

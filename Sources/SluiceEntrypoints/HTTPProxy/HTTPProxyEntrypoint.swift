@@ -43,6 +43,8 @@ public struct HTTPProxyEntrypoint: Sendable {
         public var removeAuthorization: Bool
         /// Headers every response carries (rate limits).
         public var responseHeaders: HTTPFields
+        /// The API's CORS settings and the request's origin: applied to every answer, after the response phase.
+        public var cors = ResponseCORS()
         /// The request's run through its API's flows, its request phase passed: the backend gets the headers as
         /// the phase left them, and the backend's response goes through the response phase. Nil: no flows.
         public var flow: FlowRun?
@@ -114,7 +116,7 @@ public struct HTTPProxyEntrypoint: Sendable {
             // A request that may be sent again is read whole first (bounded), as Gravitee's failover does.
             guard let collected = try await collectBody(request.body, limit: limits.maxRequestBodyBytes) else {
                 try await GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes).write(
-                    to: writer, closeConnection: true, headers: exchange.responseHeaders)
+                    to: writer, closeConnection: true, headers: exchange.cors.applied(to: exchange.responseHeaders))
                 return
             }
             body = .buffered(collected)
@@ -158,15 +160,12 @@ public struct HTTPProxyEntrypoint: Sendable {
                 var headers = MessageHeaders()
                 for field in head.headerFields { headers.add(name: field.name.rawName, value: field.value) }
                 if let error = await flow.runResponse(headers: &headers, status: Int(status.code)) {
-                    try await error.write(to: writer, headers: exchange.responseHeaders)
+                    try await error.write(to: writer, headers: exchange.cors.applied(to: exchange.responseHeaders))
                     return
                 }
-                var fields = HTTPFields()
-                for (name, value) in headers {
-                    if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
-                }
-                head.headerFields = fields
+                head.headerFields = HTTPFields(headers)
             }
+            head.headerFields = exchange.cors.applied(to: head.headerFields)
             var bodyWriter = try await writer.writeHead(head)
             while true {
                 switch await pipe.next() {
@@ -187,7 +186,7 @@ public struct HTTPProxyEntrypoint: Sendable {
         case .failed(let error):
             let failure =
                 error as? GatewayError ?? .backendConnection("The backend could not be reached: \(error)")
-            try await failure.write(to: writer, headers: exchange.responseHeaders)
+            try await failure.write(to: writer, headers: exchange.cors.applied(to: exchange.responseHeaders))
         case .departed, .chunk, .end:
             // The client left before the backend answered; there is no one to write to.
             return

@@ -31,6 +31,8 @@ public final class Deployment: Sendable {
     let webSocket: BoundEntrypoint<WebSocketEntrypoint>?
     /// The `http-proxy` entrypoint of a proxy API, with its endpoint group.
     let httpProxy: HTTPProxyEntrypoint?
+    /// The HTTP listener's CORS settings, when enabled.
+    let cors: CORSConfiguration?
     public let streams: LiveStreams
 
     public var id: String { definition.id }
@@ -53,6 +55,7 @@ public final class Deployment: Sendable {
         self.callbackPublisher = endpoint as? any CallbackPublishing
         self.inMemoryEndpoint = endpoint as? InMemoryEndpoint
         self.streams = streams
+        self.cors = definition.cors
         self.security = SecurityChain(plans: definition.plans)
         self.bearer = bearer
         var diagnostics = DiagnosticCollector()

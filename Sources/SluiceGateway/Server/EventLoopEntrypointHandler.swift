@@ -201,8 +201,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .POST,
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let post = route.deployment.httpPost,
-            // Flows with steps the engine runs take the async path.
-            route.deployment.flows == nil,
+            // Flows with steps the engine runs, and CORS, take the async path.
+            route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }
@@ -237,7 +237,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// Starts forwarding a request of a proxy API whose endpoints keep connections per event loop, when nothing
-    /// about it needs the async path: no flow steps, a plan decided at once, no rate limits, no
+    /// about it needs the async path: no flow steps, no CORS, a plan decided at once, no rate limits, no
     /// `Expect: 100-continue`, no failover. Nil passes the request on.
     private func takeProxy(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopProxyExchange? {
         let target = head.uri
@@ -245,7 +245,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let path = target[..<(queryStart ?? target.endIndex)]
         guard let route = registry.table.match(host: head.headers.first(name: "host"), path: String(path)),
             let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
-            route.deployment.flows == nil, !head.headers.contains(name: "expect"),
+            route.deployment.flows == nil, route.deployment.cors == nil, !head.headers.contains(name: "expect"),
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 .init(head: head, names: route.deployment.apiKeyFields), access: registry.access),
             route.deployment.rateLimitGate(
@@ -339,8 +339,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let sse = route.deployment.sse,
             let endpoint = route.deployment.inMemoryEndpoint,
-            // Flows with steps the engine runs take the async path.
-            route.deployment.flows == nil,
+            // Flows with steps the engine runs, and CORS, take the async path.
+            route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
         else { return nil }

@@ -21,6 +21,16 @@ struct GatewayResponder: Sendable {
             return
         }
         let deployment = route.deployment
+        // CORS comes before plans, as in Gravitee: a preflight is answered here, and every other answer, errors
+        // included, gets its CORS headers.
+        let cors = ResponseCORS(configuration: deployment.cors, origin: request.headers[.origin])
+        if let configuration = cors.configuration,
+            CORSConfiguration.isPreflight(method: request.method.rawValue, headers: MessageHeaders(request.headers))
+        {
+            try await preflight(
+                request, writer, channel: channel, configuration: configuration, cors: cors, route: route)
+            return
+        }
         let plan: SecurityChain.ResolvedPlan
         let credentials = SecurityChain.Credentials(
             fields: request.headers, uri: request.uri, method: request.method.rawValue,
@@ -28,13 +38,14 @@ struct GatewayResponder: Sendable {
         switch await deployment.resolvePlan(credentials, access: registry.access) {
         case .success(let resolved): plan = resolved
         case .failure(let error):
-            try await error.write(to: writer)
+            try await error.write(to: writer, headers: cors.applied(to: [:]))
             return
         }
         let method = request.method
         if let proxy = deployment.httpProxy {
             try await self.proxy(
-                request, writer, channel: channel, proxy: proxy, deployment: deployment, route: route, plan: plan)
+                request, writer, channel: channel, proxy: proxy, deployment: deployment, route: route, plan: plan,
+                cors: cors)
             return
         }
         let entrypoint: String
@@ -45,7 +56,8 @@ struct GatewayResponder: Sendable {
         } else if method == .get, deployment.httpGet != nil {
             entrypoint = HTTPGetEntrypoint.type
         } else {
-            try await GatewayError.noEntrypoint(method: request.method.rawValue).write(to: writer)
+            try await GatewayError.noEntrypoint(method: request.method.rawValue).write(
+                to: writer, headers: cors.applied(to: [:]))
             return
         }
         // The request phase's rate limits, and for a POST (one message) the publish phase's.
@@ -57,7 +69,7 @@ struct GatewayResponder: Sendable {
         {
             let outcome = await gate.check(registry.rateLimitStore)
             if let refusal = outcome.refusal {
-                try await refusal.write(to: writer, headers: outcome.fields)
+                try await refusal.write(to: writer, headers: cors.applied(to: outcome.fields))
                 return
             }
             responseHeaders = outcome.fields
@@ -70,17 +82,19 @@ struct GatewayResponder: Sendable {
             contextPath: route.path, headers: request.headers, remoteAddress: channel.remoteAddress?.ipAddress,
             localAddress: channel.localAddress?.ipAddress, host: request.head.authority)
         if let flow {
-            if let error = await flow.runRequest() {
-                try await error.write(to: writer, headers: responseHeaders)
+            // A message API has no step that answers in the endpoint's place (`mock` is refused at deploy).
+            if let error = await flow.runRequest().error {
+                try await error.write(to: writer, headers: cors.applied(to: responseHeaders))
                 return
             }
             var headers = MessageHeaders(responseHeaders)
             if let error = await flow.runResponse(headers: &headers) {
-                try await error.write(to: writer, headers: responseHeaders)
+                try await error.write(to: writer, headers: cors.applied(to: responseHeaders))
                 return
             }
             responseHeaders = headers.httpFields
         }
+        responseHeaders = cors.applied(to: responseHeaders)
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
             invocation.flow = flow
@@ -111,10 +125,11 @@ struct GatewayResponder: Sendable {
         }
     }
 
-    /// Forwards a request of a proxy API to its backend, after the request phase's rate limits.
+    /// Forwards a request of a proxy API to its backend, after the request phase's rate limits and flows; or
+    /// answers it in the backend's place when a request step chose to (`mock`).
     private func proxy(
         _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel, proxy: HTTPProxyEntrypoint,
-        deployment: Deployment, route: RoutingTable.Route, plan: SecurityChain.ResolvedPlan
+        deployment: Deployment, route: RoutingTable.Route, plan: SecurityChain.ResolvedPlan, cors: ResponseCORS
     ) async throws {
         let clientAddress = channel.remoteAddress?.ipAddress
         var responseHeaders: HTTPFields = [:]
@@ -124,7 +139,7 @@ struct GatewayResponder: Sendable {
         {
             let outcome = await gate.check(registry.rateLimitStore)
             if let refusal = outcome.refusal {
-                try await refusal.write(to: writer, headers: outcome.fields)
+                try await refusal.write(to: writer, headers: cors.applied(to: outcome.fields))
                 return
             }
             responseHeaders = outcome.fields
@@ -134,8 +149,13 @@ struct GatewayResponder: Sendable {
             plan: plan, access: registry.access.current, entrypoint: HTTPProxyEntrypoint.type,
             method: request.method.rawValue, uri: request.uri, contextPath: route.path, headers: request.headers,
             remoteAddress: clientAddress, localAddress: channel.localAddress?.ipAddress, host: request.head.authority)
-        if let flow, let error = await flow.runRequest() {
-            try await error.write(to: writer, headers: responseHeaders)
+        switch await flow?.runRequest() ?? .proceed {
+        case .proceed: break
+        case .answer(let answer):
+            try await answer.write(to: writer, flow: flow, headers: responseHeaders, cors: cors)
+            return
+        case .fail(let error):
+            try await error.write(to: writer, headers: cors.applied(to: responseHeaders))
             return
         }
         let departure = try? await channel.pipeline.handler(type: ClientDepartureHandler.self).get()
@@ -153,7 +173,47 @@ struct GatewayResponder: Sendable {
                 return departure.register(action)
             })
         exchange.flow = flow
+        exchange.cors = cors
         try await proxy.handle(request, writer: writer, exchange: exchange)
+    }
+
+    /// Answers a CORS preflight in the API's place, before plans are checked, as Gravitee does: 200 with the
+    /// allowed methods and headers, or 400 `CORS_PREFLIGHT_FAILED`. With `runPolicies` (proxy APIs), the API's
+    /// flows run on it first (not its plans' flows: no plan is resolved), and the backend is not called.
+    private func preflight(
+        _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel,
+        configuration: CORSConfiguration, cors: ResponseCORS, route: RoutingTable.Route
+    ) async throws {
+        let headers: MessageHeaders
+        switch configuration.preflight(MessageHeaders(request.headers)) {
+        case .success(let allowed): headers = allowed
+        case .failure(let refusal):
+            try await refusal.write(to: writer, headers: cors.applied(to: [:]))
+            return
+        }
+        var answer = FlowResponse(status: 200, headers: headers)
+        let deployment = route.deployment
+        var flow: FlowRun?
+        if configuration.runPolicies, deployment.httpProxy != nil {
+            flow = deployment.startFlows(
+                plan: SecurityChain.ResolvedPlan(id: "", securityType: "key-less"), access: registry.access.current,
+                entrypoint: HTTPProxyEntrypoint.type, method: request.method.rawValue, uri: request.uri,
+                contextPath: route.path, headers: request.headers, remoteAddress: channel.remoteAddress?.ipAddress,
+                localAddress: channel.localAddress?.ipAddress, host: request.head.authority)
+            switch await flow?.runRequest() ?? .proceed {
+            case .proceed: break
+            case .answer(let mock):
+                // A `mock` step chose its answer after the gateway chose the preflight's: it wins, with the
+                // preflight's headers kept.
+                answer.status = mock.status
+                answer.body = mock.body
+                for (name, value) in mock.headers { answer.headers.set(name: name, value: value) }
+            case .fail(let error):
+                try await error.write(to: writer, headers: cors.applied(to: [:]))
+                return
+            }
+        }
+        try await answer.write(to: writer, flow: flow, headers: [:], cors: cors)
     }
 
     /// Decides a WebSocket upgrade. Requests that cannot be served are still upgraded and then closed at once
@@ -247,7 +307,7 @@ struct GatewayResponder: Sendable {
                 plan: plan, access: access.current, entrypoint: WebSocketEntrypoint.type, method: "GET", uri: uri,
                 contextPath: contextPath, headers: head.headerFields, remoteAddress: clientAddress,
                 localAddress: localAddress, host: head.authority)
-            if let flow, let error = await flow.runRequest() {
+            if let flow, let error = await flow.runRequest().error {
                 return try await close(error)
             }
             var invocation = bound.invocation
@@ -255,12 +315,6 @@ struct GatewayResponder: Sendable {
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }
-            }
-            if let flow, let error = await flow.runRequest() {
-                registration.cancel()
-                try await outbound.close(
-                    .policyViolation, reason: WebSocketEntrypoint.closeReason("\(error.key): \(error.message)"))
-                return
             }
             ended.onFire { reason in
                 // The registry calls enders synchronously; closing is async, so it runs on its own task.

@@ -59,7 +59,7 @@ struct ELFixtureTests {
         #expect(errors.first?.message.contains("#dictionaries") == true)
         // What does compile runs as the fixture expects (the refused headers are left out of the step).
         let run = engine.start(Self.request())
-        #expect(await run.runRequest() == nil)
+        #expect(await run.runRequest().error == nil)
         #expect(run.attributes["test"] == .string("this is an attribute"))
         #expect(run.requestHeaders["X-Api-Property"] == ["this is an API property"])
         #expect(run.requestHeaders["X-Context-Attributes"] == ["this is an attribute"])

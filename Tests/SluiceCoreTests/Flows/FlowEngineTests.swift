@@ -148,14 +148,14 @@ struct FlowEngineTests {
             extra: #", "flowExecution": { "mode": "DEFAULT", "matchRequired": true }"#)
         let (engine, _) = Self.engine(definition)
         #expect(!engine.isEmpty)
-        let error = await engine.start(Self.request("/other")).runRequest()
+        let error = await engine.start(Self.request("/other")).runRequest().error
         #expect(error?.status == 404)
         #expect(error?.key == "FLOW_EXECUTION_FLOW_MATCHED_FAILURE")
-        #expect(await engine.start(Self.request("/products")).runRequest() == nil)
+        #expect(await engine.start(Self.request("/products")).runRequest().error == nil)
         let withPlanFlow = try Self.definition(
             flows: "[\(Self.flow("products", selectors: Self.channel("/products")))]",
             planFlows: "[\(Self.flow("plan"))]", extra: #", "flowExecution": { "matchRequired": true }"#)
-        #expect(await Self.engine(withPlanFlow).0.start(Self.request("/other")).runRequest() == nil)
+        #expect(await Self.engine(withPlanFlow).0.start(Self.request("/other")).runRequest().error == nil)
     }
 
     @Test("deploy diagnostics: syntax errors with path and column, unknown variables, wrong phases, bad configuration")
@@ -224,7 +224,7 @@ struct FlowEngineTests {
         let (engine, diagnostics) = Self.engine(definition)
         #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
         let run = engine.start(Self.request("/", headers: [("X-Tenant", "acme")]))
-        #expect(await run.runRequest() == nil)
+        #expect(await run.runRequest().error == nil)
         #expect(run.requestHeaders["X-Seen"] == ["acme"])
         #expect(run.requestHeaders["X-Tenant"].isEmpty)
         #expect(run.attributes["tenant"] == .string("acme"))

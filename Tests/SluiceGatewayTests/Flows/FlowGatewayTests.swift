@@ -117,6 +117,28 @@ struct FlowGatewayTests {
         }
     }
 
+    @Test("WebSocket: the request phase runs once per connection, before the first message")
+    func webSocketRequestPhaseOnce() async throws {
+        let flows = """
+            [{ "name": "count", "enabled": true,
+               "request": [{ "policy": "assign-attributes", "configuration": { "scope": "REQUEST", "attributes": [
+                 { "name": "runs", "value": "{#context.attributes['runs'] == null ? 'once' : 'more than once'}" }] } }],
+               "publish": [{ "policy": "assign-content", "configuration": { "body": "{#context.attributes['runs']}" } }] }]
+            """
+        try await withGateway(["a.json": Self.api("counted", flows: flows)]) { gateway in
+            try await within(.seconds(20)) {
+                try await TestWebSocket.session(port: gateway.port, path: "/counted") { socket in
+                    try await socket.send(.text("hello"))
+                    try await socket.close()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let polled = try await httpCall(
+                .GET, gateway.baseURL + "/counted", headers: [("Accept", "application/json")])
+            #expect(polled.json?["items"]?.arrayValue?.map { $0["content"]?.stringValue } == ["once"], "\(polled.body)")
+        }
+    }
+
     @Test("WebSocket: publish-phase filter drops messages; subscribe-phase assign-content rewrites each frame")
     func webSocket() async throws {
         let publishFlows = """

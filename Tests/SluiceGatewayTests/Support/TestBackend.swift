@@ -191,6 +191,15 @@ private final class BackendHandler: ChannelInboundHandler {
             streamPart(0, of: parts, interval: interval, context: context)
             return
         }
+        if path == "/cors" {
+            // A backend with CORS headers of its own, which the gateway's CORS settings replace.
+            var headers = HTTPHeaders()
+            headers.add(name: "Access-Control-Allow-Origin", value: "*")
+            headers.add(name: "Access-Control-Expose-Headers", value: "X-Internal")
+            headers.add(name: "Vary", value: "Accept-Encoding")
+            writeSimple(status: .ok, body: "cors", extra: headers, context: context)
+            return
+        }
         if path == "/upload" {
             writeSimple(status: .ok, body: "{\"received\":\(received)}", context: context)
             return
