@@ -34,7 +34,9 @@ struct Options {
             case "--size": size = Int(value()) ?? size
             case "--cases": cases = value().split(separator: ",").map(String.init)
             case "-h", "--help":
-                print("usage: sluice-flow-bench [--seconds S] [--rounds N] [--size BYTES] [--cases jsonpath,trivial,parse,foundation]")
+                print(
+                    "usage: sluice-flow-bench [--seconds S] [--rounds N] [--size BYTES] [--cases jsonpath,trivial,parse,foundation]"
+                )
                 exit(0)
             default: fail("unknown argument \(arguments[index])")
             }
@@ -120,7 +122,9 @@ let messages = makeMessages(size: options.size)
 let jsonpathRun = await flowRun(filter: "{#jsonPath(#message.content, '$.type') == 'created'}")
 let trivialRun = await flowRun(filter: "{#message != null}")
 let sizes = messages.map(\.content.readableBytes)
-print("messages=\(messages.count) bytes_min=\(sizes.min()!) bytes_max=\(sizes.max()!) seconds=\(options.seconds) rounds=\(options.rounds)")
+print(
+    "messages=\(messages.count) bytes_min=\(sizes.min()!) bytes_max=\(sizes.max()!) seconds=\(options.seconds) rounds=\(options.rounds)"
+)
 
 func body(for name: String) -> (Message) async -> Bool {
     switch name {
@@ -143,7 +147,10 @@ func body(for name: String) -> (Message) async -> Bool {
 }
 
 var rates: [String: [Double]] = [:]
-for name in options.cases { _ = await measure(seconds: min(0.5, options.seconds), messages, body(for: name)) }  // warm-up
+for name in options.cases {  // warm-up
+    let (operations, _, _) = await measure(seconds: min(0.5, options.seconds), messages, body(for: name))
+    print("warmup case=\(name) operations=\(operations)")
+}
 for round in 1...options.rounds {
     for name in options.cases {
         let (operations, elapsed, kept) = await measure(seconds: options.seconds, messages, body(for: name))
