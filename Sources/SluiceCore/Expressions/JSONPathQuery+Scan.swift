@@ -44,8 +44,8 @@ extension JSONPathQuery {
 struct JSONPathScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     let steps: [JSONPathQuery.Step]
-    /// The steps' names as UTF-8, for comparing keys without decoding them.
-    let names: [[UInt8]?]
+    /// The steps' names, and as UTF-8 when they are ASCII (then an ASCII key is compared without decoding it).
+    let names: [(text: String, ascii: [UInt8]?)?]
     var index = 0
     var depth = 0
     /// Where the value the path leads to is, if the scan has met it.
@@ -55,8 +55,8 @@ struct JSONPathScanner {
         self.bytes = bytes
         self.steps = steps
         self.names = steps.map { step in
-            if case .child(let name) = step { return Array(name.utf8) }
-            return nil
+            guard case .child(let name) = step else { return nil }
+            return (name, name.utf8.allSatisfy { $0 < 0x80 } ? Array(name.utf8) : nil)
         }
     }
 
@@ -150,16 +150,31 @@ struct JSONPathScanner {
         }
     }
 
-    /// Whether the key's text (between its quotes) is `name`.
-    func key(_ range: Range<Int>, escaped: Bool, is name: [UInt8]) -> Bool {
-        guard escaped else {
-            guard range.count == name.count else { return false }
-            for offset in 0..<name.count where bytes[range.lowerBound + offset] != name[offset] { return false }
-            return true
+    /// Whether the key's text (between its quotes) is `name`, as the parsed document's keys compare: as Swift
+    /// strings, so canonically equivalent texts are one key (`\u212A`, the Kelvin sign, is `K`). ASCII against ASCII
+    /// is compared byte by byte.
+    func key(_ range: Range<Int>, escaped: Bool, is name: (text: String, ascii: [UInt8]?)) -> Bool {
+        if !escaped, let ascii = name.ascii {
+            var plain = true
+            for index in range where bytes[index] >= 0x80 {
+                plain = false
+                break
+            }
+            if plain {
+                guard range.count == ascii.count else { return false }
+                for offset in 0..<ascii.count where bytes[range.lowerBound + offset] != ascii[offset] { return false }
+                return true
+            }
         }
-        var parser = JSONTextParser(bytes: Array(bytes[(range.lowerBound - 1)...range.upperBound]))
-        guard let key = try? parser.parseString() else { return false }
-        return Array(key.utf8) == name
+        let key: String
+        if escaped {
+            var parser = JSONTextParser(bytes: Array(bytes[(range.lowerBound - 1)...range.upperBound]))
+            guard let decoded = try? parser.parseString() else { return false }
+            key = decoded
+        } else {
+            key = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        }
+        return key == name.text
     }
 
     mutating func array(at level: Int?) -> Bool {
