@@ -154,6 +154,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Benchmarks only (bench/flows/run.sh): message-filtering evaluations per second through FlowRun.process.
+        // A target here, not a package under bench/, so that it reuses the build of SluiceCore and adds no dependency.
+        .executableTarget(
+            name: "sluice-flow-bench",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/flows/Sources/sluice-flow-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KafkaWireTests",
             dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],

@@ -5,7 +5,7 @@
 #        scripts/format.sh --fix    rewrite the files in place
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find Package.swift Sources Tests bench/loadtool/Package.swift bench/loadtool/Sources bench/mqtt/Package.swift bench/mqtt/Sources \
+mapfile -t files < <(find Package.swift Sources Tests bench/loadtool/Package.swift bench/loadtool/Sources bench/mqtt/Package.swift bench/mqtt/Sources bench/flows/Sources \
   -name '*.swift' -not -path '*/Generated/*' | sort)
 if [ "${1:-}" = "--fix" ]; then
   exec swift format format --in-place "${files[@]}"

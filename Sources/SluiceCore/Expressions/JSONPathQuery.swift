@@ -1,11 +1,12 @@
 import Foundation
+import Synchronization
 
 /// `#jsonPath(value, path)`: the part of JSONPath that definitions use — `$`, `.name`, `['name']`, `[n]` (negative
 /// from the end), `[*]` and `.*`, and `..name` (at any depth). A definite path gives its value (null when absent);
 /// a path with a wildcard or `..` gives the list of what it found. The value is JSON text (a message's content) or
 /// an already structured value.
 enum JSONPathQuery {
-    enum Step: Equatable {
+    enum Step: Equatable, Sendable {
         case child(String)
         case index(Int)
         case wildcard
@@ -15,7 +16,16 @@ enum JSONPathQuery {
     static func evaluate(
         _ path: String, on value: ExpressionValue, limit: Int
     ) throws(ExpressionError) -> ExpressionValue {
-        let steps = try parse(path)
+        let steps = try PathCache.shared.steps(path)
+        // A message filter's path on a message's content: a scan of the text, no document built (see scan(_:in:)).
+        if case .string(let text) = value, let found = try scan(steps, in: text) { return found }
+        return try evaluate(steps, on: value, limit: limit)
+    }
+
+    /// The path's value on the document `value` holds, built in full.
+    static func evaluate(
+        _ steps: [Step], on value: ExpressionValue, limit: Int
+    ) throws(ExpressionError) -> ExpressionValue {
         let document: JSONValue
         switch value {
         case .string(let text):
@@ -56,6 +66,25 @@ enum JSONPathQuery {
         }
         if definite { return current.first.map(expressionValue) ?? .null }
         return .list(current.map(expressionValue))
+    }
+
+    /// Parsed paths, kept by text (bounded): a definition's filter parses its path once, not at each message.
+    final class PathCache: Sendable {
+        static let shared = PathCache()
+        /// Paths kept. Default: 256.
+        static let capacity = 256
+
+        private let paths = Mutex<[String: [Step]]>([:])
+
+        func steps(_ path: String) throws(ExpressionError) -> [Step] {
+            if let steps = paths.withLock({ $0[path] }) { return steps }
+            let steps = try JSONPathQuery.parse(path)
+            paths.withLock { paths in
+                if paths.count >= Self.capacity { paths.removeAll() }
+                paths[path] = steps
+            }
+            return steps
+        }
     }
 
     private static func collect(_ name: String, in node: JSONValue, into found: inout [JSONValue], limit: Int) {

@@ -46,6 +46,11 @@ public final class FlowRun: Sendable {
         var conditions: [String: Bool] = [:]
         /// The flows whose conditions held, once decided (by the request phase, else at first use).
         var resolved: [FlowEngine.Flow]?
+        /// Counts the changes of `headers` and `attributes` (by the request and response phases).
+        var version = 0
+        /// What message phases evaluate in, `#message` aside: built at the first message from `headers` and
+        /// `attributes` as they were at `version`, then kept (steps of a message phase do not change them).
+        var messageScope: (version: Int, scope: ExpressionScope)?
     }
 
     let engine: FlowEngine
@@ -156,6 +161,7 @@ public final class FlowRun: Sendable {
             state.withLock { state in
                 state.attributes = exchange.attributes
                 if phase == .request { state.headers = exchange.headers }
+                state.version += 1
                 if deciding, state.resolved == nil { state.resolved = picked }
             }
         }
@@ -189,11 +195,27 @@ public final class FlowRun: Sendable {
                 message.attributes[name] = value
             }
         }
-        let exchange = state.withLock { FlowExchange(phase: phase, headers: $0.headers, attributes: $0.attributes) }
+        let (exchange, version, cached) = state.withLock { state in
+            (
+                FlowExchange(phase: phase, headers: state.headers, attributes: state.attributes), state.version,
+                state.messageScope.flatMap { $0.version == state.version ? $0.scope : nil }
+            )
+        }
+        // The request's part of the scope is the same for every message: built once (its headers, its attributes).
+        let base: ExpressionScope
+        if let cached {
+            base = cached
+        } else {
+            base = scope(exchange: exchange)
+            state.withLock { state in
+                if state.version == version { state.messageScope = (version, base) }
+            }
+        }
         for flow in flows {
             for step in flow.steps[phase] ?? [] {
                 if let condition = step.condition, !stepCondition(step, condition, exchange) { continue }
-                let scope = self.scope(exchange: exchange, message: message)
+                var scope = base
+                scope.variables["message"] = .object(MessageExpressionObject(message))
                 if let condition = step.messageCondition, !FlowEngine.holds(condition, scope, evaluator) { continue }
                 switch step.policy.apply(to: &message, exchange: exchange, scope: scope) {
                 case .proceed: continue
