@@ -280,7 +280,7 @@ struct HTTPProxyTests {
         let slow = Self.api(
             targets: [("slow", "\(good.url)/slow?ms=400", 1, false)],
             failover:
-                #"{ "enabled": true, "maxRetries": 1, "slowCallDuration": 100, "maxFailures": 2, "openStateDuration": 800, "perSubscription": false }"#
+                #"{ "enabled": true, "maxRetries": 1, "slowCallDuration": 100, "maxFailures": 2, "openStateDuration": 3000, "perSubscription": false }"#
         )
         try await withGateway(["p.json": slow]) { (gateway: TestGateway) async throws in
             for _ in 0..<2 {
@@ -293,8 +293,9 @@ struct HTTPProxyTests {
             #expect(open.status == 502)
             #expect(open.json?["message"]?.stringValue?.contains("circuit breaker open") == true, "\(open.body)")
             #expect(good.snapshot.requests == before, "an open circuit still sent to the backend")
-            // After openStateDuration one trial goes through (and fails again: open again at once).
-            try await Task.sleep(for: .milliseconds(900))
+            // After openStateDuration (3 s: room for a busy machine before the request above) one trial goes
+            // through, and fails again: open again at once.
+            try await Task.sleep(for: .milliseconds(3200))
             let trial = try await httpCall(.GET, "\(gateway.baseURL)/proxied")
             #expect(trial.json?["message"]?.stringValue?.contains("attempts") == true, "\(trial.body)")
             #expect(good.snapshot.requests > before)
@@ -311,13 +312,14 @@ struct HTTPProxyTests {
         let definition = Self.api(
             targets: [("only", backend.url, 1, false)],
             failover:
-                #"{ "enabled": true, "maxRetries": 0, "slowCallDuration": 1500, "maxFailures": 1, "openStateDuration": 500, "perSubscription": false }"#
+                #"{ "enabled": true, "maxRetries": 0, "slowCallDuration": 1500, "maxFailures": 1, "openStateDuration": 4000, "perSubscription": false }"#
         )
         try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
-            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=4000").status == 502)
+            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=6000").status == 502)
+            // Open for 4 s from that failure: room for a busy machine between the two requests.
             let open = try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo")
             #expect(open.json?["message"]?.stringValue?.contains("circuit breaker open") == true, "\(open.body)")
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(4200))
             #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200)
             #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200)
         }
