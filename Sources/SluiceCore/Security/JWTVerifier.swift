@@ -175,6 +175,9 @@ public struct VerifiedJWT: Sendable {
     public var clientID: String?
     public var user: String?
     public var scopes: [String]
+    /// What the plan that verified it tells the rest of the request (`oauth.client_id`, `user`, `jwt.claims`),
+    /// set once by the gateway when the token is cached, so that a token seen again does not build them anew.
+    public var attributes: [String: String]?
 }
 
 /// Checks a JWT against a plan's configuration: the algorithm the plan names, a signature by one of its keys, the

@@ -220,8 +220,18 @@ final class BearerPlans: Sendable {
         // Spaces and tabs around the token go (ASCII only: Foundation's trimming, through UTF-16, cost more than
         // the rest of a cached token's check).
         let trimmed = Self.trimmingBlanks(token)
-        let wellFormed = !trimmed.isEmpty && trimmed.utf8.count <= maximumTokenBytes && Self.isTokenText(trimmed)
-        var parts = wellFormed && !selectionRules.isEmpty ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
+        let sized = !trimmed.isEmpty && trimmed.utf8.count <= maximumTokenBytes
+        // The character check, made once and only when needed (a token found in the cache passed it when it was
+        // verified).
+        var checkedCharacters: Bool?
+        func wellFormed() -> Bool {
+            if let checkedCharacters { return checkedCharacters }
+            let result = sized && Self.isTokenText(trimmed)
+            checkedCharacters = result
+            return result
+        }
+        var parts =
+            !selectionRules.isEmpty && wellFormed() ? JWTParts(trimmed, maximumBytes: maximumTokenBytes) : nil
         let selected = selectedPlans(trimmed, claims: parts?.claims, selection: selection)
         func selects(_ id: String) -> Bool { selected?.contains(id) ?? true }
         guard
@@ -237,16 +247,18 @@ final class BearerPlans: Sendable {
             return .decided(.failure(.oauth2MissingAccessToken))
         }
         // A token verified before: its plan and claims are known without reading it again (the cache is keyed by
-        // the token's digest, so only the very same token hits).
-        if wellFormed {
+        // the token's digest, so only the very same token hits, and it was well formed when it was verified).
+        if sized {
             for (index, plan) in jwtPlans.enumerated() where selects(plan.id) {
                 guard let cached = plan.cache.value(for: trimmed, now: now), let clientID = cached.clientID,
-                    access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) != nil
+                    let subscription = access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now)
                 else { continue }
-                return decideJWT(index, trimmed, nil, cached: cached, api: api, access: access, now: now, &attempt)
+                return decideJWT(
+                    index, trimmed, nil, cached: cached, subscription: subscription, api: api, access: access,
+                    now: now, &attempt)
             }
         }
-        if parts == nil, wellFormed { parts = JWTParts(trimmed, maximumBytes: maximumTokenBytes) }
+        if parts == nil, wellFormed() { parts = JWTParts(trimmed, maximumBytes: maximumTokenBytes) }
         // Which plan takes the token: the first whose client id has a subscription to it.
         for (index, plan) in jwtPlans.enumerated() where selects(plan.id) {
             guard let parts, let clientID = plan.verifier.clientID(parts.claims),
@@ -254,7 +266,7 @@ final class BearerPlans: Sendable {
             else { continue }
             return decideJWT(index, trimmed, parts, api: api, access: access, now: now, &attempt)
         }
-        if wellFormed {
+        if wellFormed() {
             for (index, plan) in oauth2Plans.enumerated() where selects(plan.id) {
                 switch introspection(index, trimmed, now: now, attempt) {
                 case nil: return .needs(.introspection(index))
@@ -273,7 +285,7 @@ final class BearerPlans: Sendable {
             guard let parts else { return .decided(.failure(.jwtInvalidToken)) }
             return decideJWT(index, trimmed, parts, api: api, access: access, now: now, &attempt)
         case .oauth2(let index):
-            guard wellFormed, case .answer(let answer)? = introspection(index, trimmed, now: now, attempt) else {
+            guard wellFormed(), case .answer(let answer)? = introspection(index, trimmed, now: now, attempt) else {
                 return .decided(.failure(.oauth2InvalidAccessToken))
             }
             return decideOAuth2(index, answer, api: api, access: access, now: now)
@@ -292,12 +304,12 @@ final class BearerPlans: Sendable {
     }
 
     private func decideJWT(
-        _ index: Int, _ token: Substring, _ parts: JWTParts?, cached hit: VerifiedJWT? = nil, api: String,
-        access: AccessSnapshot, now: Date,
+        _ index: Int, _ token: Substring, _ parts: JWTParts?, cached hit: VerifiedJWT? = nil,
+        subscription known: AccessData.Subscription? = nil, api: String, access: AccessSnapshot, now: Date,
         _ attempt: inout Attempt
     ) -> Step {
         let plan = jwtPlans[index]
-        let verified: VerifiedJWT
+        var verified: VerifiedJWT
         if let cached = hit ?? plan.cache.value(for: token, now: now) {
             guard plan.verifier.stillValid(cached, now: now) else { return .decided(.failure(.jwtInvalidToken)) }
             verified = cached
@@ -326,6 +338,8 @@ final class BearerPlans: Sendable {
             let until =
                 verified.expiresAt.map { $0.addingTimeInterval(skew) }
                 ?? now.addingTimeInterval(Self.unexpiringCacheSeconds)
+            verified.attributes = Self.attributes(
+                of: verified, extractClaims: plan.verifier.configuration.extractClaims)
             plan.cache.store(verified, for: token, until: until, now: now)
         }
         let configuration = plan.verifier.configuration
@@ -338,18 +352,29 @@ final class BearerPlans: Sendable {
         guard let clientID = verified.clientID, !clientID.isEmpty else {
             return .decided(.failure(.oauth2InvalidClient))
         }
-        guard let subscription = access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now) else {
+        guard
+            let subscription = known
+                ?? access.subscription(forClientID: clientID, api: api, plan: plan.id, at: now)
+        else {
             return .decided(.failure(.oauth2AccessDenied))
         }
-        var attributes = ["oauth.client_id": clientID]
-        if let user = verified.user { attributes["user"] = user }
-        if configuration.extractClaims { attributes["jwt.claims"] = JSONValue.object(verified.claims).jsonText() }
+        let attributes =
+            verified.attributes ?? Self.attributes(of: verified, extractClaims: configuration.extractClaims)
         return .decided(
             .success(
                 SecurityChain.ResolvedPlan(
                     id: plan.id, securityType: "jwt", subscription: subscription.id,
                     application: subscription.application, attributes: attributes,
                     propagatesAuthorization: configuration.propagateAuthHeader)))
+    }
+
+    /// The request attributes a verified JWT gives (Gravitee's names).
+    static func attributes(of verified: VerifiedJWT, extractClaims: Bool) -> [String: String] {
+        var attributes: [String: String] = [:]
+        if let clientID = verified.clientID { attributes["oauth.client_id"] = clientID }
+        if let user = verified.user { attributes["user"] = user }
+        if extractClaims { attributes["jwt.claims"] = JSONValue.object(verified.claims).jsonText() }
+        return attributes
     }
 
     private func introspection(
