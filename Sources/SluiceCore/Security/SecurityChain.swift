@@ -142,9 +142,6 @@ public struct SecurityChain: Sendable {
         return try ExpressionParser().parseTemplate(trimmed.hasPrefix("#") ? "{\(trimmed)}" : trimmed)
     }
 
-    /// The plans that serve (published or deprecated, with a usable selection rule), in the order they are tried.
-    public var servingPlans: [APIDefinition.Plan] { plans }
-
     /// Whether any plan looks at credentials: when false, every request resolves the same way without reading them.
     public var readsCredentials: Bool {
         !selectionRules.isEmpty || plans.contains { $0.securityType != "key-less" }

@@ -29,11 +29,9 @@ public final class HTTPProxyConnectionPool: Sendable {
     private let idle = Mutex<[ObjectIdentifier: [HTTPProxyConnection]]>([:])
     private let isShutDown = Atomic<Bool>(false)
     private let exchanges = Atomic<Int>(0)
-    private let opened = Atomic<Int>(0)
 
-    /// Exchanges started on this pool's connections, and connections it opened, since it was made.
+    /// Exchanges started on this pool's connections since it was made.
     public var exchangeCount: Int { exchanges.load(ordering: .relaxed) }
-    public var connectionCount: Int { opened.load(ordering: .relaxed) }
 
     public init(host: String, port: Int, connectTimeout: TimeAmount, idleTimeout: TimeAmount, maxIdlePerLoop: Int) {
         self.host = host
@@ -64,7 +62,6 @@ public final class HTTPProxyConnectionPool: Sendable {
             return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
         let idleTimeout = self.idleTimeout
-        opened.add(1, ordering: .relaxed)
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

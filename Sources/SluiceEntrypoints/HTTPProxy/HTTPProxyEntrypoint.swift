@@ -249,13 +249,10 @@ public struct HTTPProxyEntrypoint: Sendable {
 
     /// The backend's headers as the client gets them.
     static func forwardedResponseHeaders(_ headers: HTTPHeaders) -> HTTPFields {
-        var named: Set<String> = []
-        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
+        let forwarded = forwardedResponseHeaders(nio: headers)
         var fields = HTTPFields()
-        fields.reserveCapacity(headers.count)
-        for (name, value) in headers {
-            let lowered = name.lowercased()
-            if hopHeaders.contains(lowered) || named.contains(lowered) { continue }
+        fields.reserveCapacity(forwarded.count)
+        for (name, value) in forwarded {
             guard let fieldName = HTTPField.Name(name) else { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }

@@ -211,18 +211,9 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         }
         // A request whose body has not all been read cannot leave the connection usable.
         let closeClient = !clientKeepAlive || !requestEnded
-        var body = context.channel.allocator.buffer(capacity: 160)
-        body.writeString(error.jsonBody)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(body.readableBytes))
-        if let challenge = error.challenge { headers.add(name: "www-authenticate", value: challenge) }
-        if closeClient { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(
-            version: version, status: HTTPResponseStatus(statusCode: error.status), headers: headers)
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
-        let written = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+        // The handler closes the connection after this write when it is to close.
+        let written = context.writeGatewayError(
+            error, version: version, closeAfter: false, headers: closeClient ? ["connection": "close"] : [:])
         end(backendReusable: false, closeClient: closeClient, lastWrite: written)
     }
 
