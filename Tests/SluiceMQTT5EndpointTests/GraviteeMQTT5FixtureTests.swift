@@ -68,9 +68,21 @@ struct GraviteeMQTT5FixtureTests {
         #expect(
             Set(served) == [
                 "http-post-entrypoint-mqtt5-endpoint.json", "http-post-entrypoint-mqtt5-endpoint-retained.json",
-                "mqtt5-endpoint-failure.json", "mqtt5-endpoint-publish.json",
+                "http-post-entrypoint-mqtt5-endpoint-attribute.json", "mqtt5-endpoint-failure.json",
+                "mqtt5-endpoint-publish.json",
                 "websocket-entrypoint-mqtt5-endpoint-publisher.json",
             ], "served: \(served)")
+    }
+
+    /// Whether a flow of the definition assigns the mqtt5 topic attribute.
+    static func assignsTopic(_ definition: JSONValue) -> Bool {
+        (definition["flows"]?.arrayValue ?? []).contains { flow in
+            (flow["request"]?.arrayValue ?? []).contains { step in
+                (step["configuration"]?["attributes"]?.arrayValue ?? []).contains {
+                    $0["name"]?.stringValue == "gravitee.attribute.mqtt5.topic"
+                }
+            }
+        }
     }
 
     /// Deploys one fixture and sends one message through each of its entrypoints; paho checks the broker side.
@@ -120,6 +132,17 @@ struct GraviteeMQTT5FixtureTests {
                 }
                 let messages = try await subscriber.messages()
                 #expect(messages.first?.payloadBytes == Array(marker.utf8), "\(name)")
+                // A flow that assigns `gravitee.attribute.mqtt5.topic` sends the message to the topic it names.
+                if Self.assignsTopic(value), entrypoint["type"]?.stringValue == "http-post" {
+                    let overridden = "sluice/override-\(UInt32.random(in: 0...UInt32.max))"
+                    let other = try await paho.subscribe(
+                        port: broker.port, topic: overridden, qos: .atLeastOnce, count: 1)
+                    let response = try await httpCall(
+                        .POST, gateway.baseURL + path, headers: [("X-New-Topic", overridden)], body: marker + " moved")
+                    #expect(response.status == 202, "\(name): \(response.body)")
+                    let moved = try await other.messages()
+                    #expect(moved.first?.payloadBytes == Array((marker + " moved").utf8), "\(name)")
+                }
                 // A live subscriber sees RETAIN cleared (without Retain As Published); the broker kept the message
                 // when the fixture asks for retained, which a later subscriber gets.
                 if retained {
