@@ -1,7 +1,12 @@
 public import Foundation
+import Synchronization
 
 /// The access data in force, indexed for the security chain: immutable, replaced whole when an access file changes.
 public final class AccessSnapshot: Sendable {
+    /// Tells snapshots apart (a new one for every change of the access files), so that what was decided with one
+    /// is not taken for what another decides.
+    public let generation: UInt64
+    private static let generations = Atomic<UInt64>(0)
     /// Keys by the first bytes of their digest; the full digests are then compared in constant time.
     let keys: [UInt64: [AccessData.APIKey]]
     let subscriptions: [String: AccessData.Subscription]
@@ -12,6 +17,7 @@ public final class AccessSnapshot: Sendable {
     public static let empty = AccessSnapshot(AccessData())
 
     public init(_ data: AccessData) {
+        self.generation = Self.generations.add(1, ordering: .relaxed).newValue
         self.keys = Dictionary(grouping: data.apiKeys, by: \.hash.bucket)
         // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
         self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -40,18 +46,35 @@ public final class AccessSnapshot: Sendable {
     public func subscription(
         forKey key: some StringProtocol, api: String, plans: Set<String>, at now: Date
     ) -> AccessData.Subscription? {
+        keyDecision(forKey: key, api: api, plans: plans, at: now).subscription
+    }
+
+    /// The subscription a presented key grants on `api` to one of `plans` at `now`, and the first time after `now`
+    /// at which the answer may change (a key expiring, a subscription of the key starting or ending; nil: never,
+    /// with this snapshot).
+    public func keyDecision(
+        forKey key: some StringProtocol, api: String, plans: Set<String>, at now: Date
+    ) -> (subscription: AccessData.Subscription?, stableUntil: Date?) {
         let hash = APIKeyHash(key: key)
         var found: AccessData.Subscription?
+        var stableUntil: Date?
+        func changes(at time: Date?) {
+            guard let time, time > now else { return }
+            stableUntil = min(stableUntil ?? time, time)
+        }
         for candidate in keys[hash.bucket] ?? [] where candidate.hash.constantTimeEquals(hash) {
+            changes(at: candidate.expireAt)
             guard candidate.isUsable(at: now) else { continue }
             for id in candidate.subscriptions {
-                guard let subscription = subscriptions[id], subscription.api == api,
-                    plans.contains(subscription.plan), subscription.isActive(at: now)
+                guard let subscription = subscriptions[id], subscription.api == api, plans.contains(subscription.plan)
                 else { continue }
+                changes(at: subscription.startingAt)
+                changes(at: subscription.endingAt)
+                guard subscription.isActive(at: now) else { continue }
                 found = found ?? subscription
             }
         }
-        return found
+        return (found, stableUntil)
     }
 
     /// What `#subscription` shows for the plan that let a request in: its subscription and that subscription's

@@ -103,6 +103,11 @@ public struct SecurityChain: Sendable {
     public let hasBearerPlans: Bool
     /// Whether a JWT plan serves.
     public let hasJWTPlans: Bool
+    /// Whether every API-key plan takes every request with a key (none has a selection rule): the plan a key
+    /// resolves to then depends on the key alone, and ``apiKeyCache`` keeps it.
+    let apiKeyPlansSelectAll: Bool
+    /// Keys that let requests in, with their plan (see ``APIKeyCache``).
+    let apiKeyCache = APIKeyCache()
 
     public init(plans: [APIDefinition.Plan]) {
         self.implicitKeyless = plans.isEmpty
@@ -133,6 +138,7 @@ public struct SecurityChain: Sendable {
             }.map(\.id))
         self.hasBearerPlans = self.plans.contains { $0.securityType == "jwt" || $0.securityType == "oauth2" }
         self.hasJWTPlans = self.plans.contains { $0.securityType == "jwt" }
+        self.apiKeyPlansSelectAll = apiKeyPlans.allSatisfy { rules[$0] == nil }
     }
 
     /// Parses a plan's selection rule: a template (`{#…}`), or, as Gravitee takes it, a bare expression that
@@ -188,19 +194,26 @@ public struct SecurityChain: Sendable {
                 // The API-key plans decide together (a key names its subscription, and so its plan): those whose
                 // rule selects the request.
                 apiKeyPlansDecided = true
+                if apiKeyPlansSelectAll, !key.isEmpty,
+                    let plan = apiKeyCache.plan(for: key, generation: access.generation, now: now)
+                {
+                    return .success(plan)
+                }
                 let eligible =
-                    apiKeyPlans.allSatisfy({ selectionRules[$0] == nil })
+                    apiKeyPlansSelectAll
                     ? apiKeyPlans : Set(plans.filter { $0.securityType == "api-key" && selects($0) }.map(\.id))
                 guard !eligible.isEmpty else { continue }
                 guard !key.isEmpty else { return .failure(.apiKeyMissing) }
-                guard let subscription = access.subscription(forKey: key, api: api, plans: eligible, at: now) else {
-                    return .failure(.apiKeyInvalid)
+                let decision = access.keyDecision(forKey: key, api: api, plans: eligible, at: now)
+                guard let subscription = decision.subscription else { return .failure(.apiKeyInvalid) }
+                let plan = ResolvedPlan(
+                    id: subscription.plan, securityType: "api-key", subscription: subscription.id,
+                    application: subscription.application,
+                    propagatesAPIKey: propagatingAPIKeyPlans.contains(subscription.plan))
+                if apiKeyPlansSelectAll {
+                    apiKeyCache.store(plan, for: key, generation: access.generation, until: decision.stableUntil)
                 }
-                return .success(
-                    ResolvedPlan(
-                        id: subscription.plan, securityType: "api-key", subscription: subscription.id,
-                        application: subscription.application,
-                        propagatesAPIKey: propagatingAPIKeyPlans.contains(subscription.plan)))
+                return .success(plan)
             case "key-less":
                 guard selects(plan) else { continue }
                 return .success(ResolvedPlan(id: plan.id, securityType: plan.securityType))

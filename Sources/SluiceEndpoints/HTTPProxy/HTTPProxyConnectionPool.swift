@@ -62,6 +62,8 @@ public final class HTTPProxyConnectionPool: Sendable {
             return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
         let idleTimeout = self.idleTimeout
+        // The sink lives on this event loop, where the connection is made.
+        let boundSink = NIOLoopBound(sink, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -76,7 +78,7 @@ public final class HTTPProxyConnectionPool: Sendable {
             .connect(host: host, port: port)
             .flatMapThrowing { channel in
                 let handler = try channel.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
-                handler.begin(sink)
+                handler.begin(boundSink.value)
                 return (
                     HTTPProxyConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: eventLoop)), false
                 )

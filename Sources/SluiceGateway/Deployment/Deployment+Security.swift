@@ -1,9 +1,15 @@
 import Foundation
+import NIOHTTP1
 import SluiceCore
 import SluiceEntrypoints
 
 extension Deployment {
     typealias Resolution = Result<SecurityChain.ResolvedPlan, GatewayError>
+
+    /// What a request on the event-loop path presents to this API's plans.
+    func credentials(of head: HTTPRequestHead) -> SecurityChain.Credentials {
+        .init(head: head, names: apiKeyFields, selectable: !security.selectionRules.isEmpty)
+    }
 
     /// The plan that serves a request, if it can be decided without waiting: always for key-less and API-key
     /// plans; for a bearer token when its verification is at hand (a cached token, loaded keys). Nil means the

@@ -36,19 +36,24 @@ extension SecurityChain.Credentials {
         )
     }
 
-    /// The credentials of a request on the event-loop path.
-    init(head: HTTPRequestHead, names: APIKeyFields) {
+    /// The credentials of a request on the event-loop path; `selectable` says whether a plan has a selection rule
+    /// to evaluate (else no `#request` scope is prepared).
+    init(head: HTTPRequestHead, names: APIKeyFields, selectable: Bool = true) {
         let query = head.uri.utf8.contains(UInt8(ascii: "?")) ? URI(head.uri).queryParameters : nil
-        self.init(
-            apiKey: head.headers.first(name: names.lowercasedHeader).map { $0[...] }
-                ?? query?[names.queryParameter[...]],
-            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"],
-            selectionScope: {
+        var scope: (@Sendable () -> ExpressionScope)?
+        if selectable {
+            scope = {
                 let uri = URI(head.uri)
                 return Self.selectionScope(
                     method: head.method.rawValue, path: uri.path, query: uri.query,
                     headers: head.headers.map { (name: $0.name, value: $0.value) })
             }
+        }
+        self.init(
+            apiKey: head.headers.first(name: names.lowercasedHeader).map { $0[...] }
+                ?? query?[names.queryParameter[...]],
+            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"],
+            selectionScope: scope
         )
     }
 

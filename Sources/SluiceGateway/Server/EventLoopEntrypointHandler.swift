@@ -204,7 +204,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             // Flows with steps the engine runs, and CORS, take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
-                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
+                route.deployment.credentials(of: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         var rateLimits: RateLimitOutcome?
@@ -247,7 +247,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
             route.deployment.flows == nil, route.deployment.cors == nil, !head.headers.contains(name: "expect"),
             case .success(let plan)? = route.deployment.resolvePlanNow(
-                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access),
+                route.deployment.credentials(of: head), access: registry.access),
             route.deployment.rateLimitGate(
                 [.request], plan: plan, entrypoint: HTTPProxyEntrypoint.type,
                 clientAddress: context.channel.remoteAddress?.ipAddress, path: String(path), contextPath: route.path,
@@ -342,7 +342,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             // Flows with steps the engine runs, and CORS, take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
-                .init(head: head, names: route.deployment.apiKeyFields), access: registry.access)
+                route.deployment.credentials(of: head), access: registry.access)
         else { return nil }
         let deployment = route.deployment
         // The connection is the request phase: counted here when the store answers at once, else on the async path.
@@ -382,7 +382,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard
             let registration = deployment.streams.register(
                 grant: deployment.streamGrant(
-                    .init(head: head, names: deployment.apiKeyFields), plan: plan, access: registry.access),
+                    deployment.credentials(of: head), plan: plan, access: registry.access),
                 end: { reason in eventLoop.execute { loopBound.value.end(reason) } })
         else {
             context.writeGatewayError(

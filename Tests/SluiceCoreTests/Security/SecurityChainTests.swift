@@ -57,6 +57,61 @@ struct SecurityChainTests {
         #expect(resolve(chain, key: "k1", access: .empty) == .failure(.apiKeyInvalid))
     }
 
+    @Test(
+        "a key that let a request in is kept: a later request with it costs a lookup, until the access data changes or the subscription's window moves"
+    )
+    func apiKeyCache() throws {
+        let chain = SecurityChain(plans: [Self.plan("key", "api-key")])
+        let ends = Self.now.addingTimeInterval(60)
+        let access = AccessSnapshot(
+            AccessData(
+                applications: [.init(id: "app", name: "app", clientID: nil)],
+                subscriptions: [
+                    .init(
+                        id: "sub", application: "app", api: "orders", plan: "key", status: .accepted,
+                        startingAt: nil, endingAt: ends, metadata: [:]),
+                    .init(
+                        id: "later", application: "app", api: "orders", plan: "key", status: .accepted,
+                        startingAt: ends, endingAt: nil, metadata: [:]),
+                ],
+                apiKeys: [
+                    .init(hash: APIKeyHash(key: "k1"), subscriptions: ["sub", "later"], expireAt: nil, revoked: false)
+                ]
+            ))
+        func resolve(_ key: String, at now: Date, with snapshot: AccessSnapshot) -> String? {
+            try? chain.resolve(.init(apiKey: key[...]), api: "orders", access: snapshot, now: now).get().subscription
+        }
+        // Refused keys are not kept.
+        #expect(resolve("guess", at: Self.now, with: access) == nil)
+        #expect(chain.apiKeyCache.count == 0)
+        #expect(resolve("k1", at: Self.now, with: access) == "sub")
+        #expect(chain.apiKeyCache.count == 1)
+        #expect(resolve("k1", at: Self.now.addingTimeInterval(59), with: access) == "sub")
+        // At the end of the first subscription the cached answer no longer holds: the next one takes over.
+        #expect(resolve("k1", at: ends, with: access) == "later")
+        // New access data (the key revoked) is not answered from what the old data decided.
+        let revoked = AccessSnapshot(
+            AccessData(
+                subscriptions: access.subscriptions.values.map { $0 },
+                apiKeys: [
+                    .init(hash: APIKeyHash(key: "k1"), subscriptions: ["sub", "later"], expireAt: nil, revoked: true)
+                ]
+            ))
+        #expect(resolve("k1", at: ends, with: revoked) == nil)
+        #expect(resolve("", at: ends, with: access) == nil)
+    }
+
+    @Test("the key cache is bounded: when full, some entries go and the new key is kept")
+    func apiKeyCacheBound() {
+        let cache = APIKeyCache(capacity: 20)
+        let plan = SecurityChain.ResolvedPlan(id: "key", securityType: "api-key", subscription: "sub")
+        for index in 0..<100 { cache.store(plan, for: "key-\(index)"[...], generation: 1, until: nil) }
+        #expect(cache.count <= 20)
+        #expect(cache.plan(for: "key-99", generation: 1, now: Self.now) == plan)
+        #expect(cache.plan(for: "key-99", generation: 2, now: Self.now) == nil)
+        #expect(cache.count <= 19)
+    }
+
     static func tenant(_ value: String?) -> SecurityChain.Credentials {
         let headers: [(name: String, value: String)] = value.map { [("X-Tenant", $0)] } ?? []
         let scope = ExpressionScope([
