@@ -1,39 +1,41 @@
-import Crypto
 public import Foundation
 import Synchronization
 
-/// Verified bearer tokens, so that a token seen again costs a hash and a lookup rather than a signature check or
-/// a call to the authorization server. Keyed by the token's SHA-256 digest (the token itself is not kept); each
-/// entry expires with its token; the number of entries is bounded (when full, expired entries go first, then
-/// arbitrary ones).
+/// Verified bearer tokens, so that a token seen again costs one lookup rather than a signature check or a call to
+/// the authorization server. Keyed by the token itself, compared byte for byte (a digest would cost more than the
+/// rest of a cached token's check, without SHA instructions); each entry expires with its token; the number of
+/// entries is bounded (when full, expired entries go first, then arbitrary ones). Only tokens that passed their
+/// checks are kept, each at most `security.maxTokenBytes` long.
 public final class TokenCache<Value: Sendable>: Sendable {
     private struct Entry {
         var value: Value
         var expiresAt: Date
     }
 
-    private let entries = Mutex<[SHA256Digest: Entry]>([:])
+    private let entries = Mutex<[Substring: Entry]>([:])
     public let capacity: Int
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
-    public func value(for token: some StringProtocol, now: Date) -> Value? {
-        let key = SHA256.digest(ofUTF8: token)
-        return entries.withLock { entries in
-            guard let entry = entries[key] else { return nil }
+    public func value(for token: Substring, now: Date) -> Value? {
+        entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
             if entry.expiresAt <= now {
-                entries[key] = nil
+                entries[token] = nil
                 return nil
             }
             return entry.value
         }
     }
 
+    public func value(for token: String, now: Date) -> Value? { value(for: token[...], now: now) }
+
     public func store(_ value: Value, for token: some StringProtocol, until expiresAt: Date, now: Date) {
         guard expiresAt > now else { return }
-        let key = SHA256.digest(ofUTF8: token)
+        // The token is copied out of the request it came with, which the cache must not keep alive.
+        let key = Substring(String(token))
         let capacity = self.capacity
         entries.withLock { entries in
             if entries[key] == nil, entries.count >= capacity {

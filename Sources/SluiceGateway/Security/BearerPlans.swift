@@ -15,19 +15,37 @@ import SluiceCore
 /// refresh, a token to introspect) it says so; ``resolveNow(_:api:access:now:)`` then gives up (the event loop
 /// passes the request on) while ``resolve(_:api:access:now:)`` fetches it and steps again.
 final class BearerPlans: Sendable {
-    struct JWTPlan: Sendable {
-        var id: String
-        var verifier: JWTVerifier
-        var keys: JWTKeyProvider
-        var cache: TokenCache<VerifiedJWT>
+    /// A class: read on every request, where copying a struct of references would retain each of them.
+    final class JWTPlan: Sendable {
+        let id: String
+        let verifier: JWTVerifier
+        let keys: JWTKeyProvider
+        let cache: TokenCache<VerifiedJWT>
+
+        init(id: String, verifier: JWTVerifier, keys: JWTKeyProvider, cache: TokenCache<VerifiedJWT>) {
+            self.id = id
+            self.verifier = verifier
+            self.keys = keys
+            self.cache = cache
+        }
     }
 
-    struct OAuth2Plan: Sendable {
-        var id: String
-        var configuration: OAuth2PlanConfiguration
-        var introspector: TokenIntrospector
+    final class OAuth2Plan: Sendable {
+        let id: String
+        let configuration: OAuth2PlanConfiguration
+        let introspector: TokenIntrospector
         /// Active answers by token, until their `exp`; shared by the plans that name the same resource.
-        var cache: TokenCache<IntrospectionAnswer>
+        let cache: TokenCache<IntrospectionAnswer>
+
+        init(
+            id: String, configuration: OAuth2PlanConfiguration, introspector: TokenIntrospector,
+            cache: TokenCache<IntrospectionAnswer>
+        ) {
+            self.id = id
+            self.configuration = configuration
+            self.introspector = introspector
+            self.cache = cache
+        }
     }
 
     enum Kind: Sendable {

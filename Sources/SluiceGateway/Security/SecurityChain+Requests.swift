@@ -52,7 +52,7 @@ extension SecurityChain.Credentials {
         self.init(
             apiKey: head.headers.first(name: names.lowercasedHeader).map { $0[...] }
                 ?? query?[names.queryParameter[...]],
-            bearerToken: Self.bearer(head.headers["authorization"]) ?? query?["access_token"],
+            bearerToken: Self.bearer(head.headers) ?? query?["access_token"],
             selectionScope: scope
         )
     }
@@ -90,13 +90,32 @@ extension SecurityChain.Credentials {
     /// such header); empty when the scheme has no token.
     static func bearer(_ values: some Sequence<String>) -> Substring? {
         for value in values {
-            let utf8 = value.utf8
-            guard utf8.count >= 6, value.prefix(6).lowercased() == "bearer" else { continue }
-            let rest = value.dropFirst(6)
-            // "Bearer" alone, or followed by whitespace: "Bearerabc" is another scheme.
-            guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { continue }
-            return rest.drop(while: { $0 == " " || $0 == "\t" })
+            if let token = bearer(value) { return token }
         }
         return nil
+    }
+
+    /// The token of the first `Authorization` header of `headers` that uses the Bearer scheme, read in place.
+    static func bearer(_ headers: HTTPHeaders) -> Substring? {
+        for (name, value) in headers where name.utf8.count == 13 && name.lowercased() == "authorization" {
+            if let token = bearer(value) { return token }
+        }
+        return nil
+    }
+
+    /// The token of one `Authorization` value if it uses the Bearer scheme (case-insensitive, ASCII).
+    static func bearer(_ value: String) -> Substring? {
+        let utf8 = value.utf8
+        guard utf8.count >= 6 else { return nil }
+        var index = utf8.startIndex
+        for expected in "bearer".utf8 {
+            // ASCII letters only: setting 0x20 lower-cases a letter and leaves no other byte equal to one.
+            guard utf8[index] | 0x20 == expected else { return nil }
+            index = utf8.index(after: index)
+        }
+        let rest = value[index...]
+        // "Bearer" alone, or followed by whitespace: "Bearerabc" is another scheme.
+        guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { return nil }
+        return rest.drop(while: { $0 == " " || $0 == "\t" })
     }
 }
