@@ -1,5 +1,6 @@
 """Summarises a bench/security/run.sh folder as Markdown: per plan the median req/s over the rounds, p50/p99,
-non-2xx answers, server CPU per request, and the ratio to key-less."""
+non-2xx answers, server CPU per request, the ratio of the medians to key-less (the verdict), and, as a reading less
+exposed to the machine's drift, the median of each round's ratio to the key-less round run just before it."""
 
 import pathlib
 import re
@@ -30,15 +31,20 @@ def parse(log: pathlib.Path, cpu: pathlib.Path):
 
 
 runs = {}
-for log in sorted(out.glob("wrk-*-*.log")):
+by_round = {}
+logs = []
+for log in out.glob("wrk-*-*.log"):
     match = re.fullmatch(r"wrk-(\w+)-(\d+)\.log", log.name)
-    if not match:
-        continue
-    plan, _ = match.groups()
+    if match:
+        logs.append((int(match.group(2)), match.group(1), log))
+for number, plan, log in sorted(logs, key=lambda entry: (entry[0], entry[1])):
     try:
-        runs.setdefault(plan, []).append(parse(log, log.with_suffix(".cpu")))
+        result = parse(log, log.with_suffix(".cpu"))
     except AttributeError:
         print(f"<!-- {log.name}: no result -->")
+        continue
+    runs.setdefault(plan, []).append(result)
+    by_round.setdefault(plan, {})[number] = result["rate"]
 
 machine = (out / "machine.txt").read_text() if (out / "machine.txt").exists() else ""
 print(f"# Plan security on the POST path ({out.name})\n")
@@ -47,11 +53,11 @@ if "open" not in runs:
     print("No key-less result: nothing to compare with.")
     sys.exit(0)
 base = statistics.median(r["rate"] for r in runs["open"])
-print("| plan | req/s (median) | per round | p50 / p99 ms (median) | non-2xx | server CPU µs/request | / key-less | target |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| plan | req/s (median) | per round | p50 / p99 ms (median) | non-2xx | server CPU µs/request | / key-less | median of round ratios | target |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for plan in ["open", "keyed", "jwt"]:
     if plan not in runs:
-        print(f"| {names[plan]} | not measured | | | | | | {targets.get(plan, '')} |")
+        print(f"| {names[plan]} | not measured | | | | | | | {targets.get(plan, '')} |")
         continue
     rows = runs[plan]
     rate = statistics.median(r["rate"] for r in rows)
@@ -61,9 +67,15 @@ for plan in ["open", "keyed", "jwt"]:
     non2xx = sum(r["non2xx"] for r in rows)
     us = statistics.median(r["us_per_request"] for r in rows)
     ratio = rate / base
+    paired = [
+        by_round[plan][number] / by_round["open"][number]
+        for number in by_round[plan]
+        if number in by_round["open"]
+    ]
+    paired_text = f"{statistics.median(paired):.2f}×" if paired else ""
     target = targets.get(plan)
     verdict = "" if target is None else f"≥ {target}× {'met' if ratio >= target else 'missed'}"
-    print(f"| {names[plan]} | {rate:,.0f} | {rounds} | {p50:.2f} / {p99:.2f} | {non2xx} | {us:.1f} | {ratio:.2f}× | {verdict} |")
+    print(f"| {names[plan]} | {rate:,.0f} | {rounds} | {p50:.2f} / {p99:.2f} | {non2xx} | {us:.1f} | {ratio:.2f}× | {paired_text} | {verdict} |")
 notes = out / "notes.txt"
 if notes.exists():
     print("\nNotes:\n")
