@@ -4,9 +4,17 @@ import Synchronization
 /// The variables an expression sees (`#request`, `#context`, `#message`, …), by name without the `#`.
 public struct ExpressionScope: Sendable {
     public var variables: [String: ExpressionValue]
+    /// One variable set over `variables` (see ``with(_:_:)``); it wins over a variable of the same name.
+    var overlay: (name: String, value: ExpressionValue)?
 
     public init(_ variables: [String: ExpressionValue] = [:]) {
         self.variables = variables
+    }
+
+    /// The value of `#name`.
+    public subscript(name: String) -> ExpressionValue? {
+        if let overlay, overlay.name == name { return overlay.value }
+        return variables[name]
     }
 }
 
@@ -82,7 +90,7 @@ public struct ExpressionEvaluator: Sendable {
             case .literal(let value):
                 return value
             case .variable(let name):
-                guard let value = scope.variables[name] else { throw ExpressionError("unknown variable #\(name)") }
+                guard let value = scope[name] else { throw ExpressionError("unknown variable #\(name)") }
                 return value
             case .member(let target, let name, let safe):
                 let base = try value(of: target)
@@ -107,6 +115,8 @@ public struct ExpressionEvaluator: Sendable {
                 var values: [ExpressionValue] = []
                 for argument in arguments { values.append(try value(of: argument)) }
                 return try call(name, on: base, values)
+            case .function("jsonPath", let arguments) where arguments.count == 2:
+                return try jsonPath(arguments[0], arguments[1])
             case .function(let name, let arguments):
                 var values: [ExpressionValue] = []
                 for argument in arguments { values.append(try value(of: argument)) }
@@ -354,6 +364,32 @@ public struct ExpressionEvaluator: Sendable {
             default:
                 throw ExpressionError("no method '\(name)' with \(arguments.count) arguments on a text")
             }
+        }
+
+        /// `#jsonPath(value, path)`. On a member an object holds as bytes (`#message.content`), the path reads those
+        /// bytes in place: the same answer as on the member's text, without making the text.
+        mutating func jsonPath(_ source: Expression, _ path: Expression) throws(ExpressionError) -> ExpressionValue {
+            guard case .member(let target, let name, let safe) = source else {
+                let value = try value(of: source)
+                return try function("jsonPath", [value, try self.value(of: path)])
+            }
+            steps -= 1
+            guard steps >= 0 else { throw ExpressionError("more than \(evaluator.maximumSteps) steps") }
+            let base = try value(of: target)
+            if case .object(let object) = base, let bytes = object.bytes(of: name) {
+                guard case .string(let text) = try value(of: path) else {
+                    throw ExpressionError("#jsonPath needs a path as its second argument")
+                }
+                return try JSONPathQuery.evaluate(text, onBytes: bytes, limit: evaluator.maximumListCount)
+            }
+            let first: ExpressionValue
+            if base.isNull {
+                guard safe else { throw ExpressionError("property '\(name)' of null") }
+                first = .null
+            } else {
+                first = member(name, of: base)
+            }
+            return try function("jsonPath", [first, try value(of: path)])
         }
 
         func function(_ name: String, _ arguments: [ExpressionValue]) throws(ExpressionError) -> ExpressionValue {

@@ -1,4 +1,5 @@
 public import Foundation
+public import NIOCore
 
 /// What an expression evaluates to. Objects of the gateway (a request, its headers, a message) are exposed through
 /// ``ExpressionObject`` and read lazily, member by member.
@@ -71,9 +72,14 @@ public protocol ExpressionObject: Sendable {
     /// How a template writes it.
     var text: String { get }
     func isSame(as other: any ExpressionObject) -> Bool
+    /// The bytes of a text member, when the object holds them as bytes (a message's `content`): what `#jsonPath`
+    /// reads in place instead of the member's `String`. Nil (the default) for anything else.
+    func bytes(of member: String) -> ByteBuffer?
 }
 
 extension ExpressionObject {
+    public func bytes(of member: String) -> ByteBuffer? { nil }
+
     public func entry(_ key: ExpressionValue) -> ExpressionValue {
         if case .string(let name) = key { return member(name) }
         return .null
@@ -128,6 +134,14 @@ extension ExpressionValue {
 }
 
 extension ExpressionScope {
+    /// This scope with `#name` set to `value`, without copying the scope's variables (a flow sets `#message` for
+    /// every message this way).
+    public func with(_ name: String, _ value: ExpressionValue) -> ExpressionScope {
+        var scope = self
+        scope.overlay = (name, value)
+        return scope
+    }
+
     /// This scope with `#context.attributes[name]` set to `value`.
     public func withContextAttribute(_ name: String, _ value: ExpressionValue) -> ExpressionScope {
         var scope = self

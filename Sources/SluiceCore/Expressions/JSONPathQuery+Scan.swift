@@ -7,6 +7,21 @@ extension JSONPathQuery {
     /// The value at `steps` in `text`, or nil when the scan does not apply (a path it does not take); throws when
     /// `text` is not JSON.
     static func scan(_ steps: [Step], in text: String) throws(ExpressionError) -> ExpressionValue? {
+        var text = text
+        let scanned: Result<ExpressionValue?, ExpressionError> = text.withUTF8 { bytes in
+            do throws(ExpressionError) {
+                return .success(try scan(steps, in: bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try scanned.get()
+    }
+
+    /// The value at `steps` in the JSON text `bytes` (UTF-8; a byte sequence that is not UTF-8 reads as the text
+    /// made from it would, with replacement characters), or nil when the scan does not apply.
+    static func scan(_ steps: [Step], in bytes: UnsafeBufferPointer<UInt8>) throws(ExpressionError) -> ExpressionValue?
+    {
         for step in steps {
             switch step {
             case .child: continue
@@ -14,24 +29,20 @@ extension JSONPathQuery {
             default: return nil
             }
         }
-        var text = text
-        let found: Range<Int>?? = text.withUTF8 { bytes in
-            var scanner = JSONPathScanner(bytes: bytes, steps: steps)
-            return scanner.document()
-        }
-        guard let found else { throw ExpressionError("#jsonPath: the value is not JSON") }
+        var scanner = JSONPathScanner(bytes: bytes, steps: steps)
+        guard let found = scanner.document() else { throw ExpressionError("#jsonPath: the value is not JSON") }
         guard let range = found else { return .null }
+        // A string without escapes (`"created"`) is its bytes, as the parser would decode them.
+        if bytes[range.lowerBound] == UInt8(ascii: "\""), !bytes[range].contains(UInt8(ascii: "\\")) {
+            let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[inner]), as: UTF8.self))
+        }
         let value: JSONValue
         do {
-            value = try text.withUTF8 { bytes in
-                // A string without escapes (`"created"`) is its bytes, as the parser would decode them.
-                if bytes[range.lowerBound] == UInt8(ascii: "\""), !bytes[range].contains(UInt8(ascii: "\\")) {
-                    let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-                    return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[inner]), as: UTF8.self))
-                }
-                var parser = JSONTextParser(bytes: Array(bytes[range]))
-                return try parser.parseDocument()
-            }
+            // Through the text made from the bytes, as the parser reads a message's content.
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            var parser = JSONTextParser(bytes: Array(text.utf8))
+            value = try parser.parseDocument()
         } catch {
             throw ExpressionError("#jsonPath: the value is not JSON")
         }
@@ -168,7 +179,11 @@ struct JSONPathScanner {
         }
         let key: String
         if escaped {
-            var parser = JSONTextParser(bytes: Array(bytes[(range.lowerBound - 1)...range.upperBound]))
+            // Through the text made from the bytes, as a key of the parsed text reads.
+            let text = String(
+                decoding: UnsafeBufferPointer(rebasing: bytes[(range.lowerBound - 1)...range.upperBound]), as: UTF8.self
+            )
+            var parser = JSONTextParser(bytes: Array(text.utf8))
             guard let decoded = try? parser.parseString() else { return false }
             key = decoded
         } else {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// `#jsonPath(value, path)`: the part of JSONPath that definitions use — `$`, `.name`, `['name']`, `[n]` (negative
@@ -20,6 +21,23 @@ enum JSONPathQuery {
         // A message filter's path on a message's content: a scan of the text, no document built (see scan(_:in:)).
         if case .string(let text) = value, let found = try scan(steps, in: text) { return found }
         return try evaluate(steps, on: value, limit: limit)
+    }
+
+    /// The path's value on JSON text given as bytes (a message's content, read in place): the same answer as on
+    /// the text made from them.
+    static func evaluate(
+        _ path: String, onBytes bytes: ByteBuffer, limit: Int
+    ) throws(ExpressionError) -> ExpressionValue {
+        let steps = try PathCache.shared.steps(path)
+        let scanned: Result<ExpressionValue?, ExpressionError> = bytes.withUnsafeReadableBytes { raw in
+            do throws(ExpressionError) {
+                return .success(try scan(steps, in: raw.bindMemory(to: UInt8.self)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        if let found = try scanned.get() { return found }
+        return try evaluate(steps, on: .string(String(decoding: bytes.readableBytesView, as: UTF8.self)), limit: limit)
     }
 
     /// The path's value on the document `value` holds, built in full.

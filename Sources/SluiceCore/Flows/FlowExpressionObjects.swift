@@ -87,6 +87,10 @@ public struct MessageExpressionObject: ExpressionObject {
         default: .null
         }
     }
+
+    public func bytes(of member: String) -> ByteBuffer? {
+        member == "content" ? message.content : nil
+    }
 }
 
 /// `#response` (response phase): `status` and `headers`.

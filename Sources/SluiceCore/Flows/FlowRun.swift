@@ -214,8 +214,7 @@ public final class FlowRun: Sendable {
         for flow in flows {
             for step in flow.steps[phase] ?? [] {
                 if let condition = step.condition, !stepCondition(step, condition, exchange) { continue }
-                var scope = base
-                scope.variables["message"] = .object(MessageExpressionObject(message))
+                let scope = base.with("message", .object(MessageExpressionObject(message)))
                 if let condition = step.messageCondition, !FlowEngine.holds(condition, scope, evaluator) { continue }
                 switch step.policy.apply(to: &message, exchange: exchange, scope: scope) {
                 case .proceed: continue

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import SluiceCore
@@ -62,6 +63,69 @@ struct JSONPathScanTests {
             }
         }
         #expect(compared == Self.documents.count * Self.paths.count)
+    }
+
+    /// Byte sequences that are not UTF-8, in values, keys (plain and escaped) and between tokens.
+    static let invalidUTF8: [[UInt8]] = [
+        Array(#"{"type":""#.utf8) + [0xFF, 0xC3] + Array(#"","n":1}"#.utf8),
+        Array(#"{""#.utf8) + [0xC3] + Array(#"":"x","type":"y"}"#.utf8),
+        Array(#"{"t\u0079pe"#.utf8) + [0xE2, 0x82] + Array(#"":"x","type":"z"}"#.utf8),
+        Array(#"{"type":"ok"}"#.utf8) + [0xFF],
+        [0xFF] + Array(#"{"type":"ok"}"#.utf8),
+        Array(#"{"type":["#.utf8) + [0xED, 0xA0, 0x80] + Array(#"]}"#.utf8),
+        Array(#"{"type":"\u00e9"#.utf8) + [0xF0, 0x9F] + Array(#""}"#.utf8),
+    ]
+
+    @Test(
+        "a message's content read in place as bytes: the same answers and refusals as its text, also when the bytes are not UTF-8"
+    )
+    func bytesAgreeWithText() throws {
+        var compared = 0
+        let all = Self.documents.map { Array($0.utf8) } + Self.invalidUTF8
+        for document in all {
+            let text = String(decoding: document, as: UTF8.self)
+            for path in Self.paths + ["$.*", "$..type", "$.order.lines[-1]"] {
+                let fromText = Result { () throws(ExpressionError) in
+                    try JSONPathQuery.evaluate(path, on: .string(text), limit: 10_000)
+                }
+                let fromBytes = Result { () throws(ExpressionError) in
+                    try JSONPathQuery.evaluate(path, onBytes: ByteBuffer(bytes: document), limit: 10_000)
+                }
+                switch (fromText, fromBytes) {
+                case (.success(let expected), .success(let found)):
+                    #expect(found == expected, "\(path) on \(text.prefix(80))")
+                case (.failure(let expected), .failure(let found)):
+                    #expect(found == expected, "\(path) on \(text.prefix(80))")
+                default: Issue.record("\(path) on \(text.prefix(80)): text \(fromText), bytes \(fromBytes)")
+                }
+                compared += 1
+            }
+        }
+        #expect(compared == all.count * (Self.paths.count + 3))
+    }
+
+    @Test(
+        "#jsonPath(#message.content, …) in a scope gives what it gives on the content as text; other members and null as before"
+    )
+    func messageContentInPlace() throws {
+        let evaluator = ExpressionEvaluator()
+        let event = #"{"id":"evt-1","type":"created","data":{"order":{"items":[{"sku":"a","price":12.5}]}}}"#
+        let message = Message(id: "m1", content: ByteBuffer(string: event))
+        let scope = ExpressionScope(["message": .null]).with("message", .object(MessageExpressionObject(message)))
+        func value(_ text: String, _ scope: ExpressionScope) throws -> ExpressionValue {
+            try evaluator.evaluate(try ExpressionParser().parseTemplate(text), in: scope)
+        }
+        #expect(try value("{#jsonPath(#message.content, '$.type')}", scope) == .string("created"))
+        #expect(try value("{#jsonPath(#message.content, '$.data.order.items[0].price')}", scope) == .double(12.5))
+        #expect(try value("{#jsonPath(#message.content, '$..sku')}", scope) == .list([.string("a")]))
+        #expect(throws: ExpressionError.self) { try value("{#jsonPath(#message.id, '$.type')}", scope) }
+        let nothing = ExpressionScope(["message": .null])
+        #expect(throws: ExpressionError.self) { try value("{#jsonPath(#message.content, '$.type')}", nothing) }
+        #expect(try value("{#jsonPath(#message?.content, '$.type')}", nothing) == .null)
+        #expect(throws: ExpressionError.self) { try value("{#jsonPath(#message.content, 42)}", scope) }
+        // The overlay wins over the scope's own variable of that name.
+        #expect(try value("{#message.id}", scope) == .string("m1"))
+        #expect(try value("{#message}", nothing) == .null)
     }
 
     @Test("paths with wildcards, descendants or negative indexes are left to the parsed document")
