@@ -267,8 +267,10 @@ struct JSONPathScanner {
         guard let base = bytes.baseAddress else { return start }
         let end = bytes.count
         var index = start
-        // Eight bytes at a time while none of them is one of those.
-        while index + 8 <= end, !mayEndOrEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+        // Eight bytes at a time: the lowest byte the mask flags is the first one that needs a look.
+        while index + 8 <= end {
+            let flags = specialBytes(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            if flags != 0 { return index + flags.trailingZeroBitCount / 8 }
             index += 8
         }
         while index < end {
@@ -279,9 +281,11 @@ struct JSONPathScanner {
         return end
     }
 
-    /// Whether one of the eight bytes is `"`, `\\` or below 0x20 (may say yes when none is, never no when one is).
+    /// The high bit of each of the eight bytes (little-endian: the first byte is the lowest) that may be `"`, `\\`
+    /// or below 0x20. The lowest flagged byte is always one of those (a borrow only flags bytes above a true match),
+    /// and no such byte goes unflagged.
     @inline(__always)
-    static func mayEndOrEscape(_ word: UInt64) -> Bool {
+    static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quote = word ^ (ones &* 0x22)
@@ -289,8 +293,12 @@ struct JSONPathScanner {
         let zeroQuote = (quote &- ones) & ~quote
         let zeroBackslash = (backslash &- ones) & ~backslash
         let control = (word &- ones &* 0x20) & ~word
-        return (zeroQuote | zeroBackslash | control) & highs != 0
+        return (zeroQuote | zeroBackslash | control) & highs
     }
+
+    /// Whether one of the eight bytes is `"`, `\\` or below 0x20 (may say yes when none is, never no when one is).
+    @inline(__always)
+    static func mayEndOrEscape(_ word: UInt64) -> Bool { specialBytes(word) != 0 }
 
     mutating func hex4() -> UInt32? {
         guard index + 4 <= bytes.count else { return nil }

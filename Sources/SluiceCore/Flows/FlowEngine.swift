@@ -11,15 +11,27 @@
 /// The `rate-limit`, `quota` and `spike-arrest` steps are not run here: ``RateLimitRules`` runs them before the
 /// request phase (see docs/flows.md).
 public struct FlowEngine: Sendable {
-    struct Step: Sendable {
-        var policy: any FlowPolicy
-        var policyID: String
+    /// A class: message phases read the steps for every message, where copying a struct would retain each field.
+    final class Step: Sendable {
+        let policy: any FlowPolicy
+        let policyID: String
         /// Evaluated once per request (message phases: once, at the first message).
-        var condition: ExpressionTemplate?
+        let condition: ExpressionTemplate?
         /// Evaluated for each message.
-        var messageCondition: ExpressionTemplate?
+        let messageCondition: ExpressionTemplate?
         /// Where the step is in the definition (`flows[0].publish[1]`).
-        var location: String
+        let location: String
+
+        init(
+            policy: any FlowPolicy, policyID: String, condition: ExpressionTemplate?,
+            messageCondition: ExpressionTemplate?, location: String
+        ) {
+            self.policy = policy
+            self.policyID = policyID
+            self.condition = condition
+            self.messageCondition = messageCondition
+            self.location = location
+        }
     }
 
     struct Flow: Sendable {

@@ -51,6 +51,9 @@ public final class FlowRun: Sendable {
         /// What message phases evaluate in, `#message` aside: built at the first message from `headers` and
         /// `attributes` as they were at `version`, then kept (steps of a message phase do not change them).
         var messageScope: (version: Int, scope: ExpressionScope)?
+        /// The steps of the message phases, in order across the flows that apply, once those are known.
+        var publishSteps: [FlowEngine.Step]?
+        var subscribeSteps: [FlowEngine.Step]?
     }
 
     let engine: FlowEngine
@@ -195,10 +198,11 @@ public final class FlowRun: Sendable {
                 message.attributes[name] = value
             }
         }
-        let (exchange, version, cached) = state.withLock { state in
+        let (exchange, version, cached, known) = state.withLock { state in
             (
                 FlowExchange(phase: phase, headers: state.headers, attributes: state.attributes), state.version,
-                state.messageScope.flatMap { $0.version == state.version ? $0.scope : nil }
+                state.messageScope.flatMap { $0.version == state.version ? $0.scope : nil },
+                phase == .publish ? state.publishSteps : state.subscribeSteps
             )
         }
         // The request's part of the scope is the same for every message: built once (its headers, its attributes).
@@ -211,20 +215,28 @@ public final class FlowRun: Sendable {
                 if state.version == version { state.messageScope = (version, base) }
             }
         }
-        for flow in flows {
-            for step in flow.steps[phase] ?? [] {
-                if let condition = step.condition, !stepCondition(step, condition, exchange) { continue }
-                let scope = base.with("message", .object(MessageExpressionObject(message)))
-                if let condition = step.messageCondition, !FlowEngine.holds(condition, scope, evaluator) { continue }
-                switch step.policy.apply(to: &message, exchange: exchange, scope: scope) {
-                case .proceed: continue
-                case .delay(let duration): try? await Task.sleep(for: duration)
-                case .drop: return .drop
-                case .fail(let error): return .fail(error)
-                }
+        let steps = known ?? messageSteps(phase)
+        for step in steps {
+            if let condition = step.condition, !stepCondition(step, condition, exchange) { continue }
+            let scope = base.with("message", .object(MessageExpressionObject(message)))
+            if let condition = step.messageCondition, !FlowEngine.holds(condition, scope, evaluator) { continue }
+            switch step.policy.apply(to: &message, exchange: exchange, scope: scope) {
+            case .proceed: continue
+            case .delay(let duration): try? await Task.sleep(for: duration)
+            case .drop: return .drop
+            case .fail(let error): return .fail(error)
             }
         }
         return .deliver(message)
+    }
+
+    /// The steps of a message phase across the flows that apply, kept for the next messages.
+    private func messageSteps(_ phase: FlowPhase) -> [FlowEngine.Step] {
+        let steps = flows.flatMap { $0.steps[phase] ?? [] }
+        state.withLock { state in
+            if phase == .publish { state.publishSteps = steps } else { state.subscribeSteps = steps }
+        }
+        return steps
     }
 
     /// A step's request-level condition in a message phase: evaluated at the first message, then kept.
