@@ -55,6 +55,8 @@ extension JSONPathQuery {
 struct JSONPathScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     let steps: [JSONPathQuery.Step]
+    /// How many steps the path has: a value at that level is the one the path leads to.
+    let stepCount: Int
     /// The steps' names, and as UTF-8 when they are ASCII (then an ASCII key is compared without decoding it).
     let names: [(text: String, ascii: [UInt8]?)?]
     var index = 0
@@ -65,6 +67,7 @@ struct JSONPathScanner {
     init(bytes: UnsafeBufferPointer<UInt8>, steps: [JSONPathQuery.Step]) {
         self.bytes = bytes
         self.steps = steps
+        self.stepCount = steps.count
         self.names = steps.map { step in
             guard case .child(let name) = step else { return nil }
             return (name, name.utf8.allSatisfy { $0 < 0x80 } ? Array(name.utf8) : nil)
@@ -107,7 +110,7 @@ struct JSONPathScanner {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): ok = number()
         default: return false
         }
-        if ok, level == steps.count { found = start..<index }
+        if ok, level == stepCount { found = start..<index }
         return ok
     }
 
@@ -130,14 +133,15 @@ struct JSONPathScanner {
             index += 1
             return true
         }
-        let name = level.flatMap { $0 < steps.count ? names[$0] : nil }
+        // Off the path (most of a document) no key is compared.
+        let wanted = level.map { $0 < stepCount && names[$0] != nil } ?? false
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
             let keyStart = index + 1
             guard let escaped = string() else { return false }
             var next: Int?
-            if let name, let level, key(keyStart..<(index - 1), escaped: escaped, is: name) {
+            if wanted, let level, key(keyStart..<(index - 1), escaped: escaped, is: names[level]!) {
                 // A later duplicate key replaces the earlier one, as in the parsed document.
                 found = nil
                 next = level + 1
@@ -203,7 +207,7 @@ struct JSONPathScanner {
             return true
         }
         var wanted = -1
-        if let level, level < steps.count, case .index(let position) = steps[level] { wanted = position }
+        if let level, level < stepCount, case .index(let position) = steps[level] { wanted = position }
         var position = 0
         while true {
             skipWhitespace()

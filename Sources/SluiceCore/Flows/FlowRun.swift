@@ -190,7 +190,7 @@ public final class FlowRun: Sendable {
     }
 
     /// Runs the steps of a message phase on one message.
-    public func process(_ message: Message, in phase: FlowPhase) async -> MessageOutcome {
+    public func process(_ message: consuming Message, in phase: FlowPhase) async -> MessageOutcome {
         var message = message
         if phase == .publish {
             // The request's endpoint settings travel with each message; the message's own win.
