@@ -156,6 +156,16 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
 public struct HTTPProxyConnection: Sendable {
     public let channel: any Channel
     let handler: NIOLoopBound<HTTPProxyBackendHandler>
+
+    /// Pauses or resumes the connection's reads (back-pressure from the side the answer goes to).
+    public func setReads(_ on: Bool) {
+        let channel = self.channel
+        channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
+            // An HTTP/2 stream's channel does not read again by itself when autoRead comes back on, as a socket's
+            // does: it is asked to, or what it holds (and the stream's window) would wait for ever.
+            if on, channel.parent != nil { channel.read() }
+        }
+    }
 }
 
 /// The last handler of a backend connection: hands what it reads to the exchange it serves, and closes the

@@ -213,7 +213,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         }
         backend = .connected(connection)
         if backendReadsPaused {
-            connection.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            connection.setReads(false)
         }
     }
 
@@ -274,7 +274,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private func setBackendReads(_ on: Bool) {
         guard backendReadsPaused == on, case .connected(let connection) = backend else { return }
         backendReadsPaused = !on
-        connection.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        connection.setReads(on)
     }
 
     static func connectError(_ error: any Error, endpoint: String) -> GatewayError {

@@ -204,6 +204,9 @@ final class H2CLoopConnections {
             }
             try operations.addHandler(H2CStreamOneFilter())
             try addHTTP2Handlers(to: channel, id: id)
+            // The connection carries every stream from now on: its own reads are never paused (the carrier's
+            // exchange may have paused them while it was its HTTP/1.1 connection).
+            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         } catch {
             channel.close(promise: nil)
             return eventLoop.makeFailedFuture(error)

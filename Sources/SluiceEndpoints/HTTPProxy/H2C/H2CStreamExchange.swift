@@ -139,7 +139,7 @@ final class H2CStreamExchange: HTTPProxyBackendSink {
         self.connection = connection
         self.reused = reused
         let channel = connection.channel
-        if readsPaused { channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+        if readsPaused { connection.setReads(false) }
         channel.write(HTTPClientRequestPart.head(requestHead), promise: nil)
         if let bufferedBody {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(bufferedBody)), promise: nil)
@@ -245,7 +245,7 @@ final class H2CStreamExchange: HTTPProxyBackendSink {
             return
         }
         self.connection = connection
-        if readsPaused { connection.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+        if readsPaused { connection.setReads(false) }
     }
 
     // MARK: Ending
@@ -294,7 +294,7 @@ final class H2CStreamExchange: HTTPProxyBackendSink {
         guard readsPaused == on else { return }
         readsPaused = !on
         if on { lastActivity = .now() }
-        connection?.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        connection?.setReads(on)
     }
 
     /// The backend has `readTimeout` to send its next part (its head first); the time its reader is not asking
