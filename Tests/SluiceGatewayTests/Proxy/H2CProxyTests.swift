@@ -3,9 +3,11 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SluiceCore
 import SluiceEndpoints
 import SluiceGateway
+import Synchronization
 import Testing
 
 /// Which way the gateway forwards an h2c endpoint's requests: from the event loop (no compression), or on the
@@ -114,6 +116,32 @@ struct H2CProxyTests {
             #expect(get.body.readableBytes == payload.count)
             #expect(Array(get.body.readableBytesView) == payload)
             Self.expectRoute(gateway, via)
+        }
+    }
+
+    @Test(
+        "a client that stops reading for a while: the stream's reads pause and resume, the whole 32 MiB arrive",
+        .enabled(if: NginxServer.shouldRun), arguments: H2CRoute.allCases)
+    func slowClient(via: H2CRoute) async throws {
+        let nginx = try NginxServer()
+        defer { nginx.stop() }
+        let size = 32 << 20
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_246_822_519 >> 11) }
+        try Data(payload).write(to: nginx.directory.appendingPathComponent("root/files/large.bin"))
+        try await withGateway(["h2c.json": Self.api(nginx.h2cURL, upgrade: false, via: via)]) { gateway in
+            let request = "GET /h2c/files/large.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            let received = try await SlowReader.fetch(
+                port: gateway.port, request: Array(request.utf8), pause: .milliseconds(1_500))
+            guard let headerEnd = received.firstRange(of: Array("\r\n\r\n".utf8)) else {
+                Issue.record("no response head in \(received.count) bytes")
+                return
+            }
+            let head = String(decoding: received[..<headerEnd.lowerBound], as: UTF8.self)
+            #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+            #expect(head.lowercased().contains("x-protocol: http/2.0"), "\(head)")
+            let body = received[headerEnd.upperBound...]
+            #expect(body.count == size)
+            #expect(body.elementsEqual(payload))
         }
     }
 
@@ -371,6 +399,42 @@ extension JSONValue {
     fileprivate var intValue: Int? {
         if case .number(let number) = self { return Int(number) }
         return nil
+    }
+}
+
+/// A client that sends a request, then does not read for `pause`, then reads until the server closes.
+enum SlowReader {
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received = Mutex<[UInt8]>([])
+        let done: EventLoopPromise<Void>
+
+        init(done: EventLoopPromise<Void>) { self.done = done }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received.withLock { $0 += buffer.readableBytesView }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            done.succeed()
+        }
+    }
+
+    static func fetch(port: Int, request: [UInt8], pause: TimeAmount) async throws -> [UInt8] {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let done = group.any().makePromise(of: Void.self)
+        let collector = Collector(done: done)
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.autoRead, value: false)
+            .channelInitializer { channel in channel.pipeline.addHandler(collector) }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: request)).get()
+        try await Task.sleep(for: .nanoseconds(pause.nanoseconds))
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
+        try await done.futureResult.get()
+        return collector.received.withLock { $0 }
     }
 }
 
