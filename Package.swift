@@ -34,6 +34,8 @@ let package = Package(
         // JWT signature checks (HMAC, RSA, ECDSA, EdDSA keys and JWK sets) for jwt plans.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        // HTTP/2 over clear text (h2c) to http-proxy backends; already in the graph through async-http-client.
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         // Kafka protocol messages, record batches and compression codecs: values and ByteBuffer codecs, no I/O.
@@ -98,8 +100,11 @@ let package = Package(
                 "KafkaWire",
                 "MQTT5",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -229,7 +234,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceEndpointsTests",
-            dependencies: ["SluiceCore", "SluiceEndpoints", "KafkaClient"],
+            dependencies: [
+                "SluiceCore", "SluiceEndpoints", "KafkaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The gateway's end-to-end harness against real brokers: a gateway in the test process serving definitions
@@ -307,6 +316,7 @@ let package = Package(
                 "SluiceEntrypoints",
                 "SluiceGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

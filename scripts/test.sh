@@ -19,6 +19,7 @@ APT_PACKAGES=(
   openssl           # a certificate for the Kafka TLS test
   mosquitto         # the MQTT 5 broker MQTT5BrokerTests start
   mosquitto-clients # mosquitto_pub and mosquitto_sub, independent MQTT 5 peers in MQTT5BrokerTests
+  nginx             # a real h2c (HTTP/2 without TLS) backend for the http-proxy h2c tests (H2CProxyTests)
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

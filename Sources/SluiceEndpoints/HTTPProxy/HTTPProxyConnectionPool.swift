@@ -10,6 +10,27 @@ public protocol HTTPProxyBackendSink: AnyObject {
     /// The connection ended or failed before the response's end.
     func backendFailed(_ error: any Error)
     func backendWritabilityChanged(isWritable: Bool)
+    /// The exchange goes on over `connection` from now on: the HTTP/1.1 connection its request upgraded to h2c
+    /// became HTTP/2, and its answer comes on stream 1 (see ``H2CConnectionPool``).
+    func backendSwitched(to connection: HTTPProxyConnection)
+}
+
+/// Where an exchange forwarded from an event loop gets its backend connection: a connection of its own
+/// (``HTTPProxyConnectionPool``, HTTP/1.1) or a stream of a shared one (``H2CConnectionPool``, h2c). Either way the
+/// exchange writes `HTTPClientRequestPart`s to the connection's channel, and its sink gets `HTTPClientResponsePart`s.
+public protocol HTTPProxyBackendConnections: AnyObject, Sendable {
+    /// A connection on `eventLoop` for one exchange whose reads go to `sink`, for a request with `head` (as it is
+    /// sent: an h2c pool may send it on a new connection to upgrade it). `reused` tells whether the connection
+    /// carried other exchanges before: one the backend closed meanwhile may be retried on a `fresh` one.
+    func acquire(
+        on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool, head: HTTPRequestHead
+    ) -> EventLoopFuture<(connection: HTTPProxyConnection, reused: Bool)>
+    /// Gives back a connection whose exchange ended (cleanly when `reusable`).
+    func release(_ connection: HTTPProxyConnection, reusable: Bool)
+    /// Closes what is idle; what is in use closes when its exchange ends.
+    func shutdown()
+    /// Exchanges started since the pool was made.
+    var exchangeCount: Int { get }
 }
 
 /// Plain HTTP/1.1 connections to one backend (`host:port`), kept per event loop so that a request is forwarded
@@ -19,7 +40,7 @@ public protocol HTTPProxyBackendSink: AnyObject {
 ///
 /// The gateway uses it for the requests it forwards from the event loop (see the gateway's event-loop proxy); the
 /// others go through the endpoint's HTTP client.
-public final class HTTPProxyConnectionPool: Sendable {
+public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
     public let host: String
     public let port: Int
     let connectTimeout: TimeAmount
@@ -39,6 +60,12 @@ public final class HTTPProxyConnectionPool: Sendable {
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxIdlePerLoop = max(0, maxIdlePerLoop)
+    }
+
+    public func acquire(
+        on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool, head: HTTPRequestHead
+    ) -> EventLoopFuture<(connection: HTTPProxyConnection, reused: Bool)> {
+        acquire(on: eventLoop, sink: sink, fresh: fresh)
     }
 
     /// A connection on `eventLoop` for one exchange whose reads go to `sink`: an idle one (unless `fresh`), else
@@ -125,10 +152,20 @@ public final class HTTPProxyConnectionPool: Sendable {
     }
 }
 
-/// A backend connection of a pool, with its last handler.
+/// A backend connection of a pool (or a stream of an h2c connection), with its last handler.
 public struct HTTPProxyConnection: Sendable {
     public let channel: any Channel
     let handler: NIOLoopBound<HTTPProxyBackendHandler>
+
+    /// Pauses or resumes the connection's reads (back-pressure from the side the answer goes to).
+    public func setReads(_ on: Bool) {
+        let channel = self.channel
+        channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in
+            // An HTTP/2 stream's channel does not read again by itself when autoRead comes back on, as a socket's
+            // does: it is asked to, or what it holds (and the stream's window) would wait for ever.
+            if on, channel.parent != nil { channel.read() }
+        }
+    }
 }
 
 /// The last handler of a backend connection: hands what it reads to the exchange it serves, and closes the
@@ -136,7 +173,7 @@ public struct HTTPProxyConnection: Sendable {
 final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private weak var sink: (any HTTPProxyBackendSink)?
+    private(set) weak var sink: (any HTTPProxyBackendSink)?
     private var inExchange = false
     /// Set while the connection waits in the pool: takes it out of the pool when it goes.
     var pooled: (() -> Void)?

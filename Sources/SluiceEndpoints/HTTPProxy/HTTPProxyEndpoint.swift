@@ -43,9 +43,12 @@ public final class HTTPProxyEndpoint: Sendable {
     /// The configured headers, lower-cased names, for replacing the client's.
     private let configuredHeaderNames: Set<String>
     /// Connections for requests forwarded right from the gateway's event loops, when the endpoint needs nothing
-    /// that only its HTTP client does: a plain `http://` target spoken in HTTP/1.1, without a forward proxy,
+    /// that only its HTTP client does: a plain `http://` target (HTTP/1.1, or h2c), without a forward proxy,
     /// compression or redirects to follow. Nil otherwise.
-    public let connections: HTTPProxyConnectionPool?
+    public let connections: (any HTTPProxyBackendConnections)?
+    /// The endpoint's h2c connections (`version: HTTP_2` on an `http://` target), which both ways to the backend
+    /// use (``send(_:)`` instead of the HTTP client). Nil otherwise.
+    public let h2c: H2CConnectionPool?
     /// The `Host` header the backend gets.
     public let hostHeader: String
 
@@ -76,8 +79,7 @@ public final class HTTPProxyEndpoint: Sendable {
             ignoreUncleanSSLShutdown: false,
             decompression: http.useCompression ? .enabled(limit: .ratio(100)) : .disabled
         )
-        // HTTP/2 is negotiated with ALPN, so only over TLS; an `http://` target speaks HTTP/1.1 (see the
-        // configuration's diagnostic).
+        // The HTTP client negotiates HTTP/2 with ALPN, so only over TLS; h2c is this endpoint's own (`h2c`).
         clientConfiguration.httpVersion = http.version == .http2 ? .automatic : .http1Only
         self.client = HTTPClient(
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
@@ -86,14 +88,26 @@ public final class HTTPProxyEndpoint: Sendable {
         self.hostHeader =
             (target.secure && target.port == 443) || (!target.secure && target.port == 80)
             ? target.host : "\(target.host):\(target.port)"
-        if !target.secure, configuration.tls == nil, configuration.proxy == nil, http.version == .http1,
+        if configuration.speaksH2C {
+            let pool = H2CConnectionPool(
+                host: target.host, port: target.port, authority: hostHeader,
+                mode: http.clearTextUpgrade ? .upgrade : .priorKnowledge,
+                connectTimeout: .milliseconds(http.connectTimeoutMs),
+                idleTimeout: .milliseconds(max(1, http.idleTimeoutMs)),
+                maxConnectionsPerLoop: http.maxConcurrentConnections, keepAlive: http.keepAlive)
+            self.h2c = pool
+            // Decompression is the async path's.
+            self.connections = http.useCompression ? nil : pool
+        } else if !target.secure, configuration.tls == nil, configuration.proxy == nil, http.version == .http1,
             !http.useCompression, !http.followRedirects
         {
+            self.h2c = nil
             self.connections = HTTPProxyConnectionPool(
                 host: target.host, port: target.port, connectTimeout: .milliseconds(http.connectTimeoutMs),
                 idleTimeout: .milliseconds(max(1, http.idleTimeoutMs)),
                 maxIdlePerLoop: http.keepAlive ? http.maxConcurrentConnections : 0)
         } else {
+            self.h2c = nil
             self.connections = nil
         }
     }
@@ -130,7 +144,8 @@ public final class HTTPProxyEndpoint: Sendable {
         }
         for name in configuredHeaderNames { headers.remove(name: name) }
         for (name, value) in configuration.headers { headers.add(name: name, value: value) }
-        if !http.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        // (h2c has no `Connection` header: without keep-alive each request has a connection of its own.)
+        if !http.keepAlive, h2c == nil { headers.replaceOrAdd(name: "connection", value: "close") }
         return headers
     }
 
@@ -143,6 +158,7 @@ public final class HTTPProxyEndpoint: Sendable {
     /// Sends `request`; returns once the backend's response head has arrived (its body streams after). Errors are
     /// ``GatewayError``s with Gravitee's statuses and keys.
     public func send(_ request: HTTPProxyRequest) async throws -> HTTPClientResponse {
+        if let h2c { return try await sendOverH2C(request, pool: h2c) }
         var outgoing = HTTPClientRequest(url: url(for: request))
         outgoing.method = request.method
         // The HTTP client writes Host for the target, as Gravitee does unless a policy set another.
@@ -176,6 +192,39 @@ public final class HTTPProxyEndpoint: Sendable {
         return response
     }
 
+    /// `send` over the endpoint's h2c connections: the request as the event-loop path sends it (`Host`, from which
+    /// the stream's `:authority` comes, is the target's), the body as it comes; the answer decompressed with
+    /// `useCompression`, as the HTTP client does.
+    private func sendOverH2C(_ request: HTTPProxyRequest, pool: H2CConnectionPool) async throws -> HTTPClientResponse {
+        var headers = outgoingHeaders(request.headers)
+        headers.add(name: "host", value: hostHeader)
+        switch request.body {
+        case .none:
+            headers.remove(name: "content-length")
+        case .buffered(let buffer):
+            headers.replaceOrAdd(name: "content-length", value: String(buffer.readableBytes))
+        case .stream:
+            // The client's own length, if it gave one, is the length of what is forwarded.
+            break
+        }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: request.method,
+            uri: requestTarget(relativePath: request.relativePath, query: request.query), headers: headers)
+        var response = try await H2CStreamExchange.send(
+            head: head, body: request.body, pool: pool, endpointName: name,
+            readTimeout: .milliseconds(configuration.http.readTimeoutMs))
+        if configuration.http.useCompression,
+            let encoding = response.headers.first(name: "content-encoding")?.lowercased(),
+            encoding == "gzip" || encoding == "deflate"
+        {
+            response.headers.remove(name: "content-encoding")
+            response.headers.remove(name: "content-length")
+            response.body = .stream(
+                DecompressedBody(base: response.body, encoding: encoding == "gzip" ? .gzip : .deflate, maxRatio: 100))
+        }
+        return response
+    }
+
     /// A failure of the HTTP client as the gateway reports it: a timeout 504, anything else 502.
     static func gatewayError(for error: any Error, endpoint: String) -> any Error {
         if error is CancellationError { return error }
@@ -200,6 +249,7 @@ public final class HTTPProxyEndpoint: Sendable {
 
     func shutdown() async {
         connections?.shutdown()
+        h2c?.shutdown()
         try? await client.shutdown()
     }
 
@@ -207,6 +257,7 @@ public final class HTTPProxyEndpoint: Sendable {
         // A deployment that is dropped without being stopped (a registry discarded whole) still lets its pool go;
         // the client stays alive until its shutdown completes. After `shutdown()` this only reports "already".
         connections?.shutdown()
+        h2c?.shutdown()
         _ = client.shutdown()
     }
 }

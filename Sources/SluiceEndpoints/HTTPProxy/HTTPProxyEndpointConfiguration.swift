@@ -50,7 +50,8 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
         public var followRedirects = false
         /// Default: HTTP/1.1.
         public var version = Version.http1
-        /// h2c by upgrade from HTTP/1.1; with `version: HTTP_2` on an `http://` target. Default: true.
+        /// With `version: HTTP_2` on an `http://` target: each connection starts in HTTP/1.1 and upgrades
+        /// (`Upgrade: h2c`); false: HTTP/2 from the first byte (prior knowledge). Default: true.
         public var clearTextUpgrade = true
     }
 
@@ -75,6 +76,12 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
     /// `headers`: set on every request to the backend, replacing the client's.
     public var headers: [(name: String, value: String)] = []
     public var proxy: ForwardProxy?
+
+    /// Whether the backend is spoken to in HTTP/2 over clear text (h2c): `version: HTTP_2` on an `http://` target,
+    /// without a forward proxy or redirects to follow (the HTTP client's, in HTTP/1.1 there).
+    public var speaksH2C: Bool {
+        !target.secure && http.version == .http2 && proxy == nil && !http.followRedirects
+    }
 
     static let sharedFields: Set<String> = ["http", "ssl", "headers", "proxy"]
     static let httpFields: Set<String> = [
@@ -131,6 +138,15 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
             case .some(let proxy): configuration.proxy = proxy
             case .none: valid = false
             }
+        }
+        if configuration.http.version == .http2, !target.secure, !configuration.speaksH2C {
+            // Forward proxies and redirects are the HTTP client's, which speaks HTTP/2 over TLS only.
+            diagnostics.warning(
+                shared.path.key("http").key("version"),
+                "HTTP/2 without TLS (h2c) is not combined with "
+                    + (configuration.proxy != nil ? "a forward proxy" : "followRedirects")
+                    + ": this endpoint speaks HTTP/1.1 to its backend",
+                code: "UNSUPPORTED")
         }
         return valid ? configuration : nil
     }
@@ -191,13 +207,6 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
         if let text = reader.string("version", &diagnostics) {
             if let version = Version(rawValue: text.uppercased()) {
                 options.version = version
-                if version == .http2, !target.secure {
-                    // The HTTP client negotiates HTTP/2 with ALPN over TLS only.
-                    diagnostics.warning(
-                        reader.path.key("version"),
-                        "HTTP/2 without TLS (h2c) is not supported yet: this endpoint speaks HTTP/1.1 to its backend",
-                        code: "UNSUPPORTED")
-                }
             } else {
                 diagnostics.error(reader.path.key("version"), "must be HTTP_1_1 or HTTP_2")
             }

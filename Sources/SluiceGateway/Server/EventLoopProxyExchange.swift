@@ -21,7 +21,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     private let context: ChannelHandlerContext
-    private let pool: HTTPProxyConnectionPool
+    private let pool: any HTTPProxyBackendConnections
     private let endpointName: String
     private let readTimeout: TimeAmount
     /// The client's HTTP version, and whether its connection stays open after this exchange.
@@ -44,6 +44,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// The request's head, kept while it may be sent again: a request without a body whose pooled connection
     /// turned out closed goes again on a fresh connection, once.
     private var head: HTTPRequestHead?
+    /// The request's head as sent (an h2c pool reads it).
+    private var requestHead: HTTPRequestHead?
     private var bodyless = true
     private var reused = false
     private var retried = false
@@ -54,7 +56,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     static let maxPendingBytes = 256 * 1024
 
     init(
-        context: ChannelHandlerContext, pool: HTTPProxyConnectionPool, endpointName: String, readTimeout: TimeAmount,
+        context: ChannelHandlerContext, pool: any HTTPProxyBackendConnections, endpointName: String,
+        readTimeout: TimeAmount,
         version: HTTPVersion, clientKeepAlive: Bool,
         finished: @escaping (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
     ) {
@@ -70,6 +73,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// Sends `head` to a backend connection (taken from the pool, else made).
     func start(_ head: HTTPRequestHead) {
         self.head = head
+        requestHead = head
         requestKeepAlive = head.isKeepAlive
         backend = .connecting(pending: [.head(head)])
         lastActivity = .now()
@@ -79,7 +83,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
 
     private func connect(fresh: Bool) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        pool.acquire(on: context.eventLoop, sink: self, fresh: fresh).whenComplete { result in
+        guard let requestHead else { return }
+        pool.acquire(on: context.eventLoop, sink: self, fresh: fresh, head: requestHead).whenComplete { result in
             let exchange = bound.value
             switch result {
             case .success(let acquired): exchange.connected(acquired.connection, reused: acquired.reused)
@@ -200,6 +205,18 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         if isWritable, clientReadsPaused { setClientReads(true) }
     }
 
+    /// The h2c upgrade the request carried was accepted: its answer comes on stream 1 of the upgraded connection.
+    func backendSwitched(to connection: HTTPProxyConnection) {
+        guard !isOver, case .connected = backend else {
+            pool.release(connection, reusable: false)
+            return
+        }
+        backend = .connected(connection)
+        if backendReadsPaused {
+            connection.setReads(false)
+        }
+    }
+
     // MARK: Ending
 
     /// Answers with `error` if the answer has not begun, else cuts the client's connection.
@@ -257,7 +274,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private func setBackendReads(_ on: Bool) {
         guard backendReadsPaused == on, case .connected(let connection) = backend else { return }
         backendReadsPaused = !on
-        connection.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        connection.setReads(on)
     }
 
     static func connectError(_ error: any Error, endpoint: String) -> GatewayError {
