@@ -300,10 +300,6 @@ struct JSONPathScanner {
         return (zeroQuote | zeroBackslash | control) & highs
     }
 
-    /// Whether one of the eight bytes is `"`, `\\` or below 0x20 (may say yes when none is, never no when one is).
-    @inline(__always)
-    static func mayEndOrEscape(_ word: UInt64) -> Bool { specialBytes(word) != 0 }
-
     mutating func hex4() -> UInt32? {
         guard index + 4 <= bytes.count else { return nil }
         var value: UInt32 = 0

@@ -42,13 +42,6 @@ public final class AccessSnapshot: Sendable {
         subscriptionsByClientID[clientID]?.first { $0.api == api && $0.plan == plan && $0.isActive(at: now) }
     }
 
-    /// The subscription a presented key grants on `api` to one of `plans` at `now`, if any.
-    public func subscription(
-        forKey key: some StringProtocol, api: String, plans: Set<String>, at now: Date
-    ) -> AccessData.Subscription? {
-        keyDecision(forKey: key, api: api, plans: plans, at: now).subscription
-    }
-
     /// The subscription a presented key grants on `api` to one of `plans` at `now`, and the first time after `now`
     /// at which the answer may change (a key expiring, a subscription of the key starting or ending; nil: never,
     /// with this snapshot).

@@ -30,8 +30,6 @@ public final class TokenCache<Value: Sendable>: Sendable {
         }
     }
 
-    public func value(for token: String, now: Date) -> Value? { value(for: token[...], now: now) }
-
     public func store(_ value: Value, for token: some StringProtocol, until expiresAt: Date, now: Date) {
         guard expiresAt > now else { return }
         // The token is copied out of the request it came with, which the cache must not keep alive.

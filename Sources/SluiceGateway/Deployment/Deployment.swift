@@ -1,6 +1,6 @@
 import Logging
 public import SluiceCore
-public import SluiceEndpoints
+import SluiceEndpoints
 public import SluiceEntrypoints
 
 /// One API as it runs: its definition, its connectors, and the streams open on it.
@@ -36,9 +36,6 @@ public final class Deployment: Sendable {
     public let streams: LiveStreams
 
     public var id: String { definition.id }
-
-    /// For a proxy API: its endpoint group.
-    public var httpProxyGroup: HTTPProxyGroup? { httpProxy?.group }
 
     /// For a proxy API: whether its requests are forwarded right from the event loops, and how many have been.
     public var proxyEventLoopExchanges: Int? {

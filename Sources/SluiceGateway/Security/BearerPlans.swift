@@ -265,7 +265,7 @@ final class BearerPlans: Sendable {
             return .decided(.failure(.oauth2MissingAccessToken))
         }
         // A token verified before: its plan and claims are known without reading it again (the cache is keyed by
-        // the token's digest, so only the very same token hits, and it was well formed when it was verified).
+        // the token itself, so only the very same token hits, and it was well formed when it was verified).
         if sized {
             for (index, plan) in jwtPlans.enumerated() where selects(plan.id) {
                 guard let cached = plan.cache.value(for: trimmed, now: now), let clientID = cached.clientID,

@@ -6,9 +6,10 @@ import NIOHTTP1
 import NIOPosix
 import SluiceCore
 import SluiceEndpoints
-import SluiceGateway
 import Synchronization
 import Testing
+
+@testable import SluiceGateway
 
 /// Which way the gateway forwards an h2c endpoint's requests: from the event loop (no compression), or on the
 /// async path (`useCompression`, as the default configuration has it), both over the endpoint's h2c connections.
@@ -41,7 +42,7 @@ struct H2CProxyTests {
 
     /// The h2c connections of the API's first endpoint.
     static func pool(_ gateway: TestGateway, id: String = "h2c") -> H2CConnectionPool? {
-        gateway.gateway.registry.deployment(id: id)?.httpProxyGroup?.primaries.first?.endpoint.h2c
+        gateway.gateway.registry.deployment(id: id)?.httpProxy?.group.primaries.first?.endpoint.h2c
     }
 
     /// The request went the way `via` says, over the h2c connections.

@@ -218,30 +218,14 @@ final class H2CLoopConnections {
             channel.close(promise: nil)
             return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
-        let boundSink = NIOLoopBound(sink, eventLoop: eventLoop)
-        let streamPromise = eventLoop.makePromise(of: (any Channel).self)
-        multiplexer.createStreamChannel(promise: streamPromise) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try Self.addStreamHandlers(to: stream, sink: boundSink.value, streamOne: true)
-            }
-        }
         let sent = eventLoop.makePromise(of: Void.self)
-        streamPromise.futureResult.assumeIsolated().whenComplete { result in
+        openStream(on: multiplexer, id: id, sink: sink, streamOne: true).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let stream):
-                stream.closeFuture.assumeIsolated().whenComplete { _ in self.streamClosed(id) }
-                do {
-                    let handler = try stream.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
-                    stream.write(HTTPClientRequestPart.head(head), promise: nil)
-                    stream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: sent)
-                    sink.backendSwitched(
-                        to: HTTPProxyConnection(
-                            channel: stream, handler: NIOLoopBound(handler, eventLoop: self.eventLoop)))
-                } catch {
-                    sent.fail(error)
-                }
+                stream.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                stream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: sent)
+                sink.backendSwitched(to: stream)
             case .failure(let error):
-                self.streamClosed(id)
                 sent.fail(error)
             }
         }
@@ -311,33 +295,46 @@ final class H2CLoopConnections {
             return
         }
         counters.streams.add(1, ordering: .relaxed)
-        let sink = NIOLoopBound(waiter.sink, eventLoop: eventLoop)
+        openStream(on: multiplexer, id: id, sink: waiter.sink, streamOne: false).assumeIsolated().whenComplete {
+            result in
+            switch result {
+            case .success(let stream): waiter.promise.succeed((stream, reused))
+            case .failure(let error): waiter.promise.fail(error)
+            }
+        }
+    }
+
+    /// A new stream of connection `id` whose reads go to `sink`, as a connection of its own; its close (or its
+    /// failure to open) is told to the connection's state.
+    private func openStream(
+        on multiplexer: NIOHTTP2Handler.StreamMultiplexer, id: Int, sink: any HTTPProxyBackendSink, streamOne: Bool
+    ) -> EventLoopFuture<HTTPProxyConnection> {
+        let boundSink = NIOLoopBound(sink, eventLoop: eventLoop)
         let streamPromise = eventLoop.makePromise(of: (any Channel).self)
         multiplexer.createStreamChannel(promise: streamPromise) { stream in
             stream.eventLoop.makeCompletedFuture {
-                try Self.addStreamHandlers(to: stream, sink: sink.value, streamOne: false)
+                try Self.addStreamHandlers(to: stream, sink: boundSink.value, streamOne: streamOne)
             }
         }
+        let opened = eventLoop.makePromise(of: HTTPProxyConnection.self)
         streamPromise.futureResult.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let stream):
                 stream.closeFuture.assumeIsolated().whenComplete { _ in self.streamClosed(id) }
                 do {
                     let handler = try stream.pipeline.syncOperations.handler(type: HTTPProxyBackendHandler.self)
-                    waiter.promise.succeed(
-                        (
-                            HTTPProxyConnection(
-                                channel: stream, handler: NIOLoopBound(handler, eventLoop: self.eventLoop)), reused
-                        ))
+                    opened.succeed(
+                        HTTPProxyConnection(channel: stream, handler: NIOLoopBound(handler, eventLoop: self.eventLoop)))
                 } catch {
-                    waiter.promise.fail(error)
+                    opened.fail(error)
                     stream.close(promise: nil)
                 }
             case .failure(let error):
-                waiter.promise.fail(error)
                 self.streamClosed(id)
+                opened.fail(error)
             }
         }
+        return opened.futureResult
     }
 
     private func streamClosed(_ id: Int) {
