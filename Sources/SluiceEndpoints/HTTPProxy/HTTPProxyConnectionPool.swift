@@ -13,6 +13,12 @@ public protocol HTTPProxyBackendSink: AnyObject {
     /// The exchange goes on over `connection` from now on: the HTTP/1.1 connection its request upgraded to h2c
     /// became HTTP/2, and its answer comes on stream 1 (see ``H2CConnectionPool``).
     func backendSwitched(to connection: HTTPProxyConnection)
+    /// The connection has handed over everything one read brought: what was written on from it can be flushed.
+    func backendReadComplete()
+}
+
+extension HTTPProxyBackendSink {
+    public func backendReadComplete() {}
 }
 
 /// Where an exchange forwarded from an event loop gets its backend connection: a connection of its own
@@ -25,12 +31,21 @@ public protocol HTTPProxyBackendConnections: AnyObject, Sendable {
     func acquire(
         on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool, head: HTTPRequestHead
     ) -> EventLoopFuture<(connection: HTTPProxyConnection, reused: Bool)>
+    /// An idle connection of `eventLoop`, taken at once for an exchange whose reads go to `sink`, when there is
+    /// one: the common case of ``acquire(on:sink:fresh:head:)``, without a future. Such a connection is reused.
+    func acquireIdle(on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink) -> HTTPProxyConnection?
     /// Gives back a connection whose exchange ended (cleanly when `reusable`).
     func release(_ connection: HTTPProxyConnection, reusable: Bool)
     /// Closes what is idle; what is in use closes when its exchange ends.
     func shutdown()
     /// Exchanges started since the pool was made.
     var exchangeCount: Int { get }
+}
+
+extension HTTPProxyBackendConnections {
+    public func acquireIdle(on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink) -> HTTPProxyConnection? {
+        nil
+    }
 }
 
 /// Plain HTTP/1.1 connections to one backend (`host:port`), kept per event loop so that a request is forwarded
@@ -75,16 +90,10 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
         on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink, fresh: Bool = false
     ) -> EventLoopFuture<(connection: HTTPProxyConnection, reused: Bool)> {
         eventLoop.assertInEventLoop()
-        if !fresh { exchanges.add(1, ordering: .relaxed) }
-        let key = ObjectIdentifier(eventLoop)
-        while !fresh, let connection = idle.withLock({ $0[key]?.popLast() }) {
-            guard connection.channel.isActive else {
-                connection.channel.close(promise: nil)
-                continue
-            }
-            connection.handler.value.begin(sink)
+        if !fresh, let connection = acquireIdle(on: eventLoop, sink: sink) {
             return eventLoop.makeSucceededFuture((connection, true))
         }
+        if !fresh { exchanges.add(1, ordering: .relaxed) }
         guard !isShutDown.load(ordering: .relaxed) else {
             return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
@@ -110,6 +119,20 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
                     HTTPProxyConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: eventLoop)), false
                 )
             }
+    }
+
+    public func acquireIdle(on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink) -> HTTPProxyConnection? {
+        let key = ObjectIdentifier(eventLoop)
+        while let connection = idle.withLock({ $0[key]?.popLast() }) {
+            guard connection.channel.isActive else {
+                connection.channel.close(promise: nil)
+                continue
+            }
+            exchanges.add(1, ordering: .relaxed)
+            connection.handler.value.begin(sink)
+            return connection
+        }
+        return nil
     }
 
     /// Gives back a connection whose exchange ended cleanly and that may carry another; closes it otherwise.
@@ -197,6 +220,11 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         sink.backendRead(part)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if inExchange { sink?.backendReadComplete() }
+        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

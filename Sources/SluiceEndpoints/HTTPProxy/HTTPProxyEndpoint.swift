@@ -135,18 +135,29 @@ public final class HTTPProxyEndpoint: Sendable {
     /// client's `Accept-Encoding` unless propagated, the endpoint's configured headers in place of the client's,
     /// `Connection: close` without keep-alive.
     public func outgoingHeaders(_ prepared: HTTPHeaders) -> HTTPHeaders {
-        var headers = prepared
-        headers.remove(name: "host")
         let http = configuration.http
-        if !http.propagateClientAcceptEncoding { headers.remove(name: "accept-encoding") }
-        if http.useCompression, !headers.contains(name: "accept-encoding") {
-            headers.add(name: "accept-encoding", value: "gzip, deflate")
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(prepared.count + configuration.headers.count + 1)
+        var acceptsEncoding = false
+        for (name, value) in prepared {
+            switch ProxyHeaderName(name) {
+            case .host: continue
+            case .acceptEncoding:
+                guard http.propagateClientAcceptEncoding else { continue }
+                acceptsEncoding = true
+            case .connection where !http.keepAlive && h2c == nil: continue
+            default: break
+            }
+            if !configuredHeaderNames.isEmpty, configuredHeaderNames.contains(name.lowercased()) { continue }
+            kept.append((name, value))
         }
-        for name in configuredHeaderNames { headers.remove(name: name) }
-        for (name, value) in configuration.headers { headers.add(name: name, value: value) }
+        if http.useCompression, !acceptsEncoding, !configuredHeaderNames.contains("accept-encoding") {
+            kept.append(("accept-encoding", "gzip, deflate"))
+        }
+        for (name, value) in configuration.headers { kept.append((name, value)) }
         // (h2c has no `Connection` header: without keep-alive each request has a connection of its own.)
-        if !http.keepAlive, h2c == nil { headers.replaceOrAdd(name: "connection", value: "close") }
-        return headers
+        if !http.keepAlive, h2c == nil { kept.append(("connection", "close")) }
+        return HTTPHeaders(kept)
     }
 
     /// The URL a request goes to: the target's origin and base path, the request's relative path, then the request's

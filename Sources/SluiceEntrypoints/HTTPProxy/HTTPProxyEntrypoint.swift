@@ -79,16 +79,6 @@ public struct HTTPProxyEntrypoint: Sendable {
         self.limits = limits
     }
 
-    /// Headers that describe one connection, not the exchange: never forwarded, either way.
-    static let hopHeaders: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer",
-        "transfer-encoding", "upgrade",
-    ]
-    /// Set by the gateway, replacing the client's.
-    static let forwardedHeaders: Set<String> = [
-        "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix",
-    ]
-
     public func handle(_ request: Request, writer: consuming ResponseWriter, exchange: Exchange) async throws {
         let target = request.head.path ?? "/"
         let queryStart = target.firstIndex(of: "?")
@@ -99,11 +89,11 @@ public struct HTTPProxyEntrypoint: Sendable {
         let headers: HTTPHeaders
         if let flow = exchange.flow {
             headers = Self.forwardedRequestHeaders(
-                flow.requestHeaders.map { ($0.name.lowercased(), $0.name, $0.value) },
+                flow.requestHeaders,
                 authority: request.head.authority, exchange: exchange)
         } else {
             headers = Self.forwardedRequestHeaders(
-                request.headers.map { ($0.name.canonicalName, $0.name.rawName, $0.value) },
+                request.headers.lazy.map { (name: $0.name.rawName, value: $0.value) },
                 authority: request.head.authority, exchange: exchange)
         }
 
@@ -203,48 +193,57 @@ public struct HTTPProxyEntrypoint: Sendable {
             }.joined(separator: "&"))
     }
 
-    /// The client's headers (`fields`: lower-case name, name as sent, value) as the backend gets them;
-    /// `authority` is the request's (its `Host`).
+    /// The client's headers (name as sent, value) as the backend gets them; `authority` is the request's (its
+    /// `Host`).
     public static func forwardedRequestHeaders(
-        _ fields: [(lowercased: String, name: String, value: String)], authority: String?, exchange: Exchange
+        _ fields: some Sequence<(name: String, value: String)>, authority: String?, exchange: Exchange
     ) -> HTTPHeaders {
-        var named: Set<String> = []
-        for field in fields where field.lowercased == "connection" {
-            for token in field.value.split(separator: ",") {
-                named.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
-            }
-        }
-        var headers = HTTPHeaders()
+        var named: Set<String>?
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(fields.underestimatedCount + 5)
         var forwardedFor: String?
         for field in fields {
-            let name = field.lowercased
-            if Self.hopHeaders.contains(name) || Self.forwardedHeaders.contains(name) || named.contains(name) {
+            switch ProxyHeaderName(field.name) {
+            case .connection:
+                // Headers the client named in `Connection` are hop-by-hop too (rare: collected when seen).
+                ProxyHeaderName.nominated(by: field.value, into: &named)
                 continue
-            }
-            if name == "x-forwarded-for" {
+            case .transferEncoding, .hopByHop, .forwardedSet:
+                continue
+            case .forwardedFor:
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
                 continue
+            case .authorization where exchange.removeAuthorization:
+                continue
+            case .host, .acceptEncoding, .authorization, .contentLength, .other:
+                if let apiKeyHeader = exchange.apiKeyHeader,
+                    ProxyHeaderName.equals(field.name, lowercased: apiKeyHeader)
+                {
+                    continue
+                }
+                kept.append((field.name, field.value))
             }
-            if name == exchange.apiKeyHeader { continue }
-            if exchange.removeAuthorization, name == "authorization" { continue }
-            headers.add(name: field.name, value: field.value)
+        }
+        if let named {
+            kept.removeAll { named.contains($0.0.lowercased()) }
+            if named.contains("x-forwarded-for") { forwardedFor = nil }
         }
         if let client = exchange.clientAddress {
-            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + client } ?? client)
+            kept.append(("X-Forwarded-For", forwardedFor.map { $0 + ", " + client } ?? client))
         } else if let forwardedFor {
-            headers.add(name: "X-Forwarded-For", value: forwardedFor)
+            kept.append(("X-Forwarded-For", forwardedFor))
         }
-        headers.add(name: "X-Forwarded-Proto", value: "http")
+        kept.append(("X-Forwarded-Proto", "http"))
         if let authority, !authority.isEmpty {
-            headers.add(name: "X-Forwarded-Host", value: authority)
+            kept.append(("X-Forwarded-Host", authority))
             if let port = Self.port(of: authority) ?? exchange.serverPort {
-                headers.add(name: "X-Forwarded-Port", value: String(port))
+                kept.append(("X-Forwarded-Port", String(port)))
             }
         } else if let port = exchange.serverPort {
-            headers.add(name: "X-Forwarded-Port", value: String(port))
+            kept.append(("X-Forwarded-Port", String(port)))
         }
-        if exchange.contextPath != "/" { headers.add(name: "X-Forwarded-Prefix", value: exchange.contextPath) }
-        return headers
+        if exchange.contextPath != "/" { kept.append(("X-Forwarded-Prefix", exchange.contextPath)) }
+        return HTTPHeaders(kept)
     }
 
     /// The backend's headers as the client gets them.
@@ -259,17 +258,25 @@ public struct HTTPProxyEntrypoint: Sendable {
         return fields
     }
 
-    /// The backend's headers as the client gets them, for a response written by the event loop.
+    /// The backend's headers as the client gets them, for a response written by the event loop. The headers come
+    /// back unchanged (no copy) when none of them is hop-by-hop.
     public static func forwardedResponseHeaders(nio headers: HTTPHeaders) -> HTTPHeaders {
-        var named: Set<String> = []
-        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
-        var forwarded = HTTPHeaders()
+        var named: Set<String>?
+        var dropped = 0
         for (name, value) in headers {
-            let lowered = name.lowercased()
-            if hopHeaders.contains(lowered) || named.contains(lowered) { continue }
-            forwarded.add(name: name, value: value)
+            let kind = ProxyHeaderName(name)
+            guard kind.isHopByHop else { continue }
+            dropped += 1
+            if kind == .connection { ProxyHeaderName.nominated(by: value, into: &named) }
         }
-        return forwarded
+        guard dropped > 0 else { return headers }
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(headers.count - dropped)
+        for (name, value) in headers where !ProxyHeaderName(name).isHopByHop {
+            if let named, named.contains(name.lowercased()) { continue }
+            kept.append((name, value))
+        }
+        return HTTPHeaders(kept)
     }
 
     /// The port an authority (`host:port`, `[v6]:port`) names, if any.

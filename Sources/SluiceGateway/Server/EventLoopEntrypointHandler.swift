@@ -70,6 +70,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var quiescing = false
     /// The context of the HTTP response encoder, looked up once: a 202 is written below it, already encoded.
     private var encoderContext: ChannelHandlerContext?
+    private var addresses: (client: String?, port: Int?)?
+    /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
+    private var proxyTimer: Scheduled<Void>?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -143,6 +146,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .proxying(let exchange) = state { exchange.clientReadComplete() }
+        context.fireChannelReadComplete()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if case .streaming(let stream) = state, context.channel.isWritable { stream.pump() }
         if case .proxying(let exchange) = state {
@@ -152,6 +160,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        proxyTimer?.cancel()
+        proxyTimer = nil
         if case .streaming(let stream) = state { stream.cleanUp() }
         if case .proxying(let exchange) = state {
             state = .idle
@@ -164,6 +174,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        proxyTimer?.cancel()
+        proxyTimer = nil
         if case .streaming(let stream) = state { stream.cleanUp() }
         if case .proxying(let exchange) = state { exchange.clientGone() }
     }
@@ -210,7 +222,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var rateLimits: RateLimitOutcome?
         if let gate = deployment.rateLimitGate(
             [.request, .publish], plan: plan, entrypoint: HTTPPostEntrypoint.type,
-            clientAddress: context.channel.remoteAddress?.ipAddress, path: path, contextPath: route.path,
+            clientAddress: connectionAddresses(context).client, path: path, contextPath: route.path,
             method: "POST")
         {
             guard let store = registry.rateLimitStore.immediate else { return nil }
@@ -242,36 +254,37 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private func takeProxy(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopProxyExchange? {
         let target = head.uri
         let queryStart = target.firstIndex(of: "?")
-        let path = target[..<(queryStart ?? target.endIndex)]
-        guard let route = registry.table.match(host: head.headers.first(name: "host"), path: String(path)),
+        let path = String(target[..<(queryStart ?? target.endIndex)])
+        let authority = head.headers.first(name: "host")
+        guard let route = registry.table.match(host: authority, path: path),
             let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
             route.deployment.flows == nil, route.deployment.cors == nil, !head.headers.contains(name: "expect"),
             case .success(let plan)? = route.deployment.resolvePlanNow(
-                route.deployment.credentials(of: head), access: registry.access),
+                route.deployment.credentials(of: head), access: registry.access)
+        else { return nil }
+        let addresses = connectionAddresses(context)
+        guard
             route.deployment.rateLimitGate(
-                [.request], plan: plan, entrypoint: HTTPProxyEntrypoint.type,
-                clientAddress: context.channel.remoteAddress?.ipAddress, path: String(path), contextPath: route.path,
-                method: head.method.rawValue) == nil
+                [.request], plan: plan, entrypoint: HTTPProxyEntrypoint.type, clientAddress: addresses.client,
+                path: path, contextPath: route.path, method: head.method.rawValue) == nil
         else { return nil }
         let deployment = route.deployment
         let endpoint = proxy.group.next()
         guard let pool = endpoint.connections else { return nil }
         let options = HTTPProxyEntrypoint.Exchange(
-            contextPath: route.path, clientAddress: context.channel.remoteAddress?.ipAddress,
-            serverPort: context.channel.localAddress?.port, breakerKey: "",
+            contextPath: route.path, clientAddress: addresses.client, serverPort: addresses.port, breakerKey: "",
             apiKeyHeader: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader,
             apiKeyQueryParameter: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.queryParameter,
-            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: [:], onDeparture: { _ in {} })
+            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: [:], onDeparture: Self.noDeparture)
         var query = queryStart.map { target[target.index(after: $0)...] } ?? ""
         if let parameter = options.apiKeyQueryParameter { query = HTTPProxyEntrypoint.query(query, without: parameter) }
-        let relativePath = route.path == "/" ? path : path.dropFirst(route.path.utf8.count)
+        let relativePath = route.path == "/" ? path[...] : path.dropFirst(route.path.utf8.count)
         var headers = endpoint.outgoingHeaders(
-            HTTPProxyEntrypoint.forwardedRequestHeaders(
-                head.headers.map { ($0.name.lowercased(), $0.name, $0.value) },
-                authority: head.headers.first(name: "host"),
-                exchange: options))
+            HTTPProxyEntrypoint.forwardedRequestHeaders(head.headers, authority: authority, exchange: options))
         headers.add(name: "host", value: endpoint.hostHeader)
-        if head.headers[canonicalForm: "transfer-encoding"].contains(where: { $0.lowercased() == "chunked" }) {
+        if head.headers.contains(name: "transfer-encoding"),
+            head.headers[canonicalForm: "transfer-encoding"].contains(where: { $0.lowercased() == "chunked" })
+        {
             headers.remove(name: "content-length")
             headers.add(name: "transfer-encoding", value: "chunked")
         }
@@ -287,8 +300,33 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             bound.value.handler.proxyEnded(closeClient: closeClient, lastWrite: lastWrite, context: bound.value.context)
         }
         exchange.start(outgoing)
+        if proxyTimer == nil { armProxyTimer(in: exchange.readTimeout, context: context) }
         return exchange
     }
+
+    /// One timer per connection watches the backend's read timeout of the exchange under way: it is armed by the
+    /// first exchange and, when it fires, re-armed for what the current exchange has left (each exchange only
+    /// notes when the backend last sent something). A connection with no exchange under way lets it lapse.
+    private func armProxyTimer(in delay: TimeAmount, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        proxyTimer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            handler.proxyTimer = nil
+            guard case .proxying(let exchange) = handler.state, let left = exchange.timeRemaining() else { return }
+            handler.armProxyTimer(in: left, context: context)
+        }
+    }
+
+    /// The client's address and the port it reached the gateway on, read once per connection (each read formats
+    /// the address anew).
+    private func connectionAddresses(_ context: ChannelHandlerContext) -> (client: String?, port: Int?) {
+        if let addresses { return addresses }
+        let read = (client: context.channel.remoteAddress?.ipAddress, port: context.channel.localAddress?.port)
+        addresses = read
+        return read
+    }
+
+    private static let noDeparture: @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void) = { _ in {} }
 
     /// A forwarded request's answer has ended: the requests read meanwhile are served, or the connection closes.
     private func proxyEnded(
@@ -311,7 +349,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard !stash.isEmpty else { return }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         for part in stash { channelRead(context: context, data: wrapInboundOut(part)) }
-        context.fireChannelReadComplete()
+        channelReadComplete(context: context)
     }
 
     /// The identifier the client gave (header, else query parameter), or a new one.
@@ -348,7 +386,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         // The connection is the request phase: counted here when the store answers at once, else on the async path.
         let gate = deployment.rateLimitGate(
             [.request], plan: plan, entrypoint: SSEEntrypoint.type,
-            clientAddress: context.channel.remoteAddress?.ipAddress, path: path, contextPath: route.path,
+            clientAddress: connectionAddresses(context).client, path: path, contextPath: route.path,
             method: "GET")
         let store = registry.rateLimitStore.immediate
         if gate != nil, store == nil { return nil }
@@ -462,7 +500,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         for part in stash { channelRead(context: context, data: wrapInboundOut(part)) }
         // The handlers after this one (the async side) take what was passed on at the end of a read.
-        context.fireChannelReadComplete()
+        channelReadComplete(context: context)
     }
 
     /// Writes the answer to a publish: 202, or the endpoint's error with its status and key.

@@ -23,7 +23,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private let context: ChannelHandlerContext
     private let pool: any HTTPProxyBackendConnections
     private let endpointName: String
-    private let readTimeout: TimeAmount
+    let readTimeout: TimeAmount
     /// The client's HTTP version, and whether its connection stays open after this exchange.
     private let version: HTTPVersion
     private let clientKeepAlive: Bool
@@ -35,9 +35,13 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private(set) var requestEnded = false
     private var responseStarted = false
     private var backendKeepAlive = true
-    private var timeout: Scheduled<Void>?
-    /// When the backend last sent something (or the request started): the timeout counts from there.
+    /// When the backend last sent something (or the request started): the read timeout counts from there. The
+    /// client connection's handler checks it with one timer per connection (``timeRemaining()``).
     private var lastActivity = NIODeadline.now()
+    /// Parts written to the backend, or to the client, and not flushed yet: flushed when the read that brought
+    /// them is over, so that the parts of one read leave in one system call.
+    private var backendUnflushed = false
+    private var clientUnflushed = false
     private var clientReadsPaused = false
     private var backendReadsPaused = false
     private var isOver = false
@@ -77,23 +81,27 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         requestKeepAlive = head.isKeepAlive
         backend = .connecting(pending: [.head(head)])
         lastActivity = .now()
-        armTimeout(in: readTimeout)
-        connect(fresh: false)
+        connect(fresh: false, duringClientRead: true)
     }
 
-    private func connect(fresh: Bool) {
+    /// `duringClientRead`: called while the client's read is handed over, whose end flushes what was written.
+    private func connect(fresh: Bool, duringClientRead: Bool) {
+        if !fresh, let connection = pool.acquireIdle(on: context.eventLoop, sink: self) {
+            connected(connection, reused: true, flush: !duringClientRead)
+            return
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         guard let requestHead else { return }
         pool.acquire(on: context.eventLoop, sink: self, fresh: fresh, head: requestHead).whenComplete { result in
             let exchange = bound.value
             switch result {
-            case .success(let acquired): exchange.connected(acquired.connection, reused: acquired.reused)
+            case .success(let acquired): exchange.connected(acquired.connection, reused: acquired.reused, flush: true)
             case .failure(let error): exchange.fail(Self.connectError(error, endpoint: exchange.endpointName))
             }
         }
     }
 
-    private func connected(_ connection: HTTPProxyConnection, reused: Bool) {
+    private func connected(_ connection: HTTPProxyConnection, reused: Bool, flush: Bool) {
         guard case .connecting(let pending) = backend, !isOver else {
             // The exchange ended while connecting (the client left): the connection is not needed.
             pool.release(connection, reusable: true)
@@ -103,7 +111,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         backend = .connected(connection)
         let channel = connection.channel
         for part in pending { channel.write(NIOAny(part), promise: nil) }
-        channel.flush()
+        if flush || requestEnded {
+            channel.flush()
+        } else {
+            backendUnflushed = true
+        }
         pendingBytes = 0
         if clientReadsPaused, channel.isWritable { setClientReads(true) }
     }
@@ -135,11 +147,24 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             backend = .connecting(pending: pending)
         case .connected(let connection):
             let channel = connection.channel
-            channel.writeAndFlush(NIOAny(outgoing), promise: nil)
+            if requestEnded {
+                channel.writeAndFlush(NIOAny(outgoing), promise: nil)
+                backendUnflushed = false
+            } else {
+                channel.write(NIOAny(outgoing), promise: nil)
+                backendUnflushed = true
+            }
             if !channel.isWritable, !clientReadsPaused { setClientReads(false) }
         case .done:
             break
         }
+    }
+
+    /// The client's read is over: what it brought for the backend leaves now.
+    func clientReadComplete() {
+        guard backendUnflushed, case .connected(let connection) = backend else { return }
+        backendUnflushed = false
+        connection.channel.flush()
     }
 
     func clientWritabilityChanged(isWritable: Bool) {
@@ -150,7 +175,6 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     func clientGone() {
         guard !isOver else { return }
         isOver = true
-        timeout?.cancel()
         if case .connected(let connection) = backend { pool.release(connection, reusable: false) }
         backend = .done
     }
@@ -174,14 +198,25 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
                     HTTPServerResponsePart.head(
                         HTTPResponseHead(version: version, status: head.status, headers: headers))),
                 promise: nil)
+            clientUnflushed = true
         case .body(let buffer):
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            clientUnflushed = true
             if !context.channel.isWritable { setBackendReads(false) }
         case .end(let trailers):
-            let written = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)))
-            end(
-                backendReusable: requestEnded && backendKeepAlive && requestKeepAlive,
-                closeClient: !clientKeepAlive || !requestEnded, lastWrite: written)
+            clientUnflushed = false
+            let closeClient = !clientKeepAlive || !requestEnded
+            let end = NIOAny(HTTPServerResponsePart.end(trailers))
+            // Only a connection that closes after the answer waits for its last write.
+            var written: EventLoopFuture<Void>?
+            if closeClient {
+                written = context.writeAndFlush(end)
+            } else {
+                context.writeAndFlush(end, promise: nil)
+            }
+            self.end(
+                backendReusable: requestEnded && backendKeepAlive && requestKeepAlive, closeClient: closeClient,
+                lastWrite: written)
         }
     }
 
@@ -193,12 +228,18 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             retried = true
             pool.release(connection, reusable: false)
             backend = .connecting(pending: [.head(head), .end(nil)])
-            connect(fresh: true)
+            connect(fresh: true, duringClientRead: false)
             return
         }
         fail(
             .backendConnection(
                 "Endpoint '\(endpointName)' broke the exchange: \(String(describing: error).prefix(200))"))
+    }
+
+    func backendReadComplete() {
+        guard clientUnflushed, !isOver else { return }
+        clientUnflushed = false
+        context.flush()
     }
 
     func backendWritabilityChanged(isWritable: Bool) {
@@ -223,6 +264,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private func fail(_ error: GatewayError) {
         guard !isOver else { return }
         if responseStarted {
+            if clientUnflushed { context.flush() }
             end(backendReusable: false, closeClient: true, lastWrite: nil)
             return
         }
@@ -236,8 +278,6 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
 
     private func end(backendReusable: Bool, closeClient: Bool, lastWrite: EventLoopFuture<Void>?) {
         isOver = true
-        timeout?.cancel()
-        timeout = nil
         if case .connected(let connection) = backend {
             setBackendReads(true)
             pool.release(connection, reusable: backendReusable)
@@ -247,23 +287,14 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         finished(closeClient, lastWrite)
     }
 
-    /// The backend has `readTimeout` to send its next part (its head first). One timer per exchange: when it
-    /// fires early (the backend sent something meanwhile), it waits again for the rest.
-    private func armTimeout(in delay: TimeAmount) {
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timeout = context.eventLoop.scheduleTask(in: delay) {
-            bound.value.timeoutFired()
-        }
-    }
-
-    private func timeoutFired() {
-        guard !isOver else { return }
+    /// How long the backend still has to send its next part (its head first), checked by the client connection's
+    /// timer; nil when the exchange is over, or when the time ran out and the exchange failed with a 504.
+    func timeRemaining() -> TimeAmount? {
+        guard !isOver else { return nil }
         let idle = NIODeadline.now() - lastActivity
-        if idle < readTimeout {
-            armTimeout(in: readTimeout - idle)
-            return
-        }
+        if idle < readTimeout { return readTimeout - idle }
         fail(.backendTimeout("Request timeout: endpoint '\(endpointName)' did not answer in time"))
+        return nil
     }
 
     private func setClientReads(_ on: Bool) {
