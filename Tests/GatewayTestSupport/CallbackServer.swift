@@ -35,6 +35,8 @@ package final class CallbackServer: Sendable {
     final class State: Sendable {
         let behaviour: Mutex<Behaviour>
         let received = Mutex<[Received]>([])
+        /// Accepted connections, closed with the server (a receiver that goes away drops its keep-alive ones too).
+        let connections = Mutex<[any Channel]>([])
         init(_ behaviour: Behaviour) { self.behaviour = Mutex(behaviour) }
     }
 
@@ -56,7 +58,8 @@ package final class CallbackServer: Sendable {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                state.connections.withLock { $0.append(channel) }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(CallbackHandler(state: state))
                 }
@@ -78,6 +81,7 @@ package final class CallbackServer: Sendable {
     /// Stops listening and closes its connections (a receiver that goes away).
     package func stop() async {
         try? await channel.close()
+        for connection in state.connections.withLock({ $0 }) { try? await connection.close() }
     }
 
     /// Waits until `condition` holds of what was received, up to `limit`.

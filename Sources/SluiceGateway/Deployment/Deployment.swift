@@ -188,23 +188,15 @@ public final class Deployment: Sendable {
                 broker: broker
             )
         case "kafka":
-            guard
-                let configuration = KafkaEndpointConfiguration.parse(
-                    endpoint: endpoint, group: group, diagnostics: &diagnostics)
-            else {
-                throw DeploymentError(
-                    apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
-            }
-            return KafkaEndpoint(configuration: configuration, logger: endpointLogger)
+            let configuration = KafkaEndpointConfiguration.parse(
+                endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            return KafkaEndpoint(
+                configuration: try valid(configuration, diagnostics, api: definition.id), logger: endpointLogger)
         case "mqtt5":
-            guard
-                let configuration = MQTT5EndpointConfiguration.parse(
-                    endpoint: endpoint, group: group, diagnostics: &diagnostics)
-            else {
-                throw DeploymentError(
-                    apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
-            }
-            return MQTT5Endpoint(configuration: configuration, logger: endpointLogger)
+            let configuration = MQTT5EndpointConfiguration.parse(
+                endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            return MQTT5Endpoint(
+                configuration: try valid(configuration, diagnostics, api: definition.id), logger: endpointLogger)
         default:
             throw DeploymentError(
                 apiID: definition.id,
@@ -215,6 +207,16 @@ public final class Deployment: Sendable {
                 ]
             )
         }
+    }
+
+    /// A parsed endpoint configuration, or the error naming what kept it from parsing.
+    private static func valid<Configuration>(
+        _ configuration: Configuration?, _ diagnostics: DiagnosticCollector, api: String
+    ) throws -> Configuration {
+        guard let configuration else {
+            throw DeploymentError(apiID: api, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+        }
+        return configuration
     }
 
     /// The `webhook` entrypoint of a subscription listener, with its DLQ endpoint's connector.
