@@ -68,7 +68,7 @@ log "MQTT 5 client against a real broker (mosquitto) and scripted servers"
 swift test --skip-build --filter MQTT5BrokerTests --no-parallel || swift_status=$?
 
 # The gateway's kafka endpoint end to end: a broker per test, clients over real sockets, librdkafka as the oracle.
-log "kafka endpoint against a real broker (tansu): every entrypoint, QoS, resume, groups, broker failure"
+log "kafka endpoint against a real broker (tansu): every entrypoint, QoS, resume, groups, broker failure, webhooks"
 swift test --skip-build --filter SluiceKafkaEndpointTests --no-parallel || swift_status=$?
 
 # The gateway's mqtt5 endpoint end to end: a mosquitto per test, clients over real sockets, paho-mqtt as the oracle.

@@ -83,6 +83,8 @@ extension APIDefinition {
         public var configuration: JSONObject
         /// JSON path of this entrypoint, for connectors' diagnostics.
         public var path: JSONPath
+        /// The endpoint (or endpoint group) its undeliverable messages go to: Gravitee's `dlq.endpoint`.
+        public var dlqEndpoint: String? = nil
     }
 
     public struct EndpointGroup: Sendable {
@@ -186,6 +188,9 @@ extension APIDefinition {
         public var flows: [Flow]
         public var path: JSONPath
 
+        /// A `PUSH` plan: the gateway pushes to its subscribers (webhooks); it takes no HTTP request.
+        public var isPush: Bool { mode == "PUSH" }
+
         /// Whether the plan names a selection rule (an expression deciding which requests it takes).
         public var hasSelectionRule: Bool {
             !(selectionRule ?? "").trimmingCharacters(in: .whitespaces).isEmpty
@@ -218,6 +223,14 @@ extension APIDefinition {
     public var httpPaths: [ListenerPath] {
         listeners.flatMap { listener -> [ListenerPath] in
             if case .http(let http) = listener { return http.paths }
+            return []
+        }
+    }
+
+    /// Every entrypoint of the subscription listeners (`webhook`).
+    public var subscriptionEntrypoints: [Entrypoint] {
+        listeners.flatMap { listener -> [Entrypoint] in
+            if case .subscription(let subscription) = listener { return subscription.entrypoints }
             return []
         }
     }

@@ -160,7 +160,14 @@ public struct APIDefinitionReader: Sendable {
             if result.contains(where: { $0.type == type }) {
                 diagnostics.error(path.key("type"), "entrypoint '\(type)' is declared twice in this listener")
             }
-            result.append(.init(type: type, qos: qos, configuration: configuration, path: path))
+            var dlqEndpoint: String?
+            if reader.has("dlq") {
+                let dlq = reader.object("dlq", &diagnostics)
+                dlq.warnUnknown(["endpoint"], &diagnostics)
+                dlqEndpoint = dlq.string("endpoint", &diagnostics, required: true)
+            }
+            result.append(
+                .init(type: type, qos: qos, configuration: configuration, path: path, dlqEndpoint: dlqEndpoint))
         }
         return result
     }
@@ -303,7 +310,10 @@ public struct APIDefinitionReader: Sendable {
             let reader = ConfigurationReader(item, at: path, diagnostics: &diagnostics)
             let id = reader.string("id", &diagnostics) ?? "plan-\(plans.count)"
             let security = reader.object("security", &diagnostics)
-            let securityType = security.string("type", &diagnostics, required: true) ?? ""
+            let mode = (reader.string("mode", &diagnostics) ?? "STANDARD").uppercased()
+            // A PUSH plan (webhook subscriptions) has no security of its own: its subscribers give the callback.
+            let securityType =
+                security.string("type", &diagnostics, required: mode != "PUSH") ?? (mode == "PUSH" ? "push" : "")
             var status = APIDefinition.Plan.Status.published
             if let statusText = reader.string("status", &diagnostics) {
                 if let parsed = APIDefinition.Plan.Status(rawValue: statusText.uppercased()) {
@@ -329,7 +339,7 @@ public struct APIDefinitionReader: Sendable {
                 .init(
                     id: id, name: reader.string("name", &diagnostics) ?? id, securityType: securityType.lowercased(),
                     securityConfiguration: security.object("configuration", &diagnostics).object,
-                    mode: (reader.string("mode", &diagnostics) ?? "STANDARD").uppercased(), status: status,
+                    mode: mode, status: status,
                     selectionRule: selectionRule, tags: tags,
                     flows: readFlows(reader.array("flows", &diagnostics), &diagnostics), path: path
                 )

@@ -117,6 +117,7 @@ public struct DefinitionCatalog: Sendable {
             }
         }
         validateEntrypointsAgainstEndpoint(definition, &diagnostics)
+        validateDeadLetterQueues(definition, &diagnostics)
         for group in definition.endpointGroups {
             guard let spec = endpoints[group.type] else {
                 diagnostics.unsupported(group.path.key("type"), kind: "endpoint", type: group.type)
@@ -134,7 +135,11 @@ public struct DefinitionCatalog: Sendable {
         }
         validateFlows(definition.flows, &diagnostics)
         for plan in definition.plans {
-            if !securityTypes.contains(plan.securityType) {
+            if plan.isPush {
+                if !securityTypes.contains("push") {
+                    diagnostics.unsupported(plan.path.key("mode"), kind: "plan mode", type: "PUSH")
+                }
+            } else if !securityTypes.contains(plan.securityType) {
                 diagnostics.unsupported(
                     plan.path.key("security").key("type"), kind: "plan security", type: plan.securityType)
             } else {
@@ -184,7 +189,7 @@ public struct DefinitionCatalog: Sendable {
         for endpoint in group.endpoints where !endpoint.secondary {
             endpointModes.formUnion(endpointSpec.modes?(endpoint, group) ?? Set(ConnectorMode.allCases))
         }
-        for entrypoint in definition.httpEntrypoints {
+        for entrypoint in definition.httpEntrypoints + definition.subscriptionEntrypoints {
             guard let spec = entrypoints[entrypoint.type] else { continue }
             if spec.supportedQoS.contains(entrypoint.qos), !endpointSpec.supportedQoS.contains(entrypoint.qos) {
                 let allowed = MessageQoS.allCases.filter(endpointSpec.supportedQoS.contains).map(\.rawValue)
@@ -203,6 +208,39 @@ public struct DefinitionCatalog: Sendable {
                 )
             }
         }
+    }
+
+    /// An entrypoint's `dlq.endpoint` names an endpoint or endpoint group of the API that can publish.
+    private func validateDeadLetterQueues(_ definition: APIDefinition, _ diagnostics: inout DiagnosticCollector) {
+        for entrypoint in definition.httpEntrypoints + definition.subscriptionEntrypoints {
+            guard let name = entrypoint.dlqEndpoint else { continue }
+            let path = entrypoint.path.key("dlq").key("endpoint")
+            guard let target = Self.deadLetterTarget(name, in: definition) else {
+                diagnostics.error(
+                    path, "names no endpoint or endpoint group of this API: '\(name)'", code: "UNKNOWN_ENDPOINT")
+                continue
+            }
+            guard let spec = endpoints[target.group.type] else { continue }
+            let modes = spec.modes?(target.endpoint, target.group) ?? Set(ConnectorMode.allCases)
+            if !modes.contains(.publish) {
+                diagnostics.error(
+                    path, "the '\(target.group.type)' endpoint '\(target.endpoint.name)' cannot publish",
+                    code: "UNSUPPORTED_MODE")
+            }
+        }
+    }
+
+    /// The endpoint a `dlq.endpoint` names: an endpoint by name, else the first endpoint of a group by name.
+    public static func deadLetterTarget(
+        _ name: String, in definition: APIDefinition
+    ) -> (endpoint: APIDefinition.Endpoint, group: APIDefinition.EndpointGroup)? {
+        for group in definition.endpointGroups {
+            if let endpoint = group.endpoints.first(where: { $0.name == name }) { return (endpoint, group) }
+        }
+        for group in definition.endpointGroups where group.name == name {
+            if let endpoint = group.endpoints.first { return (endpoint, group) }
+        }
+        return nil
     }
 
     private func validateFlows(_ flows: [APIDefinition.Flow], _ diagnostics: inout DiagnosticCollector) {

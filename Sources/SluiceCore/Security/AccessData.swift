@@ -26,6 +26,23 @@ public struct AccessData: Sendable {
         public var startingAt: Date?
         public var endingAt: Date?
         public var metadata: [String: String]
+        /// The push configuration of a subscription to a `webhook` entrypoint (its `configuration`); nil for others.
+        public var webhook: WebhookSubscriptionConfiguration?
+
+        public init(
+            id: String, application: String, api: String, plan: String, status: Status, startingAt: Date? = nil,
+            endingAt: Date? = nil, metadata: [String: String] = [:], webhook: WebhookSubscriptionConfiguration? = nil
+        ) {
+            self.id = id
+            self.application = application
+            self.api = api
+            self.plan = plan
+            self.status = status
+            self.startingAt = startingAt
+            self.endingAt = endingAt
+            self.metadata = metadata
+            self.webhook = webhook
+        }
 
         /// Whether the subscription lets traffic through at `now`: accepted, and inside its time window.
         public func isActive(at now: Date) -> Bool {

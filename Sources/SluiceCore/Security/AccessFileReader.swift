@@ -14,9 +14,12 @@ public struct AccessFileReader: Sendable {
 
     /// Files larger than this are refused before parsing. Default: 8 MiB.
     public var maximumFileSize: Int
+    /// Which webhook callback URLs subscriptions may name. Default: any http(s) URL without credentials.
+    public var callbackPolicy: WebhookCallbackPolicy
 
-    public init(maximumFileSize: Int = 8 << 20) {
+    public init(maximumFileSize: Int = 8 << 20, callbackPolicy: WebhookCallbackPolicy = .init()) {
         self.maximumFileSize = maximumFileSize
+        self.callbackPolicy = callbackPolicy
     }
 
     public static func isAccessFile(_ path: String) -> Bool {
@@ -74,7 +77,8 @@ public struct AccessFileReader: Sendable {
         for (item, path) in root.array("subscriptions", &diagnostics) {
             let reader = ConfigurationReader(item, at: path, diagnostics: &diagnostics)
             reader.warnUnknown(
-                ["id", "application", "api", "plan", "status", "startingAt", "endingAt", "metadata"], &diagnostics)
+                ["id", "application", "api", "plan", "status", "startingAt", "endingAt", "metadata", "configuration"],
+                &diagnostics)
             let id = uniqueID(reader, kind: "subscription", &seen, &diagnostics)
             let application = reader.string("application", &diagnostics, required: true)
             let api = reader.string("api", &diagnostics, required: true)
@@ -101,11 +105,18 @@ public struct AccessFileReader: Sendable {
                     metadata[key] = value.jsonText()
                 }
             }
+            // A push subscription's configuration (Gravitee's `configuration` of a webhook subscription).
+            var webhook: WebhookSubscriptionConfiguration?
+            if reader.has("configuration") {
+                let configuration = reader.object("configuration", &diagnostics)
+                webhook = WebhookSubscriptionConfiguration.parse(
+                    configuration.object, at: configuration.path, policy: callbackPolicy, diagnostics: &diagnostics)
+            }
             guard let id, let application, let api, let plan else { continue }
             data.subscriptions.append(
                 .init(
                     id: id, application: application, api: api, plan: plan, status: status, startingAt: startingAt,
-                    endingAt: endingAt, metadata: metadata))
+                    endingAt: endingAt, metadata: metadata, webhook: webhook))
         }
         for (item, path) in root.array("apiKeys", &diagnostics) {
             let reader = ConfigurationReader(item, at: path, diagnostics: &diagnostics)

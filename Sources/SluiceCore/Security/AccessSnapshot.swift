@@ -13,6 +13,8 @@ public final class AccessSnapshot: Sendable {
     /// Subscriptions by the client id of their application: how JWT and OAuth2 plans find theirs.
     let subscriptionsByClientID: [String: [AccessData.Subscription]]
     let applications: [String: AccessData.Application]
+    /// The subscriptions with a webhook configuration, by id: what the gateway pushes to.
+    public let webhookSubscriptions: [AccessData.Subscription]
 
     public static let empty = AccessSnapshot(AccessData())
 
@@ -22,6 +24,7 @@ public final class AccessSnapshot: Sendable {
         // The first definition of an id wins; duplicates are reported by ``AccessFileReader/crossCheck(_:)``.
         self.subscriptions = Dictionary(data.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.applications = Dictionary(data.applications.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.webhookSubscriptions = self.subscriptions.values.filter { $0.webhook != nil }.sorted { $0.id < $1.id }
         var applicationsByClientID: [String: Set<String>] = [:]
         for application in data.applications {
             guard let clientID = application.clientID, !clientID.isEmpty else { continue }

@@ -115,7 +115,8 @@ public struct SecurityChain: Sendable {
         // rule would have kept out (the definition reader reports it).
         var rules: [String: ExpressionTemplate] = [:]
         var usable: [APIDefinition.Plan] = []
-        for plan in plans where plan.status.serves {
+        // PUSH plans serve webhook subscriptions, never an HTTP request.
+        for plan in plans where plan.status.serves && !plan.isPush {
             guard plan.hasSelectionRule else {
                 usable.append(plan)
                 continue

@@ -36,7 +36,7 @@ extension MQTT5EndpointConfiguration {
 
     /// `ssl`: trust store and key store as PEM (content or file), or a PKCS#12 key store file; JKS is refused by
     /// name (convert it to PEM).
-    static func parseTLS(
+    package static func parseTLS(
         _ reader: ConfigurationReader, extraFields: Set<String> = [], _ diagnostics: inout DiagnosticCollector
     ) -> TLSConfiguration? {
         reader.warnUnknown(Set(["trustStore", "keyStore", "hostnameVerifier"]).union(extraFields), &diagnostics)

@@ -37,6 +37,17 @@ extension DefinitionCatalog {
                 _ = WebSocketEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
             }
         )
+        // Subscription listeners: the gateway pushes to each webhook subscription's callback (docs/webhooks.md).
+        catalog.register(
+            EntrypointSpec(
+                type: WebhookEntrypoint.type, listenerType: "subscription",
+                supportedQoS: WebhookEntrypoint.supportedQoS,
+                modes: [.subscribe]
+            ) {
+                object, path, diagnostics in
+                _ = WebhookEntrypoint.Configuration.parse(object, at: path, diagnostics: &diagnostics)
+            }
+        )
         catalog.register(
             EndpointSpec(type: "mock") { endpoint, _, diagnostics in
                 _ = MockEndpoint.Configuration.parse(
@@ -94,7 +105,7 @@ extension DefinitionCatalog {
         }
         // JWT and OAuth2 plans deploy, but a request they would take is refused until they are built (see
         // docs/security.md).
-        catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2"]
+        catalog.securityTypes = ["key-less", "api-key", "jwt", "oauth2", "push"]
         // Applied on the request and publish phases of plan and API flows (docs/rate-limits.md).
         catalog.policies = Set(RateLimitPolicy.Kind.allCases.map(\.rawValue)).union(FlowPolicies.ids)
         catalog.resourceTypes = [OAuth2ResourceConfiguration.type]

@@ -33,9 +33,17 @@ public final class Deployment: Sendable {
     let httpProxy: HTTPProxyEntrypoint?
     /// The HTTP listener's CORS settings, when enabled.
     let cors: CORSConfiguration?
+    /// The `webhook` entrypoint, when the API has a subscription listener with one.
+    let webhook: WebhookBinding?
     public let streams: LiveStreams
 
     public var id: String { definition.id }
+
+    /// Releases the endpoint's connections (and the DLQ endpoint's).
+    func stopConnectors() async {
+        await endpoint.stop()
+        await webhook?.deadLetters?.stop()
+    }
 
     /// For a proxy API: whether its requests are forwarded right from the event loops, and how many have been.
     public var proxyEventLoopExchanges: Int? {
@@ -45,8 +53,10 @@ public final class Deployment: Sendable {
 
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
-        limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee, logger: Logger
+        limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee,
+        webhook: WebhookBinding? = nil, logger: Logger
     ) {
+        self.webhook = webhook
         self.apiKeyFields = apiKeyFields
         self.definition = definition
         self.source = source
@@ -130,7 +140,6 @@ public final class Deployment: Sendable {
                 throw DeploymentError(apiID: definition.id, diagnostics: error.diagnostics)
             }
         }
-        var diagnostics = DiagnosticCollector()
         var group: [(connector: any EndpointConnector, weight: Int)] = []
         guard let firstGroup = definition.endpointGroups.first else {
             throw DeploymentError(
@@ -143,59 +152,89 @@ public final class Deployment: Sendable {
                 limits: limits, logger: logger)
         }
         for endpoint in firstGroup.endpoints where !endpoint.secondary {
-            let path = endpoint.path.key("configuration")
-            let connector: any EndpointConnector
-            switch endpoint.type {
-            case "mock":
-                connector = MockEndpoint(
-                    configuration: .parse(endpoint.configuration, at: path, diagnostics: &diagnostics))
-            case "inmemory":
-                connector = InMemoryEndpoint(
-                    configuration: .parse(
-                        endpoint.configuration, at: path, defaultTopic: definition.id, diagnostics: &diagnostics),
-                    broker: broker
-                )
-            case "kafka":
-                guard
-                    let configuration = KafkaEndpointConfiguration.parse(
-                        endpoint: endpoint, group: firstGroup, diagnostics: &diagnostics)
-                else {
-                    throw DeploymentError(
-                        apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
-                }
-                var endpointLogger = logger
-                endpointLogger[metadataKey: "api"] = "\(definition.id)"
-                connector = KafkaEndpoint(configuration: configuration, logger: endpointLogger)
-            case "mqtt5":
-                guard
-                    let configuration = MQTT5EndpointConfiguration.parse(
-                        endpoint: endpoint, group: firstGroup, diagnostics: &diagnostics)
-                else {
-                    throw DeploymentError(
-                        apiID: definition.id, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
-                }
-                var endpointLogger = logger
-                endpointLogger[metadataKey: "api"] = "\(definition.id)"
-                connector = MQTT5Endpoint(configuration: configuration, logger: endpointLogger)
-            default:
-                throw DeploymentError(
-                    apiID: definition.id,
-                    diagnostics: [
-                        Diagnostic(
-                            path: endpoint.path.key("type").text,
-                            message: "endpoint type '\(endpoint.type)' is not supported", code: "UNSUPPORTED_TYPE")
-                    ]
-                )
-            }
-            group.append((connector, endpoint.weight))
+            group.append(
+                (
+                    try makeConnector(
+                        endpoint: endpoint, group: firstGroup, definition: definition, broker: broker, logger: logger),
+                    endpoint.weight
+                ))
         }
         let endpoint: any EndpointConnector =
             group.count == 1
             ? group[0].connector : EndpointGroupConnector(members: group, loadBalancer: firstGroup.loadBalancer)
+        let webhook = try makeWebhookBinding(definition: definition, broker: broker, logger: logger)
         return Deployment(
             definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits,
-            bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), logger: logger
+            bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), webhook: webhook, logger: logger
         )
+    }
+
+    /// The connector of one endpoint of a message API.
+    static func makeConnector(
+        endpoint: APIDefinition.Endpoint, group: APIDefinition.EndpointGroup, definition: APIDefinition,
+        broker: InMemoryBroker, logger: Logger
+    ) throws -> any EndpointConnector {
+        var diagnostics = DiagnosticCollector()
+        let path = endpoint.path.key("configuration")
+        var endpointLogger = logger
+        endpointLogger[metadataKey: "api"] = "\(definition.id)"
+        switch endpoint.type {
+        case "mock":
+            return MockEndpoint(configuration: .parse(endpoint.configuration, at: path, diagnostics: &diagnostics))
+        case "inmemory":
+            return InMemoryEndpoint(
+                configuration: .parse(
+                    endpoint.configuration, at: path, defaultTopic: definition.id, diagnostics: &diagnostics),
+                broker: broker
+            )
+        case "kafka":
+            let configuration = KafkaEndpointConfiguration.parse(
+                endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            return KafkaEndpoint(
+                configuration: try valid(configuration, diagnostics, api: definition.id), logger: endpointLogger)
+        case "mqtt5":
+            let configuration = MQTT5EndpointConfiguration.parse(
+                endpoint: endpoint, group: group, diagnostics: &diagnostics)
+            return MQTT5Endpoint(
+                configuration: try valid(configuration, diagnostics, api: definition.id), logger: endpointLogger)
+        default:
+            throw DeploymentError(
+                apiID: definition.id,
+                diagnostics: [
+                    Diagnostic(
+                        path: endpoint.path.key("type").text,
+                        message: "endpoint type '\(endpoint.type)' is not supported", code: "UNSUPPORTED_TYPE")
+                ]
+            )
+        }
+    }
+
+    /// A parsed endpoint configuration, or the error naming what kept it from parsing.
+    private static func valid<Configuration>(
+        _ configuration: Configuration?, _ diagnostics: DiagnosticCollector, api: String
+    ) throws -> Configuration {
+        guard let configuration else {
+            throw DeploymentError(apiID: api, diagnostics: diagnostics.diagnostics.filter { $0.severity == .error })
+        }
+        return configuration
+    }
+
+    /// The `webhook` entrypoint of a subscription listener, with its DLQ endpoint's connector.
+    static func makeWebhookBinding(
+        definition: APIDefinition, broker: InMemoryBroker, logger: Logger
+    ) throws -> WebhookBinding? {
+        guard let entrypoint = definition.subscriptionEntrypoints.first(where: { $0.type == WebhookEntrypoint.type })
+        else { return nil }
+        var diagnostics = DiagnosticCollector()
+        let configuration = WebhookEntrypoint.Configuration.parse(
+            entrypoint.configuration, at: entrypoint.path.key("configuration"),
+            hasDeadLetterQueue: entrypoint.dlqEndpoint != nil, diagnostics: &diagnostics)
+        var deadLetters: (any EndpointConnector)?
+        if let name = entrypoint.dlqEndpoint, let target = DefinitionCatalog.deadLetterTarget(name, in: definition) {
+            deadLetters = try makeConnector(
+                endpoint: target.endpoint, group: target.group, definition: definition, broker: broker, logger: logger)
+        }
+        return WebhookBinding(configuration: configuration, qos: entrypoint.qos, deadLetters: deadLetters)
     }
 
     /// The endpoints of a proxy API's first group (secondary ones included: failover turns to them), with the API's
@@ -234,6 +273,14 @@ final class BoundEntrypoint<Entrypoint: Sendable>: Sendable {
         self.entrypoint = entrypoint
         self.invocation = invocation
     }
+}
+
+/// A deployment's `webhook` entrypoint: what every webhook subscription to the API runs with.
+struct WebhookBinding: Sendable {
+    var configuration: WebhookEntrypoint.Configuration
+    var qos: MessageQoS
+    /// Where undeliverable messages go (the entrypoint's `dlq.endpoint`).
+    var deadLetters: (any EndpointConnector)?
 }
 
 /// A definition that could not be deployed, with the reasons.

@@ -87,7 +87,7 @@ public final class DeploymentRegistry: Sendable {
         }
         guard let removed else { return }
         removed.streams.endAll(.apiRemoved)
-        await removed.endpoint.stop()
+        await removed.stopConnectors()
         logger.info("API undeployed", metadata: ["api": "\(id)"])
     }
 
@@ -98,6 +98,6 @@ public final class DeploymentRegistry: Sendable {
             state.retired.removeAll { $0.streams.count == 0 }
             return idle
         }
-        for deployment in idle { await deployment.endpoint.stop() }
+        for deployment in idle { await deployment.stopConnectors() }
     }
 }

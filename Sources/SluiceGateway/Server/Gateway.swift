@@ -22,6 +22,8 @@ public final class Gateway: Sendable {
     let loader: DefinitionLoader
     let watcher: DefinitionWatcher?
     let broker: InMemoryBroker
+    /// The webhook subscriptions' deliveries.
+    public let webhooks: WebhookDispatcher
     private let boundPort = Mutex<Int?>(nil)
     private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
 
@@ -41,10 +43,14 @@ public final class Gateway: Sendable {
             rateLimitStore: rateLimitStore
         )
         self.registry = registry
+        self.webhooks = WebhookDispatcher(
+            registry: registry, interval: .milliseconds(min(max(settings.reloadIntervalMs / 4, 50), 250)),
+            logger: logger)
         if let apis = settings.apis {
             self.watcher = DefinitionWatcher(
                 path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,
-                interval: .milliseconds(settings.reloadIntervalMs), logger: logger
+                interval: .milliseconds(settings.reloadIntervalMs), logger: logger,
+                callbackPolicy: settings.webhookCallbacks
             )
         } else {
             self.watcher = nil
@@ -110,6 +116,7 @@ public final class Gateway: Sendable {
         )
         var services: [any Service] = [InMemoryDeadlineService(broker: broker), server]
         if let watcher { services.append(watcher) }
+        services.append(webhooks)
         services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))
         return services
     }

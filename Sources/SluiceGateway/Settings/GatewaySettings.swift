@@ -22,6 +22,9 @@ public struct GatewaySettings: Sendable {
     public var logLevel = Logger.Level.info
     public var limits = GatewayLimits()
     public var security = SecuritySettings()
+    /// Which callback URLs webhook subscriptions may name (`webhooks.callbackAllowList`, comma-separated host
+    /// names, `*.` patterns, addresses and CIDR blocks). Default: any host.
+    public var webhookCallbacks = WebhookCallbackPolicy()
 
     public init() {}
 
@@ -42,6 +45,9 @@ public struct GatewaySettings: Sendable {
         func flatten(_ value: Any, prefix: String) {
             if let map = value as? [String: Any] {
                 for (key, child) in map { flatten(child, prefix: prefix.isEmpty ? key : "\(prefix).\(key)") }
+            } else if let list = value as? [Any] {
+                // A list (webhooks.callbackAllowList) reads as its comma-separated text, as in the environment.
+                flat[prefix] = list.map { "\($0)" }.joined(separator: ",")
             } else {
                 flat[prefix] = "\(value)"
             }
@@ -67,6 +73,7 @@ public struct GatewaySettings: Sendable {
         "security.jwtClockSkewSeconds",
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
+        "webhooks.callbackAllowList",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -134,6 +141,22 @@ public struct GatewaySettings: Sendable {
                         setting: "security.apiKeyQueryParameter",
                         message:
                             "must be a non-empty query parameter name of letters, digits, '-', '_', '.', '~' (\(source))"
+                    ))
+            }
+        }
+        if let text = values["webhooks.callbackAllowList"] {
+            let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            let invalid = WebhookCallbackPolicy.invalidEntries(entries)
+            if invalid.isEmpty {
+                webhookCallbacks.allowList = entries
+            } else {
+                problems.append(
+                    Problem(
+                        setting: "webhooks.callbackAllowList",
+                        message:
+                            "\(invalid.joined(separator: ", ")): each entry must be a host name, '*.' and a domain, an IP address or a CIDR block (\(source))"
                     ))
             }
         }

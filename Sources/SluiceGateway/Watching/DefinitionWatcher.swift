@@ -23,11 +23,17 @@ actor DefinitionWatcher: Service {
     let registry: DeploymentRegistry
     let interval: Duration
     let logger: Logger
+    /// Which webhook callbacks access files may name (the gateway's allow-list).
+    let callbackPolicy: WebhookCallbackPolicy
     var tracked: [String: Tracked] = [:]
     /// Each access file's content and the data it last gave when it validated.
     var trackedAccess: [String: (fingerprint: FileFingerprint?, content: Data, data: AccessData?)] = [:]
 
-    init(path: String, loader: DefinitionLoader, registry: DeploymentRegistry, interval: Duration, logger: Logger) {
+    init(
+        path: String, loader: DefinitionLoader, registry: DeploymentRegistry, interval: Duration, logger: Logger,
+        callbackPolicy: WebhookCallbackPolicy = .init()
+    ) {
+        self.callbackPolicy = callbackPolicy
         self.path = path
         self.loader = loader
         self.registry = registry
@@ -127,7 +133,7 @@ extension DefinitionWatcher {
     /// problems of access files that were refused.
     func scanAccessFiles() -> [LoadedDefinition] {
         guard let files = try? DefinitionLoader.accessFiles(at: path) else { return [] }
-        let reader = AccessFileReader(maximumFileSize: loader.maximumFileSize)
+        let reader = AccessFileReader(maximumFileSize: loader.maximumFileSize, callbackPolicy: callbackPolicy)
         var failures: [LoadedDefinition] = []
         var changed = false
         let keys = Set(files.map(\.path))

@@ -1,0 +1,168 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import SluiceCore
+import SluiceEndpoints
+import Synchronization
+
+/// POSTs messages to one subscription's callback: its own connection pool (the entrypoint's timeouts and
+/// `maxConcurrentConnections`), its TLS settings, headers, credentials and Standard Webhooks signature.
+final class WebhookCallbackClient: Sendable {
+    let subscription: WebhookSubscriptionConfiguration
+    let readTimeout: TimeAmount
+    private let client: HTTPClient
+    /// The OAuth2 access token and when it stops being used (a little before it expires).
+    private let oauth2Token = Mutex<(value: String, until: ContinuousClock.Instant)?>(nil)
+
+    /// Fails when the subscription's `ssl` settings do not load (a trust store that is not PEM, say).
+    init(subscription: WebhookSubscriptionConfiguration, configuration: WebhookEntrypoint.Configuration) throws {
+        self.subscription = subscription
+        self.readTimeout = .milliseconds(configuration.readTimeoutMs)
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(
+            connect: .milliseconds(configuration.connectTimeoutMs), read: .milliseconds(configuration.readTimeoutMs))
+        clientConfiguration.connectionPool = .init(
+            idleTimeout: .milliseconds(max(configuration.idleTimeoutMs, 1)),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentConnections)
+        // Redirects are not followed: a callback answers for itself (3xx is a failure, as any non-2xx).
+        clientConfiguration.redirectConfiguration = .disallow
+        clientConfiguration.decompression = .disabled
+        if !subscription.ssl.isEmpty {
+            var diagnostics = DiagnosticCollector()
+            let reader = ConfigurationReader(subscription.ssl, at: JSONPath("ssl"))
+            guard var tls = MQTT5EndpointConfiguration.parseTLS(reader, extraFields: ["trustAll"], &diagnostics),
+                !diagnostics.hasErrors
+            else {
+                throw WebhookSetupError(
+                    "the subscription's ssl settings do not load: "
+                        + diagnostics.diagnostics.map(\.description).joined(separator: "; "))
+            }
+            if reader.bool("trustAll", &diagnostics) == true { tls.certificateVerification = .none }
+            clientConfiguration.tlsConfiguration = tls
+        }
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// One attempt: nil when the callback answered 2xx.
+    func post(_ message: Message, webhookID: String) async -> WebhookFailure? {
+        var request = HTTPClientRequest(url: subscription.callbackURL.absoluteString)
+        request.method = .POST
+        for (name, value) in message.headers where !Self.reserved.contains(name.lowercased()) {
+            guard WebhookSubscriptionConfiguration.isHeaderName(name), !value.contains(where: \.isNewline) else {
+                continue
+            }
+            request.headers.add(name: name, value: value)
+        }
+        for header in subscription.headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        request.headers.replaceOrAdd(name: "webhook-id", value: webhookID)
+        request.headers.replaceOrAdd(name: "webhook-timestamp", value: String(timestamp))
+        if let secret = subscription.secret {
+            let body = message.content.readableBytesView
+            request.headers.replaceOrAdd(
+                name: "webhook-signature", value: secret.signature(id: webhookID, timestamp: timestamp, body: body))
+        }
+        do {
+            if let authorization = try await authorization() {
+                request.headers.replaceOrAdd(name: "Authorization", value: authorization)
+            }
+        } catch {
+            return .exception("OAuth2 token request failed: \(error)")
+        }
+        request.body = .bytes(message.content)
+        do {
+            let response = try await client.execute(request, timeout: readTimeout)
+            // The body is read (bounded) so that the connection can be reused; its content is not used.
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            let code = Int(response.status.code)
+            return (200..<300).contains(code) ? nil : .status(code)
+        } catch {
+            return .exception(Self.describe(error))
+        }
+    }
+
+    /// Headers a message never sets on the callback request: hop-by-hop ones, the body's framing, the host, and
+    /// the Standard Webhooks headers the gateway writes itself.
+    static let reserved: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+        "content-length", "host", "authorization", "webhook-id", "webhook-timestamp", "webhook-signature",
+    ]
+
+    private func authorization() async throws -> String? {
+        switch subscription.authentication {
+        case .none:
+            return nil
+        case .basic(let username, let password):
+            return "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+        case .token(let value):
+            return "Bearer " + value
+        case .oauth2(let endpoint, let clientID, let clientSecret, let scopes):
+            let now = ContinuousClock.now
+            if let token = oauth2Token.withLock({ $0 }), token.until > now { return "Bearer " + token.value }
+            let (value, lifetime) = try await fetchToken(
+                endpoint: endpoint, clientID: clientID, clientSecret: clientSecret, scopes: scopes)
+            // Renewed 30 s (or a tenth of its lifetime, when shorter) before it expires.
+            let margin = min(30, max(lifetime / 10, 0))
+            oauth2Token.withLock { $0 = (value, now + .seconds(max(lifetime - margin, 1))) }
+            return "Bearer " + value
+        }
+    }
+
+    /// The client-credentials grant (RFC 6749 §4.4), client authenticated with HTTP Basic.
+    private func fetchToken(
+        endpoint: URL, clientID: String, clientSecret: String, scopes: [String]
+    ) async throws -> (String, Int64) {
+        var request = HTTPClientRequest(url: endpoint.absoluteString)
+        request.method = .POST
+        let credentials = Data("\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))".utf8)
+        request.headers.add(name: "Authorization", value: "Basic " + credentials.base64EncodedString())
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        var form = "grant_type=client_credentials"
+        if !scopes.isEmpty { form += "&scope=" + Self.formEncode(scopes.joined(separator: " ")) }
+        request.body = .bytes(ByteBuffer(string: form))
+        let response = try await client.execute(request, timeout: readTimeout)
+        let body = try await response.body.collect(upTo: 64 << 10)
+        guard response.status == .ok else {
+            throw WebhookSetupError("the token endpoint answered \(response.status.code)")
+        }
+        let json = try JSONValue.parse(json: Data(body.readableBytesView))
+        guard let token = json["access_token"]?.stringValue, !token.isEmpty else {
+            throw WebhookSetupError("the token endpoint's answer has no access_token")
+        }
+        var lifetime: Int64 = 300
+        if case .number(let seconds)? = json["expires_in"], seconds > 0 { lifetime = Int64(seconds) }
+        return (token, lifetime)
+    }
+
+    static func formEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout: return "the callback did not answer in time"
+            case .connectTimeout: return "connecting to the callback timed out"
+            case .remoteConnectionClosed: return "the callback closed the connection"
+            default: return "callback request failed: \(error)"
+            }
+        }
+        if let error = error as? IOError { return "cannot connect to the callback: \(error)" }
+        return "callback request failed: \(error)"
+    }
+}
+
+/// A subscription whose delivery cannot start or go on as configured.
+struct WebhookSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
