@@ -98,6 +98,7 @@ public struct HTTPProxyEntrypoint: Sendable {
         }
 
         let contentLength = request.headers[.contentLength].flatMap { Int64($0) }
+        var upload: RequestBodyUpload?
         let hasBody = contentLength.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil)
         let body: HTTPProxyRequest.Body
         if !hasBody {
@@ -111,13 +112,39 @@ public struct HTTPProxyEntrypoint: Sendable {
             }
             body = .buffered(collected)
         } else {
-            body = .stream(.stream(request.body, length: contentLength.map { .known($0) } ?? .unknown))
+            // Read by a task of this exchange's, which is stopped and waited for before the exchange ends (below).
+            let relay = ProxyPipe<ProxyRequestBodyEvent>()
+            let requestBody = request.body
+            upload = RequestBodyUpload(
+                relay: relay,
+                task: Task {
+                    do {
+                        for try await chunk in requestBody { await relay.send(.chunk(chunk)) }
+                        await relay.send(.end)
+                    } catch {
+                        await relay.send(.failed(error))
+                    }
+                })
+            body = .stream(
+                .stream(RelayedRequestBody(pipe: relay), length: contentLength.map { .known($0) } ?? .unknown))
         }
         let outgoing = HTTPProxyRequest(
             method: HTTPMethod(rawValue: request.method.rawValue), relativePath: relativePath, query: query,
             headers: headers, body: body)
+        do {
+            try await forward(outgoing, writer: writer, exchange: exchange)
+        } catch {
+            await upload?.stop()
+            throw error
+        }
+        await upload?.stop()
+    }
 
-        let pipe = ProxyResponsePipe()
+    /// Sends `outgoing` to the backend and relays its answer to `writer`.
+    private func forward(
+        _ outgoing: HTTPProxyRequest, writer: consuming ResponseWriter, exchange: Exchange
+    ) async throws {
+        let pipe = ProxyPipe<ProxyResponseEvent>()
         let group = self.group
         let breakerKey = exchange.breakerKey
         // Unstructured: the response writer cannot leave this task, and the backend's side must be cancellable
@@ -134,7 +161,7 @@ public struct HTTPProxyEntrypoint: Sendable {
                 await pipe.send(.failed(error))
             }
         }
-        let deregister = exchange.onDeparture { pipe.depart() }
+        let deregister = exchange.onDeparture { pipe.depart(with: .departed) }
         defer {
             deregister()
             pipe.close()
@@ -180,6 +207,20 @@ public struct HTTPProxyEntrypoint: Sendable {
         case .departed, .chunk, .end:
             // The client left before the backend answered; there is no one to write to.
             return
+        }
+    }
+
+    /// The task that reads a streamed request body for the backend, and the pipe it hands the parts to.
+    private struct RequestBodyUpload {
+        let relay: ProxyPipe<ProxyRequestBodyEvent>
+        let task: Task<Void, Never>
+
+        /// Stops reading the client's body and waits until the task has stopped: the connection reads on (its next
+        /// request) only after this.
+        func stop() async {
+            relay.close()
+            task.cancel()
+            await task.value
         }
     }
 

@@ -8,12 +8,13 @@ extension Deployment {
     /// none does (the common case costs one check).
     func rateLimitGate(
         _ phases: [RateLimitRules.Phase], plan: SecurityChain.ResolvedPlan, entrypoint: String,
-        clientAddress: @autoclosure () -> String?, path: String, contextPath: String, method: String
+        clientAddress: @autoclosure () -> String?, path: @autoclosure () -> String, contextPath: String,
+        method: @autoclosure () -> String
     ) -> RateLimitGate? {
         guard let rateLimits else { return nil }
         let request = RateLimitRequest(
             api: id, plan: plan, clientAddress: clientAddress(),
-            path: Self.relativePath(path, contextPath: contextPath), method: method, entrypoint: entrypoint,
+            path: Self.relativePath(path(), contextPath: contextPath), method: method(), entrypoint: entrypoint,
             operations: operations(of: entrypoint))
         let gate = rateLimits.gate(phases, for: request)
         return gate.isEmpty ? nil : gate

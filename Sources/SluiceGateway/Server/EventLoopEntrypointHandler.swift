@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
@@ -89,11 +90,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             context.fireChannelRead(data)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case (.idle, .head(let head)):
-            if responsesPending == 0, let publishing = takePublish(head, context: context) {
+            let routed = responsesPending == 0 ? route(head) : nil
+            if let routed, let publishing = takePublish(head, routed, context: context) {
                 state = .publishing(publishing)
-            } else if responsesPending == 0, let taken = takeStream(head, context: context) {
+            } else if let routed, let taken = takeStream(head, routed, context: context) {
                 if let stream = taken { state = .streaming(stream) }
-            } else if responsesPending == 0, let exchange = takeProxy(head, context: context) {
+            } else if let routed, let exchange = takeProxy(head, routed, context: context) {
                 state = .proxying(exchange)
             } else {
                 state = .passingRequest
@@ -208,10 +210,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// The publish this request is, if it is one this handler serves. Its rate limits (request and publish phases)
     /// are counted here when the counter store answers at once; with a store that needs I/O the request is passed on.
-    private func takePublish(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> Publishing? {
-        let path = Self.path(of: head.uri)
+    private func takePublish(_ head: HTTPRequestHead, _ routed: Routed, context: ChannelHandlerContext) -> Publishing? {
+        let (route, path) = (routed.route, routed.path)
         guard head.method == .POST,
-            let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
             let post = route.deployment.httpPost,
             // Flows with steps the engine runs, and CORS, take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
@@ -251,13 +252,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Starts forwarding a request of a proxy API whose endpoints keep connections per event loop, when nothing
     /// about it needs the async path: no flow steps, no CORS, a plan decided at once, no rate limits, no
     /// `Expect: 100-continue`, no failover. Nil passes the request on.
-    private func takeProxy(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopProxyExchange? {
-        let target = head.uri
-        let queryStart = target.firstIndex(of: "?")
-        let path = String(target[..<(queryStart ?? target.endIndex)])
-        let authority = head.headers.first(name: "host")
-        guard let route = registry.table.match(host: authority, path: path),
-            let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
+    private func takeProxy(
+        _ head: HTTPRequestHead, _ routed: Routed, context: ChannelHandlerContext
+    ) -> EventLoopProxyExchange? {
+        let (route, path, authority) = (routed.route, routed.path, routed.authority)
+        guard let proxy = route.deployment.httpProxy, proxy.group.servesFromEventLoop,
             route.deployment.flows == nil, route.deployment.cors == nil, !head.headers.contains(name: "expect"),
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 route.deployment.credentials(of: head), access: registry.access)
@@ -275,8 +274,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             contextPath: route.path, clientAddress: addresses.client, serverPort: addresses.port, breakerKey: "",
             apiKeyHeader: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.lowercasedHeader,
             apiKeyQueryParameter: plan.propagatesAPIKey ? nil : deployment.apiKeyFields.queryParameter,
-            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: [:], onDeparture: Self.noDeparture)
-        var query = queryStart.map { target[target.index(after: $0)...] } ?? ""
+            removeAuthorization: !plan.propagatesAuthorization, responseHeaders: HTTPFields(),
+            onDeparture: Self.noDeparture)
+        let target = head.uri
+        var query = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.index(after: $0)...] } ?? ""
         if let parameter = options.apiKeyQueryParameter { query = HTTPProxyEntrypoint.query(query, without: parameter) }
         let relativePath = route.path == "/" ? path[...] : path.dropFirst(route.path.utf8.count)
         var headers = endpoint.outgoingHeaders(
@@ -370,12 +371,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// Takes an SSE request on an API whose endpoint is the embedded log. Returns nil when the request is not
     /// one this handler serves; `.some(nil)` when it answered it with an error; `.some(stream)` when streaming.
-    private func takeStream(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> EventLoopSSEStream?? {
-        let path = Self.path(of: head.uri)
-        guard head.method == .GET,
+    private func takeStream(
+        _ head: HTTPRequestHead, _ routed: Routed, context: ChannelHandlerContext
+    ) -> EventLoopSSEStream?? {
+        let (route, path) = (routed.route, routed.path)
+        guard head.method == .GET, let sse = route.deployment.sse,
             head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
-            let route = registry.table.match(host: head.headers.first(name: "host"), path: path),
-            let sse = route.deployment.sse,
             let endpoint = route.deployment.inMemoryEndpoint,
             // Flows with steps the engine runs, and CORS, take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
@@ -552,7 +553,23 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// The path of the request target, without its query.
     static func path(of target: String) -> String {
-        if let query = target.firstIndex(of: "?") { return String(target[..<query]) }
+        if let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return String(target[..<query]) }
         return target
+    }
+
+    /// A request's API, found once for all the ways this handler serves requests.
+    private struct Routed {
+        var route: RoutingTable.Route
+        /// The request target's path, without its query.
+        var path: String
+        var authority: String?
+    }
+
+    private func route(_ head: HTTPRequestHead) -> Routed? {
+        let path = Self.path(of: head.uri)
+        let authority = head.headers.first(name: "host")
+        return registry.table.match(host: authority, path: path).map {
+            Routed(route: $0, path: path, authority: authority)
+        }
     }
 }

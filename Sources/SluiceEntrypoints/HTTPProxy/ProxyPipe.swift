@@ -2,24 +2,15 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// Hands a backend's response, part by part, from the task that reads it to the task that writes it to the client,
-/// one part at a time: the reader waits until the writer has taken the part it holds, so what is in between is
-/// bounded to one part. The client leaving (``depart()``) wakes the writer at once, whatever the reader is doing.
-final class ProxyResponsePipe: Sendable {
-    enum Event: Sendable {
-        case head(HTTPResponseStatus, HTTPHeaders)
-        case chunk(ByteBuffer)
-        case end
-        case failed(any Error)
-        /// The client went away.
-        case departed
-    }
-
+/// Hands the parts of a message from the task that reads them to the task that writes them on, one part at a time:
+/// the reader waits until the writer has taken the part it holds, so what is in between is bounded to one part.
+/// ``depart(with:)`` wakes the writer at once with a last event, whatever the reader is doing.
+final class ProxyPipe<Event: Sendable>: Sendable {
     private struct State {
         var pending: Event?
         var consumer: CheckedContinuation<Event, Never>?
         var producer: CheckedContinuation<Void, Never>?
-        var departed = false
+        var departed: Event?
         var closed = false
     }
 
@@ -51,7 +42,7 @@ final class ProxyResponsePipe: Sendable {
     func next() async -> Event {
         await withCheckedContinuation { (consumer: CheckedContinuation<Event, Never>) in
             let ready = state.withLock { state -> (Event, CheckedContinuation<Void, Never>?)? in
-                if state.departed { return (.departed, nil) }
+                if let departed = state.departed { return (departed, nil) }
                 if let event = state.pending {
                     state.pending = nil
                     defer { state.producer = nil }
@@ -67,14 +58,14 @@ final class ProxyResponsePipe: Sendable {
         }
     }
 
-    /// The client went away: the writer is woken with `.departed`.
-    func depart() {
+    /// The writer is woken with `event` now, and gets it from every later ``next()``.
+    func depart(with event: Event) {
         let consumer = state.withLock { state -> CheckedContinuation<Event, Never>? in
-            state.departed = true
+            state.departed = event
             defer { state.consumer = nil }
             return state.consumer
         }
-        consumer?.resume(returning: .departed)
+        consumer?.resume(returning: event)
     }
 
     /// Writer side: nothing more is taken; a reader waiting (or about to) is let go.
@@ -87,4 +78,49 @@ final class ProxyResponsePipe: Sendable {
         }
         producer?.resume()
     }
+}
+
+/// A backend's response, part by part, on its way to the client.
+enum ProxyResponseEvent: Sendable {
+    case head(HTTPResponseStatus, HTTPHeaders)
+    case chunk(ByteBuffer)
+    case end
+    case failed(any Error)
+    /// The client went away.
+    case departed
+}
+
+/// A client's request body, part by part, on its way to the backend.
+enum ProxyRequestBodyEvent: Sendable {
+    case chunk(ByteBuffer)
+    case end
+    case failed(any Error)
+}
+
+/// The request body as the backend client reads it: parts relayed through a pipe from a task of the exchange's
+/// own, so that the exchange can stop that task and wait for it before it ends. The connection reads its next
+/// request from the same source once the exchange has ended; two readers at once would be fatal.
+struct RelayedRequestBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let pipe: ProxyPipe<ProxyRequestBodyEvent>
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let pipe: ProxyPipe<ProxyRequestBodyEvent>
+        var ended = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard !ended else { return nil }
+            switch await pipe.next() {
+            case .chunk(let chunk): return chunk
+            case .end:
+                ended = true
+                return nil
+            case .failed(let error):
+                ended = true
+                throw error
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pipe: pipe) }
 }
