@@ -433,6 +433,41 @@ struct HTTPProxyTests {
         }
     }
 
+    @Test(
+        "a backend that answers before reading the body: the client gets the answer while still sending; the gateway goes on",
+        arguments: ProxyPath.allCases)
+    func earlyAnswer(via: ProxyPath) async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        try await withGateway(["p.json": Self.single(backend.url, via: via)]) { (gateway: TestGateway) async throws in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let answered = try await channel.executeThenClose { inbound, outbound in
+                let chunk = ByteBuffer(repeating: 0x62, count: 64 << 10)
+                try await outbound.write(
+                    ByteBuffer(string: "POST /proxied/early HTTP/1.1\r\nHost: x\r\nContent-Length: \(4 << 20)\r\n\r\n"))
+                try await outbound.write(chunk)
+                var received = ""
+                for try await part in inbound {
+                    received += String(buffer: part)
+                    if received.contains("early") { break }
+                }
+                // The client goes on with its body (the gateway may close the connection meanwhile), then asks for
+                // more on the same connection.
+                for _ in 0..<8 { try? await outbound.write(chunk) }
+                try? await outbound.write(ByteBuffer(string: "GET /proxied/echo HTTP/1.1\r\nHost: x\r\n\r\n"))
+                return received
+            }
+            #expect(answered.hasPrefix("HTTP/1.1 200"), "\(answered)")
+            // The gateway is still up and serving.
+            for _ in 0..<3 { #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200) }
+        }
+    }
+
     @Test("keep-alive: sequential requests reuse the backend connection", arguments: ProxyPath.allCases)
     func keepAlive(via: ProxyPath) async throws {
         let backend = try await TestBackend.start()

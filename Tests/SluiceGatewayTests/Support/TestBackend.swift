@@ -99,6 +99,10 @@ private final class BackendHandler: ChannelInboundHandler {
             stats.stats.withLock { $0.requests += 1 }
             let (path, query) = Self.split(head.uri)
             pauseAfter = path == "/upload" ? query["pauseAfter"].flatMap(Int.init) : nil
+            if path == "/early" {
+                // Answers before reading the body (which it then reads and drops).
+                writeSimple(status: .ok, body: "early", context: context)
+            }
         case .body(var chunk):
             received += chunk.readableBytes
             if head.map({ Self.split($0.uri).path }) == "/upload" {
@@ -111,7 +115,7 @@ private final class BackendHandler: ChannelInboundHandler {
                 body.writeBuffer(&chunk)
             }
         case .end:
-            guard let head else { return }
+            guard let head, Self.split(head.uri).path != "/early" else { return }
             respond(head, context: context)
         }
     }
