@@ -36,12 +36,21 @@ struct GraviteeKafkaFixtureTests {
         let fixtures = try Self.kafkaFixtures()
         #expect(fixtures.count >= 20)
         var served: [String] = []
+        var pushOnly: [String] = []
         for (name, text) in fixtures {
             let probe = DefinitionLoader(catalog: .gateway).load(
                 data: Data(text.replacingOccurrences(of: "\"bootstrap-server\"", with: "\"127.0.0.1:9092\"").utf8),
                 source: name)
             guard probe.isDeployable else {
                 #expect(!probe.errors.isEmpty, "\(name)")
+                continue
+            }
+            let listeners = try JSONValue.parse(json: Data(text.utf8))["listeners"]?.arrayValue ?? []
+            guard listeners.contains(where: { $0["type"]?.stringValue == "http" }) else {
+                // A subscription listener (webhook) takes no HTTP request: its delivery is tested with webhook
+                // subscriptions (KafkaWebhookTests).
+                #expect(listeners.contains { $0["type"]?.stringValue == "subscription" }, "\(name)")
+                pushOnly.append(name)
                 continue
             }
             try await withTansuBroker { broker in
@@ -63,6 +72,7 @@ struct GraviteeKafkaFixtureTests {
                 "websocket-entrypoint-kafka-endpoint-subscriber-none.json",
                 "websocket-entrypoint-kafka-endpoint-subscriber.json",
             ], "served: \(served)")
+        #expect(pushOnly == ["webhook-entrypoint-kafka-endpoint.json"])
     }
 
     /// Deploys one fixture and sends one message through each of its entrypoints.

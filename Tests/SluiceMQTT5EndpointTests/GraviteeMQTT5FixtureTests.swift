@@ -50,6 +50,7 @@ struct GraviteeMQTT5FixtureTests {
         let fixtures = try Self.mqtt5Fixtures()
         #expect(fixtures.count >= 15)
         var served: [String] = []
+        var pushOnly: [String] = []
         for (name, text) in fixtures {
             let probe = DefinitionLoader(catalog: .gateway).load(
                 data: Data(Self.pointed(text, port: 1883).utf8), source: name)
@@ -58,6 +59,14 @@ struct GraviteeMQTT5FixtureTests {
                 #expect(
                     !probe.errors.isEmpty && probe.errors.allSatisfy { named.contains($0.code) },
                     "\(name): \(probe.errors)")
+                continue
+            }
+            let listeners = try JSONValue.parse(json: Data(text.utf8))["listeners"]?.arrayValue ?? []
+            guard listeners.contains(where: { $0["type"]?.stringValue == "http" }) else {
+                // A subscription listener (webhook) takes no HTTP request: its delivery is tested with webhook
+                // subscriptions.
+                #expect(listeners.contains { $0["type"]?.stringValue == "subscription" }, "\(name)")
+                pushOnly.append(name)
                 continue
             }
             try await withMosquitto { broker in
@@ -72,6 +81,7 @@ struct GraviteeMQTT5FixtureTests {
                 "mqtt5-endpoint-publish.json",
                 "websocket-entrypoint-mqtt5-endpoint-publisher.json",
             ], "served: \(served)")
+        #expect(pushOnly == ["webhook-entrypoint-mqtt5-endpoint.json"])
     }
 
     /// Whether a flow of the definition assigns the mqtt5 topic attribute.

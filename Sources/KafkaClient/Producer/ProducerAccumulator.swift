@@ -173,7 +173,8 @@ struct ProducerAccumulator {
             queues.values[position][last].isFull = true
             wake = true
         }
-        if configuration.linger == .zero { wake = true }
+        // (With no linger, the sender is woken by a new batch and by each answer, which frees a slot for the next
+        // batch: a record joining an open batch has nothing to wake.)
         return .appended(wake: wake)
     }
 

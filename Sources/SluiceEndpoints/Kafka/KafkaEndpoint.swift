@@ -316,10 +316,11 @@ final class KafkaEndpointRuntime: Sendable {
             var configuration = KafkaProducerConfiguration()
             configuration.acks = self.configuration.producer.acks
             configuration.compression = self.configuration.producer.compression
-            // HTTP clients wait for each acknowledgement: a short linger and a few produce requests in flight per
-            // partition keep batches large and the wait short (see docs/kafka-endpoint.md, "Publishing").
-            configuration.linger = .milliseconds(1)
-            configuration.maximumInFlightBatchesPerPartition = 4
+            // HTTP clients wait for each acknowledgement: no linger and one produce request in flight per
+            // partition, so a record goes at once when the partition is idle and otherwise joins the batch that
+            // leaves when the request in flight is answered (see docs/kafka-endpoint.md, "Publishing").
+            configuration.linger = .zero
+            configuration.maximumInFlightBatchesPerPartition = 1
             configuration.deliveryTimeout = Self.deliveryTimeout
             configuration.requestTimeout = .seconds(5)
             do throws(KafkaError) {
