@@ -340,8 +340,26 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    /// Sends one Produce request with one batch per partition and settles each batch from the answer.
+    /// Sends Produce requests to `node` one after the other: the batches given, then, as each answer comes, the
+    /// batches of that node that became ready meanwhile (with no linger, the records that came while the request
+    /// was out). Going on in this task spares a wake of the sender and a new task per request; anything else
+    /// (other nodes, metadata, lingering batches) is the sender's, woken at the end.
     private func sendBatches(_ drained: consuming [ProducerBatch], to node: Int32) async {
+        var next: [ProducerBatch]? = drained
+        while let batches = next.take() {
+            await sendRequest(batches, to: node)
+            next = state.withLockedValue { state -> [ProducerBatch]? in
+                state.requestEnded(node: node)
+                guard !state.isClosing else { return nil }
+                var drain = state.drain(now: .now(), only: node)
+                return drain.requests.removeValue(forKey: node)
+            }
+        }
+        wake()
+    }
+
+    /// Sends one Produce request with one batch per partition and settles each batch from the answer.
+    private func sendRequest(_ drained: consuming [ProducerBatch], to node: Int32) async {
         var batches: [ProducerBatch] = []
         batches.reserveCapacity(drained.count)
         do {
@@ -357,10 +375,6 @@ public final class KafkaProducer: Service, Sendable {
                     finish(&batch, .failure(KafkaError(.compression, "\(batch.partition): \(error)")))
                 }
             }
-        }
-        defer {
-            state.withLockedValue { $0.requestEnded(node: node) }
-            wake()
         }
         guard !batches.isEmpty else { return }
         let outcome = await transmit(batches, to: node)

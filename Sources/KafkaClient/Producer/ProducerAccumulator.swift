@@ -207,8 +207,9 @@ struct ProducerAccumulator {
 
     /// Takes every batch that is ready (full, lingered long enough, or flushing) and may be sent now: its
     /// partition has fewer than `maximumInFlightBatchesPerPartition` batches out, its leader is known, and the
-    /// leader's connection has room. A request carries at most one batch per partition.
-    mutating func drain(now: NIODeadline) -> Drain {
+    /// leader's connection has room. A request carries at most one batch per partition. With `only`, the batches
+    /// of that node's partitions alone.
+    mutating func drain(now: NIODeadline, only node: Int32? = nil) -> Drain {
         var drain = Drain()
         let sendEverything = isClosing || flushRequested
         // Over a copy of the keys: iterating `queues.keys` itself would keep the dictionary shared while it is
@@ -225,6 +226,7 @@ struct ProducerAccumulator {
                 drain.topicsNeedingMetadata.insert(partition.topic)
                 continue
             }
+            if let node, leader != node { continue }
             let full = queueCount > 1 || isFull
             var readyAt = full || sendEverything ? now : createdAt + configuration.linger
             if let retryAt { readyAt = max(readyAt, retryAt) }
