@@ -408,7 +408,8 @@ final class MQTT5ClientDriver {
                         if let delivery { taken.append(delivery) }
                         continue
                     }
-                    let (dropped, handedOver) = buffer.pushDeferringWake(message, delivery: delivery)
+                    let (dropped, handedOver) = buffer.pushDeferringWake(
+                        message, delivery: delivery, sessionStart: session.sessionStart)
                     if let dropped { taken.append(dropped) }
                     if let handedOver { taken.append(handedOver) }
                     // A reader still waiting is woken once, when the batch ends.

@@ -25,11 +25,12 @@ final class MQTTSubscriptionBuffer: Sendable {
     /// server that sends more than it may could otherwise fill the rest of the buffer within one read).
     /// Returns the deliveries taken at once: dropped, or handed over.
     func pushDeferringWake(
-        _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?
+        _ message: MQTTMessage, delivery: MQTTSessionStateMachine.DeliveryID?,
+        sessionStart: MQTTSessionStateMachine.DeliveryID
     ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, handedOver: MQTTSessionStateMachine.DeliveryID?) {
         let entry = State.Entry(message: message, delivery: delivery)
         let (outcome, handOver) = state.withLockedValue { state -> (State.PushOutcome, (Waiter, State.Entry)?) in
-            let outcome = state.pushDeferringHandOver(entry)
+            let outcome = state.pushDeferringHandOver(entry, sessionStart: sessionStart)
             let threshold = delivery == nil ? state.capacity / 2 : state.hardLimit - state.capacity
             guard state.entries.count >= threshold else { return (outcome, nil) }
             return (outcome, state.handOver())

@@ -183,6 +183,8 @@ struct MQTTSessionStateMachine {
     private var unsubAckWaits: [UInt16: Unsubscribe] = [:]
 
     private var nextDelivery: DeliveryID = 1
+    /// The first delivery of the current session: those before it were received in a session the server lost.
+    private(set) var sessionStart: DeliveryID = 1
     private(set) var inbound: [DeliveryID: InboundMessage] = [:]
     /// Inbound deliveries in arrival order: the order their acknowledgements go out in.
     private var inboundOrder: Deque<DeliveryID> = []
@@ -267,6 +269,7 @@ struct MQTTSessionStateMachine {
         pendingPublishes.insert(contentsOf: again, at: 0)
         // Messages received in the lost session stay with their subscriptions, but there is nobody left to
         // acknowledge them to.
+        sessionStart = nextDelivery
         inbound = [:]
         inboundOrder = []
         inboundByPacketIdentifier = [:]

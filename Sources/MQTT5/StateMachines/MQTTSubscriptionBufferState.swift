@@ -4,9 +4,11 @@ import DequeModule
 ///
 /// Bounded: a QoS 0 message that arrives while `capacity` messages wait is dropped and counted. QoS 1 and 2
 /// messages are not bounded by `capacity` but by the client's Receive Maximum, since their acknowledgement waits
-/// until the consumer takes them; `hardLimit` (`capacity` plus the Receive Maximum) is only reached when a session
-/// was lost with messages still waiting and the server sent a full window more. Such a message is dropped too, and
-/// acknowledged (there is no session left whose guarantees it could keep).
+/// until the consumer takes them (and the client stops reading while more wait than it announced). A QoS 1 or 2
+/// message of the current session is never dropped: its acknowledgement would tell the server it was delivered.
+/// `hardLimit` (`capacity` plus the Receive Maximum) bounds only a buffer that still holds messages of a lost
+/// session while the next one brings more: such a message is dropped and acknowledged, so that repeated session
+/// losses cannot grow the buffer without end.
 struct MQTTSubscriptionBufferState<Waiter> {
     typealias DeliveryID = MQTTSessionStateMachine.DeliveryID
 
@@ -50,13 +52,29 @@ struct MQTTSubscriptionBufferState<Waiter> {
         self.hardLimit = max(hardLimit, capacity)
     }
 
-    mutating func push(_ entry: Entry) -> PushOutcome {
+    /// Adds a message; `sessionStart` is the first delivery of the current session (deliveries before it belong
+    /// to a lost one).
+    mutating func push(_ entry: Entry, sessionStart: DeliveryID = 0) -> PushOutcome {
         guard end == nil else { return .dropped(entry.delivery) }
         if let (_, waiter) = waiters.popFirst() {
             return .handedOver(waiter, entry)
         }
-        let limit = entry.delivery == nil ? capacity : hardLimit
-        guard entries.count < limit else {
+        return buffer(entry, sessionStart: sessionStart)
+    }
+
+    /// Like `push`, but a waiting reader is not handed the entry now: `handOver` does that once a whole batch is
+    /// in, so that a reader that keeps up wakes once per batch rather than once per message.
+    mutating func pushDeferringHandOver(_ entry: Entry, sessionStart: DeliveryID = 0) -> PushOutcome {
+        guard end == nil else { return .dropped(entry.delivery) }
+        return buffer(entry, sessionStart: sessionStart)
+    }
+
+    private mutating func buffer(_ entry: Entry, sessionStart: DeliveryID) -> PushOutcome {
+        let full =
+            entry.delivery == nil
+            ? entries.count >= capacity
+            : entries.count >= hardLimit && holdsLostSession(sessionStart: sessionStart)
+        guard !full else {
             droppedCount += 1
             return .dropped(entry.delivery)
         }
@@ -64,17 +82,9 @@ struct MQTTSubscriptionBufferState<Waiter> {
         return .buffered
     }
 
-    /// Like `push`, but a waiting reader is not handed the entry now: `handOver` does that once a whole batch is
-    /// in, so that a reader that keeps up wakes once per batch rather than once per message.
-    mutating func pushDeferringHandOver(_ entry: Entry) -> PushOutcome {
-        guard end == nil else { return .dropped(entry.delivery) }
-        let limit = entry.delivery == nil ? capacity : hardLimit
-        guard entries.count < limit else {
-            droppedCount += 1
-            return .dropped(entry.delivery)
-        }
-        entries.append(entry)
-        return .buffered
+    /// Whether a QoS 1 or 2 message of a lost session still waits (only looked at once the hard limit is reached).
+    private func holdsLostSession(sessionStart: DeliveryID) -> Bool {
+        entries.contains { entry in entry.delivery.map { $0 < sessionStart } ?? false }
     }
 
     /// The longest waiting reader with the oldest entry, when there are both.

@@ -31,6 +31,7 @@ import Testing
 
     @Test func qos1And2AreKeptBeyondTheCapacityUpToTheHardLimit() {
         var state = State(capacity: 1, hardLimit: 3)
+        // Messages of a session the server lost (deliveries 1...3), then the new session starts at delivery 10.
         guard case .buffered = state.push(Self.entry("a", delivery: 1)),
             case .buffered = state.push(Self.entry("b", delivery: 2)),
             case .buffered = state.push(Self.entry("c", delivery: 3))
@@ -38,18 +39,32 @@ import Testing
             Issue.record("expected three buffered")
             return
         }
-        // Past the hard limit (only after a lost session): dropped, and its delivery counts as taken.
-        guard case .dropped(let delivery) = state.push(Self.entry("d", delivery: 4)) else {
+        // Past the hard limit while the lost session's messages wait: dropped, its delivery counted as taken.
+        guard case .dropped(let delivery) = state.push(Self.entry("d", delivery: 10), sessionStart: 10) else {
             Issue.record("expected a drop")
             return
         }
-        #expect(delivery == 4)
+        #expect(delivery == 10)
         #expect(state.droppedCount == 1)
         // A QoS 0 message finds the buffer full.
-        guard case .dropped(nil) = state.push(Self.entry("e")) else {
+        guard case .dropped(nil) = state.push(Self.entry("e"), sessionStart: 10) else {
             Issue.record("expected a drop")
             return
         }
+    }
+
+    @Test func qos1And2OfTheCurrentSessionAreNeverDropped() {
+        // A server that sends more than the Receive Maximum (mosquitto 2.0.11) must not make the client acknowledge
+        // messages its consumer never saw: the client stops reading instead.
+        var state = State(capacity: 1, hardLimit: 3)
+        for delivery in UInt64(5)..<25 {
+            guard case .buffered = state.push(Self.entry("m\(delivery)", delivery: delivery), sessionStart: 5) else {
+                Issue.record("message \(delivery) was not buffered")
+                return
+            }
+        }
+        #expect(state.droppedCount == 0)
+        #expect(state.entries.count == 20)
     }
 
     @Test func aWaitingConsumerGetsTheMessageDirectly() {
@@ -96,11 +111,23 @@ import Testing
             Issue.record("expected QoS 0 dropped at the capacity")
             return
         }
-        guard case .buffered = state.pushDeferringHandOver(Self.entry("c", delivery: 3)),
-            case .dropped(4) = state.pushDeferringHandOver(Self.entry("d", delivery: 4))
+        // Delivery 3 is of a lost session (the current one starts at 4).
+        guard case .buffered = state.pushDeferringHandOver(Self.entry("c", delivery: 3), sessionStart: 4),
+            case .dropped(4) = state.pushDeferringHandOver(Self.entry("d", delivery: 4), sessionStart: 4)
         else {
-            Issue.record("expected QoS 1 kept up to the hard limit, then dropped")
+            Issue.record("expected QoS 1 kept up to the hard limit, then dropped while a lost session's message waits")
             return
+        }
+        #expect(state.droppedCount == 2)
+        // Once the lost session's message is read, the current session's messages are kept past the hard limit.
+        _ = state.next()
+        _ = state.next()
+        for delivery in UInt64(5)..<9 {
+            guard case .buffered = state.pushDeferringHandOver(Self.entry("n", delivery: delivery), sessionStart: 4)
+            else {
+                Issue.record("message \(delivery) of the current session was dropped")
+                return
+            }
         }
         #expect(state.droppedCount == 2)
     }
