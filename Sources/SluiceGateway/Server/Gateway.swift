@@ -45,7 +45,7 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.webhooks = WebhookDispatcher(
             registry: registry, interval: .milliseconds(min(max(settings.reloadIntervalMs / 4, 50), 250)),
-            logger: logger)
+            nodeIdentifier: settings.effectiveNodeID, logger: logger)
         if let apis = settings.apis {
             self.watcher = DefinitionWatcher(
                 path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,
