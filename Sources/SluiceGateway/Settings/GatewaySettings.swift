@@ -29,6 +29,9 @@ public struct GatewaySettings: Sendable {
     /// names the node's MQTT 5 persistent session of each at-least-once webhook subscription, so a restarted node
     /// resumes it. Default: the host name and `port` (`effectiveNodeID`).
     public var nodeID: String?
+    /// The port of the Prometheus metrics listener (`metrics.port`, on `host`): `GET /_node/metrics/prometheus` and
+    /// `/metrics`. 0 picks a free port. Default: none (no listener).
+    public var metricsPort: Int?
 
     public init() {}
 
@@ -82,7 +85,7 @@ public struct GatewaySettings: Sendable {
         "security.jwtClockSkewSeconds",
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
-        "webhooks.callbackAllowList", "nodeId",
+        "webhooks.callbackAllowList", "nodeId", "metrics.port",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -100,6 +103,7 @@ public struct GatewaySettings: Sendable {
         }
         if let host = values["host"] { self.host = host }
         int("port", 0) { $0.port = $1 }
+        int("metrics.port", 0) { $0.metricsPort = $1 }
         if let apis = values["apis"] { self.apis = apis }
         if let nodeID = values["nodeId"] {
             if nodeID.isEmpty {

@@ -50,6 +50,11 @@ public final class WebhookDispatcher: Service, Sendable {
         running.withLock { $0[id]?.delivery }
     }
 
+    /// Every delivery running on this node, by subscription id.
+    public var deliveries: [WebhookDelivery] {
+        running.withLock { $0.values.map(\.delivery) }.sorted { $0.subscriptionID < $1.subscriptionID }
+    }
+
     /// Starts, stops, restarts, pauses and resumes deliveries to match the deployments and access data in force.
     public func reconcile(now: Date = Date()) {
         let access = registry.access.current
