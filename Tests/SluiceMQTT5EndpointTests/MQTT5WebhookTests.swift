@@ -12,32 +12,24 @@ import Testing
     .enabled(if: MQTT5EndpointTestEnvironment.enabled, MQTT5EndpointTestEnvironment.skipReason))
 struct MQTT5WebhookTests {
     static func api(port: Int, topic: String, qos: String, maxRetries: Int = 2) -> String {
-        let configuration =
-            #"{ "http": { "readTimeout": 1000, "connectTimeout": 500 }, "retry": { "maxRetries": \#(maxRetries), "delayMs": 20, "maxDelayMs": 200 } }"#
-        return """
-            { "id": "hooks", "name": "hooks", "definitionVersion": "4.0.0", "type": "message",
-              "listeners": [{ "type": "subscription", "entrypoints": [{ "type": "webhook", "qos": "\(qos)", "configuration": \(configuration) }] }],
-              "endpointGroups": [{ "name": "default-group", "type": "mqtt5",
-                "endpoints": [{ "name": "default", "type": "mqtt5", "inheritConfiguration": false,
-                  "configuration": { "serverHost": "127.0.0.1", "serverPort": \(port) },
-                  "sharedConfigurationOverride": { \(MQTT5API.consumer(topic)) } }] }],
-              "plans": [{ "id": "push", "name": "Push", "mode": "PUSH", "status": "PUBLISHED" }] }
-            """
+        """
+        { "id": "hooks", "name": "hooks", "definitionVersion": "4.0.0", "type": "message",
+          "listeners": [\(WebhookFixtures.listener(qos: qos, maxRetries: maxRetries))],
+          "endpointGroups": [{ "name": "default-group", "type": "mqtt5",
+            "endpoints": [{ "name": "default", "type": "mqtt5", "inheritConfiguration": false,
+              "configuration": { "serverHost": "127.0.0.1", "serverPort": \(port) },
+              "sharedConfigurationOverride": { \(MQTT5API.consumer(topic)) } }] }],
+          "plans": [{ "id": "push", "name": "Push", "mode": "PUSH", "status": "PUBLISHED" }] }
+        """
     }
 
     static func access(callback: String) -> String {
-        """
-        subscriptions:
-          - id: partner-hook
-            application: partner
-            api: hooks
-            plan: push
-            status: ACCEPTED
-            configuration:
-              entrypointId: webhook
-              entrypointConfiguration: { callbackUrl: "\(callback)" }
-        applications: [{ id: partner }]
-        """
+        WebhookFixtures.access([WebhookFixtures.subscription("partner-hook", callback: callback)])
+    }
+
+    /// The distinct test messages (`m…`) the callback acknowledged so far.
+    static func acknowledgedSet(_ received: [CallbackServer.Received]) -> Set<String> {
+        Set(received.filter { $0.status == 200 && $0.body.hasPrefix("m") }.map(\.body))
     }
 
     /// The bodies of the test's messages (`m…`) the callback acknowledged, warm-up messages left out.
@@ -80,9 +72,7 @@ struct MQTT5WebhookTests {
                 }
                 callback.set(.failing(rate: 0.3))
                 try await Self.publish(paho, port: broker.port, topic: topic, 0..<60)
-                try await callback.wait(.seconds(90), "m0…m59") { received in
-                    Set(received.filter { $0.status == 200 && $0.body.hasPrefix("m") }.map(\.body)).count >= 60
-                }
+                try await callback.wait(.seconds(90), "m0…m59") { Self.acknowledgedSet($0).count >= 60 }
                 try await Task.sleep(for: .milliseconds(500))
                 let failures = callback.received.filter { $0.status == 503 }.count
                 #expect(failures > 0, "the receiver failed some requests")
@@ -113,9 +103,7 @@ struct MQTT5WebhookTests {
                     !callback.acknowledgedBodies.isEmpty
                 }
                 try await Self.publish(paho, port: broker.port, topic: topic, 0..<5)
-                try await callback.wait(.seconds(30), "m0…m4") { received in
-                    received.filter { $0.status == 200 && $0.body.hasPrefix("m") }.count >= 5
-                }
+                try await callback.wait(.seconds(30), "m0…m4") { Self.acknowledgedSet($0).count >= 5 }
                 await callback.stop()
                 try await Self.publish(paho, port: broker.port, topic: topic, 5..<10)
                 _ = try await eventually(timeout: .seconds(30)) {
@@ -128,8 +116,8 @@ struct MQTT5WebhookTests {
             // The callback comes back, and the node restarts with its name (nothing kept in memory).
             let back = try await CallbackServer.start(port: port)
             try await withMQTT5Gateway(definitions, nodeID: "node-a") { _ in
-                try await back.wait(.seconds(60), "m5…m14") { received in
-                    Set(received.filter { $0.status == 200 }.map(\.body)).isSuperset(of: (5..<15).map { "m\($0)" })
+                try await back.wait(.seconds(60), "m5…m14") {
+                    Self.acknowledgedSet($0).isSuperset(of: (5..<15).map { "m\($0)" })
                 }
                 try await Task.sleep(for: .milliseconds(500))
             }
@@ -167,9 +155,7 @@ struct MQTT5WebhookTests {
                     try await Task.sleep(for: .milliseconds(300))
                     let before = delivered()
                     try await Self.publish(paho, port: broker.port, topic: topic, 0..<40)
-                    try await callback.wait(.seconds(60), "forty deliveries") { received in
-                        Set(received.filter { $0.status == 200 && $0.body.hasPrefix("m") }.map(\.body)).count >= 40
-                    }
+                    try await callback.wait(.seconds(60), "forty deliveries") { Self.acknowledgedSet($0).count >= 40 }
                     try await Task.sleep(for: .milliseconds(500))
                     let share = zip(delivered(), before).map { $0 - $1 }
                     #expect(share.reduce(0, +) == 40, "\(share)")

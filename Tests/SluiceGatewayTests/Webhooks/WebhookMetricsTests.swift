@@ -4,31 +4,18 @@ import SluiceGateway
 import Testing
 
 import class GatewayTestSupport.CallbackServer
+import enum GatewayTestSupport.WebhookFixtures
 
 /// Each webhook subscription's status and counters on the Prometheus metrics listener, read over HTTP as a
 /// scraper reads them: one subscription delivering, one in FAILURE, one PAUSED.
 @Suite("webhook metrics (mock endpoint, loopback callbacks)", .serialized)
 struct WebhookMetricsTests {
     static func access(ok: String, failing: String) -> String {
-        func subscription(_ id: String, _ callback: String, status: String) -> String {
-            """
-              - id: \(id)
-                application: partner
-                api: hooks
-                plan: push
-                status: \(status)
-                configuration:
-                  entrypointId: webhook
-                  entrypointConfiguration: { callbackUrl: "\(callback)" }
-            """
-        }
-        return """
-            applications: [{ id: partner }]
-            subscriptions:
-            \(subscription("sub-ok", ok, status: "ACCEPTED"))
-            \(subscription("sub-fail", failing, status: "ACCEPTED"))
-            \(subscription("sub-paused", ok, status: "PAUSED"))
-            """
+        WebhookFixtures.access([
+            WebhookFixtures.subscription("sub-ok", callback: ok),
+            WebhookFixtures.subscription("sub-fail", callback: failing),
+            WebhookFixtures.subscription("sub-paused", callback: ok, status: "PAUSED"),
+        ])
     }
 
     /// The value of the sample `name{labels}` in a scrape, if it is there.
