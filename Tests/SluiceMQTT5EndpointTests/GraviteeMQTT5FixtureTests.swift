@@ -50,6 +50,7 @@ struct GraviteeMQTT5FixtureTests {
         let fixtures = try Self.mqtt5Fixtures()
         #expect(fixtures.count >= 15)
         var served: [String] = []
+        var deployed: [String] = []
         for (name, text) in fixtures {
             let probe = DefinitionLoader(catalog: .gateway).load(
                 data: Data(Self.pointed(text, port: 1883).utf8), source: name)
@@ -60,11 +61,21 @@ struct GraviteeMQTT5FixtureTests {
                     "\(name): \(probe.errors)")
                 continue
             }
+            guard Self.hasHTTPListener(try JSONValue.parse(json: Data(text.utf8))) else {
+                // A webhook-only API (a subscription listener): it deploys into a running gateway against the
+                // broker; what it delivers to subscriptions is tested in MQTT5WebhookTests.
+                try await withMosquitto { broker in
+                    try await withMQTT5Gateway([name: Self.pointed(text, port: broker.port)]) { _ in }
+                }
+                deployed.append(name)
+                continue
+            }
             try await withMosquitto { broker in
                 try await serve(name, definition: Self.pointed(text, port: broker.port), broker: broker)
             }
             served.append(name)
         }
+        #expect(Set(deployed) == ["webhook-entrypoint-mqtt5-endpoint.json"], "deployed only: \(deployed)")
         #expect(
             Set(served) == [
                 "http-post-entrypoint-mqtt5-endpoint.json", "http-post-entrypoint-mqtt5-endpoint-retained.json",
@@ -72,6 +83,11 @@ struct GraviteeMQTT5FixtureTests {
                 "mqtt5-endpoint-publish.json",
                 "websocket-entrypoint-mqtt5-endpoint-publisher.json",
             ], "served: \(served)")
+    }
+
+    /// Whether the definition has an http listener, whose entrypoints `serve` sends messages through.
+    static func hasHTTPListener(_ definition: JSONValue) -> Bool {
+        (definition["listeners"]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "http" }
     }
 
     /// Whether a flow of the definition assigns the mqtt5 topic attribute.
@@ -125,6 +141,11 @@ struct GraviteeMQTT5FixtureTests {
                             try await outbound.close(.normalClosure, reason: nil)
                         }
                     }
+                case "http-get", "sse":
+                    // Subscribing entrypoints beside a publishing one: what they deliver is tested in
+                    // MQTT5SubscribeTests.
+                    await subscriber.cancel()
+                    continue
                 default:
                     Issue.record("\(name): unexpected entrypoint \(entrypoint)")
                     await subscriber.cancel()
