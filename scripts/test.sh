@@ -72,7 +72,7 @@ log "kafka endpoint against a real broker (tansu): every entrypoint, QoS, resume
 swift test --skip-build --filter SluiceKafkaEndpointTests --no-parallel || swift_status=$?
 
 # The gateway's mqtt5 endpoint end to end: a mosquitto per test, clients over real sockets, paho-mqtt as the oracle.
-log "mqtt5 endpoint against a real broker (mosquitto): every entrypoint, QoS, shared subscriptions, broker failure"
+log "mqtt5 endpoint against a real broker (mosquitto): every entrypoint, QoS, shared subscriptions, broker failure, webhooks"
 swift test --skip-build --filter SluiceMQTT5EndpointTests --no-parallel || swift_status=$?
 
 log "interop suite (httpx, httpx-sse, websockets against the sluice binary)"

@@ -28,8 +28,9 @@ package final class TestGateway: Sendable {
         self.task = task
     }
 
-    /// Starts a gateway serving `definitions` (file name → contents); all of them must deploy.
-    package static func start(definitions: [String: String]) async throws -> TestGateway {
+    /// Starts a gateway serving `definitions` (file name → contents); all of them must deploy. `nodeID` names the
+    /// node (a fresh one when nil): a gateway restarted with the same one resumes its per-node broker sessions.
+    package static func start(definitions: [String: String], nodeID: String? = nil) async throws -> TestGateway {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -42,6 +43,8 @@ package final class TestGateway: Sendable {
         settings.apis = directory.path
         settings.reloadIntervalMs = 60_000
         settings.drainTimeoutSeconds = 5
+        // Gateways in one test process all have port 0: each gets a name of its own unless the test gives one.
+        settings.nodeID = nodeID ?? "test-node-\(UUID().uuidString.prefix(8))"
         var logger = Logger(label: "sluice-gateway-test")
         logger.logLevel =
             ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
@@ -76,10 +79,11 @@ package struct HarnessFailure: Error, CustomStringConvertible {
 /// Runs `body` against a fresh gateway and always stops it.
 package func withTestGateway<T>(
     _ definitions: [String: String],
+    nodeID: String? = nil,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (TestGateway) async throws -> T
 ) async throws -> T {
-    let gateway = try await TestGateway.start(definitions: definitions)
+    let gateway = try await TestGateway.start(definitions: definitions, nodeID: nodeID)
     do {
         let result = try await body(gateway)
         await gateway.stop()

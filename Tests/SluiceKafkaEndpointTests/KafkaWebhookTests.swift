@@ -10,32 +10,19 @@ struct KafkaWebhookTests {
     let oracle = LibrdkafkaOracle()
 
     static func api(_ broker: TansuBroker, topic: String, qos: String) -> String {
-        let configuration =
-            #"{ "http": { "readTimeout": 1000, "connectTimeout": 500 }, "retry": { "maxRetries": 2, "delayMs": 20, "maxDelayMs": 200 } }"#
-        return """
-            { "id": "hooks", "name": "hooks", "definitionVersion": "4.0.0", "type": "message",
-              "listeners": [{ "type": "subscription", "entrypoints": [{ "type": "webhook", "qos": "\(qos)", "configuration": \(configuration) }] }],
-              "endpointGroups": [{ "name": "default-group", "type": "kafka",
-                "endpoints": [{ "name": "default", "type": "kafka", "inheritConfiguration": false,
-                  "configuration": { "bootstrapServers": "\(broker.bootstrap)" },
-                  "sharedConfigurationOverride": { \(KafkaAPI.consumer(topic)) } }] }],
-              "plans": [{ "id": "push", "name": "Push", "mode": "PUSH", "status": "PUBLISHED" }] }
-            """
+        """
+        { "id": "hooks", "name": "hooks", "definitionVersion": "4.0.0", "type": "message",
+          "listeners": [\(WebhookFixtures.listener(qos: qos))],
+          "endpointGroups": [{ "name": "default-group", "type": "kafka",
+            "endpoints": [{ "name": "default", "type": "kafka", "inheritConfiguration": false,
+              "configuration": { "bootstrapServers": "\(broker.bootstrap)" },
+              "sharedConfigurationOverride": { \(KafkaAPI.consumer(topic)) } }] }],
+          "plans": [{ "id": "push", "name": "Push", "mode": "PUSH", "status": "PUBLISHED" }] }
+        """
     }
 
     static func access(callback: String) -> String {
-        """
-        subscriptions:
-          - id: partner-hook
-            application: partner
-            api: hooks
-            plan: push
-            status: ACCEPTED
-            configuration:
-              entrypointId: webhook
-              entrypointConfiguration: { callbackUrl: "\(callback)" }
-        applications: [{ id: partner }]
-        """
+        WebhookFixtures.access([WebhookFixtures.subscription("partner-hook", callback: callback)])
     }
 
     @Test("at-least-once: a callback that goes away while the gateway restarts loses nothing; duplicates counted")

@@ -43,6 +43,14 @@ struct MQTT5DeploymentTests {
         ("websocket", "at-least-once", false),
     ]
 
+    @Test("a webhook entrypoint deploys on mqtt5 with every QoS, at-least-once and at-most-once included")
+    func webhookQoS() throws {
+        for qos in ["none", "auto", "at-most-once", "at-least-once"] {
+            let loaded = Self.load(MQTT5WebhookTests.api(port: 1, topic: "t/#", qos: qos))
+            #expect(loaded.isDeployable, "\(qos): \(loaded.diagnostics)")
+        }
+    }
+
     @Test("every entrypoint × QoS row of the MQTT matrix deploys or is refused with UNSUPPORTED_QOS at its path")
     func qosMatrix() throws {
         for row in Self.matrix {

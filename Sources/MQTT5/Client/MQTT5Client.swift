@@ -284,9 +284,12 @@ public final class MQTT5Client: Service, Sendable {
     ///
     /// - Throws: `subscriptionRefused` with the server's Reason Code when it refuses any filter (the others are
     ///   removed again); `invalidArgument` for an invalid filter, or No Local on a shared subscription.
+    /// - Parameter acknowledgement: when a QoS 1 or 2 message is acknowledged: as it is read (default), or when the
+    ///   consumer calls `acknowledgeRead()`.
     public func subscribe(
         to subscriptions: [MQTTSubscription],
-        userProperties: [MQTTUserProperty] = []
+        userProperties: [MQTTUserProperty] = [],
+        acknowledgement: MQTT5Subscription.Acknowledgement = .onRead
     ) async throws(MQTT5ClientError) -> MQTT5Subscription {
         let request = nextRequestID()
         let id = counters.withLockedValue { counters in
@@ -298,7 +301,8 @@ public final class MQTT5Client: Service, Sendable {
         let eventLoop = self.eventLoop
         let buffer = MQTTSubscriptionBuffer(
             capacity: configuration.subscriptionBufferSize,
-            hardLimit: configuration.subscriptionBufferSize + Int(configuration.receiveMaximum)
+            hardLimit: configuration.subscriptionBufferSize + Int(configuration.receiveMaximum),
+            acknowledgesOnRead: acknowledgement == .onRead
         ) { [takenInbox] delivery in
             if takenInbox.append(delivery) {
                 eventLoop.execute { driver.value.drainTakenInbox() }

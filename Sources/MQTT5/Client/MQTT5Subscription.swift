@@ -6,7 +6,9 @@ import NIOCore
 /// Reading is what acknowledges: the client sends the PUBACK or PUBREC of a QoS 1 or 2 message once every
 /// subscription it went to has handed it to its consumer, so a consumer that falls behind makes the server stop
 /// at the client's Receive Maximum instead of filling memory. QoS 0 messages that arrive while the buffer is full
-/// are dropped and counted in `droppedMessageCount`.
+/// are dropped and counted in `droppedMessageCount`. A subscription made with `acknowledgement: .explicit` holds the
+/// acknowledgements of what it has read until `acknowledgeRead()`, for a consumer that acknowledges only what it
+/// has passed on (at-least-once); with a persistent session, what it read and did not acknowledge comes again.
 ///
 /// The sequence ends after `unsubscribe()` and when the client stops (messages already received are read first);
 /// it throws when the server refuses the subscription as it is made again after a reconnect without a session.
@@ -14,6 +16,14 @@ import NIOCore
 public final class MQTT5Subscription: AsyncSequence, Sendable {
     public typealias Element = MQTTMessage
     public typealias Failure = MQTT5ClientError
+
+    /// When the client acknowledges a QoS 1 or 2 message the subscription received.
+    public enum Acknowledgement: Sendable, Hashable {
+        /// As the consumer reads it. Default.
+        case onRead
+        /// When the consumer calls `acknowledgeRead()`, for every message it has read until then.
+        case explicit
+    }
 
     /// The Subscription Identifier, also sent to servers that support them.
     public let identifier: Int
@@ -50,6 +60,13 @@ public final class MQTT5Subscription: AsyncSequence, Sendable {
 
     /// Messages waiting to be read.
     public var bufferedMessageCount: Int { buffer.bufferedCount }
+
+    /// Acknowledges every message read from this subscription so far (with `acknowledgement: .explicit`; otherwise
+    /// they are acknowledged already). The acknowledgements go out in the order the messages arrived, as MQTT
+    /// requires, so they wait for earlier messages other subscriptions of the client have not taken yet.
+    public func acknowledgeRead() {
+        buffer.acknowledgeRead()
+    }
 
     /// Removes the subscriptions from the server (filters another subscription of this client also uses stay),
     /// ends the sequence at once and discards messages not yet read. Returns the UNSUBACK's Reason Codes, empty when

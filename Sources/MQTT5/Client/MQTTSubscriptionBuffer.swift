@@ -11,8 +11,12 @@ final class MQTTSubscriptionBuffer: Sendable {
     /// Called (from the reading task) with each delivery the consumer takes.
     private let taken: @Sendable (MQTTSessionStateMachine.DeliveryID) -> Void
 
-    init(capacity: Int, hardLimit: Int, taken: @escaping @Sendable (MQTTSessionStateMachine.DeliveryID) -> Void) {
-        state = NIOLockedValueBox(State(capacity: capacity, hardLimit: hardLimit))
+    init(
+        capacity: Int, hardLimit: Int, acknowledgesOnRead: Bool = true,
+        taken: @escaping @Sendable (MQTTSessionStateMachine.DeliveryID) -> Void
+    ) {
+        state = NIOLockedValueBox(
+            State(capacity: capacity, hardLimit: hardLimit, acknowledgesOnRead: acknowledgesOnRead))
         self.taken = taken
     }
 
@@ -29,27 +33,37 @@ final class MQTTSubscriptionBuffer: Sendable {
         sessionStart: MQTTSessionStateMachine.DeliveryID
     ) -> (dropped: MQTTSessionStateMachine.DeliveryID?, handedOver: MQTTSessionStateMachine.DeliveryID?) {
         let entry = State.Entry(message: message, delivery: delivery)
-        let (outcome, handOver) = state.withLockedValue { state -> (State.PushOutcome, (Waiter, State.Entry)?) in
+        let (outcome, handOver) = state.withLockedValue {
+            state -> (State.PushOutcome, (Waiter, State.Entry, MQTTSessionStateMachine.DeliveryID?)?) in
             let outcome = state.pushDeferringHandOver(entry, sessionStart: sessionStart)
             let threshold = delivery == nil ? state.capacity / 2 : state.hardLimit - state.capacity
-            guard state.entries.count >= threshold else { return (outcome, nil) }
-            return (outcome, state.handOver())
+            guard state.entries.count >= threshold, let (waiter, oldest) = state.handOver() else {
+                return (outcome, nil)
+            }
+            return (outcome, (waiter, oldest, state.read(oldest.delivery)))
         }
         var dropped: MQTTSessionStateMachine.DeliveryID?
         if case .dropped(let delivery) = outcome { dropped = delivery }
-        guard let (waiter, oldest) = handOver else { return (dropped, nil) }
+        guard let (waiter, oldest, released) = handOver else { return (dropped, nil) }
         waiter.resume(returning: .success(oldest.message))
-        return (dropped, oldest.delivery)
+        return (dropped, released)
     }
 
     /// Hands the oldest messages to the readers waiting, if any; returns their deliveries, now taken.
     func wakeReaders() -> [MQTTSessionStateMachine.DeliveryID] {
         var taken: [MQTTSessionStateMachine.DeliveryID] = []
-        while let (waiter, entry) = state.withLockedValue({ $0.handOver() }) {
+        while let (waiter, entry, released) = state.withLockedValue({ state in
+            state.handOver().map { ($0.0, $0.1, state.read($0.1.delivery)) }
+        }) {
             waiter.resume(returning: .success(entry.message))
-            if let delivery = entry.delivery { taken.append(delivery) }
+            if let released { taken.append(released) }
         }
         return taken
+    }
+
+    /// Releases the deliveries of every message read so far (a subscription acknowledged explicitly).
+    func acknowledgeRead() {
+        for delivery in state.withLockedValue({ $0.acknowledgeRead() }) { taken(delivery) }
     }
 
     /// Ends the stream; returns the deliveries discarded with it.
@@ -65,9 +79,14 @@ final class MQTTSubscriptionBuffer: Sendable {
     }
 
     func next() async throws(MQTT5ClientError) -> MQTTMessage? {
-        switch state.withLockedValue({ $0.next() }) {
+        let outcome = state.withLockedValue { state in
+            let outcome = state.next()
+            if case .message(let entry) = outcome { return (outcome, state.read(entry.delivery)) }
+            return (outcome, nil)
+        }
+        switch outcome.0 {
         case .message(let entry):
-            if let delivery = entry.delivery { taken(delivery) }
+            if let released = outcome.1 { taken(released) }
             return entry.message
         case .ended(.finished):
             return nil
@@ -86,11 +105,12 @@ final class MQTTSubscriptionBuffer: Sendable {
             await withCheckedContinuation { (continuation: Waiter) in
                 // Decided under the lock, so a message, the end or a cancellation either finds the reader parked or
                 // is seen here.
+                var released: MQTTSessionStateMachine.DeliveryID?
                 let immediate: Result<MQTTMessage?, MQTT5ClientError>? = state.withLockedValue { state in
                     if Task.isCancelled { return .success(nil) }
                     switch state.next() {
                     case .message(let entry):
-                        if let delivery = entry.delivery { taken(delivery) }
+                        released = state.read(entry.delivery)
                         return .success(entry.message)
                     case .ended(.finished): return .success(nil)
                     case .ended(.failed(let error)): return .failure(error)
@@ -99,6 +119,7 @@ final class MQTTSubscriptionBuffer: Sendable {
                         return nil
                     }
                 }
+                if let released { taken(released) }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {

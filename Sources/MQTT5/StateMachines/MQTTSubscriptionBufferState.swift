@@ -9,6 +9,10 @@ import DequeModule
 /// `hardLimit` (`capacity` plus the Receive Maximum) bounds only a buffer that still holds messages of a lost
 /// session while the next one brings more: such a message is dropped and acknowledged, so that repeated session
 /// losses cannot grow the buffer without end.
+///
+/// With `acknowledgesOnRead` false, a delivery the consumer takes is not released at once but held until the
+/// consumer says it is done with everything it has read (`acknowledgeRead`): an at-least-once consumer acknowledges
+/// only what it has passed on.
 struct MQTTSubscriptionBufferState<Waiter> {
     typealias DeliveryID = MQTTSessionStateMachine.DeliveryID
 
@@ -42,14 +46,34 @@ struct MQTTSubscriptionBufferState<Waiter> {
 
     let capacity: Int
     let hardLimit: Int
+    /// Whether a delivery is released when its message is read (else by `acknowledgeRead`).
+    let acknowledgesOnRead: Bool
+    /// Deliveries read but not yet acknowledged (only without `acknowledgesOnRead`), in reading order.
+    private(set) var unacknowledged: [DeliveryID] = []
     private(set) var entries: Deque<Entry> = []
     private(set) var waiters: Deque<(id: UInt64, waiter: Waiter)> = []
     private(set) var droppedCount = 0
     private(set) var end: End?
 
-    init(capacity: Int, hardLimit: Int) {
+    init(capacity: Int, hardLimit: Int, acknowledgesOnRead: Bool = true) {
         self.capacity = capacity
         self.hardLimit = max(hardLimit, capacity)
+        self.acknowledgesOnRead = acknowledgesOnRead
+    }
+
+    /// The consumer took a message with `delivery`: returns the delivery when it is released now, nil when it waits
+    /// for `acknowledgeRead`.
+    mutating func read(_ delivery: DeliveryID?) -> DeliveryID? {
+        guard let delivery else { return nil }
+        if acknowledgesOnRead { return delivery }
+        unacknowledged.append(delivery)
+        return nil
+    }
+
+    /// The consumer is done with every message it has read: their deliveries, released now.
+    mutating func acknowledgeRead() -> [DeliveryID] {
+        defer { unacknowledged = [] }
+        return unacknowledged
     }
 
     /// Adds a message; `sessionStart` is the first delivery of the current session (deliveries before it belong
@@ -109,14 +133,15 @@ struct MQTTSubscriptionBufferState<Waiter> {
         return waiters.remove(at: index).waiter
     }
 
-    /// Ends the stream. With `dropMessages`, waiting messages are discarded (an unsubscribe); otherwise consumers
-    /// read them before the end. Returns the consumers to resume with the end, and the deliveries discarded.
+    /// Ends the stream. With `dropMessages`, waiting messages are discarded (an unsubscribe), and so are those read
+    /// but not acknowledged (nobody is left to acknowledge them); otherwise consumers read them before the end.
+    /// Returns the consumers to resume with the end, and the deliveries discarded.
     mutating func finish(_ end: End, dropMessages: Bool) -> (waiters: [Waiter], discarded: [DeliveryID]) {
         guard self.end == nil else { return ([], []) }
         self.end = end
         var discarded: [DeliveryID] = []
         if dropMessages {
-            discarded = entries.compactMap(\.delivery)
+            discarded = acknowledgeRead() + entries.compactMap(\.delivery)
             entries = []
         }
         let resumed = waiters.map(\.waiter)

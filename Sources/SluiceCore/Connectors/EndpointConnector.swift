@@ -56,10 +56,14 @@ public struct SubscriptionRequest: Sendable {
     /// Gravitee's request attributes for the endpoint (`gravitee.attribute.kafka.groupId`, …). Nothing in the
     /// gateway sets them yet (no `assign-attributes` policy); endpoints honour the ones they know.
     public var attributes: [String: String]
+    /// The gateway node's name, stable across its restarts (the `nodeId` setting), for a reader that keeps state
+    /// at the broker per node: an at-least-once webhook subscription's MQTT 5 persistent session. nil: none.
+    public var nodeIdentifier: String?
 
     public init(
         resumeAfter: String? = nil, clientIdentifier: String? = nil, clientIdentifierIsGenerated: Bool = false,
-        qos: MessageQoS = .auto, mode: Mode = .stream, attributes: [String: String] = [:]
+        qos: MessageQoS = .auto, mode: Mode = .stream, attributes: [String: String] = [:],
+        nodeIdentifier: String? = nil
     ) {
         self.resumeAfter = resumeAfter
         self.clientIdentifier = clientIdentifier
@@ -67,6 +71,7 @@ public struct SubscriptionRequest: Sendable {
         self.qos = qos
         self.mode = mode
         self.attributes = attributes
+        self.nodeIdentifier = nodeIdentifier
     }
 }
 

@@ -35,6 +35,9 @@ public struct DefinitionCatalog: Sendable {
         public var apiType: APIDefinition.APIType
         /// The QoS levels entrypoints may ask of this endpoint.
         public var supportedQoS: Set<MessageQoS>
+        /// The QoS levels particular entrypoints may ask instead, by entrypoint type (an MQTT 5 endpoint serves
+        /// at-least-once to webhook subscriptions, which keep a session, but not to streams).
+        public var supportedQoSByEntrypoint: [String: Set<MessageQoS>]
         /// What an endpoint of this type does as configured (a Kafka endpoint with only its producer enabled
         /// publishes only); nil: both.
         public var modes: Modes?
@@ -45,7 +48,8 @@ public struct DefinitionCatalog: Sendable {
 
         public init(
             type: String, apiType: APIDefinition.APIType = .message,
-            supportedQoS: Set<MessageQoS> = Set(MessageQoS.allCases), modes: Modes? = nil,
+            supportedQoS: Set<MessageQoS> = Set(MessageQoS.allCases),
+            supportedQoSByEntrypoint: [String: Set<MessageQoS>] = [:], modes: Modes? = nil,
             validate:
                 @escaping @Sendable (APIDefinition.Endpoint, APIDefinition.EndpointGroup, inout DiagnosticCollector) ->
                 Void
@@ -53,8 +57,14 @@ public struct DefinitionCatalog: Sendable {
             self.type = type
             self.apiType = apiType
             self.supportedQoS = supportedQoS
+            self.supportedQoSByEntrypoint = supportedQoSByEntrypoint
             self.modes = modes
             self.validate = validate
+        }
+
+        /// The QoS levels an entrypoint of `type` may ask of this endpoint.
+        public func supportedQoS(for type: String) -> Set<MessageQoS> {
+            supportedQoSByEntrypoint[type] ?? supportedQoS
         }
     }
 
@@ -191,8 +201,9 @@ public struct DefinitionCatalog: Sendable {
         }
         for entrypoint in definition.httpEntrypoints + definition.subscriptionEntrypoints {
             guard let spec = entrypoints[entrypoint.type] else { continue }
-            if spec.supportedQoS.contains(entrypoint.qos), !endpointSpec.supportedQoS.contains(entrypoint.qos) {
-                let allowed = MessageQoS.allCases.filter(endpointSpec.supportedQoS.contains).map(\.rawValue)
+            let endpointQoS = endpointSpec.supportedQoS(for: entrypoint.type)
+            if spec.supportedQoS.contains(entrypoint.qos), !endpointQoS.contains(entrypoint.qos) {
+                let allowed = MessageQoS.allCases.filter(endpointQoS.contains).map(\.rawValue)
                 diagnostics.error(
                     entrypoint.path.key("qos"),
                     "qos '\(entrypoint.qos.rawValue)' is not supported by endpoint '\(group.type)' (supported: \(allowed.joined(separator: ", ")))",

@@ -105,19 +105,32 @@ public struct MQTT5Endpoint: EndpointConnector {
         // node finds it. A poll that comes while another of the same client runs on this node gets a session of
         // its own for its duration (two connections with one identifier would take the session from each other),
         // and shares the messages with it.
-        let pollSession: String? =
-            request.mode == .poll ? await runtime.claimPollSession(pollSessionIdentifier(filter: filter)) : nil
-        let persistent = pollSession != nil
-        let clientIdentifier = pollSession ?? "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
+        // An at-least-once reader (a webhook subscription on this node) keeps a session per node in the same way,
+        // so that what arrives while the node (or the callback) is away waits for it; it acknowledges a message
+        // only once the reader reports it delivered.
+        let explicitAcknowledgement = request.qos == .atLeastOnce
+        let sessionIdentifier: String? =
+            if request.mode == .poll {
+                pollSessionIdentifier(filter: filter)
+            } else if explicitAcknowledgement, let node = request.nodeIdentifier {
+                durableSessionIdentifier(filter: filter, node: node)
+            } else {
+                nil
+            }
+        let session: String? =
+            if let sessionIdentifier { await runtime.claimPollSession(sessionIdentifier) } else { nil }
+        let persistent = session != nil
+        let clientIdentifier = session ?? "sluice-s-\(UUID().uuidString.prefix(13).lowercased())"
         let runtime = self.runtime
-        let closing: @Sendable () -> Void = { if let pollSession { runtime.pollSessionClosing(pollSession) } }
-        let released: @Sendable () -> Void = { if let pollSession { runtime.releasePollSession(pollSession) } }
+        let closing: @Sendable () -> Void = { if let session { runtime.pollSessionClosing(session) } }
+        let released: @Sendable () -> Void = { if let session { runtime.releasePollSession(session) } }
         let link: MQTT5Link
         let subscription: MQTT5Subscription
         do {
             (link, subscription) = try await Self.connectSubscription(
                 configuration: configuration, clientIdentifier: clientIdentifier, persistent: persistent,
-                filter: filter, maximumQoS: request.qos == .none ? .atMostOnce : .atLeastOnce, logger: runtime.logger)
+                filter: filter, maximumQoS: request.qos == .none ? .atMostOnce : .atLeastOnce,
+                acknowledgement: explicitAcknowledgement ? .explicit : .onRead, logger: runtime.logger)
         } catch {
             released()
             throw error
@@ -126,11 +139,19 @@ public struct MQTT5Endpoint: EndpointConnector {
             link: link, subscription: subscription, endsSession: !persistent, onClose: closing, onStopped: released)
     }
 
+    /// The client identifier of an at-least-once reader's session on one gateway node: derived from the broker, the
+    /// shared filter and the node's name, so the node finds it again after a restart and two nodes never meet on
+    /// one; 23 characters.
+    func durableSessionIdentifier(filter: String, node: String) -> String {
+        "sluice-w-"
+            + Self.stableHash("\(configuration.serverHost):\(configuration.serverPort)/\(filter)/\(node)").prefix(14)
+    }
+
     /// A connection of its own subscribed to `filter`: a stream's (session ending with the connection), a poll's
     /// (`persistent`), or a shared tail's.
     static func connectSubscription(
         configuration: MQTT5EndpointConfiguration, clientIdentifier: String, persistent: Bool, filter: String,
-        maximumQoS: MQTTQoS, logger: Logger
+        maximumQoS: MQTTQoS, acknowledgement: MQTT5Subscription.Acknowledgement = .onRead, logger: Logger
     ) async throws -> (MQTT5Link, MQTT5Subscription) {
         var clientConfiguration = configuration.clientConfiguration(clientIdentifier: clientIdentifier)
         clientConfiguration.cleanStart = !persistent
@@ -147,7 +168,8 @@ public struct MQTT5Endpoint: EndpointConnector {
         // Subscribing before the client connects: a resumed session's queued messages find their subscription.
         let subscribing = Task {
             try await client.subscribe(
-                to: [MQTTSubscription(topicFilter: filter, options: .init(maximumQoS: maximumQoS))])
+                to: [MQTTSubscription(topicFilter: filter, options: .init(maximumQoS: maximumQoS))],
+                acknowledgement: acknowledgement)
         }
         link.start()
         do {

@@ -67,6 +67,11 @@ public struct MQTT5EndpointConfiguration: Sendable {
     /// http-get auto). MQTT cannot replay from a position, so at-most-once and at-least-once streams are refused.
     public static let supportedQoS: Set<MessageQoS> = [.none, .auto]
 
+    /// The QoS levels the endpoint serves webhook subscriptions: every one, as in Gravitee. At-least-once keeps a
+    /// persistent session per gateway node and acknowledges each message once the callback has it; at-most-once
+    /// acknowledges each message as it is read.
+    public static let webhookQoS: Set<MessageQoS> = [.none, .auto, .atMostOnce, .atLeastOnce]
+
     /// A client configuration for this broker and security, with `clientIdentifier`.
     func clientConfiguration(clientIdentifier: String) -> MQTT5ClientConfiguration {
         var client = MQTT5ClientConfiguration(host: serverHost, port: serverPort, clientIdentifier: clientIdentifier)

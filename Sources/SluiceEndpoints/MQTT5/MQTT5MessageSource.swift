@@ -11,6 +11,10 @@ import SluiceCore
 /// unacknowledged, so a slow client slows its own subscription only. A connection that stays down longer than its
 /// link's outage limit ends the source with `MQTT5_UNAVAILABLE`. Closing ends the connection at once; a stream's
 /// DISCONNECT ends its session too, so its place in the shared subscription goes at once to the other subscribers.
+///
+/// A subscription made with explicit acknowledgement (an at-least-once reader's) acknowledges nothing as it reads:
+/// `delivered()` acknowledges what was returned so far, and what was not comes again from the broker with the
+/// session.
 final class MQTT5MessageSource: MessageSource {
     private struct State: Sendable {
         var closed = false
@@ -39,6 +43,11 @@ final class MQTT5MessageSource: MessageSource {
 
     deinit {
         close()
+    }
+
+    func delivered() async {
+        // Acknowledges what was read (with `.onRead`, already acknowledged: nothing left to do).
+        subscription.acknowledgeRead()
     }
 
     private enum Read: Sendable {

@@ -27,6 +27,8 @@ public final class WebhookDelivery: Sendable {
     public let subscriptionID: String
     public let apiID: String
     public let qos: MessageQoS
+    /// This gateway node's stable name, for endpoints that keep a reader's state per node (MQTT 5 sessions).
+    public let nodeIdentifier: String?
     let configuration: WebhookEntrypoint.Configuration
     let webhook: WebhookSubscriptionConfiguration
     let endpoint: any EndpointConnector
@@ -43,11 +45,12 @@ public final class WebhookDelivery: Sendable {
     public init(
         subscriptionID: String, apiID: String, qos: MessageQoS, configuration: WebhookEntrypoint.Configuration,
         webhook: WebhookSubscriptionConfiguration, endpoint: any EndpointConnector,
-        deadLetters: (any EndpointConnector)?, paused: Bool = false, logger: Logger
+        deadLetters: (any EndpointConnector)?, paused: Bool = false, nodeIdentifier: String? = nil, logger: Logger
     ) {
         self.subscriptionID = subscriptionID
         self.apiID = apiID
         self.qos = qos
+        self.nodeIdentifier = nodeIdentifier
         self.configuration = configuration.effective(for: qos)
         self.webhook = webhook
         self.endpoint = endpoint
@@ -131,7 +134,7 @@ public final class WebhookDelivery: Sendable {
         // subscription, so that several gateways share its work and a restart resumes from the group's position.
         return SubscriptionRequest(
             resumeAfter: resumeAfter, clientIdentifier: "webhook-\(subscriptionID)", clientIdentifierIsGenerated: false,
-            qos: qos, mode: .stream, attributes: attributes)
+            qos: qos, mode: .stream, attributes: attributes, nodeIdentifier: nodeIdentifier)
     }
 
     /// Reads and delivers batches; true when the source ended.

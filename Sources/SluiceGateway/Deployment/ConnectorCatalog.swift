@@ -77,6 +77,7 @@ extension DefinitionCatalog {
         catalog.register(
             EndpointSpec(
                 type: "mqtt5", supportedQoS: MQTT5EndpointConfiguration.supportedQoS,
+                supportedQoSByEntrypoint: [WebhookEntrypoint.type: MQTT5EndpointConfiguration.webhookQoS],
                 modes: { endpoint, group in
                     var ignored = DiagnosticCollector()
                     return MQTT5EndpointConfiguration.parse(endpoint: endpoint, group: group, diagnostics: &ignored)?

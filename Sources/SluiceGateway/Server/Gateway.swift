@@ -9,7 +9,6 @@ public import ServiceLifecycle
 public import SluiceCore
 import SluiceEndpoints
 public import SluiceEntrypoints
-import Synchronization
 public import UnixSignals
 
 /// A whole gateway: the HTTP server, the deployed APIs, the definition watcher and the drain on shutdown, as
@@ -24,8 +23,8 @@ public final class Gateway: Sendable {
     let broker: InMemoryBroker
     /// The webhook subscriptions' deliveries.
     public let webhooks: WebhookDispatcher
-    private let boundPort = Mutex<Int?>(nil)
-    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+    private let boundPort = BoundPort()
+    private let boundMetricsPort = BoundPort()
 
     /// - Parameter rateLimitStore: where rate-limit counters live. Default: in this process's memory.
     public init(
@@ -45,7 +44,7 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.webhooks = WebhookDispatcher(
             registry: registry, interval: .milliseconds(min(max(settings.reloadIntervalMs / 4, 50), 250)),
-            logger: logger)
+            nodeIdentifier: settings.effectiveNodeID, logger: logger)
         if let apis = settings.apis {
             self.watcher = DefinitionWatcher(
                 path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,
@@ -59,24 +58,20 @@ public final class Gateway: Sendable {
 
     /// The port the server listens on, once it does (useful with port 0).
     public func port() async -> Int {
-        await withCheckedContinuation { continuation in
-            let port = boundPort.withLock { port -> Int? in
-                if port == nil { portWaiters.withLock { $0.append(continuation) } }
-                return port
-            }
-            if let port { continuation.resume(returning: port) }
-        }
+        await boundPort.value()
     }
 
-    private func serverStarted(port: Int) {
-        let waiters = boundPort.withLock { bound -> [CheckedContinuation<Int, Never>] in
-            bound = port
-            return portWaiters.withLock { waiters in
-                defer { waiters.removeAll() }
-                return waiters
-            }
-        }
-        for waiter in waiters { waiter.resume(returning: port) }
+    /// The port the Prometheus metrics listener is bound to, once it is; nil when `metrics.port` is not set.
+    public func metricsPort() async -> Int? {
+        guard settings.metricsPort != nil else { return nil }
+        return await boundMetricsPort.value()
+    }
+
+    /// The Prometheus text of this node's metrics now (what the metrics listener serves).
+    public func metricsText() -> String {
+        var exposition = PrometheusExposition()
+        webhooks.writeMetrics(into: &exposition)
+        return exposition.text
     }
 
     /// The services to run: server, definition watcher, stream drain (shut down first, so streams say goodbye
@@ -112,9 +107,16 @@ public final class Gateway: Sendable {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger,
             responder: { request, writer, channel in try await responder.respond(request, writer, channel) },
-            onServerRunning: { [weak self] channel in self?.serverStarted(port: channel.localAddress?.port ?? 0) }
+            onServerRunning: { [boundPort] channel in boundPort.bound(channel.localAddress?.port ?? 0) }
         )
         var services: [any Service] = [InMemoryDeadlineService(broker: broker), server]
+        if let metricsPort = settings.metricsPort {
+            services.append(
+                try MetricsServer.build(
+                    host: settings.host, port: metricsPort, logger: logger,
+                    render: { [weak self] in self?.metricsText() ?? "" },
+                    onRunning: { [boundMetricsPort] in boundMetricsPort.bound($0) }))
+        }
         if let watcher { services.append(watcher) }
         services.append(webhooks)
         services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))

@@ -25,8 +25,20 @@ public struct GatewaySettings: Sendable {
     /// Which callback URLs webhook subscriptions may name (`webhooks.callbackAllowList`, comma-separated host
     /// names, `*.` patterns, addresses and CIDR blocks). Default: any host.
     public var webhookCallbacks = WebhookCallbackPolicy()
+    /// This node's name, stable across its restarts and unique among the nodes that share a broker (`nodeId`): it
+    /// names the node's MQTT 5 persistent session of each at-least-once webhook subscription, so a restarted node
+    /// resumes it. Default: the host name and `port` (`effectiveNodeID`).
+    public var nodeID: String?
+    /// The port of the Prometheus metrics listener (`metrics.port`, on `host`): `GET /_node/metrics/prometheus` and
+    /// `/metrics`. 0 picks a free port. Default: none (no listener).
+    public var metricsPort: Int?
 
     public init() {}
+
+    /// `nodeID`, or the host name and the configured port.
+    public var effectiveNodeID: String {
+        nodeID ?? "\(ProcessInfo.processInfo.hostName):\(port)"
+    }
 
     /// The settings problems found, each naming the setting.
     public struct Problem: Error, CustomStringConvertible, Sendable {
@@ -73,7 +85,7 @@ public struct GatewaySettings: Sendable {
         "security.jwtClockSkewSeconds",
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
-        "webhooks.callbackAllowList",
+        "webhooks.callbackAllowList", "nodeId", "metrics.port",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -91,7 +103,15 @@ public struct GatewaySettings: Sendable {
         }
         if let host = values["host"] { self.host = host }
         int("port", 0) { $0.port = $1 }
+        int("metrics.port", 0) { $0.metricsPort = $1 }
         if let apis = values["apis"] { self.apis = apis }
+        if let nodeID = values["nodeId"] {
+            if nodeID.isEmpty {
+                problems.append(Problem(setting: "nodeId", message: "must not be empty (\(source))"))
+            } else {
+                self.nodeID = nodeID
+            }
+        }
         int("reloadIntervalMs", 50) { $0.reloadIntervalMs = $1 }
         if let text = values["drainTimeoutSeconds"] {
             if let value = Double(text), value >= 0 {

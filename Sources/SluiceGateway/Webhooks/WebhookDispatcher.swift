@@ -20,12 +20,18 @@ public final class WebhookDispatcher: Service, Sendable {
 
     let registry: DeploymentRegistry
     let interval: Duration
+    /// This node's stable name (the `nodeId` setting), handed to each delivery.
+    let nodeIdentifier: String?
     let logger: Logger
     private let running = Mutex<[String: Running]>([:])
 
-    public init(registry: DeploymentRegistry, interval: Duration = .milliseconds(250), logger: Logger) {
+    public init(
+        registry: DeploymentRegistry, interval: Duration = .milliseconds(250), nodeIdentifier: String? = nil,
+        logger: Logger
+    ) {
         self.registry = registry
         self.interval = interval
+        self.nodeIdentifier = nodeIdentifier
         self.logger = logger
     }
 
@@ -42,6 +48,11 @@ public final class WebhookDispatcher: Service, Sendable {
     /// The delivery of a subscription, while it runs.
     public func delivery(subscription id: String) -> WebhookDelivery? {
         running.withLock { $0[id]?.delivery }
+    }
+
+    /// Every delivery running on this node, by subscription id.
+    public var deliveries: [WebhookDelivery] {
+        running.withLock { $0.values.map(\.delivery) }.sorted { $0.subscriptionID < $1.subscriptionID }
     }
 
     /// Starts, stops, restarts, pauses and resumes deliveries to match the deployments and access data in force.
@@ -76,7 +87,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 let delivery = WebhookDelivery(
                     subscriptionID: id, apiID: subscription.api, qos: binding.qos, configuration: binding.configuration,
                     webhook: webhook, endpoint: deployment.endpoint, deadLetters: binding.deadLetters,
-                    paused: subscription.status == .paused, logger: logger)
+                    paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier, logger: logger)
                 // A task per subscription: each delivery loop lives as long as its subscription, independently of
                 // the others, and is cancelled on its own when the subscription changes.
                 let task = Task { await delivery.run() }

@@ -161,4 +161,46 @@ import Testing
         }
         #expect(error.code == .shutDown)
     }
+
+    @Test func explicitAcknowledgementHoldsWhatWasReadUntilAcknowledged() {
+        var state = State(capacity: 4, hardLimit: 8, acknowledgesOnRead: false)
+        for (index, text) in ["a", "b", "c"].enumerated() {
+            _ = state.push(Self.entry(text, delivery: UInt64(index + 1)))
+        }
+        _ = state.push(Self.entry("qos0"))
+        for _ in 0..<2 {
+            guard case .message(let entry) = state.next() else {
+                Issue.record("expected a message")
+                return
+            }
+            #expect(state.read(entry.delivery) == nil, "held until acknowledged")
+        }
+        #expect(state.acknowledgeRead() == [1, 2])
+        #expect(state.acknowledgeRead() == [], "acknowledged once")
+        guard case .message(let third) = state.next() else {
+            Issue.record("expected a message")
+            return
+        }
+        #expect(state.read(third.delivery) == nil)
+        // A QoS 0 message has nothing to acknowledge.
+        guard case .message(let qos0) = state.next() else {
+            Issue.record("expected a message")
+            return
+        }
+        #expect(state.read(qos0.delivery) == nil)
+        #expect(state.unacknowledged == [3])
+        // An unsubscribe releases what was read and not acknowledged: nobody is left to acknowledge it.
+        #expect(state.finish(.finished, dropMessages: true).discarded == [3])
+    }
+
+    @Test func onReadReleasesEachDeliveryAsItIsRead() {
+        var state = State(capacity: 4, hardLimit: 8)
+        _ = state.push(Self.entry("a", delivery: 7))
+        guard case .message(let entry) = state.next() else {
+            Issue.record("expected a message")
+            return
+        }
+        #expect(state.read(entry.delivery) == 7)
+        #expect(state.acknowledgeRead() == [])
+    }
 }

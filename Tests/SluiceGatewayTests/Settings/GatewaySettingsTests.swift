@@ -51,4 +51,17 @@ struct GatewaySettingsTests {
         var settings = GatewaySettings()
         #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_PORT": "many"]) }
     }
+
+    @Test("nodeId and metrics.port from the environment; the node's name defaults to the host and port")
+    func nodeAndMetrics() throws {
+        var settings = GatewaySettings()
+        #expect(settings.metricsPort == nil)
+        #expect(settings.effectiveNodeID == "\(ProcessInfo.processInfo.hostName):8082")
+        try settings.apply(environment: ["SLUICE_NODE_ID": "gw-1", "SLUICE_METRICS_PORT": "18082"])
+        #expect(settings.nodeID == "gw-1")
+        #expect(settings.effectiveNodeID == "gw-1")
+        #expect(settings.metricsPort == 18082)
+        #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_NODE_ID": ""]) }
+        #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_METRICS_PORT": "-1"]) }
+    }
 }

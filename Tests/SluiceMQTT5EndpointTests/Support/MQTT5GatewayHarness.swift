@@ -10,10 +10,11 @@ import Testing
 /// Runs `body` against a fresh gateway and always stops it.
 func withMQTT5Gateway<T>(
     _ definitions: [String: String],
+    nodeID: String? = nil,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (TestGateway) async throws -> T
 ) async throws -> T {
-    try await withTestGateway(definitions, isolation: isolation, body)
+    try await withTestGateway(definitions, nodeID: nodeID, isolation: isolation, body)
 }
 
 /// A Gravitee v4 definition of a message API on `path` whose endpoint is mqtt5.

@@ -330,22 +330,6 @@ func runSubscribers(_ options: Options, idle: Bool, webSocket: Bool = false) thr
     result.set("held_seconds", heldSeconds)
     result.set("delivered", total.delivered)
     result.set("delivered_without_timestamp", total.deliveredWithoutTimestamp)
-    if total.delivered > 0 {
-        let span = Double(total.lastDeliveryNanos - total.firstDeliveryNanos) / 1e9
-        result.set("delivery_span_seconds", span)
-        result.set("delivered_per_second", span > 0 ? Double(total.delivered) / span : Double(total.delivered))
-    }
-    var latencies = total.latenciesMicros
-    if !latencies.isEmpty {
-        latencies.sort()
-        func percentile(_ p: Double) -> Double {
-            Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000
-        }
-        result.set("latency_samples", latencies.count)
-        result.set("p50_ms", percentile(0.50))
-        result.set("p99_ms", percentile(0.99))
-        result.set("p999_ms", percentile(0.999))
-        result.set("max_ms", Double(latencies[latencies.count - 1]) / 1000)
-    }
+    result.setDeliveries(total)
     say("RESULT \(result.json)")
 }

@@ -146,4 +146,24 @@ struct ResultLine {
     mutating func set(_ key: String, _ value: String) { fields.append((key, "\"\(value)\"")) }
 
     var json: String { "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}" }
+
+    /// The rate of `stats`' deliveries over their span (`delivery_span_seconds`, `delivered_per_second`) and their
+    /// latencies: `latency_samples`, `p50_ms`, `p99_ms`, `p999_ms` and `max_ms`.
+    mutating func setDeliveries(_ stats: SubscriberStats) {
+        if stats.delivered > 0 {
+            let span = Double(stats.lastDeliveryNanos - stats.firstDeliveryNanos) / 1e9
+            set("delivery_span_seconds", span)
+            set("delivered_per_second", span > 0 ? Double(stats.delivered) / span : Double(stats.delivered))
+        }
+        guard !stats.latenciesMicros.isEmpty else { return }
+        let latencies = stats.latenciesMicros.sorted()
+        func percentile(_ p: Double) -> Double {
+            Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000
+        }
+        set("latency_samples", latencies.count)
+        set("p50_ms", percentile(0.50))
+        set("p99_ms", percentile(0.99))
+        set("p999_ms", percentile(0.999))
+        set("max_ms", Double(latencies[latencies.count - 1]) / 1000)
+    }
 }

@@ -11,10 +11,13 @@ let usage = """
       sluice-load ws       --url http://127.0.0.1:P/path --connections N [--duration S=20] [--ramp CONN_PER_S=2000] [--threads T=1]
       sluice-load idle-sse --url http://127.0.0.1:P/path --connections N [--hold S=30]     [--ramp CONN_PER_S=2000] [--threads T=1]
       sluice-load publish  --url http://127.0.0.1:P/path (--rate MSG_PER_S | --max) [--size BYTES=1024] [--duration S=15] [--connections C=4] [--threads T=1]
+      sluice-load receive  --port P --stop-file PATH [--threads T=1] [--status 200]
 
     Subscribers print `ESTABLISHED n of N ...` once every connection is up (or failed, or the establish timeout
     passed); the duration or hold starts then. Each command ends with one `RESULT {json}` line.
     Message content starts with `t=<unix nanos>;`; subscribers measure delivery latency from it.
+    `receive` is a webhook receiver on 127.0.0.1:P: it answers every request with --status, measures each POST whose
+    body starts with `t=` from that send time, and ends (printing its RESULT) once the stop file exists.
     """
 
 let arguments = CommandLine.arguments
@@ -33,6 +36,8 @@ do {
         try runSubscribers(Options(rest, flags: []), idle: true)
     case "publish":
         try runPublisher(Options(rest, flags: ["max"]))
+    case "receive":
+        try runReceiver(Options(rest, flags: []))
     case "-h", "--help", "help":
         say(usage)
     default:
