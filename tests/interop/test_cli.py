@@ -39,7 +39,7 @@ def test_validate_reports_every_problem_with_its_path(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     result = subprocess.run([BINARY, "validate", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "listeners[0].entrypoints[0].type: entrypoint type 'webhook' is not supported" in result.stdout
+    assert "listeners[0].entrypoints[0].type: entrypoint 'webhook' belongs in a 'subscription' listener, not 'http'" in result.stdout
     assert "listeners[0].entrypoints[1].configuration.heartbeatIntervalInMs: must be an integer between 1 and 3600000" in result.stdout
     assert "endpointGroups[0].endpoints[0].configuration.messageInterval: must be a positive integer" in result.stdout
 
