@@ -107,8 +107,10 @@ struct MQTTSubscriptionBufferState<Waiter> {
     }
 
     /// Whether a QoS 1 or 2 message of a lost session still waits (only looked at once the hard limit is reached).
+    /// Deliveries are numbered in arrival order and entries leave from the front, so the oldest QoS 1 or 2 entry
+    /// tells; the QoS 0 entries before it are at most `capacity`.
     private func holdsLostSession(sessionStart: DeliveryID) -> Bool {
-        entries.contains { entry in entry.delivery.map { $0 < sessionStart } ?? false }
+        entries.first { $0.delivery != nil }?.delivery.map { $0 < sessionStart } ?? false
     }
 
     /// The longest waiting reader with the oldest entry, when there are both.
