@@ -48,6 +48,11 @@ struct WebhookMetricsTests {
             let port = try #require(await gateway.gateway.metricsPort())
             let url = "http://127.0.0.1:\(port)/_node/metrics/prometheus"
             try await ok.wait(.seconds(20), "five deliveries") { $0.count >= 5 }
+            // The receiver counts a POST before the gateway has its answer: wait until the gateway counted it too.
+            #expect(
+                try await gateway.eventually(timeout: .seconds(10)) {
+                    gateway.gateway.webhooks.delivery(subscription: "sub-ok")?.counters.delivered == 5
+                })
             #expect(
                 try await gateway.eventually(timeout: .seconds(10)) {
                     gateway.gateway.webhooks.delivery(subscription: "sub-fail")?.status == .failure
