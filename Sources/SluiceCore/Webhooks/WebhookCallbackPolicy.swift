@@ -6,24 +6,39 @@ import Glibc
 import Darwin
 #endif
 
-/// Which callback URLs a webhook subscription may name: an `http` or `https` URL with a host, without credentials
-/// in it, and, when the operator gives an allow-list (the gateway setting `webhooks.callbackAllowList`), a host
-/// the list names.
+/// Which callback URLs a webhook subscription may name, and which addresses a delivery may connect to: an `http` or
+/// `https` URL with a host, without credentials in it, and the operator's two lists (gateway settings):
 ///
-/// An allow-list entry is a host name (`hooks.example.com`), a name pattern for subdomains (`*.example.com`), an IP
-/// address or a CIDR block (`10.0.0.0/8`, `::1/128`). Names are compared as written in the URL: a name is not
-/// resolved here, so an operator who must keep callbacks off private networks lists names, not blocks.
+/// - `webhooks.callbackAllowList`: when not empty, only these hosts. An entry is a host name (`hooks.example.com`), a
+///   name pattern for subdomains (`*.example.com`), an IP address or a CIDR block (`10.0.0.0/8`, `::1/128`). A host
+///   the list names by name may resolve to any address the deny-list leaves; any other host name is resolved at
+///   delivery and every address used must lie in one of the list's blocks.
+/// - `webhooks.callbackDenyList`: addresses no callback may reach, whatever its name resolves to: IP addresses, CIDR
+///   blocks, and `private` for every non-public range (loopback, RFC 1918, link-local with cloud metadata services,
+///   carrier-grade NAT, unique local IPv6, multicast, reserved).
+///
+/// Names are resolved when a delivery opens connections (``permittedAddresses(host:resolved:)``), and the
+/// connection goes to the address that was checked, so a name cannot be made to point elsewhere between the check
+/// and the connection.
 public struct WebhookCallbackPolicy: Sendable, Hashable {
     /// Empty: any host. Default: empty.
     public var allowList: [String]
+    /// Empty: no address refused. Default: empty.
+    public var denyList: [String]
 
-    public init(allowList: [String] = []) {
+    public init(allowList: [String] = [], denyList: [String] = []) {
         self.allowList = allowList
+        self.denyList = denyList
     }
 
     /// The allow-list entries that are not a name, a `*.` pattern, an address or a CIDR block.
     public static func invalidEntries(_ entries: [String]) -> [String] {
         entries.filter { Entry($0) == nil }
+    }
+
+    /// The deny-list entries that are not an address, a CIDR block or `private`.
+    public static func invalidDenyEntries(_ entries: [String]) -> [String] {
+        entries.filter { blocks(denyEntry: $0) == nil }
     }
 
     /// The URL when `text` may be a callback; nil with a diagnostic at `path` saying why not.
@@ -54,29 +69,113 @@ public struct WebhookCallbackPolicy: Sendable, Hashable {
             diagnostics.error(path, "must not have a fragment", code: "INVALID_CALLBACK_URL")
             return nil
         }
-        if !allows(host: host) {
+        if !mayName(host: host) {
             diagnostics.error(
-                path, "host '\(host)' is not in the gateway's webhook callback allow-list",
+                path, "host '\(host)' is not allowed by the gateway's webhook callback allow-list or deny-list",
                 code: "CALLBACK_NOT_ALLOWED")
             return nil
         }
         return url
     }
 
-    /// Whether the allow-list lets callbacks go to `host` (a name, or an address, with or without brackets).
+    /// Whether a callback URL may name `host` (a name, or an address, with or without brackets): an address the
+    /// lists admit, a name the allow-list names, or, when the allow-list has blocks, any name (its addresses are
+    /// checked at delivery).
+    public func mayName(host: String) -> Bool {
+        let bare = Self.bare(host)
+        if let address = IPAddress(bare) { return admits(address, namedHost: false) }
+        return allowList.isEmpty || allowsByName(bare) || allowBlocks.isEmpty == false
+    }
+
+    /// Whether the allow-list lets callbacks go to `host` as written: a name it names, or an address in one of its
+    /// blocks (the deny-list aside).
     public func allows(host: String) -> Bool {
         guard !allowList.isEmpty else { return true }
-        var bare = host.lowercased()
-        if bare.hasPrefix("["), bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
-        let address = IPAddress(bare)
-        return allowList.contains { entry in
+        let bare = Self.bare(host)
+        if let address = IPAddress(bare) { return allowBlocks.contains { $0.contains(address.unmappedIPv4) } }
+        return allowsByName(bare)
+    }
+
+    /// Whether deliveries must resolve callback names themselves and check the addresses: the deny-list has
+    /// entries, or the allow-list admits names by their addresses.
+    public var checksAddresses: Bool {
+        !denyList.isEmpty || !allowBlocks.isEmpty
+    }
+
+    /// Of the addresses `host` resolved to (textual IPv4 or IPv6), those a delivery may connect to, in the order
+    /// given. Empty when none may be used.
+    public func permittedAddresses(host: String, resolved: [String]) -> [String] {
+        let bare = Self.bare(host)
+        let named = IPAddress(bare) == nil && (allowList.isEmpty || allowsByName(bare))
+        return resolved.filter { text in
+            guard let address = IPAddress(text) else { return false }
+            return admits(address, namedHost: named)
+        }
+    }
+
+    /// Whether `address` may be connected to: not in a denied block and, unless its host is allowed by name (or
+    /// there is no allow-list), in an allowed block.
+    func admits(_ address: IPAddress, namedHost: Bool) -> Bool {
+        let address = address.unmappedIPv4
+        if denyBlocks.contains(where: { $0.contains(address) }) { return false }
+        if namedHost || allowList.isEmpty { return true }
+        return allowBlocks.contains { $0.contains(address) }
+    }
+
+    func allowsByName(_ name: String) -> Bool {
+        allowList.contains { entry in
             switch Entry(entry) {
-            case .name(let name)?: return address == nil && bare == name
-            case .suffix(let suffix)?: return address == nil && bare.hasSuffix("." + suffix)
-            case .block(let network, let prefix)?: return address.map { network.contains($0, prefix: prefix) } ?? false
-            case nil: return false
+            case .name(let allowed)?: return name == allowed
+            case .suffix(let suffix)?: return name.hasSuffix("." + suffix)
+            case .block?, nil: return false
             }
         }
+    }
+
+    var allowBlocks: [Block] {
+        allowList.compactMap { entry in
+            if case .block(let network, let prefix)? = Entry(entry) { return Block(network: network, prefix: prefix) }
+            return nil
+        }
+    }
+
+    var denyBlocks: [Block] { denyList.flatMap { Self.blocks(denyEntry: $0) ?? [] } }
+
+    /// Whether `text` is an IPv4 or IPv6 address (not a name).
+    public static func isAddress(_ text: String) -> Bool { IPAddress(text) != nil }
+
+    /// A URL's host as the lists compare it: lower-cased, without IPv6 brackets or a final dot.
+    public static func bare(_ host: String) -> String {
+        var bare = host.lowercased()
+        if bare.hasPrefix("["), bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
+        if bare.hasSuffix(".") { bare.removeLast() }
+        return bare
+    }
+
+    /// The blocks a deny-list entry stands for; nil when it is not an address, a block or `private`.
+    static func blocks(denyEntry: String) -> [Block]? {
+        let entry = denyEntry.trimmingCharacters(in: .whitespaces).lowercased()
+        if entry == "private" { return privateBlocks }
+        if case .block(let network, let prefix)? = Entry(entry) { return [Block(network: network, prefix: prefix)] }
+        return nil
+    }
+
+    /// Every range that is not the public internet: what `private` in the deny-list stands for.
+    static let privateBlocks: [Block] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001:db8::/32",
+        "fc00::/7", "fe80::/10", "ff00::/8",
+    ].map { text in
+        guard case .block(let network, let prefix)? = Entry(text) else { preconditionFailure("bad block \(text)") }
+        return Block(network: network, prefix: prefix)
+    }
+
+    struct Block: Hashable {
+        var network: IPAddress
+        var prefix: Int
+
+        func contains(_ address: IPAddress) -> Bool { network.contains(address, prefix: prefix) }
     }
 
     enum Entry: Equatable {
@@ -115,7 +214,7 @@ public struct WebhookCallbackPolicy: Sendable, Hashable {
     }
 
     /// An IPv4 (4 bytes) or IPv6 (16 bytes) address.
-    struct IPAddress: Equatable {
+    struct IPAddress: Hashable {
         var bytes: [UInt8]
 
         init?(_ text: String) {
@@ -130,6 +229,15 @@ public struct WebhookCallbackPolicy: Sendable, Hashable {
                 return
             }
             return nil
+        }
+
+        /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it stands for; others as they are.
+        var unmappedIPv4: IPAddress {
+            guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF
+            else { return self }
+            var copy = self
+            copy.bytes = Array(bytes[12..<16])
+            return copy
         }
 
         func contains(_ other: IPAddress, prefix: Int) -> Bool {

@@ -1,5 +1,5 @@
 /// What went wrong with one POST to a callback.
-public enum WebhookFailure: Sendable, Hashable, CustomStringConvertible {
+public enum WebhookFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// The callback answered with a status outside 2xx.
     case status(Int)
     /// No answer: connection refused or reset, timeout, TLS failure (the text says which).

@@ -9,17 +9,34 @@ import Synchronization
 
 /// POSTs messages to one subscription's callback: its own connection pool (the entrypoint's timeouts and
 /// `maxConcurrentConnections`), its TLS settings, headers, credentials and Standard Webhooks signature.
+///
+/// When the gateway checks callback addresses (a deny-list, or an allow-list with blocks), the callback's name is
+/// resolved here, its addresses checked against the policy, and the pool connects to the checked address only
+/// (AsyncHTTPClient's DNS override: the request's `Host` and the TLS server name and certificate check stay the
+/// name). The name is resolved again every ``WebhookHostResolver/recheckAfter``; when the checked address is no
+/// longer among the permitted ones, a new pool replaces the old.
 final class WebhookCallbackClient: Sendable {
     let subscription: WebhookSubscriptionConfiguration
     let readTimeout: TimeAmount
-    private let client: HTTPClient
+    let policy: WebhookCallbackPolicy
+    let resolver: WebhookHostResolver
+    private let clientConfiguration: HTTPClient.Configuration
+    /// The pool in use, the address it connects to (nil: by name) and until when that address stands checked.
+    private let pool: Mutex<(client: HTTPClient, address: String?, checkedUntil: ContinuousClock.Instant?)>
+    /// Pools replaced after a new resolution, shut down once their requests had time to end.
+    private let retired = Mutex<[HTTPClient]>([])
     /// The OAuth2 access token and when it stops being used (a little before it expires).
     private let oauth2Token = Mutex<(value: String, until: ContinuousClock.Instant)?>(nil)
 
     /// Fails when the subscription's `ssl` settings do not load (a trust store that is not PEM, say).
-    init(subscription: WebhookSubscriptionConfiguration, configuration: WebhookEntrypoint.Configuration) throws {
+    init(
+        subscription: WebhookSubscriptionConfiguration, configuration: WebhookEntrypoint.Configuration,
+        policy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system
+    ) throws {
         self.subscription = subscription
         self.readTimeout = .milliseconds(configuration.readTimeoutMs)
+        self.policy = policy
+        self.resolver = resolver
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(
             connect: .milliseconds(configuration.connectTimeoutMs), read: .milliseconds(configuration.readTimeoutMs))
@@ -42,11 +59,93 @@ final class WebhookCallbackClient: Sendable {
             if reader.bool("trustAll", &diagnostics) == true { tls.certificateVerification = .none }
             clientConfiguration.tlsConfiguration = tls
         }
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.clientConfiguration = clientConfiguration
+        self.pool = Mutex(
+            (HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration), nil, nil))
     }
 
     func shutdown() async {
-        try? await client.shutdown()
+        let current = pool.withLock { $0.client }
+        let old = retired.withLock { retired in
+            defer { retired.removeAll() }
+            return retired
+        }
+        for client in old + [current] { try? await client.shutdown() }
+    }
+
+    /// The callback's host name when its addresses must be checked before connecting; nil when the pool may
+    /// connect by name (no address policy, or the URL names an address, checked when the file was read).
+    var checkedHost: String? {
+        guard policy.checksAddresses, let host = subscription.callbackURL.host else { return nil }
+        let bare = WebhookCallbackPolicy.bare(host)
+        return WebhookCallbackPolicy.isAddress(bare) ? nil : bare
+    }
+
+    /// The pool to send with: one that connects to a checked address of the callback's name when addresses are
+    /// checked. Throws a ``WebhookFailure`` when the name does not resolve or none of its addresses is permitted.
+    func currentClient() async throws(WebhookFailure) -> HTTPClient {
+        guard let host = checkedHost else { return pool.withLock { $0.client } }
+        let now = ContinuousClock.now
+        if let client = pool.withLock({ pool in pool.checkedUntil.map { $0 > now } == true ? pool.client : nil }) {
+            return client
+        }
+        let permitted = try await permittedAddresses(of: host, policy: policy, what: "callback host")
+        let chosen = permitted[0]
+        let until = now + resolver.recheckAfter
+        let kept = pool.withLock { pool -> HTTPClient? in
+            guard let address = pool.address, permitted.contains(address) else { return nil }
+            pool.checkedUntil = until
+            return pool.client
+        }
+        if let kept { return kept }
+        var configuration = clientConfiguration
+        configuration.dnsOverride = [host: chosen]
+        let fresh = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let replaced = pool.withLock { pool in
+            defer { pool = (fresh, chosen, until) }
+            return pool.client
+        }
+        retire(replaced)
+        return fresh
+    }
+
+    /// The addresses of `host` (a name, or an address as written) that `policy` lets a connection use; at least one.
+    /// Throws a ``WebhookFailure`` naming the addresses when none is permitted, or when the name does not resolve.
+    func permittedAddresses(
+        of host: String, policy: WebhookCallbackPolicy, what: String
+    ) async throws(WebhookFailure) -> [String] {
+        let resolved: [String]
+        if WebhookCallbackPolicy.isAddress(host) {
+            resolved = [host]
+        } else {
+            do {
+                resolved = try await resolver.resolve(host)
+            } catch {
+                throw .exception("cannot resolve the \(what): \(error)")
+            }
+        }
+        let permitted = policy.permittedAddresses(host: host, resolved: resolved)
+        guard !permitted.isEmpty else {
+            throw .exception(
+                "the \(what) '\(host)' resolves to \(resolved.joined(separator: ", ")), which the gateway's "
+                    + "webhook callback policy does not allow")
+        }
+        return permitted
+    }
+
+    /// Shuts a replaced pool down once the requests it carries have had their read timeout to end.
+    private func retire(_ client: HTTPClient) {
+        retired.withLock { $0.append(client) }
+        let grace = readTimeout + .seconds(1)
+        Task {
+            try? await Task.sleep(for: .nanoseconds(grace.nanoseconds))
+            let due = retired.withLock { retired -> Bool in
+                guard let index = retired.firstIndex(where: { $0 === client }) else { return false }
+                retired.remove(at: index)
+                return true
+            }
+            if due { try? await client.shutdown() }
+        }
     }
 
     /// One attempt: nil when the callback answered 2xx.
@@ -76,6 +175,12 @@ final class WebhookCallbackClient: Sendable {
             return .exception("OAuth2 token request failed: \(error)")
         }
         request.body = .bytes(message.content)
+        let client: HTTPClient
+        do {
+            client = try await currentClient()
+        } catch {
+            return error
+        }
         do {
             let response = try await client.execute(request, timeout: readTimeout)
             // The body is read (bounded) so that the connection can be reused; its content is not used.
@@ -127,7 +232,31 @@ final class WebhookCallbackClient: Sendable {
         var form = "grant_type=client_credentials"
         if !scopes.isEmpty { form += "&scope=" + Self.formEncode(scopes.joined(separator: " ")) }
         request.body = .bytes(ByteBuffer(string: form))
-        let response = try await client.execute(request, timeout: readTimeout)
+        // The token endpoint is the subscription's identity provider, not the callback: the allow-list is not
+        // asked, but the deny-list is, with the same resolve-check-connect as for the callback.
+        let denied = WebhookCallbackPolicy(denyList: policy.denyList)
+        guard denied.checksAddresses, let host = endpoint.host.map(WebhookCallbackPolicy.bare) else {
+            return try await Self.token(from: request, client: pool.withLock { $0.client }, timeout: readTimeout)
+        }
+        let address = try await permittedAddresses(of: host, policy: denied, what: "token endpoint")[0]
+        var configuration = clientConfiguration
+        configuration.dnsOverride = [host: address]
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let token = try await Self.token(from: request, client: client, timeout: readTimeout)
+            try? await client.shutdown()
+            return token
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Sends a token request and reads the access token and its lifetime (in seconds) from the answer.
+    private static func token(
+        from request: HTTPClientRequest, client: HTTPClient, timeout: TimeAmount
+    ) async throws -> (String, Int64) {
+        let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 64 << 10)
         guard response.status == .ok else {
             throw WebhookSetupError("the token endpoint answered \(response.status.code)")

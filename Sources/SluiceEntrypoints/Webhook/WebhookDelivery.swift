@@ -33,6 +33,9 @@ public final class WebhookDelivery: Sendable {
     let webhook: WebhookSubscriptionConfiguration
     let endpoint: any EndpointConnector
     let deadLetters: (any EndpointConnector)?
+    /// Which addresses callbacks may reach, and how their names are resolved.
+    let callbackPolicy: WebhookCallbackPolicy
+    let resolver: WebhookHostResolver
     let logger: Logger
     private let machine: Mutex<WebhookDeliveryStateMachine>
     private let tally = Mutex(Counters())
@@ -45,8 +48,11 @@ public final class WebhookDelivery: Sendable {
     public init(
         subscriptionID: String, apiID: String, qos: MessageQoS, configuration: WebhookEntrypoint.Configuration,
         webhook: WebhookSubscriptionConfiguration, endpoint: any EndpointConnector,
-        deadLetters: (any EndpointConnector)?, paused: Bool = false, nodeIdentifier: String? = nil, logger: Logger
+        deadLetters: (any EndpointConnector)?, paused: Bool = false, nodeIdentifier: String? = nil,
+        callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger
     ) {
+        self.callbackPolicy = callbackPolicy
+        self.resolver = resolver
         self.subscriptionID = subscriptionID
         self.apiID = apiID
         self.qos = qos
@@ -84,7 +90,8 @@ public final class WebhookDelivery: Sendable {
     public func run() async {
         let client: WebhookCallbackClient
         do {
-            client = try WebhookCallbackClient(subscription: webhook, configuration: configuration)
+            client = try WebhookCallbackClient(
+                subscription: webhook, configuration: configuration, policy: callbackPolicy, resolver: resolver)
         } catch {
             setupFailure.withLock { $0 = "\(error)" }
             logger.error("webhook subscription cannot start", metadata: ["error": "\(error)"])

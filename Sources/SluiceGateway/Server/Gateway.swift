@@ -26,10 +26,12 @@ public final class Gateway: Sendable {
     private let boundPort = BoundPort()
     private let boundMetricsPort = BoundPort()
 
-    /// - Parameter rateLimitStore: where rate-limit counters live. Default: in this process's memory.
+    /// - Parameters:
+    ///   - rateLimitStore: where rate-limit counters live. Default: in this process's memory.
+    ///   - webhookResolver: how webhook deliveries resolve callback names they check. Default: the system's.
     public init(
         settings: GatewaySettings, logger: Logger, catalog: DefinitionCatalog = .gateway,
-        rateLimitStore: (any RateLimitStore)? = nil
+        rateLimitStore: (any RateLimitStore)? = nil, webhookResolver: WebhookHostResolver = .system
     ) {
         self.settings = settings
         self.logger = logger
@@ -44,7 +46,8 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.webhooks = WebhookDispatcher(
             registry: registry, interval: .milliseconds(min(max(settings.reloadIntervalMs / 4, 50), 250)),
-            nodeIdentifier: settings.effectiveNodeID, logger: logger)
+            nodeIdentifier: settings.effectiveNodeID, callbackPolicy: settings.webhookCallbacks,
+            resolver: webhookResolver, logger: logger)
         if let apis = settings.apis {
             self.watcher = DefinitionWatcher(
                 path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,

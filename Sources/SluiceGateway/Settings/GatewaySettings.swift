@@ -23,7 +23,8 @@ public struct GatewaySettings: Sendable {
     public var limits = GatewayLimits()
     public var security = SecuritySettings()
     /// Which callback URLs webhook subscriptions may name (`webhooks.callbackAllowList`, comma-separated host
-    /// names, `*.` patterns, addresses and CIDR blocks). Default: any host.
+    /// names, `*.` patterns, addresses and CIDR blocks) and which addresses no callback may reach
+    /// (`webhooks.callbackDenyList`, addresses, CIDR blocks and `private`). Default: any host, any address.
     public var webhookCallbacks = WebhookCallbackPolicy()
     /// This node's name, stable across its restarts and unique among the nodes that share a broker (`nodeId`): it
     /// names the node's MQTT 5 persistent session of each at-least-once webhook subscription, so a restarted node
@@ -85,7 +86,7 @@ public struct GatewaySettings: Sendable {
         "security.jwtClockSkewSeconds",
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
-        "webhooks.callbackAllowList", "nodeId", "metrics.port",
+        "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -177,6 +178,22 @@ public struct GatewaySettings: Sendable {
                         setting: "webhooks.callbackAllowList",
                         message:
                             "\(invalid.joined(separator: ", ")): each entry must be a host name, '*.' and a domain, an IP address or a CIDR block (\(source))"
+                    ))
+            }
+        }
+        if let text = values["webhooks.callbackDenyList"] {
+            let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            let invalid = WebhookCallbackPolicy.invalidDenyEntries(entries)
+            if invalid.isEmpty {
+                webhookCallbacks.denyList = entries
+            } else {
+                problems.append(
+                    Problem(
+                        setting: "webhooks.callbackDenyList",
+                        message:
+                            "\(invalid.joined(separator: ", ")): each entry must be an IP address, a CIDR block or 'private' (\(source))"
                     ))
             }
         }

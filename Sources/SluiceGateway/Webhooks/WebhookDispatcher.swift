@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import ServiceLifecycle
-import SluiceCore
+public import SluiceCore
 public import SluiceEntrypoints
 import Synchronization
 
@@ -22,13 +22,18 @@ public final class WebhookDispatcher: Service, Sendable {
     let interval: Duration
     /// This node's stable name (the `nodeId` setting), handed to each delivery.
     let nodeIdentifier: String?
+    /// Which addresses callbacks may reach (the `webhooks.*` settings), and how their names are resolved.
+    let callbackPolicy: WebhookCallbackPolicy
+    let resolver: WebhookHostResolver
     let logger: Logger
     private let running = Mutex<[String: Running]>([:])
 
     public init(
         registry: DeploymentRegistry, interval: Duration = .milliseconds(250), nodeIdentifier: String? = nil,
-        logger: Logger
+        callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger
     ) {
+        self.callbackPolicy = callbackPolicy
+        self.resolver = resolver
         self.registry = registry
         self.interval = interval
         self.nodeIdentifier = nodeIdentifier
@@ -87,7 +92,8 @@ public final class WebhookDispatcher: Service, Sendable {
                 let delivery = WebhookDelivery(
                     subscriptionID: id, apiID: subscription.api, qos: binding.qos, configuration: binding.configuration,
                     webhook: webhook, endpoint: deployment.endpoint, deadLetters: binding.deadLetters,
-                    paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier, logger: logger)
+                    paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier,
+                    callbackPolicy: callbackPolicy, resolver: resolver, logger: logger)
                 // A task per subscription: each delivery loop lives as long as its subscription, independently of
                 // the others, and is cancelled on its own when the subscription changes.
                 let task = Task { await delivery.run() }

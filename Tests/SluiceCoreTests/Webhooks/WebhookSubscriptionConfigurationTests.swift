@@ -172,3 +172,51 @@ struct WebhookSubscriptionConfigurationTests {
         #expect(try #require(data).subscriptions.first?.webhook == nil)
     }
 }
+
+@Suite("webhook callback address policy")
+struct WebhookCallbackAddressPolicyTests {
+    @Test("the deny-list: addresses, blocks and 'private', checked on every resolved address")
+    func denyList() {
+        let policy = WebhookCallbackPolicy(denyList: ["private", "203.0.113.9"])
+        #expect(policy.checksAddresses)
+        #expect(policy.permittedAddresses(host: "hooks.test", resolved: ["127.0.0.1", "::1"]).isEmpty)
+        #expect(
+            policy.permittedAddresses(host: "hooks.test", resolved: ["10.0.0.1", "93.184.216.34", "169.254.169.254"])
+                == ["93.184.216.34"])
+        #expect(policy.permittedAddresses(host: "hooks.test", resolved: ["203.0.113.9"]).isEmpty)
+        // An IPv4-mapped IPv6 address is the IPv4 address it stands for.
+        #expect(
+            policy.permittedAddresses(host: "hooks.test", resolved: ["::ffff:127.0.0.1", "::ffff:10.2.3.4"]).isEmpty)
+        #expect(
+            policy.permittedAddresses(host: "hooks.test", resolved: ["fd00::1", "fe80::1", "2606:4700::1"]) == [
+                "2606:4700::1"
+            ])
+        #expect(!policy.mayName(host: "169.254.169.254"))
+        #expect(!policy.mayName(host: "[::1]"))
+        #expect(policy.mayName(host: "hooks.test"), "a name is checked when it is resolved")
+        #expect(policy.mayName(host: "93.184.216.34"))
+        #expect(
+            WebhookCallbackPolicy.invalidDenyEntries(["private", "10.0.0.0/8", "hooks.test", "10.0.0.0/40", "*.x"])
+                == ["hooks.test", "10.0.0.0/40", "*.x"])
+    }
+
+    @Test("allow-list blocks admit a name by the addresses it resolves to; names it names need no block")
+    func allowBlocksAdmitNames() {
+        let policy = WebhookCallbackPolicy(allowList: ["10.1.0.0/16", "hooks.partner.test"], denyList: ["10.1.9.0/24"])
+        #expect(policy.checksAddresses)
+        #expect(policy.mayName(host: "anything.internal"), "resolved and checked at delivery")
+        #expect(
+            policy.permittedAddresses(host: "anything.internal", resolved: ["10.1.2.3", "10.2.0.1"]) == ["10.1.2.3"])
+        #expect(policy.permittedAddresses(host: "anything.internal", resolved: ["10.1.9.5"]).isEmpty, "denied wins")
+        #expect(
+            policy.permittedAddresses(host: "hooks.partner.test", resolved: ["192.0.2.10", "10.1.9.5"]) == [
+                "192.0.2.10"
+            ], "a name allowed by name may use any address the deny-list leaves")
+        #expect(policy.permittedAddresses(host: "HOOKS.partner.test.", resolved: ["192.0.2.10"]) == ["192.0.2.10"])
+
+        let namesOnly = WebhookCallbackPolicy(allowList: ["hooks.partner.test"])
+        #expect(!namesOnly.checksAddresses, "names only: nothing to resolve")
+        #expect(!namesOnly.mayName(host: "other.test"))
+        #expect(!WebhookCallbackPolicy().checksAddresses)
+    }
+}

@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import SluiceCore
+import SluiceEntrypoints
 import SluiceGateway
 import Synchronization
 import Testing
@@ -33,6 +34,7 @@ final class TestGateway: Sendable {
         definitions: [String: String],
         reloadIntervalMs: Int = 200,
         rateLimitStore: (any RateLimitStore)? = nil,
+        webhookResolver: WebhookHostResolver = .system,
         configure: (inout GatewaySettings) -> Void = { _ in }
     ) async throws -> TestGateway {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -50,7 +52,8 @@ final class TestGateway: Sendable {
         configure(&settings)
         var logger = Logger(label: "sluice-test")
         logger.logLevel = .error
-        let gateway = Gateway(settings: settings, logger: logger, rateLimitStore: rateLimitStore)
+        let gateway = Gateway(
+            settings: settings, logger: logger, rateLimitStore: rateLimitStore, webhookResolver: webhookResolver)
         _ = await gateway.deployDefinitions()
         var configuration = ServiceGroupConfiguration(
             services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [], logger: logger
@@ -94,12 +97,13 @@ func withGateway(
     _ definitions: [String: String],
     reloadIntervalMs: Int = 200,
     rateLimitStore: (any RateLimitStore)? = nil,
+    webhookResolver: WebhookHostResolver = .system,
     configure: (inout GatewaySettings) -> Void = { _ in },
     _ body: (TestGateway) async throws -> Void
 ) async throws {
     let gateway = try await TestGateway.start(
         definitions: definitions, reloadIntervalMs: reloadIntervalMs, rateLimitStore: rateLimitStore,
-        configure: configure)
+        webhookResolver: webhookResolver, configure: configure)
     do {
         try await body(gateway)
     } catch {
