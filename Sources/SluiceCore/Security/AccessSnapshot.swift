@@ -75,6 +75,14 @@ public final class AccessSnapshot: Sendable {
 
     /// What `#subscription` shows for the plan that let a request in: its subscription and that subscription's
     /// application (nil on a key-less plan, which has no subscription).
+    /// A subscription as `#subscription` shows it, with its application's name and client id.
+    public func flowSubscription(_ subscription: AccessData.Subscription) -> FlowRequest.Subscription {
+        let application = applications[subscription.application]
+        return FlowRequest.Subscription(
+            id: subscription.id, applicationID: subscription.application, applicationName: application?.name,
+            clientID: application?.clientID, plan: subscription.plan, metadata: subscription.metadata)
+    }
+
     public func flowSubscription(for plan: SecurityChain.ResolvedPlan) -> FlowRequest.Subscription? {
         guard let id = plan.subscription else { return nil }
         let subscription = subscriptions[id]

@@ -56,8 +56,8 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
     }
 
     /// A forward proxy between the gateway and the backend.
-    public struct ForwardProxy: Sendable {
-        public enum Kind: String, Sendable {
+    public struct ForwardProxy: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable {
             case http = "HTTP"
             case socks5 = "SOCKS5"
         }
@@ -213,7 +213,10 @@ public struct HTTPProxyEndpointConfiguration: Sendable {
         }
     }
 
-    static func parseProxy(_ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector) -> ForwardProxy?? {
+    /// Reads a Gravitee `proxy` block: `.some(nil)` when it is not enabled, `.none` when it is invalid.
+    public static func parseProxy(
+        _ reader: ConfigurationReader, _ diagnostics: inout DiagnosticCollector
+    ) -> ForwardProxy?? {
         reader.warnUnknown(["enabled", "useSystemProxy", "host", "port", "type", "username", "password"], &diagnostics)
         guard reader.bool("enabled", &diagnostics) == true else { return .some(nil) }
         if reader.bool("useSystemProxy", &diagnostics) == true {

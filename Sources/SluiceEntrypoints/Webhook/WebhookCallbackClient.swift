@@ -21,6 +21,8 @@ final class WebhookCallbackClient: Sendable {
     let policy: WebhookCallbackPolicy
     let resolver: WebhookHostResolver
     private let clientConfiguration: HTTPClient.Configuration
+    /// Callbacks are reached through a forward proxy, which connects to them by name.
+    let usesProxy: Bool
     /// The pool in use, the address it connects to (nil: by name) and until when that address stands checked.
     private let pool: Mutex<(client: HTTPClient, address: String?, checkedUntil: ContinuousClock.Instant?)>
     /// Pools replaced after a new resolution, shut down once their requests had time to end.
@@ -59,6 +61,17 @@ final class WebhookCallbackClient: Sendable {
             if reader.bool("trustAll", &diagnostics) == true { tls.certificateVerification = .none }
             clientConfiguration.tlsConfiguration = tls
         }
+        if let proxy = configuration.proxy {
+            switch proxy.kind {
+            case .http:
+                clientConfiguration.proxy = .server(
+                    host: proxy.host, port: proxy.port,
+                    authorization: proxy.username.map { .basic(username: $0, password: proxy.password ?? "") })
+            case .socks5:
+                clientConfiguration.proxy = .socksServer(host: proxy.host, port: proxy.port)
+            }
+        }
+        self.usesProxy = configuration.proxy != nil
         self.clientConfiguration = clientConfiguration
         self.pool = Mutex(
             (HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration), nil, nil))
@@ -92,6 +105,14 @@ final class WebhookCallbackClient: Sendable {
         let permitted = try await permittedAddresses(of: host, policy: policy, what: "callback host")
         let chosen = permitted[0]
         let until = now + resolver.recheckAfter
+        if usesProxy {
+            // The proxy resolves the name and connects: the gateway's check is made on the name's addresses as the
+            // gateway sees them, and the pool is not pointed at one (the proxy's own egress rules do the rest).
+            return pool.withLock { pool in
+                pool.checkedUntil = until
+                return pool.client
+            }
+        }
         let kept = pool.withLock { pool -> HTTPClient? in
             guard let address = pool.address, permitted.contains(address) else { return nil }
             pool.checkedUntil = until

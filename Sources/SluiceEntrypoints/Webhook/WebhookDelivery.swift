@@ -22,6 +22,8 @@ public final class WebhookDelivery: Sendable {
         public var deadLettered = 0
         /// Messages given up without a DLQ (or whose DLQ publish failed).
         public var dropped = 0
+        /// Messages a flow step dropped before delivery (`message-filtering`): acknowledged, never POSTed.
+        public var filtered = 0
     }
 
     public let subscriptionID: String
@@ -33,6 +35,9 @@ public final class WebhookDelivery: Sendable {
     let webhook: WebhookSubscriptionConfiguration
     let endpoint: any EndpointConnector
     let deadLetters: (any EndpointConnector)?
+    /// The subscription's run through the API's flows (`subscribe` phase), applied to each message before it is
+    /// POSTed; nil when no flow has a step there.
+    let flow: FlowRun?
     /// Which addresses callbacks may reach, and how their names are resolved.
     let callbackPolicy: WebhookCallbackPolicy
     let resolver: WebhookHostResolver
@@ -48,7 +53,8 @@ public final class WebhookDelivery: Sendable {
     public init(
         subscriptionID: String, apiID: String, qos: MessageQoS, configuration: WebhookEntrypoint.Configuration,
         webhook: WebhookSubscriptionConfiguration, endpoint: any EndpointConnector,
-        deadLetters: (any EndpointConnector)?, paused: Bool = false, nodeIdentifier: String? = nil,
+        deadLetters: (any EndpointConnector)?, flow: FlowRun? = nil, paused: Bool = false,
+        nodeIdentifier: String? = nil,
         callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger
     ) {
         self.callbackPolicy = callbackPolicy
@@ -61,6 +67,7 @@ public final class WebhookDelivery: Sendable {
         self.webhook = webhook
         self.endpoint = endpoint
         self.deadLetters = deadLetters
+        self.flow = flow
         var logger = logger
         logger[metadataKey: "api"] = "\(apiID)"
         logger[metadataKey: "subscription"] = "\(subscriptionID)"
@@ -186,6 +193,26 @@ public final class WebhookDelivery: Sendable {
     /// Delivers one message until it is acknowledged, sent to the DLQ or dropped; throws only when cancelled.
     private func deliver(_ message: Message, client: WebhookCallbackClient) async throws {
         let webhookID = message.id.map { "msg_\(subscriptionID)_\($0)" } ?? "msg_\(UUID().uuidString)"
+        var message = message
+        if let flow {
+            switch await flow.process(message, in: .subscribe) {
+            case .deliver(let processed):
+                message = processed
+            case .drop:
+                tally.withLock { $0.filtered += 1 }
+                return
+            case .fail(let error):
+                // A step that fails on a message fails it for good: retrying would fail the same way.
+                let reason = "a flow step failed: \(error.key) \(error.message)"
+                if deadLetters != nil {
+                    try await sendToDeadLetters(message, reason: reason)
+                } else {
+                    tally.withLock { $0.dropped += 1 }
+                    logger.warning("webhook message dropped", metadata: ["reason": "\(reason)"])
+                }
+                return
+            }
+        }
         while true {
             try await waitWhilePaused()
             let failure = await client.post(message, webhookID: webhookID)

@@ -1,4 +1,5 @@
 public import SluiceCore
+public import SluiceEndpoints
 
 /// The `webhook` entrypoint of a `subscription` listener: the gateway pushes each message of the API's endpoint to
 /// the callback URL of every webhook subscription (see docs/webhooks.md). Its configuration is the API's: HTTP
@@ -14,6 +15,8 @@ public struct WebhookEntrypoint: Sendable {
         /// POSTs in flight per subscription, 1 to 20; forced to 1 (in order) under at-least-once and at-most-once.
         /// Default: 5 (Gravitee's).
         public var maxConcurrentConnections = 5
+        /// The forward proxy callbacks are reached through (`proxy`); nil: directly.
+        public var proxy: HTTPProxyEndpointConfiguration.ForwardProxy?
         /// Retries, backoff and what interrupts consumption.
         public var delivery = WebhookDeliveryStateMachine.Options()
 
@@ -47,10 +50,13 @@ public struct WebhookEntrypoint: Sendable {
             if let value = http.integer("maxConcurrentConnections", &diagnostics, minimum: 1, maximum: 20) {
                 configuration.maxConcurrentConnections = Int(value)
             }
-            let proxy = reader.object("proxy", &diagnostics)
-            if proxy.bool("enabled", &diagnostics) == true || proxy.bool("useSystemProxy", &diagnostics) == true {
-                diagnostics.error(
-                    proxy.path, "a proxy for webhook callbacks is not supported yet", code: "UNSUPPORTED_FEATURE")
+            if reader.has("proxy") {
+                // A forward proxy (HTTP, with or without credentials, or SOCKS5) between the gateway and callbacks.
+                if case .some(let proxy) = HTTPProxyEndpointConfiguration.parseProxy(
+                    reader.object("proxy", &diagnostics), &diagnostics)
+                {
+                    configuration.proxy = proxy
+                }
             }
             let retry = reader.object("retry", &diagnostics)
             retry.warnUnknown(["maxRetries", "delayMs", "maxDelayMs"], &diagnostics)

@@ -25,6 +25,21 @@ extension Deployment {
     }
 }
 
+extension Deployment {
+    /// The run through the API's flows of a webhook subscription's messages (their `subscribe` phase), one for the
+    /// life of its delivery as for a stream; nil when no flow of the API or the subscription's plan has a step
+    /// there. The flows see the `webhook` entrypoint, the subscribe operation and the channel `/`.
+    func startWebhookFlows(subscription: AccessData.Subscription, access: AccessSnapshot) -> FlowRun? {
+        guard let flows else { return nil }
+        let request = FlowRequest(
+            path: "/", contextPath: "/", method: "GET", entrypoint: "webhook", operations: [.subscribe],
+            plan: subscription.plan, subscription: access.flowSubscription(subscription), id: UUID().uuidString,
+            timestamp: Date.nowMilliseconds)
+        let run = flows.start(request)
+        return run.runs(FlowPhase.subscribe) ? run : nil
+    }
+}
+
 extension MessageHeaders {
     /// These headers as HTTP fields (names that are not valid HTTP field names are left out).
     var httpFields: HTTPFields {

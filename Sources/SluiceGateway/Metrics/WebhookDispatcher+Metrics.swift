@@ -42,6 +42,7 @@ extension WebhookDispatcher {
             ("sluice_webhook_retries_total", "Failed attempts tried again, probes in FAILURE included.", \.retries),
             ("sluice_webhook_dead_lettered_total", "Messages given up and published to the DLQ.", \.deadLettered),
             ("sluice_webhook_dropped_total", "Messages given up without a DLQ.", \.dropped),
+            ("sluice_webhook_filtered_total", "Messages a flow step dropped before delivery.", \.filtered),
         ]
         let snapshots = deliveries.map { ($0, $0.counters) }
         for (name, help, field) in counters {

@@ -92,6 +92,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 let delivery = WebhookDelivery(
                     subscriptionID: id, apiID: subscription.api, qos: binding.qos, configuration: binding.configuration,
                     webhook: webhook, endpoint: deployment.endpoint, deadLetters: binding.deadLetters,
+                    flow: deployment.startWebhookFlows(subscription: subscription, access: access),
                     paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier,
                     callbackPolicy: callbackPolicy, resolver: resolver, logger: logger)
                 // A task per subscription: each delivery loop lives as long as its subscription, independently of

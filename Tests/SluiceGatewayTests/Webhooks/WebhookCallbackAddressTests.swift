@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 import class GatewayTestSupport.CallbackServer
+import class GatewayTestSupport.ConnectProxy
 
 /// The gateway's callback address policy at delivery: names resolved, their addresses checked against the allow-
 /// and deny-lists, and the connection made to the checked address with the name kept as `Host`.
@@ -130,6 +131,38 @@ struct WebhookCallbackAddressTests {
             let reason = Self.failing(gateway) ?? ""
             #expect(reason.contains("token endpoint 'auth.partner.test'") && reason.contains("127.0.0.2"), "\(reason)")
             #expect(callback.received.isEmpty, "neither the token endpoint nor the callback was reached")
+        }
+    }
+
+    @Test("callbacks through the entrypoint's forward proxy: a CONNECT tunnel with the proxy's credentials")
+    func throughProxy() async throws {
+        // The proxy resolves and connects: the callback's name does not resolve here, and the proxy sends every
+        // tunnel to the loopback receiver.
+        let callback = try await CallbackServer.start()
+        defer { Task { await callback.stop() } }
+        let proxy = try await ConnectProxy.start(upstreamPort: callback.port)
+        defer { Task { await proxy.stop() } }
+        let configuration =
+            #"{ "proxy": { "enabled": true, "type": "HTTP", "host": "127.0.0.1", "port": \#(proxy.port), "username": "gw", "password": "pw" } }"#
+        try await withGateway(
+            [
+                "hooks.json": WebhookDeliveryTests.api(qos: "at-least-once", count: 3, configuration: configuration),
+                "hooks.access.yaml": Self.access(callback: "http://hooks.unresolvable.invalid:8080/hook"),
+            ]
+        ) { gateway in
+            try await callback.wait(.seconds(20), "three deliveries through the proxy") { $0.count >= 3 }
+            for request in callback.received {
+                #expect(request.path == "/hook")
+                #expect(request.header("Host") == "hooks.unresolvable.invalid:8080")
+                #expect(request.body == "hello")
+            }
+            let tunnels = proxy.tunnels
+            #expect(!tunnels.isEmpty)
+            for tunnel in tunnels {
+                #expect(tunnel.target == "hooks.unresolvable.invalid:8080")
+                #expect(tunnel.authorization == "Basic " + Data("gw:pw".utf8).base64EncodedString())
+            }
+            #expect(gateway.gateway.webhooks.delivery(subscription: "sub-1")?.counters.delivered == 3)
         }
     }
 

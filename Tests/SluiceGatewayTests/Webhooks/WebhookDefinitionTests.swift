@@ -64,8 +64,16 @@ struct WebhookDefinitionTests {
                 "listeners[0].entrypoints[0].configuration.http.maxConcurrentConnections", "INVALID_VALUE"
             ),
             (
-                #"{ "proxy": { "enabled": true } }"#, nil, "listeners[0].entrypoints[0].configuration.proxy",
-                "UNSUPPORTED_FEATURE"
+                #"{ "proxy": { "enabled": true } }"#, nil, "listeners[0].entrypoints[0].configuration.proxy.host",
+                "MISSING_FIELD"
+            ),
+            (
+                #"{ "proxy": { "enabled": true, "useSystemProxy": true } }"#, nil,
+                "listeners[0].entrypoints[0].configuration.proxy.useSystemProxy", "UNSUPPORTED"
+            ),
+            (
+                #"{ "proxy": { "enabled": true, "host": "p.test", "port": 3128, "type": "SOCKS4" } }"#, nil,
+                "listeners[0].entrypoints[0].configuration.proxy.type", "UNSUPPORTED_TYPE"
             ),
             (
                 #"{ "retry": { "delayMs": 100, "maxDelayMs": 10 } }"#, nil,
