@@ -52,8 +52,18 @@ struct MQTT5WebhookTests {
         }
     }
 
+    /// Publishes m<i> for each i, each with its own `webhook-id` User Property (`id-<i>`).
     static func publish(_ paho: PahoOracle, port: Int, topic: String, _ range: Range<Int>) async throws {
-        try await paho.publish(port: port, range.map { pahoMessage(topic: topic, "m\($0)") })
+        try await paho.publish(
+            port: port,
+            range.map { pahoMessage(topic: topic, "m\($0)", userProperties: [("webhook-id", "id-\($0)")]) })
+    }
+
+    /// Every acknowledged delivery's body carries the webhook-id its publisher gave it.
+    static func idsFollowPublisher(_ callback: CallbackServer) -> Bool {
+        callback.received.filter { $0.status == 200 && $0.body.hasPrefix("m") }.allSatisfy {
+            $0.header("webhook-id") == "msg_partner-hook_id-\($0.body.dropFirst())"
+        }
     }
 
     @Test("at-least-once: a callback failing 30% with 5xx acknowledges every message once, in order")
@@ -127,6 +137,7 @@ struct MQTT5WebhookTests {
             #expect(!Self.acknowledged(back).contains("m0"), "acknowledged messages are not delivered again")
             #expect(all.count == Set(all).count, "duplicates: \(all.count - Set(all).count)")
             #expect(Self.acknowledged(back) == (5..<15).map { "m\($0)" }, "in order")
+            #expect(Self.idsFollowPublisher(callback) && Self.idsFollowPublisher(back), "webhook-id from the publisher")
         }
     }
 

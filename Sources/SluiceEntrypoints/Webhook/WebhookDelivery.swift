@@ -192,7 +192,7 @@ public final class WebhookDelivery: Sendable {
 
     /// Delivers one message until it is acknowledged, sent to the DLQ or dropped; throws only when cancelled.
     private func deliver(_ message: Message, client: WebhookCallbackClient) async throws {
-        let webhookID = message.id.map { "msg_\(subscriptionID)_\($0)" } ?? "msg_\(UUID().uuidString)"
+        let webhookID = Self.webhookID(of: message, subscription: subscriptionID)
         var message = message
         if let flow {
             switch await flow.process(message, in: .subscribe) {
@@ -246,6 +246,20 @@ public final class WebhookDelivery: Sendable {
                 return
             }
         }
+    }
+
+    /// The `webhook-id` of a message's POSTs, the same on every retry and redelivery when the message carries an
+    /// identity: the publisher's own `webhook-id` header (an MQTT User Property, a Kafka header; 1–128 visible ASCII
+    /// characters), else the endpoint's message id (a Kafka partition and offset, an embedded-log offset). A message
+    /// with neither (MQTT without the property) gets a random one, kept across its retries on this node only.
+    static func webhookID(of message: Message, subscription: String) -> String {
+        if let given = message.headers["webhook-id"].first, (1...128).contains(given.utf8.count),
+            given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        {
+            return "msg_\(subscription)_\(given)"
+        }
+        if let id = message.id { return "msg_\(subscription)_\(id)" }
+        return "msg_\(UUID().uuidString)"
     }
 
     /// Publishes a message given up to the DLQ endpoint, with why, as headers; retried while the DLQ is away
