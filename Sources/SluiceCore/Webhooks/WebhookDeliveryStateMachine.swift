@@ -50,8 +50,19 @@ public struct WebhookDeliveryStateMachine: Sendable {
     }
 
     public struct Options: Sendable, Hashable {
-        /// Attempts after the first. Default: 5.
+        /// How the delay between attempts grows.
+        public enum Backoff: String, Sendable, Hashable {
+            /// `delayMs × 2^(n-1)`.
+            case exponential = "EXPONENTIAL"
+            /// `delayMs × n`.
+            case linear = "LINEAR"
+        }
+
+        /// Attempts after the first; -1: retry for as long as it takes (the message is never given up, and the
+        /// subscription never goes to `FAILURE`, for a retriable failure). Default: 5.
         public var maxRetries = 5
+        /// Default: exponential.
+        public var backoffStrategy = Backoff.exponential
         /// The first retry's delay; each later one doubles it. Default: 1000 ms.
         public var delayMs: Int64 = 1000
         /// The longest delay between attempts (and the probe interval in `FAILURE`). Default: 30000 ms.
@@ -120,7 +131,7 @@ public struct WebhookDeliveryStateMachine: Sendable {
             // Still down: probe again later; the message stays.
             return .interrupt(reason: failureReason ?? failure.description, probeAfterMs: options.maxDelayMs)
         }
-        if failure.isRetriable, !options.sendsOnce, failedAttempts <= options.maxRetries {
+        if failure.isRetriable, !options.sendsOnce, options.maxRetries < 0 || failedAttempts <= options.maxRetries {
             return .retry(afterMs: backoff(attempt: failedAttempts, jitter: jitter))
         }
         let reason = "\(failure) (after \(failedAttempts) attempt\(failedAttempts == 1 ? "" : "s"))"
@@ -149,13 +160,15 @@ public struct WebhookDeliveryStateMachine: Sendable {
         status = failureReason == nil ? .accepted : .failure
     }
 
-    /// Exponential backoff with jitter: `delayMs × 2^(attempt-1)`, capped at `maxDelayMs`, of which the upper half
-    /// is random (so a retry never comes sooner than half the nominal delay).
+    /// Backoff with jitter: `delayMs × 2^(attempt-1)` (or `delayMs × attempt`, linear), capped at `maxDelayMs`, of
+    /// which the upper half is random (so a retry never comes sooner than half the nominal delay).
     public func backoff(attempt: Int, jitter: Double) -> Int64 {
-        let exponent = min(max(attempt - 1, 0), 40)
-        let nominal = min(
-            Double(options.maxDelayMs),
-            Double(options.delayMs) * Double(sign: .plus, exponent: exponent, significand: 1))
+        let factor: Double =
+            switch options.backoffStrategy {
+            case .exponential: Double(sign: .plus, exponent: min(max(attempt - 1, 0), 40), significand: 1)
+            case .linear: Double(max(attempt, 1))
+            }
+        let nominal = min(Double(options.maxDelayMs), Double(options.delayMs) * factor)
         let spread = nominal / 2 * min(max(jitter, 0), 1)
         return Int64((nominal / 2 + spread).rounded())
     }

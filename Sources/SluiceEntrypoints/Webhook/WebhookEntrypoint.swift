@@ -59,10 +59,18 @@ public struct WebhookEntrypoint: Sendable {
                 }
             }
             let retry = reader.object("retry", &diagnostics)
-            retry.warnUnknown(["maxRetries", "delayMs", "maxDelayMs"], &diagnostics)
+            retry.warnUnknown(["maxRetries", "delayMs", "maxDelayMs", "backoffStrategy"], &diagnostics)
             var options = WebhookDeliveryStateMachine.Options()
-            if let value = retry.integer("maxRetries", &diagnostics, minimum: 0, maximum: 1000) {
+            if let value = retry.integer("maxRetries", &diagnostics, minimum: -1, maximum: 1000) {
                 options.maxRetries = Int(value)
+            }
+            if let text = retry.string("backoffStrategy", &diagnostics) {
+                if let strategy = WebhookDeliveryStateMachine.Options.Backoff(rawValue: text.uppercased()) {
+                    options.backoffStrategy = strategy
+                } else {
+                    diagnostics.error(
+                        retry.path.key("backoffStrategy"), "must be EXPONENTIAL or LINEAR", code: "INVALID_VALUE")
+                }
             }
             if let value = retry.integer("delayMs", &diagnostics, minimum: 1, maximum: 3_600_000) {
                 options.delayMs = value

@@ -26,6 +26,28 @@ struct WebhookDeliveryStateMachineTests {
         #expect(machine.backoff(attempt: 200, jitter: 1) == 350, "no overflow on long outages")
     }
 
+    @Test("linear backoff grows by delayMs per attempt up to maxDelayMs")
+    func linearBackoff() {
+        let machine = WebhookDeliveryStateMachine(options: Self.options { $0.backoffStrategy = .linear })
+        #expect((1...5).map { machine.backoff(attempt: $0, jitter: 1) } == [100, 200, 300, 350, 350])
+        #expect(machine.backoff(attempt: 1_000_000, jitter: 1) == 350)
+    }
+
+    @Test("maxRetries -1 retries a retriable failure for as long as it takes: never FAILURE, DLQ or drop")
+    func retriesForever() {
+        var machine = WebhookDeliveryStateMachine(options: Self.options { $0.maxRetries = -1 })
+        for _ in 0..<500 {
+            guard case .retry = machine.attemptFailed(.status(503), jitter: 0) else {
+                Issue.record("a retriable failure was given up")
+                return
+            }
+        }
+        #expect(machine.status == .accepted)
+        // A 4xx is not retriable: it is not retried even so.
+        if case .retry = machine.attemptFailed(.status(422), jitter: 0) { Issue.record("a 4xx was retried") }
+        #expect(machine.attemptSucceeded() == .acknowledge)
+    }
+
     @Test("5xx retries maxRetries times, then interrupts: FAILURE, probed every maxDelayMs, back to ACCEPTED on 2xx")
     func serverErrorsInterrupt() {
         var machine = WebhookDeliveryStateMachine(options: Self.options())
