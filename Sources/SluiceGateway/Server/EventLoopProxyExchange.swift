@@ -125,6 +125,9 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// A part of the client's request (after its head).
     func clientRead(_ part: HTTPServerRequestPart) {
         guard !isOver else { return }
+        // The request body still flowing counts as progress: the backend's time to answer runs from its last
+        // part (as nginx's read timeout runs between reads), so a long upload is not cut off by readTimeout.
+        lastActivity = .now()
         let outgoing: HTTPClientRequestPart
         switch part {
         case .head:
@@ -287,8 +290,8 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         finished(closeClient, lastWrite)
     }
 
-    /// How long the backend still has to send its next part (its head first), checked by the client connection's
-    /// timer; nil when the exchange is over, or when the time ran out and the exchange failed with a 504.
+    /// How long the backend still has to send its next part (its head first, counted from the request's last part),
+    /// checked by the client connection's timer; nil when the exchange is over, or when the time ran out and the exchange failed with a 504.
     func timeRemaining() -> TimeAmount? {
         guard !isOver else { return nil }
         let idle = NIODeadline.now() - lastActivity

@@ -434,6 +434,44 @@ struct HTTPProxyTests {
     }
 
     @Test(
+        "an upload that takes longer than readTimeout, its parts coming steadily, is not cut off: the wait runs from its last part",
+        arguments: ProxyPath.allCases)
+    func slowSteadyUpload(via: ProxyPath) async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        let definition = Self.single(backend.url, http: #"{ "readTimeout": 800 }"#, via: via)
+        try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
+            let parts = 8
+            let part = ByteBuffer(repeating: 0x61, count: 1024)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let started = ContinuousClock.now
+            let answer = try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    ByteBuffer(
+                        string:
+                            "POST /proxied/upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(parts * 1024)\r\nConnection: close\r\n\r\n"
+                    ))
+                // A part every 300 ms: 2.4 s in all, three times the read timeout, never 800 ms without progress.
+                for _ in 0..<parts {
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await outbound.write(part)
+                }
+                var received = ByteBuffer()
+                for try await var buffer in inbound { received.writeBuffer(&buffer) }
+                return String(buffer: received)
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(2400))
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            #expect(answer.hasSuffix("{\"received\":\(parts * 1024)}"), "\(answer)")
+        }
+    }
+
+    @Test(
         "a backend that answers before reading the body: the client gets the answer while still sending; the gateway goes on",
         arguments: ProxyPath.allCases)
     func earlyAnswer(via: ProxyPath) async throws {
