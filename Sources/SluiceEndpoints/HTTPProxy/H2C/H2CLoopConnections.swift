@@ -222,9 +222,12 @@ final class H2CLoopConnections {
         openStream(on: multiplexer, id: id, sink: sink, streamOne: true).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let stream):
+                // Switched first: writing the request on stream 1 can hand over at once the answer the backend
+                // already sent on it (read with the 101), and that answer must find the exchange on the stream,
+                // not on the HTTP/1.1 connection it came from.
+                sink.backendSwitched(to: stream)
                 stream.channel.write(HTTPClientRequestPart.head(head), promise: nil)
                 stream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: sent)
-                sink.backendSwitched(to: stream)
             case .failure(let error):
                 sent.fail(error)
             }
