@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SluiceEndpoints", targets: ["SluiceEndpoints"]),
         .library(name: "SluiceEntrypoints", targets: ["SluiceEntrypoints"]),
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
+        .library(name: "SluiceStore", targets: ["SluiceStore"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "MQTT5", targets: ["MQTT5"]),
@@ -36,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         // HTTP/2 over clear text (h2c) to http-proxy backends; already in the graph through async-http-client.
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        // The management store: SQLite (the embedded default) and PostgreSQL (several gateway nodes).
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Kafka protocol messages, record batches and compression codecs: values and ByteBuffer codecs, no I/O.
@@ -129,11 +133,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The management store: APIs, plans, applications, subscriptions, keys, users, audit log and the change
+        // events gateways follow; SQLite (GRDB) and PostgreSQL (postgres-nio), with versioned migrations; shared
+        // rate-limit counters in PostgreSQL.
+        .target(
+            name: "SluiceStore",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Server assembly, routing, deployments, settings.
         .target(
             name: "SluiceGateway",
             dependencies: [
                 "SluiceCore",
+                "SluiceStore",
                 "SluiceEndpoints",
                 "SluiceEntrypoints",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -304,6 +326,38 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The tests' harness for a real PostgreSQL server (Debian's postgresql, started per test in a temporary
+        // directory on a free loopback port): used by the management store's suites.
+        .target(
+            name: "PostgresTestSupport",
+            path: "Tests/PostgresTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // The management store's contract, run against SQLite (a temporary directory) and a real PostgreSQL server;
+        // migrations; shared rate-limit counters.
+        .testTarget(
+            name: "SluiceStoreTests",
+            dependencies: [
+                "SluiceCore", "SluiceStore", "PostgresTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Gateways following the management store end to end: deployments, revocations, outages, several nodes on
+        // one real PostgreSQL server, shared rate limits, through real sockets.
+        .testTarget(
+            name: "SluiceStoreSyncTests",
+            dependencies: [
+                "GatewayTestSupport", "PostgresTestSupport", "SluiceCore", "SluiceGateway", "SluiceStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

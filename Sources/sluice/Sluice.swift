@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceGateway
+import SluiceStore
 
 @main
 struct Sluice: AsyncParsableCommand {
@@ -30,6 +31,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("config"), help: "A settings file (YAML or JSON).")
     var settingsFile: String?
 
+    @Option(
+        help: """
+            Where APIs and access data are managed: none (serve --apis alone, the default), sqlite (a file in \
+            --data-dir) or postgres (--postgres-url). With a store, --apis is copied into it at start.
+            """)
+    var store: String?
+
+    @Option(name: .customLong("data-dir"), help: "The SQLite store's directory (default ./data).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("postgres-url"), help: "postgres://user:password@host:5432/database")
+    var postgresURL: String?
+
     func run() async throws {
         var settings = GatewaySettings()
         do {
@@ -41,6 +55,15 @@ struct Serve: AsyncParsableCommand {
         if let apis { settings.apis = apis }
         if let host { settings.host = host }
         if let port { settings.port = port }
+        if let store {
+            guard let kind = StoreSettings.Kind(rawValue: store.lowercased()) else {
+                throw ValidationError("--store must be none, sqlite or postgres")
+            }
+            settings.store.kind = kind
+        }
+        if let dataDirectory { settings.store.dataDirectory = dataDirectory }
+        if let postgresURL { settings.store.postgresURL = postgresURL }
+        if let problem = settings.store.problem() { throw ValidationError("\(problem)") }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -48,7 +71,39 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "sluice")
-        let gateway = Gateway(settings: settings, logger: logger)
+        var managementStore: (any ManagementStore)?
+        var rateLimitStore: (any RateLimitStore)?
+        do {
+            switch settings.store.kind {
+            case .none:
+                break
+            case .sqlite:
+                let store = try await SQLiteManagementStore(directory: settings.store.dataDirectory)
+                logger.info("management store: SQLite", metadata: ["file": "\(store.path)"])
+                managementStore = store
+            case .postgres:
+                var configuration = try PostgresStoreConfiguration(url: settings.store.postgresURL ?? "")
+                configuration.operationTimeout = .milliseconds(settings.store.operationTimeoutMs)
+                let store = try PostgresManagementStore(configuration: configuration, logger: logger)
+                logger.info(
+                    "management store: PostgreSQL",
+                    metadata: [
+                        "host": "\(configuration.host):\(configuration.port)",
+                        "database": "\(configuration.database ?? "")",
+                    ])
+                managementStore = store
+                if settings.store.sharedRateLimits { rateLimitStore = store.rateLimitStore }
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let gateway = Gateway(
+            settings: settings, logger: logger, rateLimitStore: rateLimitStore, managementStore: managementStore)
+        guard managementStore == nil else {
+            // The store sync deploys once the services run (the PostgreSQL pool needs to be running first).
+            try await gateway.run()
+            return
+        }
         let failures = await gateway.deployDefinitions()
         logger.info(
             "definitions loaded",

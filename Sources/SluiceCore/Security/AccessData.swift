@@ -7,6 +7,12 @@ public struct AccessData: Sendable {
         public var id: String
         public var name: String
         public var clientID: String?
+
+        public init(id: String, name: String, clientID: String? = nil) {
+            self.id = id
+            self.name = name
+            self.clientID = clientID
+        }
     }
 
     public struct Subscription: Sendable, Hashable {
@@ -59,6 +65,13 @@ public struct AccessData: Sendable {
         public var subscriptions: [String]
         public var expireAt: Date?
         public var revoked: Bool
+
+        public init(hash: APIKeyHash, subscriptions: [String], expireAt: Date? = nil, revoked: Bool = false) {
+            self.hash = hash
+            self.subscriptions = subscriptions
+            self.expireAt = expireAt
+            self.revoked = revoked
+        }
 
         public func isUsable(at now: Date) -> Bool {
             if revoked { return false }

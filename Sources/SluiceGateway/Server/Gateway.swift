@@ -9,6 +9,7 @@ public import ServiceLifecycle
 public import SluiceCore
 import SluiceEndpoints
 public import SluiceEntrypoints
+public import SluiceStore
 public import UnixSignals
 
 /// A whole gateway: the HTTP server, the deployed APIs, the definition watcher and the drain on shutdown, as
@@ -20,6 +21,10 @@ public final class Gateway: Sendable {
     let logger: Logger
     let loader: DefinitionLoader
     let watcher: DefinitionWatcher?
+    /// The management store the gateway serves from, when one is configured.
+    public let managementStore: (any ManagementStore)?
+    /// What keeps the deployed APIs and access data in step with the management store.
+    public let storeSync: StoreSyncService?
     let broker: InMemoryBroker
     /// The webhook subscriptions' deliveries.
     public let webhooks: WebhookDispatcher
@@ -28,10 +33,14 @@ public final class Gateway: Sendable {
 
     /// - Parameters:
     ///   - rateLimitStore: where rate-limit counters live. Default: in this process's memory.
+    ///   - managementStore: where APIs and access data are managed. With one, the gateway serves what the store
+    ///     holds (the `apis` files are copied into it at start, when set) instead of watching the files. A store
+    ///     that is a `Service` (PostgreSQL) runs first among the gateway's services. Default: none.
     ///   - webhookResolver: how webhook deliveries resolve callback names they check. Default: the system's.
     public init(
         settings: GatewaySettings, logger: Logger, catalog: DefinitionCatalog = .gateway,
-        rateLimitStore: (any RateLimitStore)? = nil, webhookResolver: WebhookHostResolver = .system
+        rateLimitStore: (any RateLimitStore)? = nil, managementStore: (any ManagementStore)? = nil,
+        webhookResolver: WebhookHostResolver = .system
     ) {
         self.settings = settings
         self.logger = logger
@@ -48,13 +57,22 @@ public final class Gateway: Sendable {
             registry: registry, interval: .milliseconds(min(max(settings.reloadIntervalMs / 4, 50), 250)),
             nodeIdentifier: settings.effectiveNodeID, callbackPolicy: settings.webhookCallbacks,
             resolver: webhookResolver, logger: logger)
-        if let apis = settings.apis {
+        self.managementStore = managementStore
+        if let managementStore {
+            self.storeSync = StoreSyncService(
+                store: managementStore, registry: registry, catalog: catalog,
+                pollInterval: .milliseconds(settings.store.pollIntervalMs), callbackPolicy: settings.webhookCallbacks,
+                seedDirectory: settings.apis, logger: logger)
+            self.watcher = nil
+        } else if let apis = settings.apis {
+            self.storeSync = nil
             self.watcher = DefinitionWatcher(
                 path: apis, loader: DefinitionLoader(catalog: catalog), registry: registry,
                 interval: .milliseconds(settings.reloadIntervalMs), logger: logger,
                 callbackPolicy: settings.webhookCallbacks
             )
         } else {
+            self.storeSync = nil
             self.watcher = nil
         }
     }
@@ -112,7 +130,10 @@ public final class Gateway: Sendable {
             responder: { request, writer, channel in try await responder.respond(request, writer, channel) },
             onServerRunning: { [boundPort] channel in boundPort.bound(channel.localAddress?.port ?? 0) }
         )
-        var services: [any Service] = [InMemoryDeadlineService(broker: broker), server]
+        var services: [any Service] = []
+        // First, so that it stops last: everything else may use it until then.
+        if let storeService = managementStore as? any Service { services.append(storeService) }
+        services += [InMemoryDeadlineService(broker: broker), server]
         if let metricsPort = settings.metricsPort {
             services.append(
                 try MetricsServer.build(
@@ -121,12 +142,15 @@ public final class Gateway: Sendable {
                     onRunning: { [boundMetricsPort] in boundMetricsPort.bound($0) }))
         }
         if let watcher { services.append(watcher) }
+        if let storeSync { services.append(storeSync) }
         services.append(webhooks)
         services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))
         return services
     }
 
-    /// Deploys the definitions at `settings.apis` once; returns the files that did not deploy.
+    /// Deploys the definitions at `settings.apis` once; returns the files that did not deploy. With a management
+    /// store, the store sync does this once it runs (it copies the files into the store first), and this does
+    /// nothing.
     public func deployDefinitions() async -> [LoadedDefinition] {
         await watcher?.scan(reason: nil) ?? []
     }

@@ -33,6 +33,9 @@ public struct GatewaySettings: Sendable {
     /// The port of the Prometheus metrics listener (`metrics.port`, on `host`): `GET /_node/metrics/prometheus` and
     /// `/metrics`. 0 picks a free port. Default: none (no listener).
     public var metricsPort: Int?
+    /// Where APIs, plans, applications, subscriptions and keys are managed (`store.*`). Default: no store, the
+    /// gateway serves `apis` alone.
+    public var store = StoreSettings()
 
     public init() {}
 
@@ -87,6 +90,8 @@ public struct GatewaySettings: Sendable {
         "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
         "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
+        "store.kind", "store.dataDirectory", "store.postgresUrl", "store.pollIntervalMs", "store.sharedRateLimits",
+        "store.operationTimeoutMs",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -197,6 +202,32 @@ public struct GatewaySettings: Sendable {
                     ))
             }
         }
+        if let text = values["store.kind"] {
+            if let kind = StoreSettings.Kind(rawValue: text.lowercased()) {
+                store.kind = kind
+            } else {
+                problems.append(Problem(setting: "store.kind", message: "must be none, sqlite or postgres (\(source))"))
+            }
+        }
+        if let directory = values["store.dataDirectory"] {
+            if directory.isEmpty {
+                problems.append(Problem(setting: "store.dataDirectory", message: "must not be empty (\(source))"))
+            } else {
+                store.dataDirectory = directory
+            }
+        }
+        if let url = values["store.postgresUrl"] { store.postgresURL = url }
+        int("store.pollIntervalMs", 50) { $0.store.pollIntervalMs = $1 }
+        int("store.operationTimeoutMs", 100) { $0.store.operationTimeoutMs = $1 }
+        if let text = values["store.sharedRateLimits"] {
+            switch text.lowercased() {
+            case "true", "yes", "1": store.sharedRateLimits = true
+            case "false", "no", "0": store.sharedRateLimits = false
+            default:
+                problems.append(
+                    Problem(setting: "store.sharedRateLimits", message: "must be true or false (\(source))"))
+            }
+        }
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))
@@ -211,6 +242,43 @@ extension String {
             if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
         }
         return out
+    }
+}
+
+/// Where the gateway's APIs and access data are managed (`store.*`).
+public struct StoreSettings: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// No store: the gateway serves the `apis` files alone, watching them for changes.
+        case none
+        /// A SQLite file in `dataDirectory`: one node.
+        case sqlite
+        /// PostgreSQL at `postgresURL`: several nodes, with shared rate-limit counters.
+        case postgres
+    }
+
+    /// Default: none.
+    public var kind = Kind.none
+    /// Where the SQLite store keeps its file (`store.dataDirectory`). Default: `data`.
+    public var dataDirectory = "data"
+    /// `postgres://user:password@host:5432/database` (`store.postgresUrl`). Required with `kind` postgres.
+    public var postgresURL: String?
+    /// How often a gateway reads the store's events (`store.pollIntervalMs`). Default: 500 ms.
+    public var pollIntervalMs = 500
+    /// How long one store operation may take before the store counts as unavailable (`store.operationTimeoutMs`).
+    /// Default: 5000 ms.
+    public var operationTimeoutMs = 5000
+    /// Whether rate-limit counters live in PostgreSQL, shared by every node (`store.sharedRateLimits`); only with
+    /// `kind` postgres. Default: true.
+    public var sharedRateLimits = true
+
+    public init() {}
+
+    /// The problem of a combination of settings that cannot run, if any.
+    public func problem() -> GatewaySettings.Problem? {
+        if kind == .postgres, (postgresURL ?? "").isEmpty {
+            return .init(setting: "store.postgresUrl", message: "is required with store.kind postgres")
+        }
+        return nil
     }
 }
 
