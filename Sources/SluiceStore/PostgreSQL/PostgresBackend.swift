@@ -86,23 +86,17 @@ final class PostgresBackend: SQLBackend {
         try await write { try await SQLMigrator.run(Self.migrations, upTo: target, on: $0) }
     }
 
-    /// Runs `operation`, failing with ``StoreError/Code/unavailable`` past the operation timeout.
+    /// Runs `operation`, failing with ``StoreError/Code/unavailable`` past the operation timeout, even when the
+    /// operation itself does not end then (a wait for a connection to a server that went away): the caller is not
+    /// held (``withDeadline(_:timeoutError:_:)``).
     func withTimeout<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let limit = configuration.operationTimeout
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw StoreError(
-                    code: .unavailable,
-                    message: "PostgreSQL at \(configuration.host):\(configuration.port) did not answer within \(limit)")
-            }
-            return value
-        }
+        let server = "\(configuration.host):\(configuration.port)"
+        return try await withDeadline(
+            limit,
+            timeoutError: {
+                StoreError(code: .unavailable, message: "PostgreSQL at \(server) did not answer within \(limit)")
+            }, operation)
     }
 }
 
