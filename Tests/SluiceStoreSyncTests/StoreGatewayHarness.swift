@@ -61,9 +61,10 @@ final class StoreGateway: Sendable {
 /// Runs `body` with a node on `store`, and always stops it.
 func withStoreGateway<T>(
     store: any ManagementStore, rateLimitStore: (any RateLimitStore)? = nil, seed: String? = nil,
-    isolation: isolated (any Actor)? = #isolation, _ body: (StoreGateway) async throws -> T
+    pollIntervalMs: Int = 500, isolation: isolated (any Actor)? = #isolation, _ body: (StoreGateway) async throws -> T
 ) async throws -> T {
-    let node = try await StoreGateway.start(store: store, rateLimitStore: rateLimitStore, seed: seed)
+    let node = try await StoreGateway.start(
+        store: store, rateLimitStore: rateLimitStore, pollIntervalMs: pollIntervalMs, seed: seed)
     do {
         let result = try await body(node)
         await node.stop()

@@ -126,6 +126,24 @@ struct PostgresStoreSyncTests {
         }
     }
 
+    @Test("with polling all but off, LISTEN/NOTIFY alone carries a change to the gateway within 2 s")
+    func notificationsAlone() async throws {
+        try await withPostgres { server in
+            try await withRunningStore(try postgresStore(server.url)) { admin in
+                try await createKeyedAPI(admin)
+                try await withStoreGateway(store: try postgresStore(server.url), pollIntervalMs: 60_000) { node in
+                    #expect(try await post(node) == 202)
+                    // The first poll after start may still be under way: let it pass.
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await revokeKey(admin)
+                    try await eventually(within: .seconds(2), "notified revocation applied") {
+                        try await post(node) == 401
+                    }
+                }
+            }
+        }
+    }
+
     @Test("two gateways on one PostgreSQL both refuse a revoked key within 2 s; a gateway started later catches up")
     func twoNodes() async throws {
         try await withPostgres { server in

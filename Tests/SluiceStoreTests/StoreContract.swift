@@ -50,7 +50,8 @@ enum StoreContract {
         var paused = subscription
         paused.status = .paused
         paused.endingAt = Date(timeIntervalSince1970: 2_000_000_000)
-        paused.configuration = #"{"entrypointId":"webhook","callbackUrl":"http://127.0.0.1:1/hook"}"#
+        paused.configuration =
+            #"{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://127.0.0.1:1/hook"}}"#
         let savedSubscription = try await store.updateSubscription(paused, expectedVersion: 1, context: actor)
         #expect(savedSubscription.status == .paused)
         #expect(try await store.subscription(id: "sub").endingAt == Date(timeIntervalSince1970: 2_000_000_000))

@@ -144,6 +144,8 @@ public actor StoreSyncService: Service {
                 logger.notice("management store reachable again; gateway caught up")
             }
         } catch {
+            // Shutting down: the store's pool stops, nothing to report.
+            if Task.isCancelled { return }
             if reachable {
                 reachable = false
                 logger.error(

@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 import PostgresNIO
 public import ServiceLifecycle
@@ -22,9 +23,21 @@ public final class PostgresManagementStore: SQLBackedStore, Service {
 
     public var configuration: PostgresStoreConfiguration { backend.configuration }
 
-    /// Runs the connection pool until graceful shutdown or cancellation.
+    /// Runs the connection pool until graceful shutdown or cancellation, and clears ended rate-limit windows once a
+    /// minute.
     public func run() async throws {
-        await cancelWhenGracefulShutdown { await self.backend.client.run() }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.backend.client.run() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(60))
+                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        _ = try? await self.rateLimitStore.removeExpired(before: now)
+                    }
+                }
+            }
+        }
     }
 
     /// Rate-limit, quota and spike-arrest counters in this database, shared by every node that uses it.

@@ -64,4 +64,34 @@ struct GatewaySettingsTests {
         #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_NODE_ID": ""]) }
         #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_METRICS_PORT": "-1"]) }
     }
+
+    @Test("store.* settings from a file and the environment; no store by default; postgres needs a URL")
+    func storeSettings() throws {
+        var settings = GatewaySettings()
+        #expect(settings.store.kind == .none && settings.store.problem() == nil)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+        store:
+          kind: sqlite
+          dataDirectory: /var/lib/sluice
+          pollIntervalMs: 250
+        """.write(to: file, atomically: true, encoding: .utf8)
+        try settings.apply(file: file.path)
+        #expect(settings.store.kind == .sqlite && settings.store.dataDirectory == "/var/lib/sluice")
+        #expect(settings.store.pollIntervalMs == 250)
+        try settings.apply(environment: ["SLUICE_STORE_KIND": "postgres", "SLUICE_STORE_SHARED_RATE_LIMITS": "false"])
+        #expect(settings.store.kind == .postgres && !settings.store.sharedRateLimits)
+        #expect(settings.store.problem()?.setting == "store.postgresUrl")
+        try settings.apply(environment: ["SLUICE_STORE_POSTGRES_URL": "postgres://gw@db/sluice"])
+        #expect(settings.store.postgresURL == "postgres://gw@db/sluice" && settings.store.problem() == nil)
+        for (variable, value) in [
+            ("SLUICE_STORE_KIND", "mongo"), ("SLUICE_STORE_POLL_INTERVAL_MS", "10"),
+            ("SLUICE_STORE_SHARED_RATE_LIMITS", "maybe"), ("SLUICE_STORE_DATA_DIRECTORY", ""),
+        ] {
+            #expect(throws: GatewaySettings.Problem.self, "\(variable)") {
+                try settings.apply(environment: [variable: value])
+            }
+        }
+    }
 }
