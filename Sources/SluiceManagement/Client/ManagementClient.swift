@@ -1,5 +1,5 @@
-public import AsyncHTTPClient
-public import Foundation
+import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 public import SluiceCore

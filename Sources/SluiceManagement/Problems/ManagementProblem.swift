@@ -111,7 +111,7 @@ public struct ManagementProblem: Error, HTTPResponseError, Sendable, CustomStrin
 
     /// What a store error means to a client. `versionGiven`: the request named a version (If-Match), so a
     /// version conflict is a failed precondition (412) rather than a plain conflict (409).
-    static func from(_ error: StoreError, versionGiven: Bool = false) -> ManagementProblem {
+    static func from(store error: StoreError, versionGiven: Bool = false) -> ManagementProblem {
         switch error.code {
         case .notFound:
             return notFound(error.message)
@@ -133,7 +133,7 @@ public struct ManagementProblem: Error, HTTPResponseError, Sendable, CustomStrin
         case let problem as ManagementProblem:
             return problem
         case let error as StoreError:
-            return from(error)
+            return from(store: error)
         case is NIOTooManyBytesError:
             return ManagementProblem(
                 status: .contentTooLarge, code: "body-too-large", title: "Content too large",

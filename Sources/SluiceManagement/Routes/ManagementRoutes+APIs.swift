@@ -159,7 +159,7 @@ extension ManagementRoutes {
                 try await store.createPlan(row, context: ChangeContext(actor: change.actor))
             } catch let error as StoreError {
                 logger.warning("plan not imported", metadata: ["api": "\(id)", "plan": "\(index)", "error": "\(error)"])
-                throw ManagementProblem.from(error)
+                throw ManagementProblem.from(store: error)
             }
         }
         return Self.json(

@@ -60,7 +60,7 @@ struct ManagementRoutes: Sendable {
         do {
             return try await change(expected ?? current)
         } catch let error as StoreError {
-            throw ManagementProblem.from(error, versionGiven: expected != nil)
+            throw ManagementProblem.from(store: error, versionGiven: expected != nil)
         }
     }
 
@@ -78,7 +78,7 @@ struct ManagementRoutes: Sendable {
         do {
             try await delete(expected)
         } catch let error as StoreError {
-            throw ManagementProblem.from(error, versionGiven: expected != nil)
+            throw ManagementProblem.from(store: error, versionGiven: expected != nil)
         }
     }
 

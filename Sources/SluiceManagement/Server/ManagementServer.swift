@@ -34,10 +34,20 @@ public final class ManagementServer: Service, Sendable {
         return router
     }
 
-    /// The port it listens on, once it does.
-    public func port() async -> Int { await boundPort.value() }
+    /// The port it listens on, once it does; throws when the server stopped, or failed to start, first.
+    public func port() async throws -> Int { try await boundPort.value() }
 
     public func run() async throws {
+        do {
+            try await serve()
+            await boundPort.fail(ManagementServerStopped())
+        } catch {
+            await boundPort.fail(error)
+            throw error
+        }
+    }
+
+    private func serve() async throws {
         try await bootstrap()
         let application = Application(
             router: router(),
@@ -52,11 +62,13 @@ public final class ManagementServer: Service, Sendable {
         try await application.run()
     }
 
-    /// Creates the first admin, waiting for the store while it cannot be reached.
+    /// Brings the store's schema up to date and creates the first admin, waiting for the store while it cannot be
+    /// reached.
     func bootstrap() async throws {
         let bootstrap = AdminBootstrap(token: configuration.adminToken)
         while true {
             do {
+                try await store.migrate()
                 try await bootstrap.run(on: store, logger: logger)
                 return
             } catch let error as StoreError where error.isRetriable {
@@ -67,19 +79,30 @@ public final class ManagementServer: Service, Sendable {
     }
 }
 
-/// A port known once a server listens.
-actor PortPromise {
-    private var port: Int?
-    private var waiters: [CheckedContinuation<Int, Never>] = []
+/// The server stopped before it listened.
+public struct ManagementServerStopped: Error, CustomStringConvertible {
+    public var description: String { "the management server stopped before it listened" }
+}
 
-    func fulfil(_ port: Int) {
-        self.port = port
-        for waiter in waiters { waiter.resume(returning: port) }
+/// A port known once a server listens, or the error that kept it from listening.
+actor PortPromise {
+    private var result: Result<Int, any Error>?
+    private var waiters: [CheckedContinuation<Int, any Error>] = []
+
+    func fulfil(_ port: Int) { settle(.success(port)) }
+
+    /// Has no effect once the port is known.
+    func fail(_ error: any Error) { settle(.failure(error)) }
+
+    private func settle(_ result: Result<Int, any Error>) {
+        guard self.result == nil else { return }
+        self.result = result
+        for waiter in waiters { waiter.resume(with: result) }
         waiters.removeAll()
     }
 
-    func value() async -> Int {
-        if let port { return port }
-        return await withCheckedContinuation { waiters.append($0) }
+    func value() async throws -> Int {
+        if let result { return try result.get() }
+        return try await withCheckedThrowingContinuation { waiters.append($0) }
     }
 }

@@ -90,7 +90,13 @@ final class ManagementNode: Sendable {
             configuration: ServiceGroupConfiguration(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: testLogger))
         let task = Task { try await group.run() }
-        let port = await server.port()
+        let port: Int
+        do {
+            port = try await server.port()
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
         return ManagementNode(server: server, group: group, task: task, port: port)
     }
 
