@@ -177,7 +177,12 @@ def test_schemathesis_finds_no_server_error(serve):
     result = subprocess.run(
         [str(schemathesis), "run", f"{serve.base}/management/openapi.json", "--checks", "not_a_server_error",
          "-H", f"Authorization: Bearer {TOKEN}", "--max-examples", os.environ.get("SLUICE_SCHEMATHESIS_EXAMPLES", "30"),
-         "--workers", "1", "--seed", "1", "--request-timeout", "10", "--continue-on-failure", "--no-color"],
+         "--workers", "1", "--seed", "1", "--request-timeout", "10", "--continue-on-failure", "--no-color",
+         # Renewing a user's token may hit the admin's own (its id is listed), which would lock the run out.
+         "--exclude-operation-id", "renewUserToken"],
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert "Authentication failed" not in result.stdout, result.stdout[-4000:]
     assert "management request failed" not in serve.output()
+    # The run went through with the admin's token to the end.
+    assert httpx.get(f"{serve.base}{ENVIRONMENT}/apis", headers=headers).status_code == 200
