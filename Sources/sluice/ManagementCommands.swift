@@ -52,7 +52,8 @@ struct PageOptions: ParsableArguments {
     func query(_ extra: [(String, String?)] = []) -> String {
         var items = [("page", String(page)), ("perPage", String(perPage))]
         for (name, value) in extra { if let value { items.append((name, value)) } }
-        return "?" + items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0.1)" }
+        return "?"
+            + items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0.1)" }
             .joined(separator: "&")
     }
 }
@@ -109,7 +110,9 @@ struct APIsCommand: AsyncParsableCommand {
                 return
             }
             do {
-                guard let created = try await client.client.send("POST", apisPath + "/_import/definition", body: definition),
+                guard
+                    let created = try await client.client.send(
+                        "POST", apisPath + "/_import/definition", body: definition),
                     let id = created["id"]?.stringValue
                 else { throw ManagementClientError(message: "the import answered no API id") }
                 try await client.run("POST", "\(apisPath)/\(segment(id))/_start", columns: apiColumns)

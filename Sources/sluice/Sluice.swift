@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import SluiceCore
 import ServiceLifecycle
+import SluiceCore
 import SluiceGateway
 import SluiceManagement
 import SluiceStore
@@ -89,7 +89,8 @@ struct Serve: AsyncParsableCommand {
         let role = settings.effectiveRole
         if role != .gateway, settings.store.kind == .none {
             throw ValidationError(
-                "the management API needs a store: --store sqlite (with --data-dir) or --store postgres (with --postgres-url)")
+                "the management API needs a store: --store sqlite (with --data-dir) or --store postgres (with --postgres-url)"
+            )
         }
         var managementConfiguration = ManagementConfiguration()
         if role != .gateway {

@@ -38,7 +38,9 @@ struct ManagementGatewayTests {
         let imported = try await node.call(.POST, "\(environment)/apis/_import/definition", body: definition("orders"))
         try #require(imported.status == 201, "\(imported.text)")
         #expect(try await node.call(.POST, "\(environment)/apis/orders/_start").status == 200)
-        #expect(try await node.call(.POST, "\(environment)/applications", body: #"{"id":"shop","name":"Shop"}"#).status == 201)
+        #expect(
+            try await node.call(.POST, "\(environment)/applications", body: #"{"id":"shop","name":"Shop"}"#).status
+                == 201)
         let subscription = try await node.call(
             .POST, "\(environment)/apis/orders/subscriptions", body: #"{"planId":"orders-key","applicationId":"shop"}"#)
         try #require(subscription.status == 201 && subscription["status"] == "ACCEPTED", "\(subscription.text)")

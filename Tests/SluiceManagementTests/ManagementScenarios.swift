@@ -92,7 +92,8 @@ enum ManagementScenarios {
 
     /// Plans: create (STAGING), publish, deprecate, close; applications; subscriptions and their keys.
     static func access(_ node: ManagementNode) async throws {
-        #expect(try await node.call(.POST, "\(environment)/apis", body: definition("shop", withPlan: false)).status == 201)
+        #expect(
+            try await node.call(.POST, "\(environment)/apis", body: definition("shop", withPlan: false)).status == 201)
         let plan = try await node.call(
             .POST, "\(environment)/apis/shop/plans",
             body: #"{"name":"Gold","security":{"type":"API_KEY"},"validation":"MANUAL"}"#)
@@ -109,7 +110,9 @@ enum ManagementScenarios {
 
         let application = try await node.call(
             .POST, "\(environment)/applications",
-            body: #"{"id":"mobile","name":"Mobile","description":"the app","settings":{"app":{"client_id":"mobile-client"}}}"#)
+            body:
+                #"{"id":"mobile","name":"Mobile","description":"the app","settings":{"app":{"client_id":"mobile-client"}}}"#
+        )
         #expect(application.status == 201 && application["settings.app.client_id"] == "mobile-client")
         let renamed = try await node.call(
             .PUT, "\(environment)/applications/mobile", body: #"{"name":"Mobile app"}"#,
@@ -142,7 +145,8 @@ enum ManagementScenarios {
         #expect(
             try await node.call(.GET, "\(environment)/applications/mobile/subscriptions")["data.id"] == subscriptionID)
 
-        let renewed = try await node.call(.POST, "\(subscriptionPath)/api-keys/_renew", body: #"{"customApiKey":"my-own-key-123"}"#)
+        let renewed = try await node.call(
+            .POST, "\(subscriptionPath)/api-keys/_renew", body: #"{"customApiKey":"my-own-key-123"}"#)
         #expect(renewed.status == 201 && renewed["key"] == "my-own-key-123")
         let duplicate = try await node.call(
             .POST, "\(subscriptionPath)/api-keys/_renew", body: #"{"customApiKey":"my-own-key-123"}"#)
@@ -191,33 +195,44 @@ enum ManagementScenarios {
             """
         let created = try await node.call(.POST, "\(environment)/apis/_import/definition", body: definition)
         #expect(created.status == 201, "\(created.text)")
-        #expect(try await node.call(.POST, "\(environment)/applications", body: #"{"id":"hooks","name":"Hooks"}"#).status == 201)
+        #expect(
+            try await node.call(.POST, "\(environment)/applications", body: #"{"id":"hooks","name":"Hooks"}"#).status
+                == 201)
         let missing = try await node.call(
-            .POST, "\(environment)/apis/events/subscriptions", body: #"{"planId":"events-push","applicationId":"hooks"}"#)
+            .POST, "\(environment)/apis/events/subscriptions",
+            body: #"{"planId":"events-push","applicationId":"hooks"}"#)
         #expect(missing.status == 400 && missing.problemPaths == ["consumerConfiguration"])
         let bad = try await node.call(
             .POST, "\(environment)/apis/events/subscriptions",
-            body: #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"ftp://example.com/x"}}}"#
+            body:
+                #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"ftp://example.com/x"}}}"#
         )
         #expect(bad.status == 400 && bad.isProblem, "\(bad.text)")
         #expect(bad.problemPaths.contains("consumerConfiguration.entrypointConfiguration.callbackUrl"), "\(bad.text)")
         // Outside the callback allow-list.
         let outside = try await node.call(
             .POST, "\(environment)/apis/events/subscriptions",
-            body: #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://evil.example.org/hook"}}}"#
+            body:
+                #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://evil.example.org/hook"}}}"#
         )
-        #expect(outside.status == 400 && outside.problemPaths.contains("consumerConfiguration.entrypointConfiguration.callbackUrl"))
+        #expect(
+            outside.status == 400
+                && outside.problemPaths.contains("consumerConfiguration.entrypointConfiguration.callbackUrl"))
         let good = try await node.call(
             .POST, "\(environment)/apis/events/subscriptions",
-            body: #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://127.0.0.1:9/hook"}}}"#
+            body:
+                #"{"planId":"events-push","applicationId":"hooks","consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://127.0.0.1:9/hook"}}}"#
         )
         #expect(good.status == 201 && good["status"] == "ACCEPTED", "\(good.text)")
         #expect(good["consumerConfiguration.entrypointConfiguration.callbackUrl"] == "http://127.0.0.1:9/hook")
         let changed = try await node.call(
             .PUT, "\(environment)/apis/events/subscriptions/\(good["id"])",
-            body: #"{"consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://127.0.0.1:10/other"}}}"#,
+            body:
+                #"{"consumerConfiguration":{"entrypointId":"webhook","entrypointConfiguration":{"callbackUrl":"http://127.0.0.1:10/other"}}}"#,
             headers: [("If-Match", good.etag ?? "")])
-        #expect(changed.status == 200 && changed["consumerConfiguration.entrypointConfiguration.callbackUrl"].hasSuffix("/other"))
+        #expect(
+            changed.status == 200
+                && changed["consumerConfiguration.entrypointConfiguration.callbackUrl"].hasSuffix("/other"))
 
         // The AsyncAPI document describes the webhook channel.
         let document = try await node.call(.GET, "/management/v2/apis/events/asyncapi")
@@ -228,12 +243,16 @@ enum ManagementScenarios {
     /// Tokens, roles, users and the audit log.
     static func users(_ node: ManagementNode) async throws {
         let anonymous = try await node.call(.GET, "\(environment)/apis", token: nil)
-        #expect(anonymous.status == 401 && anonymous.isProblem && anonymous.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+        #expect(
+            anonymous.status == 401 && anonymous.isProblem
+                && anonymous.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
         #expect(try await node.call(.GET, "\(environment)/apis", token: "wrong-token-000000").status == 401)
-        let malformed = try await node.call(.GET, "\(environment)/apis", token: nil, headers: [("Authorization", "Basic abc")])
+        let malformed = try await node.call(
+            .GET, "\(environment)/apis", token: nil, headers: [("Authorization", "Basic abc")])
         #expect(malformed.status == 401 && malformed.isProblem)
 
-        let reader = try await node.call(.POST, "\(organization)/users", body: #"{"name":"auditor","role":"READ_ONLY"}"#)
+        let reader = try await node.call(
+            .POST, "\(organization)/users", body: #"{"name":"auditor","role":"READ_ONLY"}"#)
         #expect(reader.status == 201 && reader["role"] == "READ_ONLY", "\(reader.text)")
         let readerToken = reader["token"]
         #expect(readerToken.count == 64)
@@ -247,7 +266,10 @@ enum ManagementScenarios {
         let writer = try await node.call(
             .POST, "\(organization)/users", body: #"{"name":"ops","role":"ADMIN","token":"ops-token-123456789"}"#)
         #expect(writer.status == 201)
-        #expect(try await node.call(.POST, "\(environment)/applications", body: #"{"id":"a1","name":"A1"}"#, token: "ops-token-123456789").status == 201)
+        #expect(
+            try await node.call(
+                .POST, "\(environment)/applications", body: #"{"id":"a1","name":"A1"}"#, token: "ops-token-123456789"
+            ).status == 201)
         let audit = try await node.call(.GET, "\(environment)/audit?resourceType=APPLICATION&resourceId=a1")
         #expect(audit["data.user"] == "ops" && audit["data.event"] == "application.created", "\(audit.text)")
         #expect(try await node.call(.GET, "\(environment)/audit?user=admin")["pagination.totalCount"] != "0")

@@ -10,7 +10,8 @@ import Testing
 struct OpenAPIDocumentTests {
     /// `GET /management/v2/environments/DEFAULT/apis/{apiId}` for each route the router holds.
     static func routes() async throws -> Set<String> {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-openapi-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-openapi-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await SQLiteManagementStore(directory: directory.path)
         let server = ManagementServer(store: store, configuration: ManagementConfiguration(), logger: testLogger)
@@ -55,7 +56,11 @@ struct OpenAPIDocumentTests {
                 switch value {
                 case .object(let object):
                     for (key, child) in object.entries {
-                        if key == "$ref", let text = child.stringValue { references.append(text) } else { collect(child) }
+                        if key == "$ref", let text = child.stringValue {
+                            references.append(text)
+                        } else {
+                            collect(child)
+                        }
                     }
                 case .array(let items): items.forEach(collect)
                 default: break

@@ -38,7 +38,8 @@ public struct ManagementClient: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            response = try await HTTPClient.shared.execute(
+                request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw ManagementClientError(message: "cannot reach the management API at \(server): \(error)")
@@ -139,15 +140,19 @@ public enum ManagementOutput {
         }
         if let pagination = value["pagination"] {
             lines.append(
-                "page \(field(pagination, "page")) of \(field(pagination, "pageCount")), \(field(pagination, "totalCount")) in all")
+                "page \(field(pagination, "page")) of \(field(pagination, "pageCount")), \(field(pagination, "totalCount")) in all"
+            )
         }
         return lines.joined(separator: "\n")
     }
 
     /// Indented JSON, keys sorted.
     public static func json(_ value: JSONValue) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(value.jsonText().utf8), options: [.fragmentsAllowed]),
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
+        guard
+            let object = try? JSONSerialization.jsonObject(
+                with: Data(value.jsonText().utf8), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
         else { return value.jsonText() }
         return String(decoding: data, as: UTF8.self)
     }

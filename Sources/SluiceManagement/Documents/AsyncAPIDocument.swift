@@ -49,7 +49,8 @@ struct AsyncAPIDocument {
                     (
                         "apiKeyHeader",
                         Self.object([
-                            ("type", .string("httpApiKey")), ("name", .string(SecurityChain.APIKeyNames.gravitee.header)),
+                            ("type", .string("httpApiKey")),
+                            ("name", .string(SecurityChain.APIKeyNames.gravitee.header)),
                             ("in", .string("header")), ("description", .string("Plan '\(plan.name)': an API key")),
                         ])
                     ))
@@ -58,7 +59,8 @@ struct AsyncAPIDocument {
                         "apiKeyQuery",
                         Self.object([
                             ("type", .string("httpApiKey")),
-                            ("name", .string(SecurityChain.APIKeyNames.gravitee.queryParameter)), ("in", .string("query")),
+                            ("name", .string(SecurityChain.APIKeyNames.gravitee.queryParameter)),
+                            ("in", .string("query")),
                             ("description", .string("Plan '\(plan.name)': an API key as a query parameter")),
                         ])
                     ))

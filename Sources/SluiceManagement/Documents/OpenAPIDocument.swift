@@ -59,10 +59,14 @@ public enum OpenAPIDocument {
                 method: "put", path: api, id: "updateApi", summary: "Replace an API's definition (plans excepted)",
                 tag: "APIs", body: "ApiDefinition", answer: "Api"),
             Operation(
-                method: "delete", path: api, id: "deleteApi", summary: "Delete a stopped API with its plans and subscriptions",
+                method: "delete", path: api, id: "deleteApi",
+                summary: "Delete a stopped API with its plans and subscriptions",
                 tag: "APIs", status: 204),
-            Operation(method: "post", path: api + "/_start", id: "startApi", summary: "Start an API", tag: "APIs", answer: "Api"),
-            Operation(method: "post", path: api + "/_stop", id: "stopApi", summary: "Stop an API", tag: "APIs", answer: "Api"),
+            Operation(
+                method: "post", path: api + "/_start", id: "startApi", summary: "Start an API", tag: "APIs",
+                answer: "Api"),
+            Operation(
+                method: "post", path: api + "/_stop", id: "stopApi", summary: "Stop an API", tag: "APIs", answer: "Api"),
             Operation(
                 method: "post", path: api + "/deployments", id: "deployApi", summary: "Record a deployment of an API",
                 tag: "APIs", body: "DeploymentInput", bodyRequired: false, status: 202, answer: "Api"),
@@ -89,9 +93,12 @@ public enum OpenAPIDocument {
             Operation(
                 method: "delete", path: plan, id: "deletePlan", summary: "Delete a plan and its subscriptions",
                 tag: "Plans", status: 204),
-            Operation(method: "post", path: plan + "/_publish", id: "publishPlan", summary: "Publish a plan", tag: "Plans", answer: "Plan"),
             Operation(
-                method: "post", path: plan + "/_deprecate", id: "deprecatePlan", summary: "Deprecate a plan", tag: "Plans",
+                method: "post", path: plan + "/_publish", id: "publishPlan", summary: "Publish a plan", tag: "Plans",
+                answer: "Plan"),
+            Operation(
+                method: "post", path: plan + "/_deprecate", id: "deprecatePlan", summary: "Deprecate a plan",
+                tag: "Plans",
                 answer: "Plan"),
             Operation(
                 method: "post", path: plan + "/_close", id: "closePlan", summary: "Close a plan and its subscriptions",
@@ -103,7 +110,8 @@ public enum OpenAPIDocument {
                 query: pageQuery + [("statuses", string()), ("applicationId", string()), ("planId", string())],
                 answer: "SubscriptionsPage"),
             Operation(
-                method: "post", path: subscriptions, id: "createSubscription", summary: "Subscribe an application to a plan",
+                method: "post", path: subscriptions, id: "createSubscription",
+                summary: "Subscribe an application to a plan",
                 tag: "Subscriptions", body: "SubscriptionInput", status: 201, answer: "Subscription"),
             Operation(
                 method: "get", path: subscription, id: "getSubscription", summary: "Get a subscription",
@@ -172,16 +180,21 @@ public enum OpenAPIDocument {
                 method: "post", path: users, id: "createUser",
                 summary: "Create a management user (its token is shown in this answer only)", tag: "Users",
                 body: "UserInput", status: 201, answer: "User"),
-            Operation(method: "get", path: user, id: "getUser", summary: "Get a management user", tag: "Users", answer: "User"),
             Operation(
-                method: "put", path: user, id: "updateUser", summary: "Rename a user or change their role", tag: "Users",
+                method: "get", path: user, id: "getUser", summary: "Get a management user", tag: "Users", answer: "User"
+            ),
+            Operation(
+                method: "put", path: user, id: "updateUser", summary: "Rename a user or change their role",
+                tag: "Users",
                 body: "UserUpdate", answer: "User"),
-            Operation(method: "delete", path: user, id: "deleteUser", summary: "Delete a user", tag: "Users", status: 204),
+            Operation(
+                method: "delete", path: user, id: "deleteUser", summary: "Delete a user", tag: "Users", status: 204),
             Operation(
                 method: "post", path: user + "/_renew-token", id: "renewUserToken",
                 summary: "Give a user a new token (shown in this answer only)", tag: "Users", answer: "User"),
             Operation(
-                method: "get", path: environment + "/audit", id: "listAudit", summary: "Read the audit log, newest first",
+                method: "get", path: environment + "/audit", id: "listAudit",
+                summary: "Read the audit log, newest first",
                 tag: "Audit",
                 query: pageQuery + [
                     (
@@ -226,7 +239,9 @@ public enum OpenAPIDocument {
         .object(JSONObject([("type", .string("array")), ("items", items)]))
     }
     static func page(_ item: String) -> JSONValue {
-        object([("data", array(reference(item))), ("pagination", reference("Pagination"))], required: ["data", "pagination"])
+        object(
+            [("data", array(reference(item))), ("pagination", reference("Pagination"))],
+            required: ["data", "pagination"])
     }
     static let dateTime: JSONValue = .object(
         JSONObject([("type", .array([.string("string"), .string("null")])), ("format", .string("date-time"))]))
@@ -239,9 +254,13 @@ public enum OpenAPIDocument {
                 "Problem",
                 object(
                     [
-                        ("type", string()), ("title", string()), ("status", .object(JSONObject([("type", .string("integer"))]))),
+                        ("type", string()), ("title", string()),
+                        ("status", .object(JSONObject([("type", .string("integer"))]))),
                         ("detail", string()), ("instance", string()),
-                        ("problems", array(object([("path", string()), ("message", string())], required: ["path", "message"]))),
+                        (
+                            "problems",
+                            array(object([("path", string()), ("message", string())], required: ["path", "message"]))
+                        ),
                     ], required: ["type", "title", "status", "detail"])
             ),
             (
@@ -260,7 +279,8 @@ public enum OpenAPIDocument {
                 object(
                     [
                         ("id", string(maxLength: 200)), ("name", string(maxLength: 1000)), ("apiVersion", string()),
-                        ("definitionVersion", string()), ("type", enumeration(["message", "proxy", "MESSAGE", "PROXY"])),
+                        ("definitionVersion", string()),
+                        ("type", enumeration(["message", "proxy", "MESSAGE", "PROXY"])),
                         ("description", string()), ("listeners", array(anyObject)),
                         ("endpointGroups", array(anyObject)), ("flows", array(anyObject)), ("plans", array(anyObject)),
                         ("analytics", anyObject), ("api", anyObject),
@@ -278,7 +298,12 @@ public enum OpenAPIDocument {
                     ], required: ["id", "name", "state"])
             ),
             ("ApisPage", page("Api")),
-            ("ApiExport", object([("export", anyObject), ("api", anyObject), ("plans", array(anyObject))], required: ["api", "plans"])),
+            (
+                "ApiExport",
+                object(
+                    [("export", anyObject), ("api", anyObject), ("plans", array(anyObject))],
+                    required: ["api", "plans"])
+            ),
             ("Document", anyObject),
             ("DeploymentInput", object([("deploymentLabel", string(maxLength: 200))])),
             (
@@ -290,7 +315,13 @@ public enum OpenAPIDocument {
                             "security",
                             object(
                                 [
-                                    ("type", enumeration(["KEY_LESS", "API_KEY", "JWT", "OAUTH2", "key-less", "api-key", "jwt", "oauth2"])),
+                                    (
+                                        "type",
+                                        enumeration([
+                                            "KEY_LESS", "API_KEY", "JWT", "OAUTH2", "key-less", "api-key", "jwt",
+                                            "oauth2",
+                                        ])
+                                    ),
                                     ("configuration", anyObject),
                                 ], required: ["type"])
                         ),
@@ -337,7 +368,10 @@ public enum OpenAPIDocument {
                         ),
                     ], required: ["entrypointId"])
             ),
-            ("SubscriptionAction", object([("reason", string(maxLength: 1000)), ("customApiKey", string(maxLength: 256))])),
+            (
+                "SubscriptionAction",
+                object([("reason", string(maxLength: 1000)), ("customApiKey", string(maxLength: 256))])
+            ),
             (
                 "Subscription",
                 object(
@@ -357,7 +391,8 @@ public enum OpenAPIDocument {
                     [
                         ("id", string()), ("key", string()), ("application", idReference),
                         ("subscriptions", array(idReference)), ("revoked", boolean()), ("expired", boolean()),
-                        ("revokedAt", dateTime), ("expireAt", dateTime), ("createdAt", dateTime), ("updatedAt", dateTime),
+                        ("revokedAt", dateTime), ("expireAt", dateTime), ("createdAt", dateTime),
+                        ("updatedAt", dateTime),
                     ], required: ["id", "application", "subscriptions", "revoked"])
             ),
             ("ApiKeysPage", page("ApiKey")),
@@ -413,7 +448,10 @@ public enum OpenAPIDocument {
                 ("description", .string(description)),
                 (
                     "content",
-                    .object(JSONObject([("application/problem+json", .object(JSONObject([("schema", reference("Problem"))])))]))
+                    .object(
+                        JSONObject([
+                            ("application/problem+json", .object(JSONObject([("schema", reference("Problem"))])))
+                        ]))
                 ),
             ]))
     }
@@ -463,7 +501,8 @@ public enum OpenAPIDocument {
             success["content"] = .object(
                 JSONObject([("application/json", .object(JSONObject([("schema", reference(answer))])))]))
         } else if operation.status != 204 {
-            success["content"] = .object(JSONObject([("application/json", .object(JSONObject([("schema", anyObject)])))]))
+            success["content"] = .object(
+                JSONObject([("application/json", .object(JSONObject([("schema", anyObject)])))]))
         }
         responses[String(operation.status)] = .object(success)
         if !operation.open {
@@ -521,7 +560,8 @@ public enum OpenAPIDocument {
                                     JSONObject([
                                         (
                                             "bearerAuth",
-                                            .object(JSONObject([("type", .string("http")), ("scheme", .string("bearer"))]))
+                                            .object(
+                                                JSONObject([("type", .string("http")), ("scheme", .string("bearer"))]))
                                         )
                                     ]))
                             ),

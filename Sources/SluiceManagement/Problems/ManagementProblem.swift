@@ -1,7 +1,7 @@
 import Foundation
-import NIOCore
 public import HTTPTypes
 public import Hummingbird
+import NIOCore
 import SluiceCore
 import SluiceStore
 

@@ -152,7 +152,8 @@ struct QueryReader {
     mutating func integer(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
         guard let text = string(name) else { return value }
         guard let number = Int(text), range.contains(number) else {
-            problems.append(.init(path: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound)"))
+            problems.append(
+                .init(path: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound)"))
             return value
         }
         return number
@@ -181,7 +182,9 @@ struct QueryReader {
                 values.insert(value)
             } else {
                 problems.append(
-                    .init(path: name, message: "must be one or more of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+                    .init(
+                        path: name,
+                        message: "must be one or more of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
                 return []
             }
         }
@@ -192,7 +195,8 @@ struct QueryReader {
     where E.RawValue == String {
         guard let text = string(name) else { return nil }
         guard let value = E(rawValue: text.uppercased()) else {
-            problems.append(.init(path: name, message: "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+            problems.append(
+                .init(path: name, message: "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
             return nil
         }
         return value

@@ -26,7 +26,8 @@ extension ManagementRoutes {
             guard subscription.status == .accepted || subscription.status == .paused else {
                 throw ManagementProblem.invalid(
                     path: "status",
-                    "subscription '\(subscription.id)' is \(subscription.status.rawValue): keys are issued to ACCEPTED or PAUSED subscriptions")
+                    "subscription '\(subscription.id)' is \(subscription.status.rawValue): keys are issued to ACCEPTED or PAUSED subscriptions"
+                )
             }
             guard (try await store.plan(id: subscription.planID)).securityType == "api-key" else {
                 throw ManagementProblem.invalid(
@@ -35,7 +36,9 @@ extension ManagementRoutes {
             let (key, clear) = try await issueKey(for: subscription, custom: customKey, context: context)
             return Self.json(
                 Representation.apiKey(key, clearKey: clear), status: .created, version: key.version,
-                location: "\(Self.environment)/apis/\(subscription.apiID)/subscriptions/\(subscription.id)/api-keys/\(key.id)")
+                location:
+                    "\(Self.environment)/apis/\(subscription.apiID)/subscriptions/\(subscription.id)/api-keys/\(key.id)"
+            )
         }
         router.get(RouterPath(base + "/:apiKeyId")) { _, context in
             let key = try await apiKey(context)

@@ -20,7 +20,8 @@ extension ManagementRoutes {
         router.delete(RouterPath(base + "/:apiId")) { request, context in
             let api = try await store.api(id: try parameter(context, "apiId"))
             if api.lifecycleState == .started {
-                throw ManagementProblem.conflict("API '\(api.id)' is started: stop it (POST …/_stop) before deleting it")
+                throw ManagementProblem.conflict(
+                    "API '\(api.id)' is started: stop it (POST …/_stop) before deleting it")
             }
             try await deleting(request) {
                 try await store.deleteAPI(id: api.id, expectedVersion: $0, context: context.change())
@@ -112,7 +113,8 @@ extension ManagementRoutes {
     func importAPI(_ request: Request, _ context: ManagementRequestContext) async throws -> Response {
         let value = try await RequestBody.value(of: request, limit: maxBodyBytes)
         guard case .object(let root) = value else {
-            throw ManagementProblem.invalid(path: "", "must be a JSON object (a v4 API definition), not \(value.typeName)")
+            throw ManagementProblem.invalid(
+                path: "", "must be a JSON object (a v4 API definition), not \(value.typeName)")
         }
         var definition = root
         var prefix = ""
@@ -125,7 +127,8 @@ extension ManagementRoutes {
         Self.normalizeVersion(&definition)
         var problems: [ManagementProblem.FieldProblem] = []
         if let id = definition["id"], id.stringValue == nil {
-            problems.append(.init(path: prefix.isEmpty ? "id" : "api.id", message: "must be a string, not \(id.typeName)"))
+            problems.append(
+                .init(path: prefix.isEmpty ? "id" : "api.id", message: "must be a string, not \(id.typeName)"))
         }
         let id = definition["id"]?.stringValue ?? Self.newID()
         definition["id"] = .string(id)
@@ -158,7 +161,8 @@ extension ManagementRoutes {
             do {
                 try await store.createPlan(row, context: ChangeContext(actor: change.actor))
             } catch let error as StoreError {
-                logger.warning("plan not imported", metadata: ["api": "\(id)", "plan": "\(index)", "error": "\(error)"])
+                logger.warning(
+                    "plan not imported", metadata: ["api": "\(id)", "plan": "\(index)", "error": "\(error)"])
                 throw ManagementProblem.from(store: error)
             }
         }

@@ -80,7 +80,9 @@ extension ManagementRoutes {
     /// `settings.app.client_id` (or `settings.oauth.client_id`).
     func readApplication(_ body: inout RequestBody, into application: inout ManagedApplication, creating: Bool) {
         if let name = body.string("name", required: creating, maximumLength: 1000) { application.name = name }
-        if body.object["description"] != nil { application.description = body.string("description", maximumLength: 10_000) }
+        if body.object["description"] != nil {
+            application.description = body.string("description", maximumLength: 10_000)
+        }
         if let settings = body.objectValue("settings") {
             for section in ["app", "oauth"] {
                 guard let value = settings[section], !value.isNull else { continue }

@@ -49,7 +49,9 @@ extension ManagementRoutes {
         let planID = try parameter(context, "planId")
         _ = try await store.api(id: apiID)
         let plan = try await store.plan(id: planID)
-        guard plan.apiID == apiID else { throw ManagementProblem.notFound("plan '\(planID)' does not exist in API '\(apiID)'") }
+        guard plan.apiID == apiID else {
+            throw ManagementProblem.notFound("plan '\(planID)' does not exist in API '\(apiID)'")
+        }
         return plan
     }
 
@@ -144,7 +146,8 @@ extension ManagementRoutes {
         guard allowed.contains(plan.status) else {
             throw ManagementProblem.invalid(
                 path: "status",
-                "plan '\(plan.id)' is \(plan.status.rawValue): it must be \(allowed.map(\.rawValue).sorted().joined(separator: " or ")) to become \(status.rawValue)")
+                "plan '\(plan.id)' is \(plan.status.rawValue): it must be \(allowed.map(\.rawValue).sorted().joined(separator: " or ")) to become \(status.rawValue)"
+            )
         }
         if status == .published {
             let problems = planProblems(plan, api: try await store.api(id: plan.apiID))

@@ -38,16 +38,20 @@ extension ManagementRoutes {
             return Self.json(Representation.subscription(stored), version: stored.version)
         }
         router.post(RouterPath(base + "/:subscriptionId/_accept")) { request, context in
-            try await subscriptionTransition(request, context, to: .accepted, from: [.pending], action: "subscription.accepted")
+            try await subscriptionTransition(
+                request, context, to: .accepted, from: [.pending], action: "subscription.accepted")
         }
         router.post(RouterPath(base + "/:subscriptionId/_reject")) { request, context in
-            try await subscriptionTransition(request, context, to: .rejected, from: [.pending], action: "subscription.rejected")
+            try await subscriptionTransition(
+                request, context, to: .rejected, from: [.pending], action: "subscription.rejected")
         }
         router.post(RouterPath(base + "/:subscriptionId/_pause")) { request, context in
-            try await subscriptionTransition(request, context, to: .paused, from: [.accepted], action: "subscription.paused")
+            try await subscriptionTransition(
+                request, context, to: .paused, from: [.accepted], action: "subscription.paused")
         }
         router.post(RouterPath(base + "/:subscriptionId/_resume")) { request, context in
-            try await subscriptionTransition(request, context, to: .accepted, from: [.paused], action: "subscription.resumed")
+            try await subscriptionTransition(
+                request, context, to: .accepted, from: [.paused], action: "subscription.resumed")
         }
         router.post(RouterPath(base + "/:subscriptionId/_close")) { request, context in
             try await subscriptionTransition(
@@ -108,7 +112,8 @@ extension ManagementRoutes {
         readSubscription(&body, into: &subscription)
         try body.check("subscription")
         guard let plan = try? await store.plan(id: subscription.planID), plan.apiID == apiID else {
-            throw ManagementProblem.invalid(path: "planId", "plan '\(subscription.planID)' does not exist in API '\(apiID)'")
+            throw ManagementProblem.invalid(
+                path: "planId", "plan '\(subscription.planID)' does not exist in API '\(apiID)'")
         }
         guard (try? await store.application(id: subscription.applicationID)) != nil else {
             throw ManagementProblem.invalid(
@@ -166,7 +171,8 @@ extension ManagementRoutes {
         guard allowed.contains(subscription.status) else {
             throw ManagementProblem.invalid(
                 path: "status",
-                "subscription '\(subscription.id)' is \(subscription.status.rawValue): it must be \(allowed.map(\.rawValue).sorted().joined(separator: " or ")) to become \(status.rawValue)")
+                "subscription '\(subscription.id)' is \(subscription.status.rawValue): it must be \(allowed.map(\.rawValue).sorted().joined(separator: " or ")) to become \(status.rawValue)"
+            )
         }
         subscription.status = status
         if status == .accepted, subscription.startingAt == nil { subscription.startingAt = Date() }

@@ -43,7 +43,8 @@ struct ManagementRoutes: Sendable {
         headers[.contentType] = contentType
         if let version { headers[.eTag] = ETag.text(version) }
         if let location { headers[.location] = location }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText())))
+        return Response(
+            status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText())))
     }
 
     static func noContent() -> Response { Response(status: .noContent) }
@@ -91,7 +92,9 @@ struct ManagementRoutes: Sendable {
 
     func problems(_ diagnostics: [Diagnostic], prefix: String = "") -> [ManagementProblem.FieldProblem] {
         diagnostics.filter { $0.severity == .error }.map {
-            .init(path: prefix.isEmpty ? $0.path : ($0.path.isEmpty ? prefix : "\(prefix).\($0.path)"), message: $0.message)
+            .init(
+                path: prefix.isEmpty ? $0.path : ($0.path.isEmpty ? prefix : "\(prefix).\($0.path)"),
+                message: $0.message)
         }
     }
 

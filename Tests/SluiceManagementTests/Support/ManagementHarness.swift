@@ -125,7 +125,8 @@ func withManagement<T: Sendable>(
 ) async throws -> T {
     switch kind {
     case .sqlite:
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-mgmt-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-mgmt-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await SQLiteManagementStore(directory: directory.path)
         return try await run(store, maxBodyBytes: maxBodyBytes, callbackPolicy: callbackPolicy, body)
