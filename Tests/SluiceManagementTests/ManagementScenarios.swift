@@ -63,6 +63,17 @@ enum ManagementScenarios {
             .POST, "\(environment)/apis/orders/deployments", body: #"{"deploymentLabel":"first"}"#)
         #expect(deployed.status == 202 && deployed["deploymentRevision"] == "1")
 
+        // The AsyncAPI document: a channel for the listener path, an operation per entrypoint, the plan's scheme.
+        let asyncAPI = try await node.call(.GET, "\(environment)/apis/orders/asyncapi")
+        #expect(asyncAPI.status == 200 && asyncAPI["asyncapi"] == "3.0.0", "\(asyncAPI.text)")
+        #expect(asyncAPI["channels.orders.address"] == "/orders")
+        #expect(asyncAPI["operations.orders-http-post.action"] == "send")
+        #expect(asyncAPI["operations.orders-http-get.action"] == "receive")
+        #expect(asyncAPI["operations.orders-sse.action"] == "receive")
+        #expect(asyncAPI["components.securitySchemes.apiKeyHeader.name"] == "X-Gravitee-Api-Key")
+        #expect(asyncAPI["servers.http.protocol"] == "http" && asyncAPI["servers.sse.protocol"] == "sse")
+        #expect(try await node.call(.GET, "/management/v2/apis/orders/asyncapi").text == asyncAPI.text)
+
         // Export: Gravitee's shape, which imports again (under another id) and which the gateway's loader reads.
         let exported = try await node.call(.GET, "\(environment)/apis/orders/_export/definition")
         #expect(exported.status == 200 && exported["api.id"] == "orders" && exported["plans.id"] == "orders-key")
