@@ -14,6 +14,13 @@ public protocol ManagementStore: Sendable {
     // MARK: APIs
     @discardableResult
     func createAPI(_ api: ManagedAPI, context: ChangeContext) async throws -> ManagedAPI
+    /// Creates an API with its plans in one transaction (Gravitee's `_import/definition`): all of them, or nothing
+    /// when any is refused. Each plan's `apiID` must be the API's id.
+    @discardableResult
+    func importAPI(
+        _ api: ManagedAPI, plans: [ManagedPlan], context: ChangeContext
+    ) async throws
+        -> (api: ManagedAPI, plans: [ManagedPlan])
     func api(id: String) async throws -> ManagedAPI
     func listAPIs(_ filter: APIFilter, page: PageRequest) async throws -> Page<ManagedAPI>
     /// Replaces the API's name, definition, lifecycle state and deployment revision.

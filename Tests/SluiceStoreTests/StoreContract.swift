@@ -91,6 +91,32 @@ enum StoreContract {
                 == .notFound)
     }
 
+    static func importing(_ store: any ManagementStore) async throws {
+        let plans = [
+            ManagedPlan(id: "p1", apiID: "imported", name: "Key", securityType: "api-key", status: .published),
+            ManagedPlan(id: "p2", apiID: "imported", name: "Free", securityType: "key-less", status: .staging),
+        ]
+        let api = ManagedAPI(id: "imported", name: "Imported", definition: definition("imported"))
+        let (stored, storedPlans) = try await store.importAPI(api, plans: plans, context: actor)
+        #expect(stored.version == 1 && storedPlans.map(\.version) == [1, 1])
+        #expect(try await store.listPlans(PlanFilter(apiID: "imported"), page: .all).items.map(\.id) == ["p1", "p2"])
+        #expect(try await store.events(after: 0, limit: 10).map(\.resourceID) == ["imported", "p1", "p2"])
+        // All or nothing: a plan id that is taken refuses the whole import.
+        let again = ManagedAPI(id: "imported-2", name: "Again", definition: definition("imported-2"))
+        let taken = [ManagedPlan(id: "p1", apiID: "imported-2", name: "Key", securityType: "api-key")]
+        #expect(await storeError { try await store.importAPI(again, plans: taken, context: actor) }?.code == .conflict)
+        #expect(await storeError { _ = try await store.api(id: "imported-2") }?.code == .notFound)
+        // Bad plans are reported by their place in the import.
+        let bad = [
+            ManagedPlan(id: "q1", apiID: "other", name: "", securityType: "api-key"),
+            ManagedPlan(id: "q1", apiID: "imported-2", name: "Q", securityType: "api-key", definition: "[]"),
+        ]
+        let error = await storeError { try await store.importAPI(again, plans: bad, context: actor) }
+        #expect(error?.code == .invalid)
+        #expect(error?.problems.map(\.path) == ["plans[0].name", "plans[0].apiId", "plans[1].definition", "plans"])
+        #expect(try await store.latestEventSequence() == 3)
+    }
+
     static func cascades(_ store: any ManagementStore) async throws {
         try await seedChain(store)
         // A second subscription on the same key, to another API, survives the first API's deletion.

@@ -11,6 +11,9 @@ struct SQLiteStoreContractTests {
     @Test("create, read, update and delete every resource") func crud() async throws {
         try await withStore(.sqlite, StoreContract.crud)
     }
+    @Test("an API imported with its plans: all or nothing") func importing() async throws {
+        try await withStore(.sqlite, StoreContract.importing)
+    }
     @Test("deleting an API or an application takes what hangs on it") func cascades() async throws {
         try await withStore(.sqlite, StoreContract.cascades)
     }
@@ -38,6 +41,9 @@ struct SQLiteStoreContractTests {
 struct PostgresStoreContractTests {
     @Test("create, read, update and delete every resource") func crud() async throws {
         try await withStore(.postgres, StoreContract.crud)
+    }
+    @Test("an API imported with its plans: all or nothing") func importing() async throws {
+        try await withStore(.postgres, StoreContract.importing)
     }
     @Test("deleting an API or an application takes what hangs on it") func cascades() async throws {
         try await withStore(.postgres, StoreContract.cascades)

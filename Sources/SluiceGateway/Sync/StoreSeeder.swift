@@ -33,48 +33,34 @@ struct StoreSeeder {
             guard let data = try? Data(contentsOf: file) else { continue }
             let loaded = loader.load(data: data, source: file.path)
             guard let definition = loaded.definition, loaded.isDeployable, let raw = Self.parse(data, file.path),
-                case .object(var object) = raw
+                case .object(let object) = raw
             else {
                 for error in loaded.errors {
                     logger.error("definition not seeded", metadata: ["file": "\(file.path)", "problem": "\(error)"])
                 }
                 continue
             }
-            let plans = object["plans"]?.arrayValue ?? []
-            object["plans"] = .array([])
-            let api = ManagedAPI(
-                id: definition.id, name: object["name"]?.stringValue ?? definition.id,
-                definition: JSONValue.object(object).jsonText(), lifecycleState: .started, deploymentRevision: 1)
-            guard try await createIfAbsent(file.path, { try await store.createAPI(api, context: Self.context) }) else {
+            let split: (api: ManagedAPI, plans: [ManagedPlan])
+            do {
+                split = try DefinitionImport.split(object, lifecycleState: .started)
+            } catch {
+                logger.error("definition not seeded", metadata: ["file": "\(file.path)", "problem": "\(error)"])
                 continue
             }
-            created += 1
-            var rows: [ManagedPlan] = []
-            for plan in plans {
-                guard case .object(var planObject) = plan, let id = planObject["id"]?.stringValue else { continue }
-                let security = planObject["security"]?.objectValue
-                planObject["security"] = nil
-                rows.append(
-                    ManagedPlan(
-                        id: id, apiID: api.id, name: planObject["name"]?.stringValue ?? id,
-                        securityType: security?["type"]?.stringValue,
-                        securityConfiguration: security?["configuration"].map { $0.jsonText() },
-                        status: planObject["status"]?.stringValue.flatMap {
-                            ManagedPlan.Status(rawValue: $0.uppercased())
-                        }
-                            ?? .published,
-                        definition: JSONValue.object(planObject).jsonText()))
-            }
-            if plans.isEmpty {
+            var api = split.api
+            api.deploymentRevision = 1
+            var rows = split.plans
+            if rows.isEmpty {
                 rows.append(
                     ManagedPlan(
                         id: "\(api.id)-keyless", apiID: api.id, name: "Keyless", securityType: "key-less",
                         status: .published, definition: #"{"mode":"STANDARD"}"#))
             }
-            for row in rows {
-                if try await createIfAbsent(file.path, { try await store.createPlan(row, context: Self.context) }) {
-                    created += 1
-                }
+            // The API and its plans together, or nothing: an API the store holds already is left as it is.
+            if try await createIfAbsent(
+                file.path, { try await store.importAPI(api, plans: rows, context: Self.context) })
+            {
+                created += 1 + rows.count
             }
         }
         created += try await seedAccess(into: store)

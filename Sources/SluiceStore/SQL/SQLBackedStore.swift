@@ -19,6 +19,14 @@ extension SQLBackedStore {
     public func createAPI(_ api: ManagedAPI, context: ChangeContext) async throws -> ManagedAPI {
         try await core.createAPI(api, context: context)
     }
+    @discardableResult
+    public func importAPI(
+        _ api: ManagedAPI, plans: [ManagedPlan], context: ChangeContext
+    ) async throws
+        -> (api: ManagedAPI, plans: [ManagedPlan])
+    {
+        try await core.importAPI(api, plans: plans, context: context)
+    }
     public func api(id: String) async throws -> ManagedAPI { try await core.get(ManagedAPI.self, id: id) }
     public func listAPIs(_ filter: APIFilter, page: PageRequest) async throws -> Page<ManagedAPI> {
         try await core.listAPIs(filter, page: page)

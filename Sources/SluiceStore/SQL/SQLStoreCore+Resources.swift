@@ -31,6 +31,34 @@ extension SQLStoreCore {
         }
     }
 
+    func importAPI(
+        _ api: ManagedAPI, plans: [ManagedPlan], context: ChangeContext
+    ) async throws
+        -> (api: ManagedAPI, plans: [ManagedPlan])
+    {
+        var problems = api.problems()
+        for (index, plan) in plans.enumerated() {
+            problems += plan.problems().map { StoreProblem(path: "plans[\(index)].\($0.path)", message: $0.message) }
+            if plan.apiID != api.id {
+                problems.append(.init(path: "plans[\(index)].apiId", message: "must be the API's id '\(api.id)'"))
+            }
+        }
+        if Set(plans.map(\.id)).count != plans.count {
+            problems.append(.init(path: "plans", message: "must not use a plan id twice"))
+        }
+        if !problems.isEmpty { throw StoreError.invalid(.api, api.id, problems) }
+        return try await write { connection in
+            let stored = try await insert(api, on: connection)
+            try await recordChange(.api, id: api.id, kind: .created, context: context, on: connection)
+            var storedPlans: [ManagedPlan] = []
+            for plan in plans {
+                storedPlans.append(try await insert(plan, on: connection))
+                try await recordChange(.plan, id: plan.id, kind: .created, context: context, on: connection)
+            }
+            return (stored, storedPlans)
+        }
+    }
+
     func updateAPI(_ api: ManagedAPI, expectedVersion: Int64, context: ChangeContext) async throws -> ManagedAPI {
         try validate(api)
         return try await write { connection in
