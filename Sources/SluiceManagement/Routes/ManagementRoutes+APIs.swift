@@ -143,29 +143,26 @@ extension ManagementRoutes {
         let name = definition["name"]?.stringValue ?? id
         let api = ManagedAPI(
             id: id, name: name, definition: JSONValue.object(definition).jsonText(), lifecycleState: .stopped)
-        let change = context.change("api.imported")
-        let created = try await store.createAPI(api, context: change)
-        for (index, plan) in plans.enumerated() {
+        var rows: [ManagedPlan] = []
+        for plan in plans {
             guard case .object(var object) = plan else { continue }
+            // Plan ids are unique across APIs: a taken one (an API imported twice under two ids) gets a new one.
             var planID = object["id"]?.stringValue ?? Self.newID()
-            if (try? await store.plan(id: planID)) != nil { planID = Self.newID() }
+            let taken = (try? await store.plan(id: planID)) != nil
+            if taken || rows.contains(where: { $0.id == planID }) { planID = Self.newID() }
             let security = object["security"]?.objectValue
             for field in ["id", "name", "status", "security", "apiId", "createdAt", "updatedAt"] { object[field] = nil }
-            let row = ManagedPlan(
-                id: planID, apiID: id, name: plan["name"]?.stringValue ?? planID,
-                securityType: security?["type"]?.stringValue.map(Representation.definitionSecurityType),
-                securityConfiguration: security?["configuration"].map { $0.jsonText() },
-                status: plan["status"]?.stringValue.flatMap { ManagedPlan.Status(rawValue: $0.uppercased()) }
-                    ?? .published,
-                definition: JSONValue.object(object).jsonText())
-            do {
-                try await store.createPlan(row, context: ChangeContext(actor: change.actor))
-            } catch let error as StoreError {
-                logger.warning(
-                    "plan not imported", metadata: ["api": "\(id)", "plan": "\(index)", "error": "\(error)"])
-                throw ManagementProblem.from(store: error)
-            }
+            rows.append(
+                ManagedPlan(
+                    id: planID, apiID: id, name: plan["name"]?.stringValue ?? planID,
+                    securityType: security?["type"]?.stringValue.map(Representation.definitionSecurityType),
+                    securityConfiguration: security?["configuration"].map { $0.jsonText() },
+                    status: plan["status"]?.stringValue.flatMap { ManagedPlan.Status(rawValue: $0.uppercased()) }
+                        ?? .published,
+                    definition: JSONValue.object(object).jsonText()))
         }
+        // The API and its plans in one transaction: all of them, or nothing.
+        let (created, _) = try await store.importAPI(api, plans: rows, context: context.change("api.imported"))
         return Self.json(
             Representation.api(created), status: .created, version: created.version,
             location: "\(Self.environment)/apis/\(id)")
