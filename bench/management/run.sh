@@ -17,6 +17,7 @@ PYTHON=${PYTHON:-$ROOT/.build-venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
 OUT=${OUT:-$ROOT/bench/out/management-$(date -u +%Y%m%d-%H%M%S)}
 TMP=$(mktemp -d /tmp/sluice-mgmt-bench-XXXXXX)
+chmod 755 "$TMP" # the PostgreSQL server runs as the postgres user when this runs as root
 mkdir -p "$OUT"
 STARTED_PIDS=()
 TOKEN=bench-admin-token-0123456789abcdef
@@ -47,14 +48,15 @@ fi
 SLUICE=$(swift build -c release --show-bin-path)/sluice
 
 start_postgres() { # -> sets PG_URL
-    local dir=$TMP/pg port
+    local port dir
     port=$(free_port)
+    dir=$TMP/pg-$port
     mkdir -p "$dir"
     local as=()
     if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$dir"; as=(runuser -u postgres --); fi
-    "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -U sluice --auth=trust -E UTF8 -N >"$OUT/initdb.log" 2>&1
+    "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -U sluice --auth=trust -E UTF8 -N >"$OUT/initdb-$port.log" 2>&1
     "${as[@]}" "$PG_BIN/postgres" -D "$dir/data" -p "$port" -h 127.0.0.1 -k "$dir" -c max_connections=200 \
-        >"$OUT/postgres.log" 2>&1 &
+        >"$OUT/postgres-$port.log" 2>&1 &
     STARTED_PIDS+=($!)
     wait_port "$port"
     sleep 1
@@ -89,7 +91,7 @@ reads() { # label management-port
 }
 
 log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "other processes using CPU: $(ps -eo pcpu,comm --sort=-pcpu | sed -n 2,6p | tr '\n' ';')"
+top -b -n 1 | sed -n 7,14p >>"$OUT/run.log"
 
 log "1. reads on SQLite"
 start_sluice sqlite management --store sqlite --data-dir "$TMP/sqlite"

@@ -221,17 +221,13 @@ struct PageRequestValue {
 }
 
 enum Dates {
+    // Format styles are values, cheap to share; a formatter object per call costs more than the rest of a read.
+    static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    static let whole = Date.ISO8601FormatStyle()
+
     static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        (try? fractional.parse(text)) ?? (try? whole.parse(text))
     }
 
-    static func text(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    static func text(_ date: Date) -> String { fractional.format(date) }
 }
