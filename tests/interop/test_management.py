@@ -116,6 +116,23 @@ def test_first_start_prints_an_admin_token_once(tmp_path):
         assert second.stop() == 0
 
 
+def test_the_admin_token_from_a_file(tmp_path):
+    token_file = tmp_path / "admin-token"
+    token_file.write_text("token-from-a-file-0123456789\n")
+    running = RunningServe(tmp_path, extra_args=["--role", "management"],
+                           env={"SLUICE_MANAGEMENT_ADMIN_TOKEN_FILE": str(token_file)})
+    running.wait(running.management_port)
+    try:
+        good = httpx.get(f"{running.base}{ENVIRONMENT}/apis",
+                         headers={"Authorization": "Bearer token-from-a-file-0123456789"})
+        assert good.status_code == 200, good.text
+        assert "admin token (shown once" not in running.output()
+        bad = httpx.get(f"{running.base}{ENVIRONMENT}/apis", headers={"Authorization": "Bearer something-else-0000"})
+        assert bad.status_code == 401 and bad.headers["content-type"].startswith("application/problem+json")
+    finally:
+        assert running.stop() == 0
+
+
 def test_the_command_line_manages_apis_and_keys(serve, tmp_path):
     definition = tmp_path / "orders.json"
     definition.write_text(json.dumps(api_definition("orders")))
