@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SluiceEntrypoints", targets: ["SluiceEntrypoints"]),
         .library(name: "SluiceGateway", targets: ["SluiceGateway"]),
         .library(name: "SluiceStore", targets: ["SluiceStore"]),
+        .library(name: "SluiceManagement", targets: ["SluiceManagement"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "MQTT5", targets: ["MQTT5"]),
@@ -171,11 +172,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The management REST API (Hummingbird, its own port): APIs, plans, applications, subscriptions, keys,
+        // users and the audit log over the management store, with bearer-token access, problem details, an
+        // OpenAPI document and AsyncAPI documents; and the HTTP client the command line uses.
+        .target(
+            name: "SluiceManagement",
+            dependencies: [
+                "SluiceCore",
+                "SluiceStore",
+                "SluiceGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
                 "SluiceCore",
                 "SluiceGateway",
+                "SluiceManagement",
+                "SluiceStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -355,6 +379,23 @@ let package = Package(
             dependencies: [
                 "GatewayTestSupport", "PostgresTestSupport", "SluiceCore", "SluiceGateway", "SluiceStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The management REST API end to end over real HTTP, on SQLite (a temporary directory) and a real
+        // PostgreSQL server; bad input on every route; the OpenAPI document against the routes; a gateway node
+        // applying what the API changes.
+        .testTarget(
+            name: "SluiceManagementTests",
+            dependencies: [
+                "GatewayTestSupport", "PostgresTestSupport", "SluiceCore", "SluiceGateway", "SluiceManagement",
+                "SluiceStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import SluiceCore
 import SluiceGateway
+import SluiceManagement
 import SluiceStore
 
 @main
@@ -10,14 +12,17 @@ struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An event-native API gateway: HTTP, SSE and WebSocket APIs in front of event brokers.",
-        subcommands: [Serve.self, Validate.self],
+        subcommands: [
+            Serve.self, Validate.self, APIsCommand.self, ApplicationsCommand.self, SubscriptionsCommand.self,
+            KeysCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the gateway on a file or directory of API definitions.")
+        abstract: "Run the gateway, the management API, or both.")
 
     @Option(help: "A Gravitee v4 API definition file, or a directory of them (JSON or YAML).")
     var apis: String?
@@ -44,6 +49,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("postgres-url"), help: "postgres://user:password@host:5432/database")
     var postgresURL: String?
 
+    @Option(
+        help: """
+            What to run: gateway, management (the management API on the store) or all. Default: gateway without a \
+            store, all with one.
+            """)
+    var role: String?
+
+    @Option(name: .customLong("management-port"), help: "The management API's port (default 8083).")
+    var managementPort: Int?
+
     func run() async throws {
         var settings = GatewaySettings()
         do {
@@ -63,7 +78,35 @@ struct Serve: AsyncParsableCommand {
         }
         if let dataDirectory { settings.store.dataDirectory = dataDirectory }
         if let postgresURL { settings.store.postgresURL = postgresURL }
+        if let role {
+            guard let parsed = ServeRole(rawValue: role.lowercased()) else {
+                throw ValidationError("--role must be gateway, management or all")
+            }
+            settings.role = parsed
+        }
+        if let managementPort { settings.management.port = managementPort }
         if let problem = settings.store.problem() { throw ValidationError("\(problem)") }
+        let role = settings.effectiveRole
+        if role != .gateway, settings.store.kind == .none {
+            throw ValidationError(
+                "the management API needs a store: --store sqlite (with --data-dir) or --store postgres (with --postgres-url)"
+            )
+        }
+        var managementConfiguration = ManagementConfiguration()
+        if role != .gateway {
+            managementConfiguration.host = settings.management.host ?? settings.host
+            managementConfiguration.port = settings.management.port
+            managementConfiguration.maxRequestBodyBytes = settings.management.maxRequestBodyBytes
+            managementConfiguration.callbackPolicy = settings.webhookCallbacks
+            managementConfiguration.adminToken = settings.management.adminToken
+            if managementConfiguration.adminToken == nil, let file = settings.management.adminTokenFile {
+                do {
+                    managementConfiguration.adminToken = try AdminBootstrap.token(fromFile: file)
+                } catch {
+                    throw ValidationError("management.adminTokenFile: \(error)")
+                }
+            }
+        }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -96,6 +139,27 @@ struct Serve: AsyncParsableCommand {
             }
         } catch {
             throw ValidationError("\(error)")
+        }
+        if role != .gateway, let managementStore {
+            let management = ManagementServer(
+                store: managementStore, configuration: managementConfiguration, logger: logger)
+            var services: [any Service] = []
+            if role == .all {
+                let gateway = Gateway(
+                    settings: settings, logger: logger, rateLimitStore: rateLimitStore,
+                    managementStore: managementStore)
+                services = try gateway.services()
+            } else if let storeService = managementStore as? any Service {
+                services.append(storeService)
+            }
+            // Last, so that it stops first: no change is accepted while the gateway drains.
+            services.append(management)
+            var configuration = ServiceGroupConfiguration(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
+            configuration.maximumGracefulShutdownDuration = .milliseconds(Int(settings.drainTimeoutSeconds * 1000))
+            try await ServiceGroup(configuration: configuration).run()
+            return
         }
         let gateway = Gateway(
             settings: settings, logger: logger, rateLimitStore: rateLimitStore, managementStore: managementStore)

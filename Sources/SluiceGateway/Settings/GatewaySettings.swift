@@ -36,8 +36,18 @@ public struct GatewaySettings: Sendable {
     /// Where APIs, plans, applications, subscriptions and keys are managed (`store.*`). Default: no store, the
     /// gateway serves `apis` alone.
     public var store = StoreSettings()
+    /// What `sluice serve` runs (`role`). Default: nil, which is `all` with a store and `gateway` without
+    /// (`effectiveRole`).
+    public var role: ServeRole?
+    /// The management REST API (`management.*`).
+    public var management = ManagementSettings()
 
     public init() {}
+
+    /// `role`, or what runs by default: the gateway alone without a store, gateway and management API with one.
+    public var effectiveRole: ServeRole {
+        role ?? (store.kind == .none ? .gateway : .all)
+    }
 
     /// `nodeID`, or the host name and the configured port.
     public var effectiveNodeID: String {
@@ -91,7 +101,8 @@ public struct GatewaySettings: Sendable {
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
         "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
         "store.kind", "store.dataDirectory", "store.postgresUrl", "store.pollIntervalMs", "store.sharedRateLimits",
-        "store.operationTimeoutMs",
+        "store.operationTimeoutMs", "role", "management.host", "management.port", "management.adminToken",
+        "management.adminTokenFile", "management.maxRequestBodyBytes",
     ]
 
     mutating func apply(values: [String: String], source: String) throws {
@@ -228,6 +239,25 @@ public struct GatewaySettings: Sendable {
                     Problem(setting: "store.sharedRateLimits", message: "must be true or false (\(source))"))
             }
         }
+        if let text = values["role"] {
+            if let role = ServeRole(rawValue: text.lowercased()) {
+                self.role = role
+            } else {
+                problems.append(Problem(setting: "role", message: "must be gateway, management or all (\(source))"))
+            }
+        }
+        if let host = values["management.host"] { management.host = host }
+        int("management.port", 0) { $0.management.port = $1 }
+        if let token = values["management.adminToken"] {
+            if token.count < 16 {
+                problems.append(
+                    Problem(setting: "management.adminToken", message: "must be at least 16 characters (\(source))"))
+            } else {
+                management.adminToken = token
+            }
+        }
+        if let file = values["management.adminTokenFile"] { management.adminTokenFile = file }
+        int("management.maxRequestBodyBytes", 1024) { $0.management.maxRequestBodyBytes = $1 }
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))

@@ -94,4 +94,28 @@ struct GatewaySettingsTests {
             }
         }
     }
+
+    @Test("role and management.* settings: gateway alone without a store, both with one; bad values refused")
+    func managementSettings() throws {
+        var settings = GatewaySettings()
+        #expect(settings.effectiveRole == .gateway && settings.management.port == 8083)
+        settings.store.kind = .sqlite
+        #expect(settings.effectiveRole == .all)
+        try settings.apply(environment: [
+            "SLUICE_ROLE": "management", "SLUICE_MANAGEMENT_PORT": "9083",
+            "SLUICE_MANAGEMENT_ADMIN_TOKEN": "a-long-enough-admin-token", "SLUICE_MANAGEMENT_HOST": "127.0.0.1",
+            "SLUICE_MANAGEMENT_MAX_REQUEST_BODY_BYTES": "65536",
+        ])
+        #expect(settings.effectiveRole == .management && settings.management.port == 9083)
+        #expect(settings.management.adminToken == "a-long-enough-admin-token")
+        #expect(settings.management.host == "127.0.0.1" && settings.management.maxRequestBodyBytes == 65536)
+        for (variable, value) in [
+            ("SLUICE_ROLE", "both"), ("SLUICE_MANAGEMENT_PORT", "-1"), ("SLUICE_MANAGEMENT_ADMIN_TOKEN", "short"),
+            ("SLUICE_MANAGEMENT_MAX_REQUEST_BODY_BYTES", "10"),
+        ] {
+            #expect(throws: GatewaySettings.Problem.self, "\(variable)") {
+                try settings.apply(environment: [variable: value])
+            }
+        }
+    }
 }
