@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import SluiceCore
 import SluiceGateway
 
@@ -49,6 +51,8 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "sluice")
         let gateway = Gateway(settings: settings, logger: logger)
+        // Libraries that report through swift-metrics land in the gateway's own registry, on the same scrape.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: gateway.observability.metrics.registry))
         let failures = await gateway.deployDefinitions()
         logger.info(
             "definitions loaded",

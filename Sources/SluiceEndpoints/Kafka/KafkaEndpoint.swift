@@ -280,6 +280,9 @@ final class KafkaEndpointRuntime: Sendable {
     }
 
     /// The deployment's view of the cluster, made on first use.
+    /// The cluster, when something has needed it already.
+    var existingCluster: KafkaCluster? { state.withLock { $0.cluster } }
+
     func cluster() throws(GatewayError) -> KafkaCluster {
         let result = state.withLock { state -> Result<KafkaCluster, GatewayError> in
             if state.stopped {

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -40,6 +41,10 @@ struct GatewayResponder: Sendable {
         case .failure(let error):
             try await error.write(to: writer, headers: cors.applied(to: [:]))
             return
+        }
+        // The event-loop handler counts the answer; it learns the plan from here.
+        if deployment.observation.isEnabled {
+            registry.observability?.noteDecidedPlan(plan, connection: ObjectIdentifier(channel))
         }
         let method = request.method
         if let proxy = deployment.httpProxy {
@@ -277,6 +282,8 @@ struct GatewayResponder: Sendable {
         upgradeHeaders[ClientIdentifier.field] = clientIdentifier
         let access = registry.access
         let checkedBeforeUpgrade = store.immediate != nil
+        let started = NIODeadline.now().uptimeNanoseconds
+        let startedMs = deployment.observation.accessLog != nil ? Date.nowMilliseconds : 0
         return .upgrade(upgradeHeaders) { inbound, outbound, _ in
             func close(_ error: GatewayError) async throws {
                 registration.cancel()
@@ -322,6 +329,10 @@ struct GatewayResponder: Sendable {
                 if case .accessEnded = reason { code = .policyViolation } else { code = .goingAway }
                 Task { try? await outbound.close(code, reason: WebSocketEntrypoint.closeReason(reason.reason)) }
             }
+            let observed = WebSocketObservation(
+                deployment: deployment, plan: plan, target: uri.description, started: started,
+                startedMs: startedMs)
+            defer { observed?.finish() }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,

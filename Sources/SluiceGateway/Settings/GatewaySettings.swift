@@ -33,6 +33,8 @@ public struct GatewaySettings: Sendable {
     /// The port of the Prometheus metrics listener (`metrics.port`, on `host`): `GET /_node/metrics/prometheus` and
     /// `/metrics`. 0 picks a free port. Default: none (no listener).
     public var metricsPort: Int?
+    /// The metrics path and label limits, and the access log (`docs/observability.md`).
+    public var observability = ObservabilitySettings()
 
     public init() {}
 
@@ -79,15 +81,16 @@ public struct GatewaySettings: Sendable {
         try apply(values: values, source: "environment")
     }
 
-    static let keys = [
-        "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
-        "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
-        "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
-        "security.jwtClockSkewSeconds",
-        "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
-        "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
-        "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
-    ]
+    static let keys =
+        [
+            "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
+            "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
+            "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
+            "security.jwtClockSkewSeconds",
+            "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
+            "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
+            "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
+        ] + ObservabilitySettings.keys
 
     mutating func apply(values: [String: String], source: String) throws {
         var problems: [Problem] = []
@@ -197,6 +200,7 @@ public struct GatewaySettings: Sendable {
                     ))
             }
         }
+        observability.apply(values: values, source: source, problems: &problems)
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))

@@ -1,0 +1,132 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SluiceCore
+import Synchronization
+
+/// What a gateway tells about itself: its metrics registry and its access log, shared by every deployment.
+public final class GatewayObservability: Sendable {
+    public let metrics: GatewayMetrics
+    /// Whether requests are counted: only when something serves the metrics (`metrics.port`).
+    let countsRequests: Bool
+    let accessLog: AccessLog?
+    /// The plan the async path decided for a connection's request in progress, read when its answer is written
+    /// (the event-loop handler counts the answers of both paths).
+    private let decidedPlans = Mutex<[ObjectIdentifier: SecurityChain.ResolvedPlan]>([:])
+
+    public init(settings: ObservabilitySettings, countsRequests: Bool = true, logger: Logger) {
+        metrics = GatewayMetrics(maxApplicationLabels: settings.maxApplicationLabels)
+        self.countsRequests = countsRequests
+        if settings.accessLog != .off {
+            do {
+                accessLog = try AccessLog(
+                    output: settings.accessLog, capacity: settings.accessLogBufferLines, metrics: metrics)
+            } catch {
+                logger.error("access log off", metadata: ["reason": "\(error)"])
+                accessLog = nil
+            }
+        } else {
+            accessLog = nil
+        }
+    }
+
+    /// Waits until the access log lines of the requests answered so far are written.
+    public func flushAccessLog() async {
+        await accessLog?.flush()
+    }
+
+    func stop() {
+        accessLog?.stop()
+    }
+
+    func noteDecidedPlan(_ plan: SecurityChain.ResolvedPlan, connection: ObjectIdentifier) {
+        decidedPlans.withLock { $0[connection] = plan }
+    }
+
+    func takeDecidedPlan(connection: ObjectIdentifier) -> SecurityChain.ResolvedPlan? {
+        decidedPlans.withLock { $0.removeValue(forKey: connection) }
+    }
+}
+
+/// One deployment's view of the gateway's observability: its labels and series, resolved once.
+final class DeploymentObservation: Sendable {
+    let api: String
+    /// The endpoint's type (`kafka`, `mqtt5`, `inmemory`, `http-proxy`, …): the `endpoint` label.
+    let endpoint: String
+    let metrics: GatewayMetrics?
+    let accessLog: AccessLog?
+    /// Query parameters masked in access log lines besides the usual secret names: the API key parameter.
+    let secretParameters: Set<String>
+
+    init(definition: APIDefinition, observability: GatewayObservability?, apiKeyQueryParameter: String) {
+        api = definition.id
+        endpoint = definition.endpointGroups.first?.type ?? "none"
+        metrics = observability?.countsRequests == true ? observability?.metrics : nil
+        accessLog = observability?.accessLog
+        secretParameters = [apiKeyQueryParameter.lowercased()]
+    }
+
+    static let disabled = DeploymentObservation()
+
+    private init() {
+        api = ""
+        endpoint = ""
+        metrics = nil
+        accessLog = nil
+        secretParameters = []
+    }
+
+    var isEnabled: Bool { metrics != nil || accessLog != nil }
+
+    func series(plan: SecurityChain.ResolvedPlan?, entrypoint: String) -> RequestSeries? {
+        metrics?.series(
+            api: api, plan: plan?.id ?? "none", application: plan?.application, entrypoint: entrypoint,
+            endpoint: endpoint)
+    }
+}
+
+/// A WebSocket connection from its upgrade to its close: an open connection on its series while it lasts, then
+/// one request (status 101) and one access log line.
+struct WebSocketObservation: Sendable {
+    let series: RequestSeries?
+    let observation: DeploymentObservation
+    let plan: SecurityChain.ResolvedPlan
+    let target: String
+    let started: UInt64
+    let startedMs: Int64
+
+    init?(deployment: Deployment, plan: SecurityChain.ResolvedPlan, target: String, started: UInt64, startedMs: Int64) {
+        let observation = deployment.observation
+        guard observation.isEnabled else { return nil }
+        self.observation = observation
+        self.series = observation.series(plan: plan, entrypoint: "websocket")
+        self.plan = plan
+        self.target = target
+        self.started = started
+        self.startedMs = startedMs
+        series?.activeConnections.increment()
+    }
+
+    func finish() {
+        let elapsed = Int64(NIODeadline.now().uptimeNanoseconds &- started)
+        series?.activeConnections.decrement()
+        series?.record(status: 101, nanoseconds: elapsed, bytesIn: 0, bytesOut: 0)
+        observation.accessLog?.append(
+            AccessLogEntry(
+                timestampMs: startedMs, api: observation.api, plan: plan.id, application: plan.application,
+                entrypoint: "websocket", method: "GET", target: target, secretParameters: observation.secretParameters,
+                status: 101, durationNanoseconds: elapsed, firstByteNanoseconds: nil, bytesIn: 0, bytesOut: 0,
+                messagesIn: nil, messagesOut: nil, stream: true))
+    }
+}
+
+/// Writes what the access log holds when the gateway stops.
+struct ObservabilityService: Service {
+    let observability: GatewayObservability
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await observability.flushAccessLog()
+        observability.stop()
+    }
+}

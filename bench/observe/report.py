@@ -1,0 +1,33 @@
+"""Summarises bench/observe/run.sh: requests/s per round, off and on, and the on/off ratio."""
+import pathlib
+import re
+import sys
+
+out = pathlib.Path(sys.argv[1])
+
+
+def rate(name):
+    text = (out / f"wrk-{name}.log").read_text(errors="replace")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    return float(match.group(1)) if match else 0.0, int(errors.group(1)) if errors else 0
+
+
+rounds = sorted({int(p.stem.split("-")[-1]) for p in out.glob("wrk-off-*.log")})
+print("| round | off req/s | on req/s | on/off |")
+print("| --- | --- | --- | --- |")
+total_off = total_on = 0.0
+non2xx = 0
+for r in rounds:
+    (off, e1), (on, e2) = rate(f"off-{r}"), rate(f"on-{r}")
+    non2xx += e1 + e2
+    total_off += off
+    total_on += on
+    print(f"| {r} | {off:,.0f} | {on:,.0f} | {on / off if off else 0:.3f} |")
+ratio = total_on / total_off if total_off else 0
+print(f"| all | {total_off / max(len(rounds), 1):,.0f} | {total_on / max(len(rounds), 1):,.0f} | **{ratio:.3f}** |")
+print()
+lines = (out / "access-log-lines.count").read_text().strip() if (out / "access-log-lines.count").exists() else "?"
+print(f"non-2xx answers: {non2xx}; access log lines written by 'on': {lines}")
+machine = (out / "machine.txt").read_text()
+print("\n" + "\n".join(f"    {line}" for line in machine.splitlines()))
