@@ -20,7 +20,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$ROOT/bench/out/observe-$STAMP"
 mkdir -p "$OUT"
 TMP="$(mktemp -d /tmp/sluice-bench-observe.XXXXXX)"
-SLUICE="$ROOT/.build/release/sluice"
+SLUICE="${SLUICE_BINARY:-$ROOT/.build/release/sluice}"
 STARTED_PIDS=()
 source "$ROOT/bench/common.sh"
 trap cleanup EXIT

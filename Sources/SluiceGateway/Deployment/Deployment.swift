@@ -56,10 +56,12 @@ public final class Deployment: Sendable {
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
         limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee,
-        webhook: WebhookBinding? = nil, observability: GatewayObservability? = nil, logger: Logger
+        webhook: WebhookBinding? = nil, observability: GatewayObservability? = nil, messageLog: MessageLog? = nil,
+        logger: Logger
     ) {
         self.observation = DeploymentObservation(
-            definition: definition, observability: observability, apiKeyQueryParameter: apiKeyFields.queryParameter)
+            definition: definition, observability: observability, apiKeyQueryParameter: apiKeyFields.queryParameter,
+            apiKeyHeader: apiKeyFields.lowercasedHeader, messageLog: messageLog)
         self.webhook = webhook
         self.apiKeyFields = apiKeyFields
         self.definition = definition
@@ -133,6 +135,9 @@ public final class Deployment: Sendable {
         logger: Logger
     ) throws -> Deployment {
         var bearer: BearerPlans?
+        var problems: [Diagnostic] = []
+        let messageLog = MessageLog.parse(definition.analytics, diagnostics: &problems)
+        if !problems.isEmpty { throw DeploymentError(apiID: definition.id, diagnostics: problems) }
         let chain = SecurityChain(plans: definition.plans)
         if chain.hasBearerPlans {
             var planLogger = logger
@@ -154,7 +159,7 @@ public final class Deployment: Sendable {
             return Deployment(
                 definition: definition, source: source,
                 endpoint: try makeProxyGroup(definition: definition, group: firstGroup), streams: streams,
-                limits: limits, observability: observability, logger: logger)
+                limits: limits, observability: observability, messageLog: messageLog, logger: logger)
         }
         for endpoint in firstGroup.endpoints where !endpoint.secondary {
             group.append(
@@ -171,7 +176,7 @@ public final class Deployment: Sendable {
         return Deployment(
             definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits,
             bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), webhook: webhook,
-            observability: observability, logger: logger
+            observability: observability, messageLog: messageLog, logger: logger
         )
     }
 

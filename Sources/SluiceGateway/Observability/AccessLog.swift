@@ -1,6 +1,19 @@
 import Foundation
 import Synchronization
 
+/// A line waiting to be written: a request's or stream's, or a logged message's.
+enum LogRecord: Sendable {
+    case access(AccessLogEntry)
+    case message(MessageLogEntry)
+
+    var json: String {
+        switch self {
+        case .access(let entry): entry.json
+        case .message(let entry): entry.json
+        }
+    }
+}
+
 /// One access log line: a request, or a stream when it ends.
 struct AccessLogEntry: Sendable {
     /// Milliseconds since 1970 when the request's head came.
@@ -59,7 +72,7 @@ struct AccessLogEntry: Sendable {
 /// the lines. A full buffer drops the entry and counts it; a request never waits for the log.
 final class AccessLog: Sendable {
     private struct State {
-        var pending: [AccessLogEntry] = []
+        var pending: [LogRecord] = []
         /// Entries taken by the writer and not written yet (for ``flush()``).
         var writing = 0
         var stopped = false
@@ -107,6 +120,14 @@ final class AccessLog: Sendable {
 
     /// Hands an entry to the writer; drops it (and counts the drop) when the buffer is full.
     func append(_ entry: AccessLogEntry) {
+        append(record: .access(entry))
+    }
+
+    func append(_ entry: MessageLogEntry) {
+        append(record: .message(entry))
+    }
+
+    private func append(record entry: LogRecord) {
         let taken = state.withLock { state -> Bool in
             guard state.pending.count < capacity, !state.stopped else { return false }
             state.pending.append(entry)
@@ -129,8 +150,8 @@ final class AccessLog: Sendable {
 
     private func runWriter() {
         while true {
-            let (batch, stopped) = state.withLock { state -> ([AccessLogEntry], Bool) in
-                var batch: [AccessLogEntry] = []
+            let (batch, stopped) = state.withLock { state -> ([LogRecord], Bool) in
+                var batch: [LogRecord] = []
                 swap(&batch, &state.pending)
                 state.writing = batch.count
                 return (batch, state.stopped)

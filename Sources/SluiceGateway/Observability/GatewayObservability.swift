@@ -58,12 +58,30 @@ final class DeploymentObservation: Sendable {
     /// Query parameters masked in access log lines besides the usual secret names: the API key parameter.
     let secretParameters: Set<String>
 
-    init(definition: APIDefinition, observability: GatewayObservability?, apiKeyQueryParameter: String) {
+    /// The definition's message logging (`analytics`), when it logs messages and the access log is on.
+    let messageLog: MessageLog?
+    /// Headers masked in message log lines besides the usual secret names: the API key header.
+    let secretHeaders: Set<String>
+
+    init(
+        definition: APIDefinition, observability: GatewayObservability?, apiKeyQueryParameter: String,
+        apiKeyHeader: String, messageLog: MessageLog?
+    ) {
         api = definition.id
         endpoint = definition.endpointGroups.first?.type ?? "none"
         metrics = observability?.countsRequests == true ? observability?.metrics : nil
         accessLog = observability?.accessLog
         secretParameters = [apiKeyQueryParameter.lowercased()]
+        secretHeaders = [apiKeyHeader.lowercased()]
+        self.messageLog = accessLog == nil ? nil : messageLog
+    }
+
+    /// What an entrypoint tells of the messages of one request, when anything counts or logs them.
+    func messageObserver(plan: SecurityChain.ResolvedPlan?, entrypoint: String) -> RequestMessageObserver? {
+        guard isEnabled else { return nil }
+        return RequestMessageObserver(
+            series: series(plan: plan, entrypoint: entrypoint), log: messageLog, accessLog: accessLog, api: api,
+            plan: plan, entrypoint: entrypoint, secretHeaders: secretHeaders)
     }
 
     static let disabled = DeploymentObservation()
@@ -74,6 +92,8 @@ final class DeploymentObservation: Sendable {
         metrics = nil
         accessLog = nil
         secretParameters = []
+        secretHeaders = []
+        messageLog = nil
     }
 
     var isEnabled: Bool { metrics != nil || accessLog != nil }

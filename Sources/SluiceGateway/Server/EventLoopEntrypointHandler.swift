@@ -46,6 +46,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var refusal: GatewayError?
         /// Its metrics and access log line, when the gateway keeps them.
         var observed: ObservedRequest?
+        var observation: DeploymentObservation = .disabled
     }
 
     private enum State {
@@ -268,7 +269,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             closeAfter: !head.isKeepAlive, version: head.version, rateLimitHeaders: rateLimits?.nioHeaders ?? [:],
             refusal: rateLimits?.refusal,
             observed: deployment.observation.isEnabled
-                ? observe(head, deployment: deployment, plan: plan, entrypoint: HTTPPostEntrypoint.type) : nil
+                ? observe(head, deployment: deployment, plan: plan, entrypoint: HTTPPostEntrypoint.type) : nil,
+            observation: deployment.observation
         )
     }
 
@@ -567,7 +569,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context: ChannelHandlerContext
     ) {
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
-        if var observed = publishing.observed { observePublish(result, publishing, &observed) }
+        if var observed = publishing.observed {
+            observePublish(result, publishing, &observed, observation: publishing.observation)
+        }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
@@ -585,7 +589,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// Counts a publish's answer: its status, and the message taken or refused.
     private func observePublish(
-        _ result: Result<Void, any Error>, _ publishing: Publishing, _ observed: inout ObservedRequest
+        _ result: Result<Void, any Error>, _ publishing: Publishing, _ observed: inout ObservedRequest,
+        observation: DeploymentObservation
     ) {
         let size = publishing.body?.readableBytes ?? 0
         observed.bytesIn = size
@@ -596,6 +601,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             if let series = observed.series {
                 series.messagesIn.increment()
                 if size > 0 { series.messageBytesIn.increment(by: Int64(size)) }
+            }
+            if let log = observation.messageLog, log.publishPhase, let accessLog = observed.accessLog, log.sample() {
+                var message = publishing.message
+                message.content = publishing.body ?? ByteBuffer()
+                accessLog.append(
+                    RequestMessageObserver.entry(
+                        message, direction: "publish", log: log, api: observation.api, plan: observed.plan,
+                        entrypoint: HTTPPostEntrypoint.type, secretHeaders: observation.secretHeaders))
             }
         case .failure(let error):
             observed.status = (error as? GatewayError)?.status ?? 503

@@ -100,9 +100,11 @@ struct GatewayResponder: Sendable {
             responseHeaders = headers.httpFields
         }
         responseHeaders = cors.applied(to: responseHeaders)
+        let observer = deployment.observation.messageObserver(plan: plan, entrypoint: entrypoint)
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
             invocation.flow = flow
+            invocation.observer = observer
             return invocation
         }
         switch entrypoint {
@@ -319,6 +321,8 @@ struct GatewayResponder: Sendable {
             }
             var invocation = bound.invocation
             invocation.flow = flow
+            invocation.observer = deployment.observation.messageObserver(
+                plan: plan, entrypoint: WebSocketEntrypoint.type)
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }

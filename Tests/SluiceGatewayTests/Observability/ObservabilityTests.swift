@@ -1,9 +1,10 @@
 import Foundation
 import SluiceCore
-import SluiceGateway
 import Testing
 
 import class GatewayTestSupport.RawSSEClient
+
+@testable import SluiceGateway
 
 /// Metrics after known traffic (exact counts), access log lines as JSON, secrets masked, health: through real
 /// sockets, on both request paths (the event loop's publish and SSE, the async responder's polls and errors).
@@ -235,5 +236,85 @@ struct ObservabilityTests {
         #expect(throws: GatewaySettings.Problem.self) {
             try settings.apply(environment: ["SLUICE_ACCESS_LOG_BUFFER_LINES": "0"])
         }
+    }
+
+    static let analytics = """
+        "analytics": { "enabled": true, "messageSampling": { "type": "count", "value": "2" },
+          "logging": { "content": { "messageHeaders": true, "messagePayload": true },
+                       "phase": { "request": true, "response": true }, "mode": { "entrypoint": true } } }
+        """
+
+    @Test("message logging: count sampling logs exactly every other message, headers masked, payload kept")
+    func messageSampling() async throws {
+        let log = Self.logFile()
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let definition = Definitions.inMemory(id: "orders", path: "/orders").replacingOccurrences(
+            of: #""analytics": { "enabled": false }"#, with: Self.analytics)
+        try await withGateway(
+            ["orders.json": definition],
+            configure: { $0.observability.accessLog = .file(log) }
+        ) { gateway in
+            let base = "\(gateway.baseURL)/orders"
+            let headers = [
+                ("Authorization", "Bearer top-secret"), ("Cookie", "session=abc123"), ("X-Custom", "visible"),
+                ("X-Gravitee-Api-Key", "key-123"),
+            ]
+            for index in 0..<5 {
+                let response = try await httpCall(.POST, base, headers: headers, body: "payload-\(index)")
+                #expect(response.status == 202)
+            }
+            // The poll delivers the five messages: the API's sampling count goes on from 5.
+            let poll = try await httpCall(.GET, base, headers: [("Accept", "application/json")])
+            #expect(poll.status == 200)
+            await gateway.gateway.observability.flushAccessLog()
+            let raw = try String(contentsOfFile: log, encoding: .utf8)
+            for secret in ["top-secret", "abc123", "key-123"] { #expect(!raw.contains(secret), "\(raw)") }
+            let messages = try Self.logLines(log).filter { $0["kind"] as? String == "message" }
+            let published = messages.filter { $0["direction"] as? String == "publish" }
+            let delivered = messages.filter { $0["direction"] as? String == "subscribe" }
+            // Messages 0, 2, 4 of the five published; then 6 and 8 of the ten seen.
+            #expect(published.map { $0["payload"] as? String } == ["payload-0", "payload-2", "payload-4"])
+            #expect(delivered.map { $0["payload"] as? String } == ["payload-1", "payload-3"])
+            let first = try #require(published.first)
+            let loggedHeaders = try #require(first["headers"] as? [String: [String]], "\(first)")
+            #expect(loggedHeaders["X-Custom"] == ["visible"])
+            #expect(loggedHeaders["Authorization"] == ["****"])
+            #expect(loggedHeaders["Cookie"] == ["****"])
+            #expect(first["api"] as? String == "orders")
+        }
+    }
+
+    @Test("analytics.messageSampling: each type read, bad values refused with their path")
+    func samplingSettings() throws {
+        func parse(_ json: String) -> (MessageLog?, [Diagnostic]) {
+            var diagnostics: [Diagnostic] = []
+            let value = try? JSONValue.parse(json: Data(json.utf8))
+            return (MessageLog.parse(value, diagnostics: &diagnostics), diagnostics)
+        }
+        let logging = #""logging": { "content": { "messagePayload": true }, "phase": { "request": true } }"#
+        #expect(
+            parse(#"{ "enabled": true, "messageSampling": { "type": "count", "value": "10" }, \#(logging) }"#).0?
+                .sampling == .count(10))
+        #expect(
+            parse(#"{ "enabled": true, "messageSampling": { "type": "probability", "value": "0.5" }, \#(logging) }"#).0?
+                .sampling == .probability(0.5))
+        #expect(
+            parse(#"{ "enabled": true, "messageSampling": { "type": "temporal", "value": "PT2S" }, \#(logging) }"#).0?
+                .sampling == .temporal(nanoseconds: 2_000_000_000))
+        #expect(parse(#"{ "enabled": true, \#(logging) }"#).0?.sampling == MessageLog.defaultSampling)
+        #expect(parse(#"{ "enabled": false, \#(logging) }"#).0 == nil)
+        #expect(parse(#"{ "enabled": true }"#).0 == nil)
+        for bad in [
+            #"{ "type": "sometimes" }"#, #"{ "type": "count", "value": "0" }"#,
+            #"{ "type": "probability", "value": "2" }"#, #"{ "type": "temporal", "value": "1 second" }"#,
+        ] {
+            let (_, diagnostics) = parse(#"{ "enabled": true, "messageSampling": \#(bad), \#(logging) }"#)
+            #expect(diagnostics.first?.path == "analytics.messageSampling", "\(bad)")
+        }
+        #expect(MessageLog.isoDurationNanoseconds("PT0.5S") == 500_000_000)
+        #expect(MessageLog.isoDurationNanoseconds("PT1M30S") == 90_000_000_000)
+        #expect(MessageLog.isoDurationNanoseconds("P1D") == 86_400_000_000_000)
+        #expect(MessageLog.isoDurationNanoseconds("PT") == nil)
+        #expect(MessageLog.isoDurationNanoseconds("5S") == nil)
     }
 }
