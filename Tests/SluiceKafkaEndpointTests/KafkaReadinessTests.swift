@@ -54,4 +54,37 @@ struct KafkaReadinessTests {
             }
         }
     }
+
+    @Test("consumer lag per partition: a stream that has read everything published is at 0")
+    func consumerLag() async throws {
+        try await withTansuBroker { broker in
+            let topic = uniqueTopic("lag")
+            try await oracle.createTopic(bootstrap: broker.bootstrap, topic: topic, partitions: 1)
+            let api = KafkaAPI.definition(
+                id: "events", path: "/events", bootstrap: broker.bootstrap,
+                entrypoints: """
+                    [\(KafkaAPI.entrypoint("http-post", qos: "auto")), \(KafkaAPI.entrypoint("sse", qos: "auto"))]
+                    """,
+                shared: "{ \(KafkaAPI.consumer(topic)), \(KafkaAPI.producer(topic)) }")
+            try await withKafkaGateway(["events.json": api], configure: { $0.metricsPort = 0 }) { gateway in
+                let port = try #require(await gateway.gateway.metricsPort())
+                for index in 0..<3 {
+                    #expect(try await httpCall(.POST, "\(gateway.baseURL)/events", body: "m\(index)").status == 202)
+                }
+                let stream = try await RawSSEClient.open(
+                    port: gateway.port, path: "/events", headers: [("X-Gravitee-Client-Identifier", "lag-client")])
+                #expect(try await stream.messages(3).compactMap(\.data) == ["m0", "m1", "m2"])
+                let sample =
+                    #"sluice_kafka_consumer_lag{api="events",endpoint="default",topic="\#(topic)",partition="0"} "#
+                let text = try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
+                    let text = try await httpCall(.GET, "http://127.0.0.1:\(port)/metrics").body
+                    return text.contains(sample) ? text : nil
+                }
+                #expect(text.contains(sample + "0"), "\(text)")
+                let sse = #"api="events",plan="#
+                #expect(text.contains(sse), "request series of the API are there too")
+                await stream.close()
+            }
+        }
+    }
 }

@@ -135,3 +135,34 @@ extension GatewayHealth {
             help: "1 while an API's broker endpoint has a connection to its broker, else 0.", samples)
     }
 }
+
+extension GatewayHealth {
+    /// `sluice_kafka_consumer_lag{api,endpoint,topic,partition}`: per partition, the largest lag among the API's
+    /// live consumers, as their latest fetches told (topics and partitions are bounded by the definitions).
+    static func writeKafkaLag(of registry: DeploymentRegistry, into exposition: inout PrometheusExposition) {
+        var samples: [PrometheusExposition.Sample] = []
+        for id in registry.deployedIDs {
+            guard let deployment = registry.deployment(id: id) else { continue }
+            let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
+            let connectors: [any EndpointConnector] =
+                (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
+            for (index, connector) in connectors.enumerated() {
+                guard let kafka = connector as? KafkaEndpoint else { continue }
+                let name = index < names.count ? names[index] : connector.type
+                for entry in kafka.consumerLag {
+                    samples.append(
+                        .init(
+                            labels: [
+                                ("api", deployment.id), ("endpoint", name), ("topic", entry.topic),
+                                ("partition", String(entry.partition)),
+                            ],
+                            value: Double(entry.lag)))
+                }
+            }
+        }
+        exposition.family(
+            "sluice_kafka_consumer_lag", .gauge,
+            help: "Records between what the API's consumers have read and the partition's high watermark (largest).",
+            samples)
+    }
+}

@@ -80,6 +80,7 @@ public final class Gateway: Sendable {
         var exposition = PrometheusExposition()
         webhooks.writeMetrics(into: &exposition)
         GatewayHealth.writeConnectionStates(of: registry, into: &exposition)
+        GatewayHealth.writeKafkaLag(of: registry, into: &exposition)
         return observability.metrics.render() + exposition.text
     }
 
