@@ -139,7 +139,7 @@ public struct SSEEntrypoint: Sendable {
                 servedFromRing =
                     try await SSERingStream.serve(
                         ringSource, on: channel, cache: batches, formatter: formatter, heartbeat: heartbeat,
-                        stopper: stopper) == .closed
+                        stopper: stopper, observer: invocation.observer) == .closed
             } catch let error as GatewayError {
                 buffer.clear()
                 formatter.error(id: UUID().uuidString, message: error.message, into: &buffer)

@@ -11,4 +11,6 @@ public protocol MessageObserver: Sendable {
     func delivered(_ message: Message)
     /// A message a flow left out (on either side).
     func filtered()
+    /// Messages sent to a consumer in a batch encoded once for several streams (counted, not looked at).
+    func deliveredShared(count: Int)
 }

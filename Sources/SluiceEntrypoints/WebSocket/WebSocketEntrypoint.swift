@@ -97,7 +97,8 @@ public struct WebSocketEntrypoint: Sendable {
                         // A source backed by a ring (a shared tail, the embedded log) is served by the connection's
                         // event loop, with frames shared by the API's streams, until it ends or leaves the ring.
                         if subscribeFlow == nil, let channel, let ringSource = source as? any RingBackedSource,
-                            try await WebSocketRingStream.serve(ringSource, on: channel, cache: batches) == .closed
+                            try await WebSocketRingStream.serve(
+                                ringSource, on: channel, cache: batches, observer: observer) == .closed
                         {
                             return
                         }

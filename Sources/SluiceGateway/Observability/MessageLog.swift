@@ -273,6 +273,10 @@ final class RequestMessageObserver: MessageObserver {
         series?.messagesFiltered.increment()
     }
 
+    func deliveredShared(count: Int) {
+        series?.messagesOut.increment(by: Int64(count))
+    }
+
     private func record(_ message: Message, direction: String, log: MessageLog) {
         guard let accessLog, log.sample() else { return }
         accessLog.append(

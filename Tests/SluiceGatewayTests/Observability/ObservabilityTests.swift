@@ -3,6 +3,7 @@ import SluiceCore
 import Testing
 
 import class GatewayTestSupport.RawSSEClient
+import class GatewayTestSupport.TestWebSocket
 
 @testable import SluiceGateway
 
@@ -316,5 +317,36 @@ struct ObservabilityTests {
         #expect(MessageLog.isoDurationNanoseconds("P1D") == 86_400_000_000_000)
         #expect(MessageLog.isoDurationNanoseconds("PT") == nil)
         #expect(MessageLog.isoDurationNanoseconds("5S") == nil)
+    }
+
+    @Test("a WebSocket subscriber: an open connection while it lasts, its messages counted, 101 when it ends")
+    func webSockets() async throws {
+        try await withGateway(
+            ["orders.json": Definitions.inMemory(id: "orders", path: "/orders")],
+            configure: { $0.metricsPort = 0 }
+        ) { gateway in
+            let port = try #require(await gateway.gateway.metricsPort())
+            let metrics = "http://127.0.0.1:\(port)/metrics"
+            let ws = [#"api="orders""#, #"entrypoint="websocket""#]
+            try await TestWebSocket.session(port: gateway.port, path: "/orders") { socket in
+                for index in 0..<2 {
+                    #expect(try await httpCall(.POST, "\(gateway.baseURL)/orders", body: "w\(index)").status == 202)
+                }
+                var received = 0
+                while received < 2, let event = try await socket.next() {
+                    if case .message = event { received += 1 }
+                }
+                let open = try await httpCall(.GET, metrics).body
+                #expect(Self.value(open, "sluice_active_stream_connections", ws) == 1, "\(open)")
+                #expect(Self.value(open, "sluice_messages_out_total", ws) == 2, "\(open)")
+            }
+            #expect(
+                try await gateway.eventually(timeout: .seconds(20)) {
+                    let text = try await httpCall(.GET, metrics).body
+                    return Self.value(text, "sluice_requests_total", ws + [#"status="101""#]) == 1
+                })
+            let closed = try await httpCall(.GET, metrics).body
+            #expect(Self.value(closed, "sluice_active_stream_connections", ws) == 0)
+        }
     }
 }
