@@ -349,4 +349,46 @@ struct ObservabilityTests {
             #expect(Self.value(closed, "sluice_active_stream_connections", ws) == 0)
         }
     }
+
+    @Test("rate-limit rejections: exactly the requests past the limit, on the event loop's publish path")
+    func rateLimitRejections() async throws {
+        let definition = RateLimitTests.api(
+            flows: "[\(RateLimitTests.flow("posts", request: [RateLimitTests.step(limit: 3)]))]")
+        try await withGateway(["orders.json": definition], configure: { $0.metricsPort = 0 }) { gateway in
+            var statuses: [Int] = []
+            for _ in 0..<5 { statuses.append(try await RateLimitTests.post(gateway).status) }
+            #expect(statuses == [202, 202, 202, 429, 429])
+            let port = try #require(await gateway.gateway.metricsPort())
+            let text = try await httpCall(.GET, "http://127.0.0.1:\(port)/metrics").body
+            let post = [#"api="orders""#, #"entrypoint="http-post""#]
+            #expect(Self.value(text, "sluice_rate_limit_rejections_total", post) == 2, "\(text)")
+            #expect(Self.value(text, "sluice_requests_total", post + [#"status="429""#]) == 2)
+            #expect(Self.value(text, "sluice_requests_total", post + [#"status="202""#]) == 3)
+            #expect(Self.value(text, "sluice_messages_in_total", post) == 3)
+        }
+    }
+
+    @Test("a flow that filters messages: filtered messages counted, on the async path")
+    func filteredMessages() async throws {
+        let filter = """
+            { "name": "filter", "policy": "message-filtering", "enabled": true,
+              "configuration": { "filter": "{#message.content == 'keep'}" } }
+            """
+        let definition = RateLimitTests.api(
+            flows: """
+                [{ "name": "filter", "enabled": true, "selectors": [], "request": [], "publish": [\(filter)] }]
+                """)
+        try await withGateway(["orders.json": definition], configure: { $0.metricsPort = 0 }) { gateway in
+            for body in ["keep", "drop", "keep", "drop", "drop"] {
+                let response = try await httpCall(.POST, "\(gateway.baseURL)/orders", body: body)
+                #expect(response.status == 202)
+            }
+            let port = try #require(await gateway.gateway.metricsPort())
+            let text = try await httpCall(.GET, "http://127.0.0.1:\(port)/metrics").body
+            let post = [#"api="orders""#, #"entrypoint="http-post""#]
+            #expect(Self.value(text, "sluice_messages_filtered_total", post) == 3, "\(text)")
+            #expect(Self.value(text, "sluice_messages_in_total", post) == 2)
+            #expect(Self.value(text, "sluice_requests_total", post + [#"status="202""#]) == 5)
+        }
+    }
 }
