@@ -1,4 +1,5 @@
 import Prometheus
+import SluiceEntrypoints
 import Synchronization
 
 /// The gateway's Prometheus registry and the handles of its series.
@@ -55,6 +56,19 @@ public final class GatewayMetrics: Sendable {
             known[key] = made
             return made
         }
+    }
+
+    /// The counters of one (api, plan, application)'s webhook deliveries, one per outcome.
+    func webhookCounters(api: String, plan: String, application: String) -> [WebhookDelivery.Outcome: Counter] {
+        let labels = [
+            ("api", api), ("plan", plan), ("application", applicationLabel(api: api, application: application)),
+        ]
+        var counters: [WebhookDelivery.Outcome: Counter] = [:]
+        for outcome in WebhookDelivery.Outcome.allCases {
+            counters[outcome] = registry.makeCounter(
+                descriptor: Names.webhookDeliveries, labels: labels + [("outcome", outcome.rawValue)])
+        }
+        return counters
     }
 
     /// The Prometheus text of the registry.
@@ -117,6 +131,11 @@ public final class GatewayMetrics: Sendable {
             MetricNameDescriptor(
                 namespace: "sluice", metricName: "rate_limit_rejections", unitName: "total",
                 helpText: "Requests refused by a rate limit, quota or spike arrest (429).")
+        }
+        static var webhookDeliveries: MetricNameDescriptor {
+            MetricNameDescriptor(
+                namespace: "sluice", metricName: "webhook_deliveries", unitName: "total",
+                helpText: "Webhook deliveries by outcome: delivered (2xx), retried, dead_lettered, dropped.")
         }
         static var accessLogDropped: MetricNameDescriptor {
             MetricNameDescriptor(

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SluiceCore
+import SluiceEntrypoints
 import Synchronization
 
 /// What a gateway tells about itself: its metrics registry and its access log, shared by every deployment.
@@ -74,6 +75,13 @@ final class DeploymentObservation: Sendable {
         secretParameters = [apiKeyQueryParameter.lowercased()]
         secretHeaders = [apiKeyHeader.lowercased()]
         self.messageLog = accessLog == nil ? nil : messageLog
+    }
+
+    /// Counts a webhook subscription's deliveries, retries, DLQ and drops under its API, plan and application.
+    func webhookOutcomes(plan: String, application: String) -> (@Sendable (WebhookDelivery.Outcome) -> Void)? {
+        guard let metrics else { return nil }
+        let counters = metrics.webhookCounters(api: api, plan: plan, application: application)
+        return { outcome in counters[outcome]?.increment() }
     }
 
     /// What an entrypoint tells of the messages of one request, when anything counts or logs them.
