@@ -14,18 +14,21 @@ def rate(name):
 
 
 rounds = sorted({int(p.stem.split("-")[-1]) for p in out.glob("wrk-off-*.log")})
-print("| round | off req/s | on req/s | on/off |")
-print("| --- | --- | --- | --- |")
-total_off = total_on = 0.0
+print("| round | off req/s | metrics req/s | metrics + access log req/s | metrics/off | on/off |")
+print("| --- | --- | --- | --- | --- | --- |")
+total_off = total_metrics = total_on = 0.0
 non2xx = 0
 for r in rounds:
-    (off, e1), (on, e2) = rate(f"off-{r}"), rate(f"on-{r}")
-    non2xx += e1 + e2
+    (off, e1), (metrics, e2), (on, e3) = rate(f"off-{r}"), rate(f"metrics-{r}"), rate(f"on-{r}")
+    non2xx += e1 + e2 + e3
     total_off += off
+    total_metrics += metrics
     total_on += on
-    print(f"| {r} | {off:,.0f} | {on:,.0f} | {on / off if off else 0:.3f} |")
-ratio = total_on / total_off if total_off else 0
-print(f"| all | {total_off / max(len(rounds), 1):,.0f} | {total_on / max(len(rounds), 1):,.0f} | **{ratio:.3f}** |")
+    print(f"| {r} | {off:,.0f} | {metrics:,.0f} | {on:,.0f} | {metrics / off if off else 0:.3f} | {on / off if off else 0:.3f} |")
+n = max(len(rounds), 1)
+print(
+    f"| all | {total_off / n:,.0f} | {total_metrics / n:,.0f} | {total_on / n:,.0f} | "
+    f"**{total_metrics / total_off if total_off else 0:.3f}** | **{total_on / total_off if total_off else 0:.3f}** |")
 print()
 lines = (out / "access-log-lines.count").read_text().strip() if (out / "access-log-lines.count").exists() else "?"
 print(f"non-2xx answers: {non2xx}; access log lines written by 'on': {lines}")

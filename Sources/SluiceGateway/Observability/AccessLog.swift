@@ -5,13 +5,6 @@ import Synchronization
 enum LogRecord: Sendable {
     case access(AccessLogEntry)
     case message(MessageLogEntry)
-
-    var json: String {
-        switch self {
-        case .access(let entry): entry.json
-        case .message(let entry): entry.json
-        }
-    }
 }
 
 /// One access log line: a request, or a stream when it ends.
@@ -38,34 +31,6 @@ struct AccessLogEntry: Sendable {
     var messagesIn: Int?
     var messagesOut: Int?
     var stream: Bool = false
-
-    /// The line, as one JSON object.
-    var json: String {
-        var line = "{\"time\":\""
-        line += AccessLog.iso8601(milliseconds: timestampMs)
-        line += "\",\"api\":"
-        AccessLog.appendJSONString(api, to: &line)
-        line += ",\"plan\":"
-        AccessLog.appendJSONString(plan, to: &line)
-        line += ",\"application\":"
-        AccessLog.appendJSONString(application, to: &line)
-        line += ",\"entrypoint\":"
-        AccessLog.appendJSONString(entrypoint, to: &line)
-        line += ",\"method\":"
-        AccessLog.appendJSONString(method, to: &line)
-        line += ",\"path\":"
-        AccessLog.appendJSONString(AccessLog.maskedTarget(target, secretParameters: secretParameters), to: &line)
-        line += ",\"status\":\(status),\"durationMs\":"
-        line += AccessLog.milliseconds(durationNanoseconds)
-        if let firstByteNanoseconds {
-            line += ",\"firstByteMs\":" + AccessLog.milliseconds(firstByteNanoseconds)
-        }
-        line += ",\"bytesIn\":\(bytesIn),\"bytesOut\":\(bytesOut)"
-        if let messagesIn { line += ",\"messagesIn\":\(messagesIn)" }
-        if let messagesOut { line += ",\"messagesOut\":\(messagesOut)" }
-        line += stream ? ",\"kind\":\"stream\"}" : ",\"kind\":\"request\"}"
-        return line
-    }
 }
 
 /// The access log: requests hand their entry to a bounded buffer and go on; a thread of its own formats and writes
@@ -149,21 +114,27 @@ final class AccessLog: Sendable {
     }
 
     private func runWriter() {
+        var writer = JSONLineWriter(capacity: 1 << 20)
+        // Two buffers swapped in turn, so that appending never grows a fresh array.
+        var batch: [LogRecord] = []
+        batch.reserveCapacity(min(capacity, 4096))
         while true {
-            let (batch, stopped) = state.withLock { state -> ([LogRecord], Bool) in
-                var batch: [LogRecord] = []
+            batch.removeAll(keepingCapacity: true)
+            let stopped = state.withLock { state -> Bool in
                 swap(&batch, &state.pending)
                 state.writing = batch.count
-                return (batch, state.stopped)
+                return state.stopped
             }
             if !batch.isEmpty {
-                var text = ""
-                text.reserveCapacity(batch.count * 256)
+                writer.reset()
                 for entry in batch {
-                    text += entry.json
-                    text += "\n"
+                    switch entry {
+                    case .access(let line): line.write(to: &writer)
+                    case .message(let line): writer.bytes.append(contentsOf: line.json.utf8)
+                    }
+                    writer.bytes.append(UInt8(ascii: "\n"))
                 }
-                sink.handle.write(Data(text.utf8))
+                writer.bytes.withUnsafeBytes { sink.handle.write(Data($0)) }
                 metrics?.accessLogWritten.increment(by: Int64(batch.count))
                 state.withLock { $0.writing = 0 }
             } else if stopped {
@@ -218,14 +189,6 @@ final class AccessLog: Sendable {
             }
         }
         out += "\""
-    }
-
-    static func milliseconds(_ nanoseconds: Int64) -> String {
-        let micros = max(nanoseconds, 0) / 1000
-        let whole = micros / 1000
-        let fraction = micros % 1000
-        let digits = String(fraction)
-        return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits
     }
 
     /// `2025-01-31T12:34:56.789Z`.

@@ -391,4 +391,23 @@ struct ObservabilityTests {
             #expect(Self.value(text, "sluice_requests_total", post + [#"status="202""#]) == 5)
         }
     }
+
+    @Test("an access log line is valid JSON whatever its strings hold; secret query values are masked")
+    func lineFormat() throws {
+        let entry = AccessLogEntry(
+            timestampMs: 1_767_225_600_123, api: "q\"uote\\back\nline\u{1}é", plan: nil, application: "app",
+            entrypoint: "http-post", method: "POST", target: "/p?a=1&access_token=abc&API-KEY=k&x",
+            secretParameters: ["api-key"], status: 202, durationNanoseconds: 1_234_567, firstByteNanoseconds: nil,
+            bytesIn: 5, bytesOut: 0, messagesIn: 1, messagesOut: nil)
+        var writer = JSONLineWriter(capacity: 256)
+        entry.write(to: &writer)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String: Any], "\(writer.bytes)")
+        #expect(object["api"] as? String == "q\"uote\\back\nline\u{1}é")
+        #expect(object["plan"] is NSNull)
+        #expect(object["time"] as? String == "2026-01-01T00:00:00.123Z")
+        #expect(object["durationMs"] as? Double == 1.234)
+        #expect(object["path"] as? String == "/p?a=1&access_token=****&API-KEY=****&x")
+        #expect(object["status"] as? Int == 202)
+    }
 }
