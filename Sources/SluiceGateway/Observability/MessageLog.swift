@@ -281,17 +281,17 @@ final class RequestMessageObserver: MessageObserver {
         guard let accessLog, log.sample() else { return }
         accessLog.append(
             Self.entry(
-                message, direction: direction, log: log, api: api, plan: plan, entrypoint: entrypoint,
-                secretHeaders: secretHeaders))
+                message, direction: direction, log: log, api: api, planID: plan?.id, application: plan?.application,
+                entrypoint: entrypoint, secretHeaders: secretHeaders))
     }
 
     /// A message's line: headers masked, payload cut to its maximum.
     static func entry(
-        _ message: Message, direction: String, log: MessageLog, api: String, plan: SecurityChain.ResolvedPlan?,
+        _ message: Message, direction: String, log: MessageLog, api: String, planID: String?, application: String?,
         entrypoint: String, secretHeaders: Set<String>
     ) -> MessageLogEntry {
         var entry = MessageLogEntry(
-            timestampMs: Date.nowMilliseconds, api: api, plan: plan?.id, application: plan?.application,
+            timestampMs: Date.nowMilliseconds, api: api, plan: planID, application: application,
             entrypoint: entrypoint, direction: direction, messageID: message.id)
         if log.headers {
             entry.headers = message.headers.map { field in

@@ -9,7 +9,9 @@ struct ObservedRequest {
     var series: RequestSeries?
     var accessLog: AccessLog?
     var api: String?
-    var plan: SecurityChain.ResolvedPlan?
+    /// The plan and application that let the request in (not the whole plan: this value is copied around).
+    var planID: String?
+    var application: String?
     var entrypoint: String?
     var secretParameters: Set<String> = []
     /// When the request's head came (uptime, nanoseconds).
@@ -54,7 +56,8 @@ extension EventLoopEntrypointHandler {
         let accessLog = observation?.accessLog ?? registry.observability?.accessLog
         guard observation?.metrics != nil || accessLog != nil else { return nil }
         var observed = ObservedRequest(
-            series: nil, accessLog: accessLog, api: deployment?.id, plan: plan, entrypoint: entrypoint,
+            series: nil, accessLog: accessLog, api: deployment?.id, planID: plan?.id, application: plan?.application,
+            entrypoint: entrypoint,
             started: NIODeadline.now().uptimeNanoseconds, method: head.method)
         if let observation, let entrypoint, plan != nil {
             observed.series = series(observation, plan: plan, entrypoint: entrypoint)
@@ -77,8 +80,8 @@ extension EventLoopEntrypointHandler {
         guard let accessLog = observed.accessLog else { return }
         accessLog.append(
             AccessLogEntry(
-                timestampMs: observed.timestampMs, api: observed.api, plan: observed.plan?.id,
-                application: observed.plan?.application, entrypoint: observed.entrypoint,
+                timestampMs: observed.timestampMs, api: observed.api, plan: observed.planID,
+                application: observed.application, entrypoint: observed.entrypoint,
                 method: observed.method.rawValue, target: observed.target,
                 secretParameters: observed.secretParameters, status: observed.status,
                 durationNanoseconds: elapsed,
@@ -119,7 +122,8 @@ extension EventLoopEntrypointHandler {
             request.observed.status = Int(head.status.code)
             request.observed.answeredAt = NIODeadline.now().uptimeNanoseconds
             let plan = registry.observability?.takeDecidedPlan(connection: ObjectIdentifier(context.channel))
-            request.observed.plan = plan
+            request.observed.planID = plan?.id
+            request.observed.application = plan?.application
             if let deployment = request.deployment, let entrypoint = request.observed.entrypoint {
                 request.observed.series = series(deployment.observation, plan: plan, entrypoint: entrypoint)
             }

@@ -44,9 +44,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         /// then read and dropped).
         var rateLimitHeaders = HTTPHeaders()
         var refusal: GatewayError?
-        /// Its metrics and access log line, when the gateway keeps them.
-        var observed: ObservedRequest?
-        var observation: DeploymentObservation = .disabled
     }
 
     private enum State {
@@ -84,6 +81,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     var passedOn: [PassedOnRequest] = []
     /// The proxied request under way, observed.
     private var proxyObserved: ObservedRequest?
+    /// The publish under way, observed, and its API's observation.
+    private var publishObserved: ObservedRequest?
+    private var publishObservation: DeploymentObservation?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -251,6 +251,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             guard let store = registry.rateLimitStore.immediate else { return nil }
             rateLimits = gate.checkNow(store)
         }
+        // Kept beside the state, not in it: the state is copied at each body chunk.
+        if deployment.observation.isEnabled {
+            publishObserved = observe(head, deployment: deployment, plan: plan, entrypoint: HTTPPostEntrypoint.type)
+            publishObservation = deployment.observation
+        }
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
             ?? deployment.callbackPublisher.map(Publisher.callback) ?? .task(deployment.endpoint)
@@ -267,10 +272,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         return Publishing(
             endpoint: endpoint, message: message, clientIdentifier: Self.clientIdentifier(of: head),
             closeAfter: !head.isKeepAlive, version: head.version, rateLimitHeaders: rateLimits?.nioHeaders ?? [:],
-            refusal: rateLimits?.refusal,
-            observed: deployment.observation.isEnabled
-                ? observe(head, deployment: deployment, plan: plan, entrypoint: HTTPPostEntrypoint.type) : nil,
-            observation: deployment.observation
+            refusal: rateLimits?.refusal
         )
     }
 
@@ -569,8 +571,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context: ChannelHandlerContext
     ) {
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
-        if var observed = publishing.observed {
-            observePublish(result, publishing, &observed, observation: publishing.observation)
+        if var observed = publishObserved, let observation = publishObservation {
+            publishObserved = nil
+            publishObservation = nil
+            observePublish(result, publishing, &observed, observation: observation)
         }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
@@ -607,7 +611,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 message.content = publishing.body ?? ByteBuffer()
                 accessLog.append(
                     RequestMessageObserver.entry(
-                        message, direction: "publish", log: log, api: observation.api, plan: observed.plan,
+                        message, direction: "publish", log: log, api: observation.api, planID: observed.planID,
+                        application: observed.application,
                         entrypoint: HTTPPostEntrypoint.type, secretHeaders: observation.secretHeaders))
             }
         case .failure(let error):
