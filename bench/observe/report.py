@@ -29,6 +29,32 @@ n = max(len(rounds), 1)
 print(
     f"| all | {total_off / n:,.0f} | {total_metrics / n:,.0f} | {total_on / n:,.0f} | "
     f"**{total_metrics / total_off if total_off else 0:.3f}** | **{total_on / total_off if total_off else 0:.3f}** |")
+
+
+def cpu_per_request(name):
+    text = (out / f"wrk-{name}.cpu").read_text() if (out / f"wrk-{name}.cpu").exists() else ""
+    cpu = re.search(r"server_cpu_s=([\d.]+)", text)
+    wall = re.search(r"wall_s=([\d.]+)", text)
+    requests, _ = rate(name)
+    if not cpu or not wall or not requests:
+        return None
+    return float(cpu.group(1)) / (requests * float(wall.group(1))) * 1e6
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else 0
+
+
+print()
+round_ratios = [rate(f"on-{r}")[0] / rate(f"off-{r}")[0] for r in rounds if rate(f"off-{r}")[0]]
+metric_ratios = [rate(f"metrics-{r}")[0] / rate(f"off-{r}")[0] for r in rounds if rate(f"off-{r}")[0]]
+print(f"median of round ratios: metrics/off {median(metric_ratios):.3f}, on/off {median(round_ratios):.3f}")
+cpu = {v: median([cpu_per_request(f"{v}-{r}") for r in rounds]) for v in ("off", "metrics", "on")}
+print(
+    "server CPU per request (Sluice + tansu, median of rounds): "
+    + ", ".join(f"{v} {cpu[v]:.1f} µs" for v in ("off", "metrics", "on"))
+    + (f"; on/off {cpu['on'] / cpu['off']:.3f}" if cpu["off"] else ""))
 print()
 lines = (out / "access-log-lines.count").read_text().strip() if (out / "access-log-lines.count").exists() else "?"
 print(f"non-2xx answers: {non2xx}; access log lines written by 'on': {lines}")

@@ -1,6 +1,16 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+
+private let systemWrite = Glibc.write
+#else
+import Darwin
+
+private let systemWrite = Darwin.write
+#endif
+
 /// A line waiting to be written: a request's or stream's, or a logged message's.
 enum LogRecord: Sendable {
     case access(AccessLogEntry)
@@ -52,6 +62,24 @@ final class AccessLog: Sendable {
         // Only the writer thread touches the handle after init.
         let handle: FileHandle
         init(handle: FileHandle) { self.handle = handle }
+
+        /// Writes all of `bytes` (a short write is continued; an error drops the rest of the batch).
+        func write(_ bytes: [UInt8]) {
+            let descriptor = handle.fileDescriptor
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
     }
 
     /// Opens the output (a file is created when missing, appended to).
@@ -134,7 +162,7 @@ final class AccessLog: Sendable {
                     }
                     writer.bytes.append(UInt8(ascii: "\n"))
                 }
-                writer.bytes.withUnsafeBytes { sink.handle.write(Data($0)) }
+                sink.write(writer.bytes)
                 metrics?.accessLogWritten.increment(by: Int64(batch.count))
                 state.withLock { $0.writing = 0 }
             } else if stopped {

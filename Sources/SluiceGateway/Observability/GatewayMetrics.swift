@@ -225,7 +225,12 @@ final class RequestSeries: Sendable {
 
     /// One request answered: its status, its time, its bytes.
     func record(status: Int, nanoseconds: Int64, bytesIn: Int, bytesOut: Int) {
-        requests(status: status).increment()
+        record(requests(status: status), status: status, nanoseconds: nanoseconds, bytesIn: bytesIn, bytesOut: bytesOut)
+    }
+
+    /// The same, with the status's counter already at hand.
+    func record(_ requests: Counter, status: Int, nanoseconds: Int64, bytesIn: Int, bytesOut: Int) {
+        requests.increment()
         duration.recordNanoseconds(nanoseconds)
         if bytesIn > 0 { requestBytes.increment(by: Int64(bytesIn)) }
         if bytesOut > 0 { responseBytes.increment(by: Int64(bytesOut)) }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import SluiceCore
 import SluiceEntrypoints
 
@@ -74,9 +75,19 @@ extension EventLoopEntrypointHandler {
     func finish(_ observed: ObservedRequest, countBytesOut: Bool = true) {
         let now = NIODeadline.now().uptimeNanoseconds
         let elapsed = Int64(now &- observed.started)
-        observed.series?.record(
-            status: observed.status, nanoseconds: elapsed, bytesIn: observed.bytesIn,
-            bytesOut: countBytesOut ? observed.bytesOut : 0)
+        if let series = observed.series {
+            // A keep-alive client mostly gets the same status from the same series: its counter is kept.
+            let counter: Counter
+            if let last = lastStatusCounter, last.series === series, last.status == observed.status {
+                counter = last.counter
+            } else {
+                counter = series.requests(status: observed.status)
+                lastStatusCounter = (series, observed.status, counter)
+            }
+            series.record(
+                counter, status: observed.status, nanoseconds: elapsed, bytesIn: observed.bytesIn,
+                bytesOut: countBytesOut ? observed.bytesOut : 0)
+        }
         guard let accessLog = observed.accessLog else { return }
         accessLog.append(
             AccessLogEntry(

@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import SluiceCore
 import SluiceEntrypoints
 
@@ -74,8 +75,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var addresses: (client: String?, port: Int?)?
     /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
     private var proxyTimer: Scheduled<Void>?
-    /// The series this connection counted into last (see `series(_:plan:entrypoint:)`).
+    /// The series this connection counted into last (see `series(_:plan:entrypoint:)`), and the status counter.
     var lastSeries: RequestSeries?
+    var lastStatusCounter: (series: RequestSeries, status: Int, counter: Counter)?
     /// The requests passed on to the async responder whose answer has not ended, oldest first (observed only
     /// when the gateway keeps metrics or an access log).
     var passedOn: [PassedOnRequest] = []
@@ -571,9 +573,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context: ChannelHandlerContext
     ) {
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
-        if var observed = publishObserved, let observation = publishObservation {
-            publishObserved = nil
-            publishObservation = nil
+        if var observed = publishObserved.take(), let observation = publishObservation.take() {
             observePublish(result, publishing, &observed, observation: observation)
         }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
