@@ -13,7 +13,13 @@ public final class GatewayObservability: Sendable {
     let accessLog: AccessLog?
     /// The plan the async path decided for a connection's request in progress, read when its answer is written
     /// (the event-loop handler counts the answers of both paths).
-    private let decidedPlans = Mutex<[ObjectIdentifier: SecurityChain.ResolvedPlan]>([:])
+    private let decidedPlans = Mutex<[ObjectIdentifier: DecidedRequest]>([:])
+
+    /// What the async path decided for a request: its plan, and the observer of its messages once it has one.
+    struct DecidedRequest {
+        var plan: SecurityChain.ResolvedPlan
+        var observer: RequestMessageObserver?
+    }
 
     public init(settings: ObservabilitySettings, countsRequests: Bool = true, logger: Logger) {
         metrics = GatewayMetrics(maxApplicationLabels: settings.maxApplicationLabels)
@@ -41,10 +47,15 @@ public final class GatewayObservability: Sendable {
     }
 
     func noteDecidedPlan(_ plan: SecurityChain.ResolvedPlan, connection: ObjectIdentifier) {
-        decidedPlans.withLock { $0[connection] = plan }
+        decidedPlans.withLock { $0[connection] = DecidedRequest(plan: plan) }
     }
 
-    func takeDecidedPlan(connection: ObjectIdentifier) -> SecurityChain.ResolvedPlan? {
+    /// The request's message observer, for its access log line's message counts.
+    func noteObserver(_ observer: RequestMessageObserver, connection: ObjectIdentifier) {
+        decidedPlans.withLock { $0[connection]?.observer = observer }
+    }
+
+    func takeDecidedRequest(connection: ObjectIdentifier) -> DecidedRequest? {
         decidedPlans.withLock { $0.removeValue(forKey: connection) }
     }
 }
@@ -135,7 +146,7 @@ struct WebSocketObservation: Sendable {
         series?.activeConnections.increment()
     }
 
-    func finish() {
+    func finish(observer: RequestMessageObserver?) {
         let elapsed = Int64(NIODeadline.now().uptimeNanoseconds &- started)
         series?.activeConnections.decrement()
         series?.record(status: 101, nanoseconds: elapsed, bytesIn: 0, bytesOut: 0)
@@ -144,7 +155,8 @@ struct WebSocketObservation: Sendable {
                 timestampMs: startedMs, api: observation.api, plan: plan.id, application: plan.application,
                 entrypoint: "websocket", method: "GET", target: target, secretParameters: observation.secretParameters,
                 status: 101, durationNanoseconds: elapsed, firstByteNanoseconds: nil, bytesIn: 0, bytesOut: 0,
-                messagesIn: nil, messagesOut: nil, stream: true))
+                messagesIn: observer?.publishedCount.load(ordering: .relaxed),
+                messagesOut: observer?.deliveredCount.load(ordering: .relaxed), stream: true))
     }
 }
 

@@ -237,6 +237,9 @@ final class RequestMessageObserver: MessageObserver {
     let plan: SecurityChain.ResolvedPlan?
     let entrypoint: String
     let secretHeaders: Set<String>
+    /// This request's messages so far, for its access log line.
+    let publishedCount = Atomic<Int>(0)
+    let deliveredCount = Atomic<Int>(0)
 
     init(
         series: RequestSeries?, log: MessageLog?, accessLog: AccessLog?, api: String,
@@ -252,6 +255,7 @@ final class RequestMessageObserver: MessageObserver {
     }
 
     func published(_ message: Message) {
+        publishedCount.add(1, ordering: .relaxed)
         if let series {
             series.messagesIn.increment()
             let size = message.content.readableBytes
@@ -265,6 +269,7 @@ final class RequestMessageObserver: MessageObserver {
     }
 
     func delivered(_ message: Message) {
+        deliveredCount.add(1, ordering: .relaxed)
         series?.messagesOut.increment()
         if let log, log.subscribePhase { record(message, direction: "subscribe", log: log) }
     }
@@ -274,6 +279,7 @@ final class RequestMessageObserver: MessageObserver {
     }
 
     func deliveredShared(count: Int) {
+        deliveredCount.add(count, ordering: .relaxed)
         series?.messagesOut.increment(by: Int64(count))
     }
 

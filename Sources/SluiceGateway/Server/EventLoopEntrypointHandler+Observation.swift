@@ -132,7 +132,9 @@ extension EventLoopEntrypointHandler {
             var request = passedOn[0]
             request.observed.status = Int(head.status.code)
             request.observed.answeredAt = NIODeadline.now().uptimeNanoseconds
-            let plan = registry.observability?.takeDecidedPlan(connection: ObjectIdentifier(context.channel))
+            let decided = registry.observability?.takeDecidedRequest(connection: ObjectIdentifier(context.channel))
+            let plan = decided?.plan
+            request.observer = decided?.observer
             request.observed.planID = plan?.id
             request.observed.application = plan?.application
             if let deployment = request.deployment, let entrypoint = request.observed.entrypoint {
@@ -146,8 +148,9 @@ extension EventLoopEntrypointHandler {
         case .body(let body):
             passedOn[0].observed.bytesOut += body.readableBytes
         case .end:
-            let request = passedOn.removeFirst()
+            var request = passedOn.removeFirst()
             if request.observed.stream { request.observed.series?.activeConnections.decrement() }
+            request.takeMessageCounts()
             finish(request.observed)
         }
     }
@@ -157,10 +160,11 @@ extension EventLoopEntrypointHandler {
     func finishPassedOn(context: ChannelHandlerContext) {
         let requests = passedOn
         passedOn.removeAll()
-        _ = registry.observability?.takeDecidedPlan(connection: ObjectIdentifier(context.channel))
+        _ = registry.observability?.takeDecidedRequest(connection: ObjectIdentifier(context.channel))
         for var request in requests {
             if request.observed.status == 0 { request.observed.status = 499 }
             if request.observed.stream { request.observed.series?.activeConnections.decrement() }
+            request.takeMessageCounts()
             finish(request.observed)
         }
     }
@@ -170,4 +174,17 @@ extension EventLoopEntrypointHandler {
 struct PassedOnRequest {
     var observed: ObservedRequest
     var deployment: Deployment?
+    /// What counted the request's messages (the async path's entrypoints), once its answer has begun.
+    var observer: RequestMessageObserver?
+
+    /// The messages the request published and was sent, for its access log line.
+    mutating func takeMessageCounts() {
+        guard let observer else { return }
+        let published = observer.publishedCount.load(ordering: .relaxed)
+        let delivered = observer.deliveredCount.load(ordering: .relaxed)
+        if observed.entrypoint == HTTPPostEntrypoint.type || published > 0 { observed.messagesIn = published }
+        if observed.stream || observed.entrypoint == HTTPGetEntrypoint.type || delivered > 0 {
+            observed.messagesOut = delivered
+        }
+    }
 }

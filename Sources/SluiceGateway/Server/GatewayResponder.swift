@@ -101,6 +101,7 @@ struct GatewayResponder: Sendable {
         }
         responseHeaders = cors.applied(to: responseHeaders)
         let observer = deployment.observation.messageObserver(plan: plan, entrypoint: entrypoint)
+        if let observer { registry.observability?.noteObserver(observer, connection: ObjectIdentifier(channel)) }
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
             invocation.flow = flow
@@ -321,8 +322,8 @@ struct GatewayResponder: Sendable {
             }
             var invocation = bound.invocation
             invocation.flow = flow
-            invocation.observer = deployment.observation.messageObserver(
-                plan: plan, entrypoint: WebSocketEntrypoint.type)
+            let observer = deployment.observation.messageObserver(plan: plan, entrypoint: WebSocketEntrypoint.type)
+            invocation.observer = observer
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }
@@ -336,7 +337,7 @@ struct GatewayResponder: Sendable {
             let observed = WebSocketObservation(
                 deployment: deployment, plan: plan, target: uri.description, started: started,
                 startedMs: startedMs)
-            defer { observed?.finish() }
+            defer { observed?.finish(observer: observer) }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,

@@ -95,6 +95,8 @@ struct ObservabilityTests {
             let polls = lines.filter { $0["entrypoint"] as? String == "http-get" }
             #expect(polls.count == 2)
             #expect(polls.allSatisfy { $0["status"] as? Int == 200 && ($0["bytesOut"] as? Int ?? 0) > 0 })
+            // Each poll read the three messages from the start of the log.
+            #expect(polls.map { $0["messagesOut"] as? Int } == [3, 3], "\(polls)")
             let missing = try #require(lines.first { $0["status"] as? Int == 404 })
             #expect(missing["api"] is NSNull)
             // A secret-looking query parameter is masked.
@@ -321,9 +323,14 @@ struct ObservabilityTests {
 
     @Test("a WebSocket subscriber: an open connection while it lasts, its messages counted, 101 when it ends")
     func webSockets() async throws {
+        let log = Self.logFile()
+        defer { try? FileManager.default.removeItem(atPath: log) }
         try await withGateway(
             ["orders.json": Definitions.inMemory(id: "orders", path: "/orders")],
-            configure: { $0.metricsPort = 0 }
+            configure: {
+                $0.metricsPort = 0
+                $0.observability.accessLog = .file(log)
+            }
         ) { gateway in
             let port = try #require(await gateway.gateway.metricsPort())
             let metrics = "http://127.0.0.1:\(port)/metrics"
@@ -347,6 +354,11 @@ struct ObservabilityTests {
                 })
             let closed = try await httpCall(.GET, metrics).body
             #expect(Self.value(closed, "sluice_active_stream_connections", ws) == 0)
+            await gateway.gateway.observability.flushAccessLog()
+            let line = try #require(try Self.logLines(log).first { $0["entrypoint"] as? String == "websocket" })
+            #expect(line["status"] as? Int == 101)
+            #expect(line["kind"] as? String == "stream")
+            #expect(line["messagesOut"] as? Int == 2, "\(line)")
         }
     }
 
