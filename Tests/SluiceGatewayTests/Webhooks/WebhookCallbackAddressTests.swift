@@ -36,7 +36,11 @@ struct WebhookCallbackAddressTests {
             for request in callback.received {
                 #expect(request.header("Host") == "localhost:\(callback.port)")
             }
-            #expect(gateway.gateway.webhooks.delivery(subscription: "sub-1")?.counters.delivered == 3)
+            // The receiver counts a POST before the gateway has its answer: wait until the gateway counted it too.
+            #expect(
+                try await gateway.eventually(timeout: .seconds(10)) {
+                    gateway.gateway.webhooks.delivery(subscription: "sub-1")?.counters.delivered == 3
+                })
         }
     }
 
