@@ -74,23 +74,22 @@ public struct GatewaySettings: Sendable {
     /// Applies `SLUICE_*` variables: `SLUICE_PORT`, `SLUICE_LIMITS_MAX_REQUEST_BODY_BYTES`, …
     public mutating func apply(environment: [String: String]) throws {
         var values: [String: String] = [:]
-        for key in Self.keys {
+        for key in Self.keys + ObservabilitySettings.keys {
             let variable = "SLUICE_" + key.replacingOccurrences(of: ".", with: "_").camelToSnake().uppercased()
             if let value = environment[variable] { values[key] = value }
         }
         try apply(values: values, source: "environment")
     }
 
-    static let keys =
-        [
-            "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
-            "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
-            "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
-            "security.jwtClockSkewSeconds",
-            "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
-            "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
-            "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
-        ] + ObservabilitySettings.keys
+    static let keys = [
+        "host", "port", "apis", "reloadIntervalMs", "drainTimeoutSeconds", "logLevel",
+        "limits.maxRequestBodyBytes", "limits.maxMessageBytes", "limits.maxHeaderBytes",
+        "limits.maxStreamingConnections", "limits.maxPollMessages", "limits.maxRateLimitCounters",
+        "security.jwtClockSkewSeconds",
+        "security.maxTokenBytes", "security.tokenCacheEntries", "security.jwksRefreshSeconds",
+        "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
+        "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
+    ]
 
     mutating func apply(values: [String: String], source: String) throws {
         var problems: [Problem] = []
@@ -102,7 +101,7 @@ public struct GatewaySettings: Sendable {
             }
             apply(&self, value)
         }
-        for key in values.keys where !Self.keys.contains(key) {
+        for key in values.keys where !Self.keys.contains(key) && !ObservabilitySettings.keys.contains(key) {
             problems.append(Problem(setting: key, message: "unknown setting (\(source))"))
         }
         if let host = values["host"] { self.host = host }
