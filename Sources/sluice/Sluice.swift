@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import SluiceCore
 import SluiceGateway
@@ -148,6 +150,7 @@ struct Serve: AsyncParsableCommand {
                 let gateway = Gateway(
                     settings: settings, logger: logger, rateLimitStore: rateLimitStore,
                     managementStore: managementStore)
+                Self.bootstrapMetrics(gateway)
                 services = try gateway.services()
             } else if let storeService = managementStore as? any Service {
                 services.append(storeService)
@@ -163,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         }
         let gateway = Gateway(
             settings: settings, logger: logger, rateLimitStore: rateLimitStore, managementStore: managementStore)
+        Self.bootstrapMetrics(gateway)
         guard managementStore == nil else {
             // The store sync deploys once the services run (the PostgreSQL pool needs to be running first).
             try await gateway.run()
@@ -176,6 +180,11 @@ struct Serve: AsyncParsableCommand {
             ]
         )
         try await gateway.run()
+    }
+
+    /// Libraries that report through swift-metrics land in the gateway's own registry, on the same scrape.
+    static func bootstrapMetrics(_ gateway: Gateway) {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: gateway.observability.metrics.registry))
     }
 }
 

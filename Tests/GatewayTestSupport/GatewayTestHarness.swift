@@ -30,7 +30,10 @@ package final class TestGateway: Sendable {
 
     /// Starts a gateway serving `definitions` (file name → contents); all of them must deploy. `nodeID` names the
     /// node (a fresh one when nil): a gateway restarted with the same one resumes its per-node broker sessions.
-    package static func start(definitions: [String: String], nodeID: String? = nil) async throws -> TestGateway {
+    package static func start(
+        definitions: [String: String], nodeID: String? = nil,
+        configure: @Sendable (inout GatewaySettings) -> Void = { _ in }
+    ) async throws -> TestGateway {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -45,6 +48,7 @@ package final class TestGateway: Sendable {
         settings.drainTimeoutSeconds = 5
         // Gateways in one test process all have port 0: each gets a name of its own unless the test gives one.
         settings.nodeID = nodeID ?? "test-node-\(UUID().uuidString.prefix(8))"
+        configure(&settings)
         var logger = Logger(label: "sluice-gateway-test")
         logger.logLevel =
             ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
@@ -80,10 +84,11 @@ package struct HarnessFailure: Error, CustomStringConvertible {
 package func withTestGateway<T>(
     _ definitions: [String: String],
     nodeID: String? = nil,
+    configure: @Sendable (inout GatewaySettings) -> Void = { _ in },
     isolation: isolated (any Actor)? = #isolation,
     _ body: (TestGateway) async throws -> T
 ) async throws -> T {
-    let gateway = try await TestGateway.start(definitions: definitions, nodeID: nodeID)
+    let gateway = try await TestGateway.start(definitions: definitions, nodeID: nodeID, configure: configure)
     do {
         let result = try await body(gateway)
         await gateway.stop()

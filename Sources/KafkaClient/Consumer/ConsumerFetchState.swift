@@ -20,6 +20,8 @@ struct ConsumerFetchState {
         var awaitingDelivery = Deque<Int64>()
         /// Decoded answers that arrived before an earlier one, by fetch offset.
         var parked: [Int64: [KafkaConsumerRecord]] = [:]
+        /// The partition's high watermark in the latest fetch answer (the offset after its last committed record).
+        var highWatermark: Int64?
     }
 
     let configuration: KafkaConsumerConfiguration
@@ -158,9 +160,11 @@ struct ConsumerFetchState {
         fetchedAt offset: Int64,
         nextOffset: Int64,
         bytes: Int,
-        epoch fetchEpoch: UInt64
+        epoch fetchEpoch: UInt64,
+        highWatermark: Int64? = nil
     ) -> Bool {
         guard fetchEpoch == epoch, partitions[partition]?.fetchPosition == offset else { return false }
+        if let highWatermark, highWatermark >= 0 { partitions[partition]!.highWatermark = highWatermark }
         partitions[partition]!.fetchPosition = nextOffset
         partitions[partition]!.awaitingDelivery.append(offset)
         decodingBytes += bytes
@@ -210,6 +214,19 @@ struct ConsumerFetchState {
         case finished
         case failed(KafkaError)
         case wait
+    }
+
+    /// Per owned partition whose high watermark a fetch answer told: how many records lie between what the
+    /// application has read (or where its reading starts) and the high watermark.
+    var lag: [KafkaTopicPartition: Int64] {
+        var lag: [KafkaTopicPartition: Int64] = [:]
+        for (partition, state) in partitions {
+            guard let highWatermark = state.highWatermark,
+                let position = consumed[partition] ?? state.startPosition
+            else { continue }
+            lag[partition] = max(0, highWatermark - position)
+        }
+        return lag
     }
 
     mutating func next() -> Next {

@@ -62,6 +62,12 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// For each owned partition that has handed out records, the offset after the last one: what a commit stores.
+    /// Records not read yet per owned partition: the high watermark of the partition's latest fetch answer less
+    /// the position the application has read to. A partition no answer has told of yet is left out.
+    public var lag: [KafkaTopicPartition: Int64] {
+        state.withLockedValue { $0.lag }
+    }
+
     public var consumedPositions: [KafkaTopicPartition: Int64] {
         state.withLockedValue { $0.consumed }
     }
@@ -375,7 +381,7 @@ public final class KafkaConsumer: Service, Sendable {
                         let isCurrent = state.withLockedValue {
                             $0.answerReceived(
                                 partition: key, fetchedAt: offset, nextOffset: next, bytes: records.readableBytes,
-                                epoch: epoch)
+                                epoch: epoch, highWatermark: partition.highWatermark)
                         }
                         if isCurrent { accepted.append((key, partition, offset, records.readableBytes)) }
                     case .offsetOutOfRange:

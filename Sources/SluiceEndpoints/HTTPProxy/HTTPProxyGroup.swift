@@ -49,6 +49,20 @@ public final class HTTPProxyGroup: EndpointConnector {
         pick(primaries, counter: counter)
     }
 
+    /// Whether every circuit breaker of the group is open now (with failover on): the backends are taken as away.
+    public var allCircuitsOpen: Bool {
+        let now = milliseconds()
+        return breakers.withLock { breakers in
+            !breakers.isEmpty
+                && breakers.values.allSatisfy {
+                    switch $0.state {
+                    case .open(let until): until > now
+                    case .halfOpen, .closed: false
+                    }
+                }
+        }
+    }
+
     public var type: String { "http-proxy" }
     public var canPublish: Bool { false }
     public var canSubscribe: Bool { false }

@@ -130,9 +130,11 @@ public struct KafkaEndpoint: EndpointConnector {
             qos: request.qos, groupID: groupID, encodeIDs: consumer.encodeMessageId, logger: runtime.logger)
         switch request.mode {
         case .poll:
-            return try await KafkaMessageSource.poll(
+            let source = try await KafkaMessageSource.poll(
                 selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
                 options: options)
+            runtime.consumers.track(source.consumer)
+            return source
         case .stream:
             // A stream at the newest records with an identifier no one else has is served from the endpoint's
             // shared tail (KafkaTail): what its own group would read, without a consumer of its own.
@@ -143,6 +145,7 @@ public struct KafkaEndpoint: EndpointConnector {
                 for _ in 0..<2 {
                     let tail = try await runtime.tail(
                         topics: topics, cluster: cluster, encodeIDs: consumer.encodeMessageId)
+                    runtime.consumers.track(tail.consumer)
                     let source = KafkaTailSource(tail: tail, options: options) { cursor in
                         try await KafkaMessageSource.poll(
                             selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset,
@@ -152,9 +155,19 @@ public struct KafkaEndpoint: EndpointConnector {
                     // It stopped between its start and this attach (it forgets itself): the next one is new.
                 }
             }
-            return try KafkaMessageSource.stream(
+            let source = try KafkaMessageSource.stream(
                 selection: selection, cursor: cursor, autoOffsetReset: consumer.autoOffsetReset, cluster: cluster,
                 options: options)
+            runtime.consumers.track(source.consumer)
+            return source
+        }
+    }
+
+    /// Per topic partition, the largest lag among the endpoint's live consumers (shared tails, streams, polls):
+    /// records between what a consumer has read and the partition's high watermark, as its latest fetch told.
+    public var consumerLag: [(topic: String, partition: Int32, lag: Int64)] {
+        runtime.consumers.lag.map { (topic: $0.key.topic, partition: $0.key.partition, lag: $0.value) }.sorted {
+            ($0.topic, $0.partition) < ($1.topic, $1.partition)
         }
     }
 
@@ -270,6 +283,8 @@ final class KafkaEndpointRuntime: Sendable {
     private let state = Mutex(State())
     /// The shared tails of the streams that read the newest records with identifiers of their own.
     private let tails = TailRegistry<[String], KafkaTail>()
+    /// The consumers alive now, for their lag.
+    let consumers = LiveConsumers()
 
     /// How long a publish may wait for the broker's acknowledgement, retries included.
     static let deliveryTimeout = TimeAmount.seconds(10)
@@ -280,6 +295,9 @@ final class KafkaEndpointRuntime: Sendable {
     }
 
     /// The deployment's view of the cluster, made on first use.
+    /// The cluster, when something has needed it already.
+    var existingCluster: KafkaCluster? { state.withLock { $0.cluster } }
+
     func cluster() throws(GatewayError) -> KafkaCluster {
         let result = state.withLock { state -> Result<KafkaCluster, GatewayError> in
             if state.stopped {

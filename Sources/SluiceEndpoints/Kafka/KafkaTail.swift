@@ -21,7 +21,7 @@ final class KafkaTail: Sendable {
     let shared: SharedTail
     let encodeIDs: Bool
     let cluster: KafkaCluster
-    private let consumer: KafkaConsumer
+    let consumer: KafkaConsumer
     /// Next offset of every partition as of the newest message in the ring; changed under the tail's append lock.
     private let positions: Mutex<[KafkaTopicPartition: Int64]>
     private let logger: Logger

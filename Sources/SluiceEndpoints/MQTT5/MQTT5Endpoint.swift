@@ -261,6 +261,9 @@ final class MQTT5EndpointRuntime: Sendable {
         return tail
     }
 
+    /// The publishing connection, when something has needed it already.
+    var existingPublisher: MQTT5Link? { state.withLock { $0.publisher } }
+
     /// The deployment's publishing connection, started on first use.
     func publisher() throws(GatewayError) -> MQTT5Link {
         let result = state.withLock { state -> Result<MQTT5Link, GatewayError> in

@@ -102,7 +102,9 @@ public struct HTTPGetEntrypoint: Sendable {
             for message in messages {
                 switch await flow.process(message, in: .subscribe) {
                 case .deliver(let processed): delivered.append(processed)
-                case .drop: continue
+                case .drop:
+                    invocation.observer?.filtered()
+                    continue
                 case .fail(let error):
                     try await error.write(to: writer, headers: echo)
                     return
@@ -119,6 +121,7 @@ public struct HTTPGetEntrypoint: Sendable {
         head.headerFields[ClientIdentifier.field] = clientIdentifier
         head.headerFields.append(contentsOf: invocation.responseHeaders)
         try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        if let observer = invocation.observer { for message in delivered { observer.delivered(message) } }
         await source.delivered()
     }
 

@@ -79,6 +79,7 @@ public struct HTTPPostEntrypoint: Sendable {
             switch await flow.process(message, in: .publish) {
             case .deliver(let processed): message = processed
             case .drop:
+                invocation.observer?.filtered()
                 var head = HTTPResponse(status: .accepted, headerFields: echo)
                 head.headerFields[.contentLength] = "0"
                 try await writer.writeResponse(head)
@@ -90,12 +91,15 @@ public struct HTTPPostEntrypoint: Sendable {
         }
         do {
             _ = try await invocation.endpoint.publish(message)
+            invocation.observer?.published(message)
         } catch let error as GatewayError {
+            invocation.observer?.publishFailed(message)
             try await error.write(to: writer, headers: echo)
             return
         } catch is CancellationError {
             throw CancellationError()
         } catch {
+            invocation.observer?.publishFailed(message)
             invocation.logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
             try await GatewayError.endpointUnavailable("The endpoint could not accept the message.").write(
                 to: writer, headers: echo)

@@ -139,7 +139,7 @@ public struct SSEEntrypoint: Sendable {
                 servedFromRing =
                     try await SSERingStream.serve(
                         ringSource, on: channel, cache: batches, formatter: formatter, heartbeat: heartbeat,
-                        stopper: stopper) == .closed
+                        stopper: stopper, observer: invocation.observer) == .closed
             } catch let error as GatewayError {
                 buffer.clear()
                 formatter.error(id: UUID().uuidString, message: error.message, into: &buffer)
@@ -163,16 +163,22 @@ public struct SSEEntrypoint: Sendable {
             }
             buffer.clear()
             var carriesMessages = false
+            var written: [Message] = []
             switch poll {
             case .messages(let messages):
                 for message in messages {
                     guard let flow else {
                         formatter.message(message, into: &buffer)
+                        if invocation.observer != nil { written.append(message) }
                         continue
                     }
                     switch await flow.process(message, in: .subscribe) {
-                    case .deliver(let processed): formatter.message(processed, into: &buffer)
-                    case .drop: continue
+                    case .deliver(let processed):
+                        formatter.message(processed, into: &buffer)
+                        if invocation.observer != nil { written.append(processed) }
+                    case .drop:
+                        invocation.observer?.filtered()
+                        continue
                     case .fail(let error):
                         formatter.error(id: UUID().uuidString, message: "\(error.key): \(error.message)", into: &buffer)
                         try await body.write(buffer)
@@ -188,6 +194,7 @@ public struct SSEEntrypoint: Sendable {
             }
             try await body.write(buffer)
             lastWrite = ContinuousClock.now
+            if let observer = invocation.observer { for message in written { observer.delivered(message) } }
             if carriesMessages { await source.delivered() }
         }
         if let reason = ending.withLock({ $0 }) {

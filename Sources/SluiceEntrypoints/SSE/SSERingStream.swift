@@ -56,7 +56,7 @@ final class SSERingStream: ChannelDuplexHandler, RemovableChannelHandler {
     /// Streams being served now, gateway-wide (which path a subscriber took, for tests and diagnostics).
     static let active = Atomic<Int>(0)
 
-    private let pull: RingPull
+    private var pull: RingPull
     private let formatter: ServerSentEventWriter
     private let heartbeat: TimeAmount
     private let ended: EventLoopPromise<End>
@@ -82,7 +82,8 @@ final class SSERingStream: ChannelDuplexHandler, RemovableChannelHandler {
     /// `stopper`, ends the stream (`.closed`).
     static func serve(
         _ source: any RingBackedSource, on channel: any Channel, cache: RingBatchCache,
-        formatter: ServerSentEventWriter, heartbeat: Duration, stopper: Stopper
+        formatter: ServerSentEventWriter, heartbeat: Duration, stopper: Stopper,
+        observer: (any MessageObserver)? = nil
     ) async throws -> End {
         let eventLoop = channel.eventLoop
         let ended = eventLoop.makePromise(of: End.self)
@@ -99,6 +100,7 @@ final class SSERingStream: ChannelDuplexHandler, RemovableChannelHandler {
             }
             let stream = SSERingStream(
                 source: source, cache: cache, formatter: formatter, heartbeat: heartbeat, ended: ended)
+            stream.pull.observer = observer
             do {
                 try operations.addHandler(stream, position: .after(encoder.handler))
             } catch {

@@ -22,6 +22,8 @@ public struct EntrypointInvocation: Sendable {
     /// The header that carries an API key: removed before the endpoint unless the plan propagates it.
     /// Default: Gravitee's, `X-Gravitee-Api-Key`.
     public var apiKeyHeader = HTTPField.Name(SecurityChain.apiKeyHeader)!
+    /// Told of each message taken or given (metrics, message logging). Default: none.
+    public var observer: (any MessageObserver)?
 
     public init(
         apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,

@@ -27,6 +27,8 @@ struct RingPull {
     let ring: InMemoryTopic
     let cache: RingBatchCache
     let watchID: UInt64
+    /// Told how many messages each batch written carries.
+    var observer: (any MessageObserver)?
 
     init(source: any RingBackedSource, cache: RingBatchCache) {
         self.source = source
@@ -88,6 +90,7 @@ struct RingPull {
                     batch = cache.encode(messages, of: ring, from: offset, allocator: channel.allocator)
                 }
                 if let previous = unwritten { write(previous.bytes, nil) }
+                if let observer, batch.end > offset { observer.deliveredShared(count: Int(batch.end - offset)) }
                 unwritten = batch
                 source.handedOut(upTo: batch.end, lastID: batch.lastID)
             }

@@ -89,6 +89,7 @@ public struct WebSocketEntrypoint: Sendable {
         // streams.
         let subscribeFlow = flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
         let publishFlow = flow.flatMap { $0.runs(.publish) ? $0 : nil }
+        let observer = invocation.observer
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let source {
                 group.addTask {
@@ -96,7 +97,8 @@ public struct WebSocketEntrypoint: Sendable {
                         // A source backed by a ring (a shared tail, the embedded log) is served by the connection's
                         // event loop, with frames shared by the API's streams, until it ends or leaves the ring.
                         if subscribeFlow == nil, let channel, let ringSource = source as? any RingBackedSource,
-                            try await WebSocketRingStream.serve(ringSource, on: channel, cache: batches) == .closed
+                            try await WebSocketRingStream.serve(
+                                ringSource, on: channel, cache: batches, observer: observer) == .closed
                         {
                             return
                         }
@@ -108,7 +110,9 @@ public struct WebSocketEntrypoint: Sendable {
                                 for message in batch {
                                     switch await subscribeFlow.process(message, in: .subscribe) {
                                     case .deliver(let processed): kept.append(processed)
-                                    case .drop: continue
+                                    case .drop:
+                                        observer?.filtered()
+                                        continue
                                     case .fail(let error): throw error
                                     }
                                 }
@@ -128,6 +132,7 @@ public struct WebSocketEntrypoint: Sendable {
                             } else {
                                 for frame in frames { try await outbound.write(.custom(frame)) }
                             }
+                            if let observer { for message in batch { observer.delivered(message) } }
                             await source.delivered()
                         }
                         // The endpoint has no more messages (a finite mock, say): a normal goodbye.
@@ -157,7 +162,9 @@ public struct WebSocketEntrypoint: Sendable {
                 if let publishFlow {
                     switch await publishFlow.process(message, in: .publish) {
                     case .deliver(let processed): message = processed
-                    case .drop: continue
+                    case .drop:
+                        observer?.filtered()
+                        continue
                     case .fail(let error):
                         try await outbound.close(
                             .policyViolation, reason: Self.closeReason("\(error.key): \(error.message)"))
@@ -166,7 +173,9 @@ public struct WebSocketEntrypoint: Sendable {
                 }
                 do {
                     _ = try await endpoint.publish(message)
+                    observer?.published(message)
                 } catch let error as GatewayError {
+                    observer?.publishFailed(message)
                     try await outbound.close(
                         .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
                     break

@@ -24,7 +24,7 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     /// Streams being served now, gateway-wide (which path a subscriber took, for tests and diagnostics).
     static let active = Atomic<Int>(0)
 
-    private let pull: RingPull
+    private var pull: RingPull
     /// The frame encoder's context: bytes written through it go to the socket.
     private let encoder: ChannelHandlerContext
     private let ended: EventLoopPromise<End>
@@ -45,7 +45,8 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
     /// Serves `source` on `channel`'s event loop until the stream ends, and says how it ended; throws the source's
     /// failure (a `GatewayError`). Cancelling the calling task ends the stream (`.closed`).
     static func serve(
-        _ source: any RingBackedSource, on channel: any Channel, cache: RingBatchCache
+        _ source: any RingBackedSource, on channel: any Channel, cache: RingBatchCache,
+        observer: (any MessageObserver)? = nil
     ) async throws -> End {
         let eventLoop = channel.eventLoop
         let ended = eventLoop.makePromise(of: End.self)
@@ -58,6 +59,7 @@ final class WebSocketRingStream: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             let stream = WebSocketRingStream(source: source, cache: cache, encoder: encoder, ended: ended)
+            stream.pull.observer = observer
             do {
                 try operations.addHandler(stream, position: .after(encoder.handler))
             } catch {

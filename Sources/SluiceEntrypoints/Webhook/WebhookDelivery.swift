@@ -26,6 +26,16 @@ public final class WebhookDelivery: Sendable {
         public var filtered = 0
     }
 
+    /// What a delivery counts, as it happens (the gateway's metrics).
+    public enum Outcome: String, Sendable, CaseIterable {
+        case delivered
+        case retried
+        case deadLettered = "dead_lettered"
+        case dropped
+        /// A flow step dropped the message before delivery.
+        case filtered
+    }
+
     public let subscriptionID: String
     public let apiID: String
     public let qos: MessageQoS
@@ -44,6 +54,8 @@ public final class WebhookDelivery: Sendable {
     let logger: Logger
     private let machine: Mutex<WebhookDeliveryStateMachine>
     private let tally = Mutex(Counters())
+    /// Told of each outcome as it is counted.
+    private let onOutcome: (@Sendable (Outcome) -> Void)?
     /// Set when the delivery cannot run at all (TLS settings that do not load).
     private let setupFailure = Mutex<String?>(nil)
 
@@ -55,8 +67,10 @@ public final class WebhookDelivery: Sendable {
         webhook: WebhookSubscriptionConfiguration, endpoint: any EndpointConnector,
         deadLetters: (any EndpointConnector)?, flow: FlowRun? = nil, paused: Bool = false,
         nodeIdentifier: String? = nil,
-        callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger
+        callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger,
+        onOutcome: (@Sendable (Outcome) -> Void)? = nil
     ) {
+        self.onOutcome = onOutcome
         self.callbackPolicy = callbackPolicy
         self.resolver = resolver
         self.subscriptionID = subscriptionID
@@ -200,6 +214,7 @@ public final class WebhookDelivery: Sendable {
                 message = processed
             case .drop:
                 tally.withLock { $0.filtered += 1 }
+                onOutcome?(.filtered)
                 return
             case .fail(let error):
                 // A step that fails on a message fails it for good: retrying would fail the same way.
@@ -208,6 +223,7 @@ public final class WebhookDelivery: Sendable {
                     try await sendToDeadLetters(message, reason: reason)
                 } else {
                     tally.withLock { $0.dropped += 1 }
+                    onOutcome?(.dropped)
                     logger.warning("webhook message dropped", metadata: ["reason": "\(reason)"])
                 }
                 return
@@ -225,14 +241,17 @@ public final class WebhookDelivery: Sendable {
             switch action {
             case .acknowledge:
                 tally.withLock { $0.delivered += 1 }
+                onOutcome?(.delivered)
                 return
             case .retry(let delay):
                 tally.withLock { $0.retries += 1 }
+                onOutcome?(.retried)
                 logger.debug(
                     "webhook attempt failed, retrying", metadata: ["failure": "\(failure!)", "delayMs": "\(delay)"])
                 try await Task.sleep(for: .milliseconds(delay))
             case .interrupt(let reason, let delay):
                 tally.withLock { $0.retries += 1 }
+                onOutcome?(.retried)
                 logger.warning(
                     "webhook subscription in FAILURE: consumption interrupted", metadata: ["reason": "\(reason)"])
                 try await Task.sleep(for: .milliseconds(delay))
@@ -241,6 +260,7 @@ public final class WebhookDelivery: Sendable {
                 return
             case .drop(let reason):
                 tally.withLock { $0.dropped += 1 }
+                onOutcome?(.dropped)
                 logger.warning(
                     "webhook message dropped", metadata: ["reason": "\(reason)", "id": "\(message.id ?? "")"])
                 return
@@ -276,6 +296,7 @@ public final class WebhookDelivery: Sendable {
             do {
                 _ = try await deadLetters.publish(copy)
                 tally.withLock { $0.deadLettered += 1 }
+                onOutcome?(.deadLettered)
                 logger.info("webhook message sent to the DLQ", metadata: ["reason": "\(reason)"])
                 return
             } catch {

@@ -36,6 +36,8 @@ public final class Deployment: Sendable {
     /// The `webhook` entrypoint, when the API has a subscription listener with one.
     let webhook: WebhookBinding?
     public let streams: LiveStreams
+    /// Its labels and metric series, and the access log.
+    let observation: DeploymentObservation
 
     public var id: String { definition.id }
 
@@ -54,8 +56,12 @@ public final class Deployment: Sendable {
     init(
         definition: APIDefinition, source: String, endpoint: any EndpointConnector, streams: LiveStreams,
         limits: GatewayLimits, bearer: BearerPlans? = nil, apiKeyFields: APIKeyFields = .gravitee,
-        webhook: WebhookBinding? = nil, logger: Logger
+        webhook: WebhookBinding? = nil, observability: GatewayObservability? = nil, messageLog: MessageLog? = nil,
+        logger: Logger
     ) {
+        self.observation = DeploymentObservation(
+            definition: definition, observability: observability, apiKeyQueryParameter: apiKeyFields.queryParameter,
+            apiKeyHeader: apiKeyFields.lowercasedHeader, messageLog: messageLog)
         self.webhook = webhook
         self.apiKeyFields = apiKeyFields
         self.definition = definition
@@ -125,9 +131,13 @@ public final class Deployment: Sendable {
     /// Builds the connectors of a validated definition.
     static func make(
         definition: APIDefinition, source: String, broker: InMemoryBroker, streams: LiveStreams,
-        limits: GatewayLimits, security: SecuritySettings = .init(), logger: Logger
+        limits: GatewayLimits, security: SecuritySettings = .init(), observability: GatewayObservability? = nil,
+        logger: Logger
     ) throws -> Deployment {
         var bearer: BearerPlans?
+        var problems: [Diagnostic] = []
+        let messageLog = MessageLog.parse(definition.analytics, diagnostics: &problems)
+        if !problems.isEmpty { throw DeploymentError(apiID: definition.id, diagnostics: problems) }
         let chain = SecurityChain(plans: definition.plans)
         if chain.hasBearerPlans {
             var planLogger = logger
@@ -149,7 +159,7 @@ public final class Deployment: Sendable {
             return Deployment(
                 definition: definition, source: source,
                 endpoint: try makeProxyGroup(definition: definition, group: firstGroup), streams: streams,
-                limits: limits, logger: logger)
+                limits: limits, observability: observability, messageLog: messageLog, logger: logger)
         }
         for endpoint in firstGroup.endpoints where !endpoint.secondary {
             group.append(
@@ -165,7 +175,8 @@ public final class Deployment: Sendable {
         let webhook = try makeWebhookBinding(definition: definition, broker: broker, logger: logger)
         return Deployment(
             definition: definition, source: source, endpoint: endpoint, streams: streams, limits: limits,
-            bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), webhook: webhook, logger: logger
+            bearer: bearer, apiKeyFields: APIKeyFields(security.apiKeyNames), webhook: webhook,
+            observability: observability, messageLog: messageLog, logger: logger
         )
     }
 

@@ -25,11 +25,14 @@ public final class DeploymentRegistry: Sendable {
     let limits: GatewayLimits
     let security: SecuritySettings
     let logger: Logger
+    /// The gateway's metrics and access log, when it keeps them.
+    public let observability: GatewayObservability?
 
     public init(
         broker: InMemoryBroker, streams: LiveStreams, limits: GatewayLimits, security: SecuritySettings = .init(),
-        logger: Logger, rateLimitStore: (any RateLimitStore)? = nil
+        logger: Logger, rateLimitStore: (any RateLimitStore)? = nil, observability: GatewayObservability? = nil
     ) {
+        self.observability = observability
         self.rateLimitStore = rateLimitStore ?? LocalRateLimitStore(capacity: limits.maxRateLimitCounters)
         self.broker = broker
         self.streams = streams
@@ -63,7 +66,7 @@ public final class DeploymentRegistry: Sendable {
         }
         let deployment = try Deployment.make(
             definition: definition, source: source, broker: broker, streams: LiveStreams(parent: streams),
-            limits: limits, security: security, logger: logger
+            limits: limits, security: security, observability: observability, logger: logger
         )
         let replaced = state.withLock { state -> Deployment? in
             let old = state.deployments.updateValue(deployment, forKey: definition.id)

@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import SluiceCore
 import SluiceEntrypoints
 
@@ -63,7 +64,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Parts of the requests that came after a forwarded request (pipelining), held until its answer has ended.
     private var proxyStash: [HTTPServerRequestPart] = []
 
-    private let registry: DeploymentRegistry
+    let registry: DeploymentRegistry
     private let limits: GatewayLimits
     private var state = State.idle
     /// Requests passed on whose response has not ended yet.
@@ -74,6 +75,17 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var addresses: (client: String?, port: Int?)?
     /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
     private var proxyTimer: Scheduled<Void>?
+    /// The series this connection counted into last (see `series(_:plan:entrypoint:)`), and the status counter.
+    var lastSeries: RequestSeries?
+    var lastStatusCounter: (series: RequestSeries, status: Int, counter: Counter)?
+    /// The requests passed on to the async responder whose answer has not ended, oldest first (observed only
+    /// when the gateway keeps metrics or an access log).
+    var passedOn: [PassedOnRequest] = []
+    /// The proxied request under way, observed.
+    private var proxyObserved: ObservedRequest?
+    /// The publish under way, observed, and its API's observation.
+    private var publishObserved: ObservedRequest?
+    private var publishObservation: DeploymentObservation?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -100,6 +112,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             } else {
                 state = .passingRequest
                 responsesPending += 1
+                observePassedOn(head, routed: routed?.route.deployment)
                 context.fireChannelRead(data)
             }
         case (.publishing(var publishing), .body(var chunk)):
@@ -119,6 +132,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             finishPublish(publishing, context: context)
         case (.passingRequest, .end):
             state = .idle
+            context.fireChannelRead(data)
+        case (.passingRequest, .body(let chunk)):
+            if !passedOn.isEmpty { passedOn[passedOn.count - 1].observed.bytesIn += chunk.readableBytes }
             context.fireChannelRead(data)
         case (.passingRequest, _), (.idle, _):
             context.fireChannelRead(data)
@@ -169,7 +185,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             state = .idle
             proxyStash.removeAll()
             exchange.clientGone()
+            finishProxyObservation(exchange)
         }
+        if !passedOn.isEmpty { finishPassedOn(context: context) }
         // An answer still to come has no one to go to.
         if case .awaitingPublish = state { state = .idle }
         context.fireChannelInactive()
@@ -179,11 +197,17 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         proxyTimer?.cancel()
         proxyTimer = nil
         if case .streaming(let stream) = state { stream.cleanUp() }
-        if case .proxying(let exchange) = state { exchange.clientGone() }
+        if case .proxying(let exchange) = state {
+            exchange.clientGone()
+            finishProxyObservation(exchange)
+        }
+        if !passedOn.isEmpty { finishPassedOn(context: context) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), responsesPending > 0 { responsesPending -= 1 }
+        let part = unwrapOutboundIn(data)
+        if !passedOn.isEmpty { observeOutbound(part, context: context) }
+        if case .end = part, responsesPending > 0 { responsesPending -= 1 }
         context.write(data, promise: promise)
     }
 
@@ -228,6 +252,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         {
             guard let store = registry.rateLimitStore.immediate else { return nil }
             rateLimits = gate.checkNow(store)
+        }
+        // Kept beside the state, not in it: the state is copied at each body chunk.
+        if deployment.observation.isEnabled {
+            publishObserved = observe(head, deployment: deployment, plan: plan, entrypoint: HTTPPostEntrypoint.type)
+            publishObservation = deployment.observation
         }
         let endpoint =
             deployment.synchronousPublisher.map(Publisher.synchronous)
@@ -300,6 +329,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         ) { closeClient, lastWrite in
             bound.value.handler.proxyEnded(closeClient: closeClient, lastWrite: lastWrite, context: bound.value.context)
         }
+        if deployment.observation.isEnabled {
+            proxyObserved = observe(head, deployment: deployment, plan: plan, entrypoint: HTTPProxyEntrypoint.type)
+        }
         exchange.start(outgoing)
         if proxyTimer == nil { armProxyTimer(in: exchange.readTimeout, context: context) }
         return exchange
@@ -333,7 +365,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private func proxyEnded(
         closeClient: Bool, lastWrite: EventLoopFuture<Void>?, context: ChannelHandlerContext
     ) {
-        guard case .proxying = state else { return }
+        guard case .proxying(let exchange) = state else { return }
+        finishProxyObservation(exchange)
         state = .idle
         let stash = proxyStash
         proxyStash.removeAll()
@@ -394,10 +427,19 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var lastEventID = head.headers.first(name: "last-event-id")
         if lastEventID?.isEmpty == true || sse.invocation.qos == .none { lastEventID = nil }
         let offset: Int64
+        var observed =
+            deployment.observation.isEnabled
+            ? observe(head, deployment: deployment, plan: plan, entrypoint: SSEEntrypoint.type) : nil
+        func refused(_ status: Int) {
+            guard var observed else { return }
+            observed.status = status
+            finish(observed)
+        }
         do {
             offset = try endpoint.startOffset(resumeAfter: lastEventID)
         } catch let error as GatewayError {
             context.writeGatewayError(error, version: head.version, closeAfter: !head.isKeepAlive)
+            refused(error.status)
             return .some(nil)
         } catch {
             return nil
@@ -408,6 +450,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             if let refusal = outcome.refusal {
                 context.writeGatewayError(
                     refusal, version: head.version, closeAfter: !head.isKeepAlive, headers: outcome.nioHeaders)
+                refused(refusal.status)
                 return .some(nil)
             }
             rateLimitHeaders = outcome.nioHeaders
@@ -428,7 +471,27 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 .tooManyConnections(limit: limits.maxStreamingConnections), version: head.version,
                 closeAfter: !head.isKeepAlive
             )
+            refused(GatewayError.tooManyConnections(limit: limits.maxStreamingConnections).status)
             return .some(nil)
+        }
+        if observed != nil {
+            observed!.status = 200
+            observed!.stream = true
+            observed!.answeredAt = NIODeadline.now().uptimeNanoseconds
+            let series = observed!.series
+            series?.activeConnections.increment()
+            stream.series = series
+            let finished = observed!
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            stream.onFinish = { stream in
+                series?.activeConnections.decrement()
+                var observed = finished
+                observed.bytesOut = stream.bytesSent
+                observed.messagesOut = stream.messagesSent
+                // The stream counted its bytes and messages as it wrote them.
+                handler.value.finish(observed, countBytesOut: false)
+            }
+            observed = nil
         }
         stream.start(registration: registration)
         // The connection is a stream from now on: the WebSocket upgrade decision still pending for it, and the
@@ -510,6 +573,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         context: ChannelHandlerContext
     ) {
         let closeAfter = closeAfter || publishing.closeAfter || quiescing
+        if var observed = publishObserved.take(), let observation = publishObservation.take() {
+            observePublish(result, publishing, &observed, observation: observation)
+        }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
@@ -523,6 +589,49 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 error as? GatewayError ?? .endpointUnavailable("The endpoint could not accept the message.")
             context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter, headers: echo)
         }
+    }
+
+    /// Counts a publish's answer: its status, and the message taken or refused.
+    private func observePublish(
+        _ result: Result<Void, any Error>, _ publishing: Publishing, _ observed: inout ObservedRequest,
+        observation: DeploymentObservation
+    ) {
+        let size = publishing.body?.readableBytes ?? 0
+        observed.bytesIn = size
+        switch result {
+        case .success:
+            observed.status = 202
+            observed.messagesIn = 1
+            if let series = observed.series {
+                series.messagesIn.increment()
+                if size > 0 { series.messageBytesIn.increment(by: Int64(size)) }
+            }
+            if let log = observation.messageLog, log.publishPhase, let accessLog = observed.accessLog, log.sample() {
+                var message = publishing.message
+                message.content = publishing.body ?? ByteBuffer()
+                accessLog.append(
+                    RequestMessageObserver.entry(
+                        message, direction: "publish", log: log, api: observation.api, planID: observed.planID,
+                        application: observed.application,
+                        entrypoint: HTTPPostEntrypoint.type, secretHeaders: observation.secretHeaders))
+            }
+        case .failure(let error):
+            observed.status = (error as? GatewayError)?.status ?? 503
+            observed.messagesIn = 0
+            // A refusal (rate limit, size) is not the endpoint's error.
+            if publishing.refusal == nil, !publishing.tooLarge { observed.series?.messageErrors.increment() }
+        }
+        finish(observed)
+    }
+
+    /// A proxied exchange has ended (answered, failed, or its client gone).
+    private func finishProxyObservation(_ exchange: EventLoopProxyExchange) {
+        guard var observed = proxyObserved else { return }
+        proxyObserved = nil
+        observed.status = exchange.responseStatus == 0 ? 499 : exchange.responseStatus
+        observed.bytesIn = exchange.requestBodyBytes
+        observed.bytesOut = exchange.responseBodyBytes
+        finish(observed)
     }
 
     /// Writes an HTTP/1.1 202 as one buffer straight below the response encoder: the gateway's most frequent
@@ -558,14 +667,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// A request's API, found once for all the ways this handler serves requests.
-    private struct Routed {
+    struct Routed {
         var route: RoutingTable.Route
         /// The request target's path, without its query.
         var path: String
         var authority: String?
     }
 
-    private func route(_ head: HTTPRequestHead) -> Routed? {
+    func route(_ head: HTTPRequestHead) -> Routed? {
         let path = Self.path(of: head.uri)
         let authority = head.headers.first(name: "host")
         return registry.table.match(host: authority, path: path).map {

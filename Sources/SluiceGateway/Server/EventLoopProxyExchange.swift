@@ -31,6 +31,10 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// the write of the answer's last part (to close after it).
     private let finished: (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
     private var backend: Backend = .connecting(pending: [])
+    /// The answer's status and the bytes each way (metrics, access log).
+    private(set) var responseStatus = 0
+    private(set) var requestBodyBytes = 0
+    private(set) var responseBodyBytes = 0
     private var pendingBytes = 0
     private(set) var requestEnded = false
     private var responseStarted = false
@@ -134,6 +138,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             return
         case .body(let buffer):
             bodyless = false
+            requestBodyBytes += buffer.readableBytes
             head = nil
             outgoing = .body(.byteBuffer(buffer))
         case .end(let trailers):
@@ -192,6 +197,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             // Informational answers (103) are not relayed.
             guard head.status.code >= 200 else { return }
             responseStarted = true
+            responseStatus = Int(head.status.code)
             self.head = nil
             backendKeepAlive = head.isKeepAlive
             var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
@@ -203,6 +209,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
                 promise: nil)
             clientUnflushed = true
         case .body(let buffer):
+            responseBodyBytes += buffer.readableBytes
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
             clientUnflushed = true
             if !context.channel.isWritable { setBackendReads(false) }
@@ -273,6 +280,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         }
         // A request whose body has not all been read cannot leave the connection usable.
         let closeClient = !clientKeepAlive || !requestEnded
+        responseStatus = error.status
         // The handler closes the connection after this write when it is to close.
         let written = context.writeGatewayError(
             error, version: version, closeAfter: false, headers: closeClient ? ["connection": "close"] : [:])

@@ -30,6 +30,13 @@ final class EventLoopSSEStream {
     private let version: HTTPVersion
     /// Headers the response carries besides the stream's own (rate limits).
     private let extraHeaders: HTTPHeaders
+    /// Messages and bytes written so far (metrics, access log).
+    private(set) var messagesSent = 0
+    private(set) var bytesSent = 0
+    /// Where its messages and bytes are counted as they are written.
+    var series: RequestSeries?
+    /// Told once, when the stream is released.
+    var onFinish: ((EventLoopSSEStream) -> Void)?
 
     init(
         topic: InMemoryTopic, offset: Int64, entrypoint: SSEEntrypoint, version: HTTPVersion,
@@ -80,6 +87,10 @@ final class EventLoopSSEStream {
             if let shared = cache.batch(of: topic, from: offset) {
                 // Another stream at the same place encoded it already.
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(shared.bytes))), promise: nil)
+                let count = Int(max(shared.end - offset, 0))
+                messagesSent += count
+                bytesSent += shared.bytes.readableBytes
+                series?.count(messages: count, bytes: shared.bytes.readableBytes)
                 offset = shared.end
                 wrote = true
                 continue
@@ -99,6 +110,9 @@ final class EventLoopSSEStream {
             let batch = cache.encode(
                 messages, of: topic, from: next - Int64(messages.count), allocator: context.channel.allocator)
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(batch.bytes))), promise: nil)
+            messagesSent += messages.count
+            bytesSent += batch.bytes.readableBytes
+            series?.count(messages: messages.count, bytes: batch.bytes.readableBytes)
             offset = next
             wrote = true
         }
@@ -149,5 +163,8 @@ final class EventLoopSSEStream {
         topic.unwatch(id: watchID)
         registration?.cancel()
         registration = nil
+        let onFinish = self.onFinish
+        self.onFinish = nil
+        onFinish?(self)
     }
 }

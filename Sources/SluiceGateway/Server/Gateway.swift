@@ -28,6 +28,8 @@ public final class Gateway: Sendable {
     let broker: InMemoryBroker
     /// The webhook subscriptions' deliveries.
     public let webhooks: WebhookDispatcher
+    /// Metrics and access log (`docs/observability.md`).
+    public let observability: GatewayObservability
     private let boundPort = BoundPort()
     private let boundMetricsPort = BoundPort()
 
@@ -48,9 +50,12 @@ public final class Gateway: Sendable {
         self.streams = LiveStreams(counter: ConnectionCounter(maximum: settings.limits.maxStreamingConnections))
         let broker = InMemoryBroker()
         self.broker = broker
+        let observability = GatewayObservability(
+            settings: settings.observability, countsRequests: settings.metricsPort != nil, logger: logger)
+        self.observability = observability
         let registry = DeploymentRegistry(
             broker: broker, streams: streams, limits: settings.limits, security: settings.security, logger: logger,
-            rateLimitStore: rateLimitStore
+            rateLimitStore: rateLimitStore, observability: observability
         )
         self.registry = registry
         self.webhooks = WebhookDispatcher(
@@ -92,7 +97,9 @@ public final class Gateway: Sendable {
     public func metricsText() -> String {
         var exposition = PrometheusExposition()
         webhooks.writeMetrics(into: &exposition)
-        return exposition.text
+        GatewayHealth.writeConnectionStates(of: registry, into: &exposition)
+        GatewayHealth.writeKafkaLag(of: registry, into: &exposition)
+        return observability.metrics.render() + exposition.text
     }
 
     /// The services to run: server, definition watcher, stream drain (shut down first, so streams say goodbye
@@ -137,14 +144,16 @@ public final class Gateway: Sendable {
         if let metricsPort = settings.metricsPort {
             services.append(
                 try MetricsServer.build(
-                    host: settings.host, port: metricsPort, logger: logger,
-                    render: { [weak self] in self?.metricsText() ?? "" },
+                    host: settings.host, port: metricsPort, extraPath: settings.observability.metricsPath,
+                    logger: logger, render: { [weak self] in self?.metricsText() ?? "" },
+                    health: { [registry] ready in await GatewayHealth.answer(ready: ready, registry: registry) },
                     onRunning: { [boundMetricsPort] in boundMetricsPort.bound($0) }))
         }
         if let watcher { services.append(watcher) }
         if let storeSync { services.append(storeSync) }
         services.append(webhooks)
         services.append(StreamDrainService(streams: streams, registry: registry, logger: logger))
+        services.append(ObservabilityService(observability: observability))
         return services
     }
 

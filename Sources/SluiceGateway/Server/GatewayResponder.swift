@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -40,6 +41,10 @@ struct GatewayResponder: Sendable {
         case .failure(let error):
             try await error.write(to: writer, headers: cors.applied(to: [:]))
             return
+        }
+        // The event-loop handler counts the answer; it learns the plan from here.
+        if deployment.observation.isEnabled {
+            registry.observability?.noteDecidedPlan(plan, connection: ObjectIdentifier(channel))
         }
         let method = request.method
         if let proxy = deployment.httpProxy {
@@ -95,9 +100,12 @@ struct GatewayResponder: Sendable {
             responseHeaders = headers.httpFields
         }
         responseHeaders = cors.applied(to: responseHeaders)
+        let observer = deployment.observation.messageObserver(plan: plan, entrypoint: entrypoint)
+        if let observer { registry.observability?.noteObserver(observer, connection: ObjectIdentifier(channel)) }
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
             invocation.flow = flow
+            invocation.observer = observer
             return invocation
         }
         switch entrypoint {
@@ -277,6 +285,8 @@ struct GatewayResponder: Sendable {
         upgradeHeaders[ClientIdentifier.field] = clientIdentifier
         let access = registry.access
         let checkedBeforeUpgrade = store.immediate != nil
+        let started = NIODeadline.now().uptimeNanoseconds
+        let startedMs = deployment.observation.accessLog != nil ? Date.nowMilliseconds : 0
         return .upgrade(upgradeHeaders) { inbound, outbound, _ in
             func close(_ error: GatewayError) async throws {
                 registration.cancel()
@@ -312,6 +322,8 @@ struct GatewayResponder: Sendable {
             }
             var invocation = bound.invocation
             invocation.flow = flow
+            let observer = deployment.observation.messageObserver(plan: plan, entrypoint: WebSocketEntrypoint.type)
+            invocation.observer = observer
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }
@@ -322,6 +334,10 @@ struct GatewayResponder: Sendable {
                 if case .accessEnded = reason { code = .policyViolation } else { code = .goingAway }
                 Task { try? await outbound.close(code, reason: WebSocketEntrypoint.closeReason(reason.reason)) }
             }
+            let observed = WebSocketObservation(
+                deployment: deployment, plan: plan, target: uri.description, started: started,
+                startedMs: startedMs)
+            defer { observed?.finish(observer: observer) }
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,

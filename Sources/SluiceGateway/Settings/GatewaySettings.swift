@@ -41,6 +41,8 @@ public struct GatewaySettings: Sendable {
     public var role: ServeRole?
     /// The management REST API (`management.*`).
     public var management = ManagementSettings()
+    /// The metrics path and label limits, and the access log (`docs/observability.md`).
+    public var observability = ObservabilitySettings()
 
     public init() {}
 
@@ -85,7 +87,7 @@ public struct GatewaySettings: Sendable {
     /// Applies `SLUICE_*` variables: `SLUICE_PORT`, `SLUICE_LIMITS_MAX_REQUEST_BODY_BYTES`, …
     public mutating func apply(environment: [String: String]) throws {
         var values: [String: String] = [:]
-        for key in Self.keys {
+        for key in Self.keys + ObservabilitySettings.keys {
             let variable = "SLUICE_" + key.replacingOccurrences(of: ".", with: "_").camelToSnake().uppercased()
             if let value = environment[variable] { values[key] = value }
         }
@@ -115,7 +117,7 @@ public struct GatewaySettings: Sendable {
             }
             apply(&self, value)
         }
-        for key in values.keys where !Self.keys.contains(key) {
+        for key in values.keys where !Self.keys.contains(key) && !ObservabilitySettings.keys.contains(key) {
             problems.append(Problem(setting: key, message: "unknown setting (\(source))"))
         }
         if let host = values["host"] { self.host = host }
@@ -258,6 +260,7 @@ public struct GatewaySettings: Sendable {
         }
         if let file = values["management.adminTokenFile"] { management.adminTokenFile = file }
         int("management.maxRequestBodyBytes", 1024) { $0.management.maxRequestBodyBytes = $1 }
+        observability.apply(values: values, source: source, problems: &problems)
         if let first = problems.first {
             throw problems.count == 1
                 ? first : Problem(setting: first.setting, message: problems.map(\.description).joined(separator: "; "))

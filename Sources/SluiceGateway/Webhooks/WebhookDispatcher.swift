@@ -94,7 +94,9 @@ public final class WebhookDispatcher: Service, Sendable {
                     webhook: webhook, endpoint: deployment.endpoint, deadLetters: binding.deadLetters,
                     flow: deployment.startWebhookFlows(subscription: subscription, access: access),
                     paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier,
-                    callbackPolicy: callbackPolicy, resolver: resolver, logger: logger)
+                    callbackPolicy: callbackPolicy, resolver: resolver, logger: logger,
+                    onOutcome: deployment.observation.webhookOutcomes(
+                        plan: subscription.plan, application: subscription.application))
                 // A task per subscription: each delivery loop lives as long as its subscription, independently of
                 // the others, and is cancelled on its own when the subscription changes.
                 let task = Task { await delivery.run() }

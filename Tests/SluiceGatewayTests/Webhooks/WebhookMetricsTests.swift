@@ -80,6 +80,11 @@ struct WebhookMetricsTests {
             #expect(Self.sample(text, "sluice_webhook_retries_total", labels("sub-ok")) == 0)
             #expect(Self.sample(text, "sluice_webhook_dead_lettered_total", labels("sub-ok")) == 0)
             #expect(Self.sample(text, "sluice_webhook_dropped_total", labels("sub-fail")) == 0)
+            // The same outcomes per API, plan and application (no subscription label).
+            let perPlan = #"api="hooks",plan="push",application="partner",outcome="#
+            #expect(Self.sample(text, "sluice_webhook_deliveries_total", perPlan + #""delivered""#) == 5, "\(text)")
+            #expect((Self.sample(text, "sluice_webhook_deliveries_total", perPlan + #""retried""#) ?? 0) >= 2)
+            #expect(Self.sample(text, "sluice_webhook_deliveries_total", perPlan + #""dead_lettered""#) == 0)
             let reason = gateway.gateway.webhooks.delivery(subscription: "sub-fail")?.failureReason ?? "?"
             let info = text.split(separator: "\n").first {
                 $0.hasPrefix(#"sluice_webhook_subscription_failure_info{api="hooks",subscription="sub-fail",reason=""#)

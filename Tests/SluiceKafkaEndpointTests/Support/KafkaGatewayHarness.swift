@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import KafkaTestSupport
+import SluiceGateway
 
 // The harness of the kafka endpoint suites: the shared gateway harness (GatewayTestSupport) serving definitions
 // whose kafka endpoint points at the test's tansu broker.
@@ -11,10 +12,11 @@ typealias KafkaTestGateway = TestGateway
 /// Runs `body` against a fresh gateway and always stops it.
 func withKafkaGateway<T>(
     _ definitions: [String: String],
+    configure: @Sendable (inout GatewaySettings) -> Void = { _ in },
     isolation: isolated (any Actor)? = #isolation,
     _ body: (KafkaTestGateway) async throws -> T
 ) async throws -> T {
-    try await withTestGateway(definitions, isolation: isolation, body)
+    try await withTestGateway(definitions, configure: configure, isolation: isolation, body)
 }
 
 /// A Gravitee v4 definition of a message API on `path` whose endpoint is kafka.

@@ -2,6 +2,7 @@ import Foundation
 import GatewayTestSupport
 import MQTT5
 import MQTT5TestSupport
+import SluiceGateway
 import Testing
 
 // The harness of the mqtt5 endpoint suites: the shared gateway harness (GatewayTestSupport) serving definitions
@@ -11,10 +12,11 @@ import Testing
 func withMQTT5Gateway<T>(
     _ definitions: [String: String],
     nodeID: String? = nil,
+    configure: @Sendable (inout GatewaySettings) -> Void = { _ in },
     isolation: isolated (any Actor)? = #isolation,
     _ body: (TestGateway) async throws -> T
 ) async throws -> T {
-    try await withTestGateway(definitions, nodeID: nodeID, isolation: isolation, body)
+    try await withTestGateway(definitions, nodeID: nodeID, configure: configure, isolation: isolation, body)
 }
 
 /// A Gravitee v4 definition of a message API on `path` whose endpoint is mqtt5.

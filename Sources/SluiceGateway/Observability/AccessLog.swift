@@ -1,0 +1,235 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+
+private let systemWrite = Glibc.write
+#else
+import Darwin
+
+private let systemWrite = Darwin.write
+#endif
+
+/// A line waiting to be written: a request's or stream's, or a logged message's.
+enum LogRecord: Sendable {
+    case access(AccessLogEntry)
+    case message(MessageLogEntry)
+}
+
+/// One access log line: a request, or a stream when it ends.
+struct AccessLogEntry: Sendable {
+    /// Milliseconds since 1970 when the request's head came.
+    var timestampMs: Int64
+    var api: String?
+    var plan: String?
+    var application: String?
+    var entrypoint: String?
+    var method: String
+    /// The request target's path and query; secret query parameters are masked when the line is written
+    /// (``AccessLog/maskedTarget(_:secretParameters:)``).
+    var target: String
+    var secretParameters: Set<String>
+    var status: Int
+    /// From the request's head to its answer's end.
+    var durationNanoseconds: Int64
+    /// From the request's head to the answer's head, when the two differ (streams).
+    var firstByteNanoseconds: Int64?
+    var bytesIn: Int
+    var bytesOut: Int
+    /// For streams and publishes: messages sent to the client and taken from it.
+    var messagesIn: Int?
+    var messagesOut: Int?
+    var stream: Bool = false
+}
+
+/// The access log: requests hand their entry to a bounded buffer and go on; a thread of its own formats and writes
+/// the lines. A full buffer drops the entry and counts it; a request never waits for the log.
+final class AccessLog: Sendable {
+    private struct State {
+        var pending: [LogRecord] = []
+        /// Entries taken by the writer and not written yet (for ``flush()``).
+        var writing = 0
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let sink: Sink
+    private let metrics: GatewayMetrics?
+
+    final class Sink: @unchecked Sendable {
+        // Only the writer thread touches the handle after init.
+        let handle: FileHandle
+        init(handle: FileHandle) { self.handle = handle }
+
+        /// Writes all of `bytes` (a short write is continued; an error drops the rest of the batch).
+        func write(_ bytes: [UInt8]) {
+            let descriptor = handle.fileDescriptor
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the output (a file is created when missing, appended to).
+    init(output: ObservabilitySettings.AccessLogOutput, capacity: Int, metrics: GatewayMetrics?) throws {
+        switch output {
+        case .off, .stdout:
+            sink = Sink(handle: FileHandle.standardOutput)
+        case .file(let path):
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw AccessLogError(message: "cannot create the access log file '\(path)'")
+                }
+            }
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw AccessLogError(message: "cannot open the access log file '\(path)' for writing")
+            }
+            handle.seekToEndOfFile()
+            sink = Sink(handle: handle)
+        }
+        self.capacity = capacity
+        self.metrics = metrics
+        let thread = Thread { [self] in self.runWriter() }
+        thread.name = "sluice-access-log"
+        thread.start()
+    }
+
+    struct AccessLogError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    /// Hands an entry to the writer; drops it (and counts the drop) when the buffer is full.
+    func append(_ entry: AccessLogEntry) {
+        append(record: .access(entry))
+    }
+
+    func append(_ entry: MessageLogEntry) {
+        append(record: .message(entry))
+    }
+
+    private func append(record entry: LogRecord) {
+        let taken = state.withLock { state -> Bool in
+            guard state.pending.count < capacity, !state.stopped else { return false }
+            state.pending.append(entry)
+            return true
+        }
+        if !taken { metrics?.accessLogDropped.increment() }
+    }
+
+    /// Waits until every entry handed over so far is written (tests, shutdown).
+    func flush() async {
+        while state.withLock({ !$0.pending.isEmpty || $0.writing > 0 }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Stops the writer once what is buffered is written.
+    func stop() {
+        state.withLock { $0.stopped = true }
+    }
+
+    private func runWriter() {
+        var writer = JSONLineWriter(capacity: 1 << 20)
+        // Two buffers swapped in turn, so that appending never grows a fresh array.
+        var batch: [LogRecord] = []
+        batch.reserveCapacity(min(capacity, 4096))
+        while true {
+            batch.removeAll(keepingCapacity: true)
+            let stopped = state.withLock { state -> Bool in
+                swap(&batch, &state.pending)
+                state.writing = batch.count
+                return state.stopped
+            }
+            if !batch.isEmpty {
+                writer.reset()
+                for entry in batch {
+                    switch entry {
+                    case .access(let line): line.write(to: &writer)
+                    case .message(let line): writer.bytes.append(contentsOf: line.json.utf8)
+                    }
+                    writer.bytes.append(UInt8(ascii: "\n"))
+                }
+                sink.write(writer.bytes)
+                metrics?.accessLogWritten.increment(by: Int64(batch.count))
+                state.withLock { $0.writing = 0 }
+            } else if stopped {
+                return
+            } else {
+                // Polled rather than signalled, so that a request only takes a lock and appends.
+                usleep(10_000)
+            }
+        }
+    }
+
+    // MARK: Formatting
+
+    /// The request target with the values of secret query parameters replaced by `****`: the API key
+    /// parameter and any whose name says key, token, secret, password or signature.
+    static func maskedTarget(_ target: String, secretParameters: Set<String>) -> String {
+        guard let question = target.firstIndex(of: "?") else { return target }
+        let path = target[..<question]
+        let query = target[target.index(after: question)...]
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            let name = pair.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+            return isSecret(name: name, secretParameters: secretParameters) ? "\(name)=****" : String(pair)
+        }
+        return path + "?" + pairs.joined(separator: "&")
+    }
+
+    static func isSecret(name: String, secretParameters: Set<String>) -> Bool {
+        let lowercased = (name.removingPercentEncoding ?? name).lowercased()
+        if secretParameters.contains(lowercased) { return true }
+        return ["key", "token", "secret", "password", "signature", "auth", "credential", "session"].contains {
+            lowercased.contains($0)
+        }
+    }
+
+    static func appendJSONString(_ value: String?, to out: inout String) {
+        guard let value else {
+            out += "null"
+            return
+        }
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// `2025-01-31T12:34:56.789Z`.
+    static func iso8601(milliseconds: Int64) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(milliseconds % 1000), 3))Z"
+    }
+}
