@@ -117,6 +117,8 @@ public struct PageRequest: Sendable, Hashable {
 
     /// The most items a page may hold.
     public static let maximumPerPage = 1000
+    /// The highest page number.
+    public static let maximumPage = 1_000_000_000
 
     /// Default: the first page of 10, as Gravitee's management API.
     public init(page: Int = 1, perPage: Int = 10) {
@@ -132,6 +134,10 @@ public struct PageRequest: Sendable, Hashable {
         if page < 1 { problems.append(.init(path: "page", message: "must be at least 1")) }
         if perPage < 1 || perPage > Self.maximumPerPage {
             problems.append(.init(path: "perPage", message: "must be between 1 and \(Self.maximumPerPage)"))
+        }
+        // The offset, (page - 1) × perPage, must be a number a database takes (and must not overflow here).
+        if page > Self.maximumPage {
+            problems.append(.init(path: "page", message: "must be at most \(Self.maximumPage)"))
         }
         if problems.isEmpty { return self }
         throw StoreError(code: .invalid, message: "the page request is not valid", problems: problems)
