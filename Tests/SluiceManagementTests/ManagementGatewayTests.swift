@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import Logging
+import PostgresTestSupport
 import ServiceLifecycle
 import SluiceCore
 import SluiceGateway

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import SluiceCore
 import SluiceManagement
 import Testing

@@ -183,38 +183,33 @@ public struct GatewaySettings: Sendable {
                     ))
             }
         }
-        if let text = values["webhooks.callbackAllowList"] {
+        /// A comma-separated list whose entries `invalid` checks, applied when every entry is valid.
+        func list(
+            _ key: String, _ invalid: ([String]) -> [String], expected: String,
+            _ apply: (inout GatewaySettings, [String]) -> Void
+        ) {
+            guard let text = values[key] else { return }
             let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
                 !$0.isEmpty
             }
-            let invalid = WebhookCallbackPolicy.invalidEntries(entries)
-            if invalid.isEmpty {
-                webhookCallbacks.allowList = entries
-            } else {
+            let wrong = invalid(entries)
+            guard wrong.isEmpty else {
                 problems.append(
                     Problem(
-                        setting: "webhooks.callbackAllowList",
-                        message:
-                            "\(invalid.joined(separator: ", ")): each entry must be a host name, '*.' and a domain, an IP address or a CIDR block (\(source))"
-                    ))
+                        setting: key,
+                        message: "\(wrong.joined(separator: ", ")): each entry must be \(expected) (\(source))"))
+                return
             }
+            apply(&self, entries)
         }
-        if let text = values["webhooks.callbackDenyList"] {
-            let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-                !$0.isEmpty
-            }
-            let invalid = WebhookCallbackPolicy.invalidDenyEntries(entries)
-            if invalid.isEmpty {
-                webhookCallbacks.denyList = entries
-            } else {
-                problems.append(
-                    Problem(
-                        setting: "webhooks.callbackDenyList",
-                        message:
-                            "\(invalid.joined(separator: ", ")): each entry must be an IP address, a CIDR block or 'private' (\(source))"
-                    ))
-            }
-        }
+        list(
+            "webhooks.callbackAllowList", WebhookCallbackPolicy.invalidEntries,
+            expected: "a host name, '*.' and a domain, an IP address or a CIDR block"
+        ) { $0.webhookCallbacks.allowList = $1 }
+        list(
+            "webhooks.callbackDenyList", WebhookCallbackPolicy.invalidDenyEntries,
+            expected: "an IP address, a CIDR block or 'private'"
+        ) { $0.webhookCallbacks.denyList = $1 }
         if let text = values["store.kind"] {
             if let kind = StoreSettings.Kind(rawValue: text.lowercased()) {
                 store.kind = kind

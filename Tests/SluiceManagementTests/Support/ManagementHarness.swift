@@ -167,18 +167,3 @@ func definition(_ id: String, path: String? = nil, withPlan: Bool = true) -> Str
      "flows":[],"analytics":{"enabled":false}}
     """
 }
-
-/// Waits until `condition` holds, checking every 50 ms; returns how long it took, or fails after `limit`.
-@discardableResult
-func eventually(
-    within limit: Duration, _ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async throws -> Duration {
-    let start = ContinuousClock.now
-    while ContinuousClock.now - start < limit {
-        if (try? await condition()) == true { return ContinuousClock.now - start }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("\(what): not within \(limit)", sourceLocation: sourceLocation)
-    return ContinuousClock.now - start
-}
