@@ -1,3 +1,4 @@
+public import Foundation
 public import SluiceCore
 
 /// Where the management API keeps what people manage, and where gateways read what they serve.
@@ -106,6 +107,12 @@ public protocol ManagementStore: Sendable {
     func events(after sequence: Int64, limit: Int) async throws -> [ChangeEvent]
     /// The sequence of the newest event; 0 when there is none.
     func latestEventSequence() async throws -> Int64
+    /// The oldest and newest events the store holds (what a reader checks its cursor against).
+    func eventRange() async throws -> EventRange
+    /// Deletes the events written before `date`, but always keeps the newest (sequences go on from it); returns
+    /// how many were deleted. Readers that had not read them load everything again (``EventRange``).
+    @discardableResult
+    func pruneEvents(before date: Date) async throws -> Int
     /// The audit log, newest first.
     func auditLog(_ filter: AuditFilter, page: PageRequest) async throws -> Page<AuditEntry>
 }

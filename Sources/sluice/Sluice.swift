@@ -155,6 +155,9 @@ struct Serve: AsyncParsableCommand {
             } else if let storeService = managementStore as? any Service {
                 services.append(storeService)
             }
+            services.append(
+                EventPruner(
+                    store: managementStore, retention: .seconds(settings.store.eventRetentionSeconds), logger: logger))
             // Last, so that it stops first: no change is accepted while the gateway drains.
             services.append(management)
             var configuration = ServiceGroupConfiguration(

@@ -66,6 +66,34 @@ struct SQLiteStoreSyncTests {
         }
     }
 
+    @Test("a gateway whose unread events were pruned loads everything again instead of applying only what is left")
+    func prunedEvents() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-sync-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteManagementStore(directory: directory.path)
+        try await createKeyedAPI(store)
+        // Polling all but off: the test says when the node reads the store.
+        try await withStoreGateway(store: store, pollIntervalMs: 600_000) { node in
+            let sync = try #require(node.gateway.storeSync)
+            #expect(try await post(node) == 202)
+            // An API change, then an access change; the API change's events are pruned before the node reads.
+            _ = try await store.createAPI(
+                ManagedAPI(id: "billing", name: "Billing", definition: definition("billing"), lifecycleState: .started),
+                context: management)
+            _ = try await store.createPlan(
+                ManagedPlan(id: "open", apiID: "billing", name: "Open", securityType: "key-less", status: .published),
+                context: management)
+            try await revokeKey(store)
+            #expect(try await store.pruneEvents(before: Date().addingTimeInterval(60)) > 0)
+            #expect(try await store.events(after: 0, limit: 100).map(\.resourceType) == [.apiKey])
+            await sync.synchronize()
+            #expect(try await post(node) == 401)
+            #expect(try await post(node, "/billing", key: nil) == 202)
+            #expect(node.gateway.registry.deployedIDs.sorted() == ["billing", "orders"])
+        }
+    }
+
     @Test("the --apis directory is seeded into the store at start and served from it; the store's later changes win")
     func seeding() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-seed-\(UUID().uuidString)")

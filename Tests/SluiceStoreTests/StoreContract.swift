@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SluiceCore
 import Testing
 
@@ -321,6 +322,45 @@ enum StoreContract {
             _ = try await store.createApplication(ManagedApplication(id: "app-1", name: "Again"), context: actor)
         }
         #expect(try await store.latestEventSequence() == later.last?.sequence)
+    }
+
+    static func pruning(_ store: any ManagementStore) async throws {
+        #expect(try await store.eventRange() == EventRange(oldest: 0, latest: 0))
+        #expect(try await store.pruneEvents(before: Date().addingTimeInterval(3600)) == 0)
+        for index in 0..<3 {
+            _ = try await store.createApplication(ManagedApplication(id: "old-\(index)", name: "Old"), context: actor)
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        let cutoff = Date()
+        try await Task.sleep(for: .milliseconds(20))
+        for index in 0..<2 {
+            _ = try await store.createApplication(ManagedApplication(id: "new-\(index)", name: "New"), context: actor)
+        }
+        let all = try await store.events(after: 0, limit: 100)
+        #expect(all.count == 5)
+        #expect(try await store.eventRange() == EventRange(oldest: all[0].sequence, latest: all[4].sequence))
+        // The pruner keeps `retention` back from its clock: an hour after the cut-off, with an hour's retention.
+        let pruner = EventPruner(
+            store: store, retention: .seconds(3600), now: { cutoff.addingTimeInterval(3600) },
+            logger: Logger(label: "test"))
+        #expect(await pruner.pruneOnce() == 3)
+        let kept = try await store.events(after: 0, limit: 100)
+        #expect(kept.map(\.resourceID) == ["new-0", "new-1"])
+        let range = try await store.eventRange()
+        #expect(range == EventRange(oldest: all[3].sequence, latest: all[4].sequence))
+        // A reader that had applied up to the third event misses nothing; one further back has lost events.
+        #expect(range.canContinue(from: all[2].sequence))
+        #expect(range.canContinue(from: all[4].sequence))
+        #expect(!range.canContinue(from: all[1].sequence))
+        #expect(!range.canContinue(from: all[4].sequence + 1))
+        // Everything old goes but the newest event, so sequences carry on from it.
+        #expect(try await store.pruneEvents(before: Date().addingTimeInterval(3600)) == 1)
+        #expect(try await store.eventRange() == EventRange(oldest: all[4].sequence, latest: all[4].sequence))
+        _ = try await store.createApplication(ManagedApplication(id: "after", name: "After"), context: actor)
+        let after = try await store.events(after: all[4].sequence, limit: 10)
+        #expect(after.map(\.resourceID) == ["after"])
+        // The audit log keeps every change.
+        #expect(try await store.auditLog(AuditFilter(), page: .all).totalCount == 6)
     }
 
     static func audit(_ store: any ManagementStore) async throws {

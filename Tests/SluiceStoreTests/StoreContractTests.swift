@@ -26,6 +26,10 @@ struct SQLiteStoreContractTests {
     @Test("every change writes its event, in order") func events() async throws {
         try await withStore(.sqlite, StoreContract.events)
     }
+    @Test("old events are pruned as a prefix, keeping the newest; readers can tell what they missed")
+    func pruning() async throws {
+        try await withStore(.sqlite, StoreContract.pruning)
+    }
     @Test("every change writes an audit entry") func audit() async throws {
         try await withStore(.sqlite, StoreContract.audit)
     }
@@ -56,6 +60,10 @@ struct PostgresStoreContractTests {
     }
     @Test("every change writes its event, in order") func events() async throws {
         try await withStore(.postgres, StoreContract.events)
+    }
+    @Test("old events are pruned as a prefix, keeping the newest; readers can tell what they missed")
+    func pruning() async throws {
+        try await withStore(.postgres, StoreContract.pruning)
     }
     @Test("every change writes an audit entry") func audit() async throws {
         try await withStore(.postgres, StoreContract.audit)

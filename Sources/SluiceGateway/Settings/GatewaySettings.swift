@@ -103,7 +103,8 @@ public struct GatewaySettings: Sendable {
         "security.jwksMinimumRefreshSeconds", "security.apiKeyHeader", "security.apiKeyQueryParameter",
         "webhooks.callbackAllowList", "webhooks.callbackDenyList", "nodeId", "metrics.port",
         "store.kind", "store.dataDirectory", "store.postgresUrl", "store.pollIntervalMs", "store.sharedRateLimits",
-        "store.operationTimeoutMs", "role", "management.host", "management.port", "management.adminToken",
+        "store.operationTimeoutMs", "store.eventRetentionSeconds", "role", "management.host", "management.port",
+        "management.adminToken",
         "management.adminTokenFile", "management.maxRequestBodyBytes",
     ]
 
@@ -227,6 +228,7 @@ public struct GatewaySettings: Sendable {
         if let url = values["store.postgresUrl"] { store.postgresURL = url }
         int("store.pollIntervalMs", 50) { $0.store.pollIntervalMs = $1 }
         int("store.operationTimeoutMs", 100) { $0.store.operationTimeoutMs = $1 }
+        int("store.eventRetentionSeconds", 60) { $0.store.eventRetentionSeconds = $1 }
         if let text = values["store.sharedRateLimits"] {
             switch text.lowercased() {
             case "true", "yes", "1": store.sharedRateLimits = true
@@ -295,6 +297,10 @@ public struct StoreSettings: Sendable {
     /// How long one store operation may take before the store counts as unavailable (`store.operationTimeoutMs`).
     /// Default: 5000 ms.
     public var operationTimeoutMs = 5000
+    /// How long the store keeps its change events (`store.eventRetentionSeconds`); the management API's process
+    /// deletes older ones. A gateway away for longer loads everything again when it returns. Default: 86400 (a
+    /// day).
+    public var eventRetentionSeconds = 86_400
     /// Whether rate-limit counters live in PostgreSQL, shared by every node (`store.sharedRateLimits`); only with
     /// `kind` postgres. Default: true.
     public var sharedRateLimits = true

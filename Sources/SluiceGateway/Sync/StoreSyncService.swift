@@ -112,32 +112,14 @@ public actor StoreSyncService: Service {
                 seeded = true
             }
             if let cursor {
-                var position = cursor
-                var apisChanged = false
-                var accessChanged = false
-                while true {
-                    let events = try await store.events(after: position, limit: 1000)
-                    for event in events {
-                        switch event.resourceType {
-                        case .api, .plan: apisChanged = true
-                        case .application, .subscription, .apiKey: accessChanged = true
-                        case .user: break
-                        }
-                    }
-                    position = events.last?.sequence ?? position
-                    if events.count < 1000 { break }
+                let range = try await store.eventRange()
+                if !range.canContinue(from: cursor) {
+                    try await loadEverything(reason: "its place in the store's events is gone (pruned or restored)")
+                } else if range.latest > cursor {
+                    try await applyEvents(after: cursor)
                 }
-                if apisChanged { try await reloadAPIs() }
-                if accessChanged { try await reloadAccess() }
-                self.cursor = position
             } else {
-                let latest = try await store.latestEventSequence()
-                try await reloadAccess()
-                try await reloadAPIs()
-                cursor = latest
-                logger.info(
-                    "management store loaded",
-                    metadata: ["apis": "\(deployed.keys.sorted().joined(separator: ","))", "event": "\(latest)"])
+                try await loadEverything(reason: nil)
             }
             if !reachable {
                 reachable = true
@@ -160,6 +142,47 @@ public actor StoreSyncService: Service {
             for waiter in firstSync { waiter.resume() }
             firstSync = []
         }
+    }
+
+    /// Applies what the events after `cursor` say changed, or everything when some of them were pruned meanwhile.
+    private func applyEvents(after cursor: Int64) async throws {
+        var position = cursor
+        var apisChanged = false
+        var accessChanged = false
+        while true {
+            let events = try await store.events(after: position, limit: 1000)
+            for event in events {
+                switch event.resourceType {
+                case .api, .plan: apisChanged = true
+                case .application, .subscription, .apiKey: accessChanged = true
+                case .user: break
+                }
+            }
+            position = events.last?.sequence ?? position
+            if events.count < 1000 { break }
+        }
+        // Pruning takes the oldest events: when the ones after the cursor were all still there after reading, none
+        // was missed.
+        guard try await store.eventRange().canContinue(from: cursor) else {
+            try await loadEverything(reason: "the events it was reading were pruned")
+            return
+        }
+        if apisChanged { try await reloadAPIs() }
+        if accessChanged { try await reloadAccess() }
+        self.cursor = position
+    }
+
+    /// Reads every API and all access data afresh, and carries on from the newest event.
+    private func loadEverything(reason: String?) async throws {
+        let latest = try await store.latestEventSequence()
+        try await reloadAccess()
+        try await reloadAPIs()
+        cursor = latest
+        var metadata: Logger.Metadata = [
+            "apis": "\(deployed.keys.sorted().joined(separator: ","))", "event": "\(latest)",
+        ]
+        if let reason { metadata["reason"] = "\(reason)" }
+        logger.info("management store loaded", metadata: metadata)
     }
 
     private func reloadAPIs() async throws {

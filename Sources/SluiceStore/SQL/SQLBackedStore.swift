@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 
 /// A ``ManagementStore`` whose logic is ``SQLStoreCore``'s: the SQLite and the PostgreSQL stores differ only in
@@ -163,7 +164,10 @@ extension SQLBackedStore {
     public func events(after sequence: Int64, limit: Int) async throws -> [ChangeEvent] {
         try await core.events(after: sequence, limit: limit)
     }
-    public func latestEventSequence() async throws -> Int64 { try await core.latestEventSequence() }
+    public func latestEventSequence() async throws -> Int64 { try await core.eventRange().latest }
+    public func eventRange() async throws -> EventRange { try await core.eventRange() }
+    @discardableResult
+    public func pruneEvents(before date: Date) async throws -> Int { try await core.pruneEvents(before: date) }
     public func auditLog(_ filter: AuditFilter, page: PageRequest) async throws -> Page<AuditEntry> {
         try await core.auditLog(filter, page: page)
     }

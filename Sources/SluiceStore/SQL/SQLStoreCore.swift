@@ -158,9 +158,27 @@ struct SQLStoreCore: Sendable {
         }
     }
 
-    func latestEventSequence() async throws -> Int64 {
+    func eventRange() async throws -> EventRange {
         try await read { connection in
-            try await connection.query("SELECT COALESCE(MAX(sequence), 0) FROM events", []).first?.integer(0) ?? 0
+            let row = try await connection.query(
+                "SELECT COALESCE(MIN(sequence), 0), COALESCE(MAX(sequence), 0) FROM events", []
+            ).first
+            return EventRange(oldest: try row?.integer(0) ?? 0, latest: try row?.integer(1) ?? 0)
+        }
+    }
+
+    func pruneEvents(before date: Date) async throws -> Int {
+        // A prefix of the sequence, so readers see a gap only below the oldest event kept: up to the newest event
+        // written before `date` (nodes' clocks may differ, so times alone need not follow the sequence).
+        let condition =
+            "sequence <= (SELECT MAX(sequence) FROM events WHERE at < ?) AND sequence < (SELECT MAX(sequence) FROM events)"
+        let binds: [SQLValue] = [.integer(date.milliseconds)]
+        return try await write { connection in
+            let count =
+                try await connection.query("SELECT COUNT(*) FROM events WHERE \(condition)", binds).first?.integer(0)
+                ?? 0
+            if count > 0 { try await connection.execute("DELETE FROM events WHERE \(condition)", binds) }
+            return Int(count)
         }
     }
 

@@ -13,8 +13,7 @@ final class SQLiteBackend: SQLBackend {
         var configuration = Configuration()
         // Transactions span several accesses to the queue (the store's logic is async); the gate keeps them whole.
         configuration.allowsUnsafeTransactions = true
-        configuration.busyMode = .timeout(
-            TimeInterval(busyTimeout.components.seconds) + TimeInterval(busyTimeout.components.attoseconds) / 1e18)
+        configuration.busyMode = .timeout(busyTimeout.timeInterval)
         configuration.label = "sluice-store"
         self.queue = try DatabaseQueue(path: path, configuration: configuration)
     }

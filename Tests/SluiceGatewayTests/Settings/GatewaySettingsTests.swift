@@ -76,10 +76,11 @@ struct GatewaySettingsTests {
           kind: sqlite
           dataDirectory: /var/lib/sluice
           pollIntervalMs: 250
+          eventRetentionSeconds: 3600
         """.write(to: file, atomically: true, encoding: .utf8)
         try settings.apply(file: file.path)
         #expect(settings.store.kind == .sqlite && settings.store.dataDirectory == "/var/lib/sluice")
-        #expect(settings.store.pollIntervalMs == 250)
+        #expect(settings.store.pollIntervalMs == 250 && settings.store.eventRetentionSeconds == 3600)
         try settings.apply(environment: ["SLUICE_STORE_KIND": "postgres", "SLUICE_STORE_SHARED_RATE_LIMITS": "false"])
         #expect(settings.store.kind == .postgres && !settings.store.sharedRateLimits)
         #expect(settings.store.problem()?.setting == "store.postgresUrl")
@@ -88,6 +89,7 @@ struct GatewaySettingsTests {
         for (variable, value) in [
             ("SLUICE_STORE_KIND", "mongo"), ("SLUICE_STORE_POLL_INTERVAL_MS", "10"),
             ("SLUICE_STORE_SHARED_RATE_LIMITS", "maybe"), ("SLUICE_STORE_DATA_DIRECTORY", ""),
+            ("SLUICE_STORE_EVENT_RETENTION_SECONDS", "5"),
         ] {
             #expect(throws: GatewaySettings.Problem.self, "\(variable)") {
                 try settings.apply(environment: [variable: value])
