@@ -47,7 +47,8 @@ public struct FlowEngine: Sendable {
     public let mode: APIDefinition.FlowExecution.Mode
     public let matchRequired: Bool
     /// `#api`: `id`, `name`, `version`, `properties`.
-    let api: ExpressionValue
+    /// `#api`: the API's id, name, version and (unencrypted) properties.
+    public let api: ExpressionValue
     let apiID: String
 
     /// Whether there is anything to run: no step of a policy this engine runs, and no `matchRequired`.
@@ -255,7 +256,7 @@ public struct FlowEngine: Sendable {
         var resolved: [Flow]?
         if mode == .bestMatch {
             let scope = FlowRun.baseScope(
-                request: RequestExpressionObject(request), engine: self, attributes: [:],
+                request: RequestExpressionObject(request), api: api, attributes: [:],
                 subscription: request.subscription)
             func best(_ flows: [Flow]) -> [Flow] {
                 let held = matching(flows).filter { Self.conditionsHold($0, scope, evaluator) }

@@ -253,14 +253,21 @@ public final class FlowRun: Sendable {
 
     // MARK: - Scope
 
+    /// What a request-level expression outside the flows sees (an API's logging condition): `#request`, `#api`,
+    /// `#subscription` and `#context` with no attribute.
+    public static func requestScope(_ request: FlowRequest, api: ExpressionValue) -> ExpressionScope {
+        baseScope(
+            request: RequestExpressionObject(request), api: api, attributes: [:], subscription: request.subscription)
+    }
+
     static func baseScope(
-        request: RequestExpressionObject, engine: FlowEngine, attributes: [String: ExpressionValue],
+        request: RequestExpressionObject, api: ExpressionValue, attributes: [String: ExpressionValue],
         subscription: FlowRequest.Subscription? = nil
     ) -> ExpressionScope {
         ExpressionScope([
             "request": .object(request),
             "context": .map(["attributes": .map(attributes)]),
-            "api": engine.api,
+            "api": api,
             "subscription": .object(SubscriptionExpressionObject(subscription)),
             "message": .null,
             "response": .null,
@@ -271,7 +278,7 @@ public final class FlowRun: Sendable {
         var current = request
         if exchange.phase != .response { current.headers = exchange.headers } else { current.headers = requestHeaders }
         var scope = Self.baseScope(
-            request: RequestExpressionObject(current, pathParameters: pathParameters), engine: engine,
+            request: RequestExpressionObject(current, pathParameters: pathParameters), api: engine.api,
             attributes: exchange.attributes, subscription: request.subscription)
         if exchange.phase == .response {
             scope.variables["response"] = .object(ResponseExpressionObject(status: status, headers: exchange.headers))

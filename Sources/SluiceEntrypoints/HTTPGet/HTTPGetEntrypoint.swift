@@ -120,8 +120,9 @@ public struct HTTPGetEntrypoint: Sendable {
         head.headerFields[.contentLength] = String(body.readableBytes)
         head.headerFields[ClientIdentifier.field] = clientIdentifier
         head.headerFields.append(contentsOf: invocation.responseHeaders)
-        try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        // Counted before the answer goes: its access log line is written when its last byte is.
         if let observer = invocation.observer { for message in delivered { observer.delivered(message) } }
+        try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
         await source.delivered()
     }
 

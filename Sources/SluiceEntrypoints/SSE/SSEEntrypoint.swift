@@ -131,8 +131,10 @@ public struct SSEEntrypoint: Sendable {
         var servedFromRing = false
         // Per-message steps (a filter per subscriber) rule out events encoded once for all the API's streams.
         let flow = invocation.flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
-        // QoS `none` and `auto` only: the task path reports deliveries of the others message by message.
-        if flow == nil, let channel, invocation.qos == .none || invocation.qos == .auto,
+        // QoS `none` and `auto` only: the task path reports deliveries of the others message by message; so it
+        // does when the API logs the messages it sends.
+        if flow == nil, invocation.observer?.logsEachDelivery != true, let channel,
+            invocation.qos == .none || invocation.qos == .auto,
             let ringSource = source as? any RingBackedSource
         {
             do {

@@ -13,4 +13,11 @@ public protocol MessageObserver: Sendable {
     func filtered()
     /// Messages sent to a consumer in a batch encoded once for several streams (counted, not looked at).
     func deliveredShared(count: Int)
+    /// Whether each message sent to a consumer must go through ``delivered(_:)`` (it may be logged): such a stream
+    /// is not served from batches shared with other streams.
+    var logsEachDelivery: Bool { get }
+}
+
+extension MessageObserver {
+    public var logsEachDelivery: Bool { false }
 }

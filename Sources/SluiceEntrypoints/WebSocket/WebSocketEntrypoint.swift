@@ -85,18 +85,19 @@ public struct WebSocketEntrypoint: Sendable {
 
         let batches = self.batches
         let flow = invocation.flow
-        // Per-message subscribe steps (a filter per subscriber) rule out frames encoded once for all the API's
-        // streams.
+        // Per-message subscribe steps (a filter per subscriber), or logging the messages sent, rule out frames
+        // encoded once for all the API's streams.
         let subscribeFlow = flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
         let publishFlow = flow.flatMap { $0.runs(.publish) ? $0 : nil }
         let observer = invocation.observer
+        let sharesFrames = subscribeFlow == nil && observer?.logsEachDelivery != true
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let source {
                 group.addTask {
                     do {
                         // A source backed by a ring (a shared tail, the embedded log) is served by the connection's
                         // event loop, with frames shared by the API's streams, until it ends or leaves the ring.
-                        if subscribeFlow == nil, let channel, let ringSource = source as? any RingBackedSource,
+                        if sharesFrames, let channel, let ringSource = source as? any RingBackedSource,
                             try await WebSocketRingStream.serve(
                                 ringSource, on: channel, cache: batches, observer: observer) == .closed
                         {

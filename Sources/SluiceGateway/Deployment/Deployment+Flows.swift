@@ -11,17 +11,36 @@ extension Deployment {
         contextPath: String, headers: HTTPFields, remoteAddress: String?, localAddress: String?, host: String?
     ) -> FlowRun? {
         guard let flows else { return nil }
+        return flows.start(
+            flowRequest(
+                plan: plan, access: access, entrypoint: entrypoint, method: method, uri: uri, contextPath: contextPath,
+                headers: headers, remoteAddress: remoteAddress, localAddress: localAddress, host: host))
+    }
+
+    /// The request as expressions see it (`#request`, `#subscription`).
+    func flowRequest(
+        plan: SecurityChain.ResolvedPlan, access: AccessSnapshot, entrypoint: String, method: String, uri: URI,
+        contextPath: String, headers: HTTPFields, remoteAddress: String?, localAddress: String?, host: String?
+    ) -> FlowRequest {
         var requestHeaders = MessageHeaders()
         for field in headers { requestHeaders.add(name: field.name.rawName, value: field.value) }
         var query: [(name: String, value: String)] = []
         for (name, value) in uri.queryParameters { query.append((String(name), String(value))) }
-        let request = FlowRequest(
+        return FlowRequest(
             path: String(Self.relativePath(uri.path, contextPath: contextPath)), contextPath: contextPath,
             method: method, entrypoint: entrypoint, operations: operations(of: entrypoint), headers: requestHeaders,
             query: query, remoteAddress: remoteAddress, localAddress: localAddress, host: host, plan: plan.id,
             subscription: access.flowSubscription(for: plan), id: UUID().uuidString,
             timestamp: Date.nowMilliseconds)
-        return flows.start(request)
+    }
+
+    /// What the entrypoint tells of the request's messages (metrics, message log); `request` is built only when
+    /// the API's message logging has conditions to evaluate on it.
+    func messageObserver(
+        plan: SecurityChain.ResolvedPlan, entrypoint: String, request: () -> FlowRequest
+    ) -> RequestMessageObserver? {
+        let scope = observation.messageLog?.hasConditions == true ? FlowRun.requestScope(request(), api: api) : nil
+        return observation.messageObserver(plan: plan, entrypoint: entrypoint, logScope: scope)
     }
 }
 

@@ -24,6 +24,8 @@ public final class Deployment: Sendable {
     /// The flows' other steps, compiled; nil when there is nothing for the flow engine to run (such an API keeps
     /// the event loop's fast paths).
     let flows: FlowEngine?
+    /// `#api` in expressions outside the flows (the message log's conditions).
+    let api: ExpressionValue
     // Each entrypoint with what it needs per request, built once at deploy time.
     let httpPost: BoundEntrypoint<HTTPPostEntrypoint>?
     let httpGet: BoundEntrypoint<HTTPGetEntrypoint>?
@@ -79,6 +81,7 @@ public final class Deployment: Sendable {
         self.rateLimits = rules.isEmpty ? nil : rules
         let engine = FlowEngine(definition, diagnostics: &diagnostics)
         self.flows = engine.isEmpty ? nil : engine
+        self.api = engine.api
         var post: BoundEntrypoint<HTTPPostEntrypoint>?
         var get: BoundEntrypoint<HTTPGetEntrypoint>?
         var sse: BoundEntrypoint<SSEEntrypoint>?

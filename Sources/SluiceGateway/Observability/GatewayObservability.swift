@@ -96,11 +96,14 @@ final class DeploymentObservation: Sendable {
     }
 
     /// What an entrypoint tells of the messages of one request, when anything counts or logs them.
-    func messageObserver(plan: SecurityChain.ResolvedPlan?, entrypoint: String) -> RequestMessageObserver? {
+    /// - Parameter logScope: the request's expression scope, when the message log has conditions.
+    func messageObserver(
+        plan: SecurityChain.ResolvedPlan?, entrypoint: String, logScope: ExpressionScope? = nil
+    ) -> RequestMessageObserver? {
         guard isEnabled else { return nil }
         return RequestMessageObserver(
             series: series(plan: plan, entrypoint: entrypoint), log: messageLog, accessLog: accessLog, api: api,
-            plan: plan, entrypoint: entrypoint, secretHeaders: secretHeaders)
+            plan: plan, entrypoint: entrypoint, secretHeaders: secretHeaders, logScope: logScope)
     }
 
     static let disabled = DeploymentObservation()

@@ -25,6 +25,10 @@ final class MessageLog: Sendable {
     let headers: Bool
     let payload: Bool
     let metadata: Bool
+    /// `logging.condition`: whether a request's (or stream's) messages are logged at all, evaluated once on it.
+    let condition: ExpressionTemplate?
+    /// `logging.messageCondition`: whether one message is logged, evaluated on each before sampling.
+    let messageCondition: ExpressionTemplate?
     private let seen = Atomic<Int>(0)
     private let lastLogged = Atomic<Int64>(Int64.min)
 
@@ -34,14 +38,25 @@ final class MessageLog: Sendable {
     static let maxPayloadBytes = 16 * 1024
 
     init(
-        sampling: Sampling, publishPhase: Bool, subscribePhase: Bool, headers: Bool, payload: Bool, metadata: Bool
+        sampling: Sampling, publishPhase: Bool, subscribePhase: Bool, headers: Bool, payload: Bool, metadata: Bool,
+        condition: ExpressionTemplate? = nil, messageCondition: ExpressionTemplate? = nil
     ) {
+        self.condition = condition
+        self.messageCondition = messageCondition
         self.sampling = sampling
         self.publishPhase = publishPhase
         self.subscribePhase = subscribePhase
         self.headers = headers
         self.payload = payload
         self.metadata = metadata
+    }
+
+    /// Whether either condition is set: they need the request's expression scope.
+    var hasConditions: Bool { condition != nil || messageCondition != nil }
+
+    /// A condition holds only when it evaluates to true; one that fails to evaluate does not hold.
+    static func holds(_ condition: ExpressionTemplate, in scope: ExpressionScope) -> Bool {
+        (try? ExpressionEvaluator().evaluate(condition, in: scope))?.isTrue ?? false
     }
 
     /// Whether this message is one the sampling keeps.
@@ -106,13 +121,23 @@ final class MessageLog: Sendable {
         if logging["enabled"]?.boolValue == false { return nil }
         let content = logging["content"]
         let phase = logging["phase"]
+        var collector = DiagnosticCollector()
+        func expression(_ key: String) -> ExpressionTemplate? {
+            guard let source = logging[key]?.stringValue, !source.allSatisfy(\.isWhitespace) else { return nil }
+            return FlowEngine.parseTemplate(
+                source, at: JSONPath("analytics").key("logging").key(key), &collector)
+        }
+        let condition = expression("condition")
+        let messageCondition = expression("messageCondition")
+        diagnostics += collector.diagnostics.filter { $0.severity == .error }
         let log = MessageLog(
             sampling: sampling,
             publishPhase: phase?["request"]?.boolValue ?? false,
             subscribePhase: phase?["response"]?.boolValue ?? false,
             headers: content?["messageHeaders"]?.boolValue ?? false,
             payload: content?["messagePayload"]?.boolValue ?? false,
-            metadata: content?["messageMetadata"]?.boolValue ?? false)
+            metadata: content?["messageMetadata"]?.boolValue ?? false, condition: condition,
+            messageCondition: messageCondition)
         guard log.publishPhase || log.subscribePhase else { return nil }
         return log
     }
@@ -237,15 +262,25 @@ final class RequestMessageObserver: MessageObserver {
     let plan: SecurityChain.ResolvedPlan?
     let entrypoint: String
     let secretHeaders: Set<String>
+    /// What the log's message condition sees besides `#message`: the request's scope (when it has conditions).
+    let logScope: ExpressionScope?
     /// This request's messages so far, for its access log line.
     let publishedCount = Atomic<Int>(0)
     let deliveredCount = Atomic<Int>(0)
 
+    /// - Parameter logScope: the request's expression scope, needed when the log has conditions; the log's
+    ///   request condition is evaluated on it here, once.
     init(
         series: RequestSeries?, log: MessageLog?, accessLog: AccessLog?, api: String,
-        plan: SecurityChain.ResolvedPlan?, entrypoint: String, secretHeaders: Set<String>
+        plan: SecurityChain.ResolvedPlan?, entrypoint: String, secretHeaders: Set<String>,
+        logScope: ExpressionScope? = nil
     ) {
         self.series = series
+        var log = log
+        if let condition = log?.condition, !MessageLog.holds(condition, in: logScope ?? ExpressionScope()) {
+            log = nil
+        }
+        self.logScope = logScope
         self.log = log
         self.accessLog = accessLog
         self.api = api
@@ -283,8 +318,17 @@ final class RequestMessageObserver: MessageObserver {
         series?.messagesOut.increment(by: Int64(count))
     }
 
+    /// Whether each message sent to the consumer must be shown to ``delivered(_:)`` (it may be logged), rather than
+    /// counted in shared batches.
+    var logsEachDelivery: Bool { accessLog != nil && log?.subscribePhase == true }
+
     private func record(_ message: Message, direction: String, log: MessageLog) {
-        guard let accessLog, log.sample() else { return }
+        guard let accessLog else { return }
+        if let condition = log.messageCondition {
+            let scope = (logScope ?? ExpressionScope()).with("message", .object(MessageExpressionObject(message)))
+            guard MessageLog.holds(condition, in: scope) else { return }
+        }
+        guard log.sample() else { return }
         accessLog.append(
             Self.entry(
                 message, direction: direction, log: log, api: api, planID: plan?.id, application: plan?.application,

@@ -238,8 +238,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let (route, path) = (routed.route, routed.path)
         guard head.method == .POST,
             let post = route.deployment.httpPost,
-            // Flows with steps the engine runs, and CORS, take the async path.
+            // Flows with steps the engine runs, CORS, and logging conditions (evaluated on the request's expression
+            // scope) take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
+            route.deployment.observation.messageLog?.hasConditions != true,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 route.deployment.credentials(of: head), access: registry.access)
         else { return nil }
@@ -411,8 +413,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .GET, let sse = route.deployment.sse,
             head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
             let endpoint = route.deployment.inMemoryEndpoint,
-            // Flows with steps the engine runs, and CORS, take the async path.
+            // Flows with steps the engine runs, CORS, and logging the messages sent take the async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
+            route.deployment.observation.messageLog?.subscribePhase != true,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 route.deployment.credentials(of: head), access: registry.access)
         else { return nil }

@@ -100,7 +100,13 @@ struct GatewayResponder: Sendable {
             responseHeaders = headers.httpFields
         }
         responseHeaders = cors.applied(to: responseHeaders)
-        let observer = deployment.observation.messageObserver(plan: plan, entrypoint: entrypoint)
+        let observer = deployment.messageObserver(plan: plan, entrypoint: entrypoint) {
+            deployment.flowRequest(
+                plan: plan, access: registry.access.current, entrypoint: entrypoint, method: method.rawValue,
+                uri: request.uri, contextPath: route.path, headers: request.headers,
+                remoteAddress: channel.remoteAddress?.ipAddress, localAddress: channel.localAddress?.ipAddress,
+                host: request.head.authority)
+        }
         if let observer { registry.observability?.noteObserver(observer, connection: ObjectIdentifier(channel)) }
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
@@ -322,7 +328,12 @@ struct GatewayResponder: Sendable {
             }
             var invocation = bound.invocation
             invocation.flow = flow
-            let observer = deployment.observation.messageObserver(plan: plan, entrypoint: WebSocketEntrypoint.type)
+            let observer = deployment.messageObserver(plan: plan, entrypoint: WebSocketEntrypoint.type) {
+                deployment.flowRequest(
+                    plan: plan, access: access.current, entrypoint: WebSocketEntrypoint.type, method: "GET", uri: uri,
+                    contextPath: contextPath, headers: head.headerFields, remoteAddress: clientAddress,
+                    localAddress: localAddress, host: head.authority)
+            }
             invocation.observer = observer
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {

@@ -287,6 +287,66 @@ struct ObservabilityTests {
         }
     }
 
+    @Test(
+        "message logging conditions: logging.condition on the request, logging.messageCondition on each message, before sampling"
+    )
+    func messageConditions() async throws {
+        let log = Self.logFile()
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let analytics = """
+            "analytics": { "enabled": true, "messageSampling": { "type": "count", "value": "1" },
+              "logging": { "content": { "messagePayload": true }, "phase": { "request": true },
+                           "condition": "{#request.headers['X-Log'][0] == 'yes'}",
+                           "messageCondition": "{#message.content.startsWith('keep')}" } }
+            """
+        let definition = Definitions.inMemory(id: "orders", path: "/orders").replacingOccurrences(
+            of: #""analytics": { "enabled": false }"#, with: analytics)
+        try await withGateway(
+            ["orders.json": definition],
+            configure: { $0.observability.accessLog = .file(log) }
+        ) { gateway in
+            let base = "\(gateway.baseURL)/orders"
+            for (body, header) in [("keep-1", "yes"), ("drop-2", "yes"), ("keep-3", "yes"), ("keep-4", "no")] {
+                #expect(try await httpCall(.POST, base, headers: [("X-Log", header)], body: body).status == 202)
+            }
+            #expect(try await httpCall(.POST, base, body: "keep-5").status == 202)
+            await gateway.gateway.observability.flushAccessLog()
+            let published = try Self.logLines(log).filter { $0["kind"] as? String == "message" }
+            #expect(published.map { $0["payload"] as? String } == ["keep-1", "keep-3"])
+        }
+    }
+
+    @Test("message logging of what SSE streams send: every message of a stream served from the embedded log")
+    func streamMessageLogging() async throws {
+        let log = Self.logFile()
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let analytics = """
+            "analytics": { "enabled": true, "messageSampling": { "type": "count", "value": "1" },
+              "logging": { "content": { "messagePayload": true }, "phase": { "response": true } } }
+            """
+        let entrypoints = #"[{ "type": "http-post" }, { "type": "sse" }, { "type": "websocket" }]"#
+        let definition = Definitions.inMemory(id: "orders", path: "/orders", entrypoints: entrypoints)
+            .replacingOccurrences(of: #""analytics": { "enabled": false }"#, with: analytics)
+        try await withGateway(
+            ["orders.json": definition],
+            configure: { $0.observability.accessLog = .file(log) }
+        ) { gateway in
+            let stream = try await RawSSEClient.open(port: gateway.port, path: "/orders")
+            #expect(stream.status == 200)
+            for index in 0..<3 {
+                #expect(try await httpCall(.POST, "\(gateway.baseURL)/orders", body: "m\(index)").status == 202)
+            }
+            #expect(try await stream.messages(3).compactMap(\.data) == ["m0", "m1", "m2"])
+            await stream.close()
+            await gateway.gateway.observability.flushAccessLog()
+            let delivered = try Self.logLines(log).filter {
+                $0["kind"] as? String == "message" && $0["direction"] as? String == "subscribe"
+            }
+            #expect(delivered.map { $0["payload"] as? String } == ["m0", "m1", "m2"])
+            #expect(delivered.allSatisfy { $0["entrypoint"] as? String == "sse" })
+        }
+    }
+
     @Test("analytics.messageSampling: each type read, bad values refused with their path")
     func samplingSettings() throws {
         func parse(_ json: String) -> (MessageLog?, [Diagnostic]) {
@@ -313,6 +373,16 @@ struct ObservabilityTests {
         ] {
             let (_, diagnostics) = parse(#"{ "enabled": true, "messageSampling": \#(bad), \#(logging) }"#)
             #expect(diagnostics.first?.path == "analytics.messageSampling", "\(bad)")
+        }
+        // Conditions parse once, at deployment; a broken one is refused with its path.
+        let conditioned = parse(
+            #"{ "enabled": true, "logging": { "phase": { "request": true }, "condition": "{#request.method == 'POST'}", "messageCondition": " " } }"#
+        ).0
+        #expect(conditioned?.condition != nil && conditioned?.messageCondition == nil)
+        for (key, bad) in [("condition", "{#request.headers[}"), ("messageCondition", "{#nothing.here}")] {
+            let (_, diagnostics) = parse(
+                #"{ "enabled": true, "logging": { "phase": { "request": true }, "\#(key)": "\#(bad)" } }"#)
+            #expect(diagnostics.first?.path == "analytics.logging.\(key)", "\(bad)")
         }
         #expect(MessageLog.isoDurationNanoseconds("PT0.5S") == 500_000_000)
         #expect(MessageLog.isoDurationNanoseconds("PT1M30S") == 90_000_000_000)
