@@ -86,6 +86,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The publish under way, observed, and its API's observation.
     private var publishObserved: ObservedRequest?
     private var publishObservation: DeploymentObservation?
+    /// Where endpoints' answers to this connection's publishes are handed to its loop (set at the first).
+    private var loopBatch: LoopTaskBatch?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -550,9 +552,12 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         state = .awaitingPublish(stash: [])
         let eventLoop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+        // The answer may come on another thread, or on this one before `start` returns; an endpoint answers many
+        // publishes at once, so they share the loop's wake-ups.
+        let batch = loopBatch ?? LoopTaskBatch.of(eventLoop)
+        loopBatch = batch
         start { result in
-            // The answer may come on another thread, or on this one before `start` returns.
-            eventLoop.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
+            batch.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
         }
     }
 
