@@ -20,15 +20,41 @@ extension SQLStoreCore {
         return record
     }
 
+    /// Creates a record in one transaction with its event and audit entry, once it validates and `check` (its
+    /// references, its unique values) passes.
+    func create<R: StoredRecord>(
+        _ record: R, context: ChangeContext,
+        check: @escaping @Sendable (any SQLConnection) async throws -> Void = { _ in }
+    ) async throws -> R {
+        try validate(record)
+        return try await write { connection in
+            try await check(connection)
+            let stored = try await insert(record, on: connection)
+            try await recordChange(R.resourceType, id: record.id, kind: .created, context: context, on: connection)
+            return stored
+        }
+    }
+
+    /// Updates a record in one transaction with its event and audit entry, once it validates and `check` passes
+    /// on the record as it was (what may not change, unique values).
+    func update<R: StoredRecord>(
+        _ record: R, expectedVersion: Int64, context: ChangeContext,
+        check: @escaping @Sendable (_ old: R, any SQLConnection) async throws -> Void = { _, _ in }
+    ) async throws -> R {
+        try validate(record)
+        return try await write { connection in
+            let old = try await fetchOrThrow(R.self, id: record.id, on: connection)
+            try await check(old, connection)
+            let stored = try await replace(old, with: record, expectedVersion: expectedVersion, on: connection)
+            try await recordChange(R.resourceType, id: record.id, kind: .updated, context: context, on: connection)
+            return stored
+        }
+    }
+
     // MARK: APIs
 
     func createAPI(_ api: ManagedAPI, context: ChangeContext) async throws -> ManagedAPI {
-        try validate(api)
-        return try await write { connection in
-            let stored = try await insert(api, on: connection)
-            try await recordChange(.api, id: api.id, kind: .created, context: context, on: connection)
-            return stored
-        }
+        try await create(api, context: context)
     }
 
     func importAPI(
@@ -60,12 +86,7 @@ extension SQLStoreCore {
     }
 
     func updateAPI(_ api: ManagedAPI, expectedVersion: Int64, context: ChangeContext) async throws -> ManagedAPI {
-        try validate(api)
-        return try await write { connection in
-            let (_, stored) = try await replace(api, expectedVersion: expectedVersion, on: connection)
-            try await recordChange(.api, id: api.id, kind: .updated, context: context, on: connection)
-            return stored
-        }
+        try await update(api, expectedVersion: expectedVersion, context: context)
     }
 
     func deleteAPI(id: String, expectedVersion: Int64?, context: ChangeContext) async throws {
@@ -101,27 +122,18 @@ extension SQLStoreCore {
     // MARK: Plans
 
     func createPlan(_ plan: ManagedPlan, context: ChangeContext) async throws -> ManagedPlan {
-        try validate(plan)
-        return try await write { connection in
+        try await create(plan, context: context) { connection in
             _ = try await requireExists(
                 ManagedAPI.self, id: plan.apiID, path: "apiId", of: .plan, plan.id, on: connection)
-            let stored = try await insert(plan, on: connection)
-            try await recordChange(.plan, id: plan.id, kind: .created, context: context, on: connection)
-            return stored
         }
     }
 
     func updatePlan(_ plan: ManagedPlan, expectedVersion: Int64, context: ChangeContext) async throws -> ManagedPlan {
-        try validate(plan)
-        return try await write { connection in
-            let old = try await fetchOrThrow(ManagedPlan.self, id: plan.id, on: connection)
+        try await update(plan, expectedVersion: expectedVersion, context: context) { old, _ in
             if old.apiID != plan.apiID {
                 throw StoreError.invalid(
                     .plan, plan.id, [.init(path: "apiId", message: "a plan cannot move to another API")])
             }
-            let (_, stored) = try await replace(plan, expectedVersion: expectedVersion, on: connection)
-            try await recordChange(.plan, id: plan.id, kind: .updated, context: context, on: connection)
-            return stored
         }
     }
 
@@ -170,24 +182,14 @@ extension SQLStoreCore {
     ) async throws
         -> ManagedApplication
     {
-        try validate(application)
-        return try await write { connection in
-            try await checkClientID(application, on: connection)
-            let stored = try await insert(application, on: connection)
-            try await recordChange(.application, id: application.id, kind: .created, context: context, on: connection)
-            return stored
-        }
+        try await create(application, context: context) { try await checkClientID(application, on: $0) }
     }
 
     func updateApplication(
         _ application: ManagedApplication, expectedVersion: Int64, context: ChangeContext
     ) async throws -> ManagedApplication {
-        try validate(application)
-        return try await write { connection in
-            try await checkClientID(application, on: connection)
-            let (_, stored) = try await replace(application, expectedVersion: expectedVersion, on: connection)
-            try await recordChange(.application, id: application.id, kind: .updated, context: context, on: connection)
-            return stored
+        try await update(application, expectedVersion: expectedVersion, context: context) {
+            try await checkClientID(application, on: $1)
         }
     }
 
@@ -229,8 +231,7 @@ extension SQLStoreCore {
     ) async throws
         -> ManagedSubscription
     {
-        try validate(subscription)
-        return try await write { connection in
+        try await create(subscription, context: context) { connection in
             let id = subscription.id
             _ = try await requireExists(
                 ManagedApplication.self, id: subscription.applicationID, path: "applicationId", of: .subscription, id,
@@ -244,18 +245,13 @@ extension SQLStoreCore {
                     .subscription, id,
                     [.init(path: "planId", message: "plan '\(plan.id)' belongs to API '\(plan.apiID)'")])
             }
-            let stored = try await insert(subscription, on: connection)
-            try await recordChange(.subscription, id: id, kind: .created, context: context, on: connection)
-            return stored
         }
     }
 
     func updateSubscription(
         _ subscription: ManagedSubscription, expectedVersion: Int64, context: ChangeContext
     ) async throws -> ManagedSubscription {
-        try validate(subscription)
-        return try await write { connection in
-            let old = try await fetchOrThrow(ManagedSubscription.self, id: subscription.id, on: connection)
+        try await update(subscription, expectedVersion: expectedVersion, context: context) { old, _ in
             var problems: [StoreProblem] = []
             if old.applicationID != subscription.applicationID {
                 problems.append(.init(path: "applicationId", message: "cannot change"))
@@ -263,9 +259,6 @@ extension SQLStoreCore {
             if old.apiID != subscription.apiID { problems.append(.init(path: "apiId", message: "cannot change")) }
             if old.planID != subscription.planID { problems.append(.init(path: "planId", message: "cannot change")) }
             if !problems.isEmpty { throw StoreError.invalid(.subscription, subscription.id, problems) }
-            let (_, stored) = try await replace(subscription, expectedVersion: expectedVersion, on: connection)
-            try await recordChange(.subscription, id: subscription.id, kind: .updated, context: context, on: connection)
-            return stored
         }
     }
 
@@ -395,7 +388,7 @@ extension SQLStoreCore {
             try await checkKey(key, on: connection)
             var key = key
             key.revokedAt = key.revoked ? (old.revoked ? old.revokedAt : now()) : nil
-            var (_, stored) = try await replace(key, expectedVersion: expectedVersion, on: connection)
+            var stored = try await replace(old, with: key, expectedVersion: expectedVersion, on: connection)
             try await writeKeySubscriptions(key, on: connection)
             stored.subscriptions = key.subscriptions
             try await recordChange(.apiKey, id: key.id, kind: .updated, context: context, on: connection)
@@ -465,13 +458,7 @@ extension SQLStoreCore {
     }
 
     func createUser(_ user: ManagementUser, context: ChangeContext) async throws -> ManagementUser {
-        try validate(user)
-        return try await write { connection in
-            try await checkUser(user, on: connection)
-            let stored = try await insert(user, on: connection)
-            try await recordChange(.user, id: user.id, kind: .created, context: context, on: connection)
-            return stored
-        }
+        try await create(user, context: context) { try await checkUser(user, on: $0) }
     }
 
     func updateUser(
@@ -479,12 +466,8 @@ extension SQLStoreCore {
     ) async throws
         -> ManagementUser
     {
-        try validate(user)
-        return try await write { connection in
-            try await checkUser(user, on: connection)
-            let (_, stored) = try await replace(user, expectedVersion: expectedVersion, on: connection)
-            try await recordChange(.user, id: user.id, kind: .updated, context: context, on: connection)
-            return stored
+        try await update(user, expectedVersion: expectedVersion, context: context) {
+            try await checkUser(user, on: $1)
         }
     }
 

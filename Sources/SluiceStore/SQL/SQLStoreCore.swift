@@ -81,11 +81,11 @@ struct SQLStoreCore: Sendable {
         return stored
     }
 
-    /// Replaces a record whose version is `expectedVersion`; keeps its creation time, raises its version.
+    /// Replaces `old`, read in this transaction, if its version is `expectedVersion`; keeps its creation time,
+    /// raises its version.
     func replace<R: StoredRecord>(
-        _ record: R, expectedVersion: Int64, on connection: any SQLConnection
-    ) async throws -> (old: R, new: R) {
-        let old = try await fetchOrThrow(R.self, id: record.id, on: connection)
+        _ old: R, with record: R, expectedVersion: Int64, on connection: any SQLConnection
+    ) async throws -> R {
         try Self.checkVersion(old, expected: expectedVersion)
         var stored = record
         stored.createdAt = old.createdAt
@@ -98,7 +98,7 @@ struct SQLStoreCore: Sendable {
             "UPDATE \(R.table) SET \(assignments) WHERE id = ? AND version = ? RETURNING id",
             values + [.text(record.id), .integer(old.version)])
         guard !updated.isEmpty else { throw Self.staleVersion(R.self, id: record.id, current: nil) }
-        return (old, stored)
+        return stored
     }
 
     static func checkVersion<R: StoredRecord>(_ record: R, expected: Int64?) throws {
