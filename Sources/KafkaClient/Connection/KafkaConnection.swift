@@ -145,6 +145,28 @@ public final class KafkaConnection: Sendable {
         }
     }
 
+    /// Sends a request without waiting: the future is its answer, completed on the connection's event loop (where
+    /// a caller that must not hop threads goes on).
+    func sendNow<Request: KafkaRequestMessage>(
+        _ request: Request, extraTimeout: TimeAmount = .zero
+    ) throws(KafkaError) -> EventLoopFuture<Request.Response> {
+        let version = try self.version(for: Request.self)
+        let address = address
+        return try write(request, version: version, expectsResponse: true, extraTimeout: extraTimeout)
+            .flatMapErrorThrowing { error in
+                throw error as? KafkaError ?? KafkaError(.connectionFailed, "\(address): \(error)")
+            }
+            .flatMapThrowing { frame in
+                var frame = frame
+                do {
+                    return try Request.Response.readBody(from: &frame, version: version)
+                } catch {
+                    self.close()
+                    throw KafkaError(.protocolViolation, "\(address): \(Request.apiKey) v\(version) response: \(error)")
+                }
+            }
+    }
+
     /// Sends a request the broker will not answer (Produce with acks=0); returns once it is written.
     public func sendWithoutResponse<Request: KafkaRequestMessage>(
         _ request: Request,

@@ -342,42 +342,115 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Sends Produce requests to `node` one after the other: the batches given, then, as each answer comes, the
     /// batches of that node that became ready meanwhile (with no linger, the records that came while the request
-    /// was out). Going on in this task spares a wake of the sender and a new task per request; anything else
-    /// (other nodes, metadata, lingering batches) is the sender's, woken at the end.
+    /// was out). Going on from the answer spares a wake of the sender and a new task per request; anything else
+    /// (other nodes, metadata, lingering batches) is the sender's, woken at the end. With acks, the requests go
+    /// on from the connection's event loop, where each answer comes (``sendChained(_:to:on:)``).
     private func sendBatches(_ drained: consuming [ProducerBatch], to node: Int32) async {
         var next: [ProducerBatch]? = drained
         while let batches = next.take() {
-            await sendRequest(batches, to: node)
-            next = state.withLockedValue { state -> [ProducerBatch]? in
-                state.requestEnded(node: node)
-                guard !state.isClosing else { return nil }
-                var drain = state.drain(now: .now(), only: node)
-                return drain.requests.removeValue(forKey: node)
+            if configuration.acks != .none, let connection = try? await cluster.connection(toNode: node) {
+                // Back here only with what was left after a failed request.
+                next = await sendChained(batches, to: node, on: connection)
+                continue
             }
+            await sendRequest(batches, to: node)
+            next = nextRequest(after: node)
         }
         wake()
     }
 
-    /// Sends one Produce request with one batch per partition and settles each batch from the answer.
-    private func sendRequest(_ drained: consuming [ProducerBatch], to node: Int32) async {
-        var batches: [ProducerBatch] = []
-        batches.reserveCapacity(drained.count)
-        do {
-            let (producerID, producerEpoch) = state.withLockedValue { ($0.producerID, $0.producerEpoch) }
-            // Moved out one by one, so that each batch is held once.
-            drained.reverse()
-            while var batch = drained.popLast() {
-                do {
-                    try batch.finishEncoding(
-                        compression: configuration.compression, producerId: producerID, producerEpoch: producerEpoch)
-                    batches.append(batch)
-                } catch {
-                    finish(&batch, .failure(KafkaError(.compression, "\(batch.partition): \(error)")))
-                }
+    /// Ends a request to `node` and takes the node's batches ready now, if any (and the producer is not closing).
+    private func nextRequest(after node: Int32) -> [ProducerBatch]? {
+        state.withLockedValue { state -> [ProducerBatch]? in
+            state.requestEnded(node: node)
+            guard !state.isClosing else { return nil }
+            var drain = state.drain(now: .now(), only: node)
+            return drain.requests.removeValue(forKey: node)
+        }
+    }
+
+    /// Sends `batches`, then from each answer, on the connection's event loop, the next request to the node, until
+    /// none is ready; returns nil then, or the batches ready after a request failed (the caller goes on with a
+    /// connection it asks for again).
+    private func sendChained(
+        _ batches: consuming [ProducerBatch], to node: Int32, on connection: KafkaConnection
+    ) async -> [ProducerBatch]? {
+        let handoff = BatchHandoff(batches)
+        let left = await withCheckedContinuation { (continuation: CheckedContinuation<BatchHandoff?, Never>) in
+            connection.channel.eventLoop.execute {
+                self.chain(handoff.take(), to: node, on: connection) { continuation.resume(returning: $0) }
             }
         }
+        return left?.take()
+    }
+
+    /// One request of a chain, on the connection's event loop.
+    private func chain(
+        _ drained: consuming [ProducerBatch], to node: Int32, on connection: KafkaConnection,
+        finish: @escaping @Sendable (BatchHandoff?) -> Void
+    ) {
+        let batches = encoded(drained)
+        let after: @Sendable (_ sent: Bool) -> Void = { sent in
+            guard let next = self.nextRequest(after: node) else { return finish(nil) }
+            if sent {
+                self.chain(next, to: node, on: connection, finish: finish)
+            } else {
+                finish(BatchHandoff(next))
+            }
+        }
+        guard !batches.isEmpty else { return after(true) }
+        let answer: EventLoopFuture<KafkaProduceResponse>
+        do throws(KafkaError) {
+            answer = try connection.sendNow(produceRequest(batches), extraTimeout: configuration.requestTimeout)
+        } catch {
+            settle(batches, .failure(error))
+            return after(false)
+        }
+        let handoff = BatchHandoff(batches)
+        answer.whenComplete { result in
+            let outcome: Result<[KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse]?, KafkaError>
+            switch result {
+            case .success(let response): outcome = .success(Self.answers(response))
+            case .failure(let error):
+                outcome = .failure(error as? KafkaError ?? KafkaError(.connectionFailed, "\(error)"))
+            }
+            self.settle(handoff.take(), outcome)
+            if case .success = outcome { after(true) } else { after(false) }
+        }
+    }
+
+    /// Sends one Produce request with one batch per partition and settles each batch from the answer.
+    private func sendRequest(_ drained: consuming [ProducerBatch], to node: Int32) async {
+        let batches = encoded(drained)
         guard !batches.isEmpty else { return }
-        let outcome = await transmit(batches, to: node)
+        settle(batches, await transmit(batches, to: node))
+    }
+
+    /// The batches closed for sending (compressed, with the producer id); one that cannot be is failed here.
+    private func encoded(_ drained: consuming [ProducerBatch]) -> [ProducerBatch] {
+        var batches: [ProducerBatch] = []
+        batches.reserveCapacity(drained.count)
+        let (producerID, producerEpoch) = state.withLockedValue { ($0.producerID, $0.producerEpoch) }
+        // Moved out one by one, so that each batch is held once.
+        drained.reverse()
+        while var batch = drained.popLast() {
+            do {
+                try batch.finishEncoding(
+                    compression: configuration.compression, producerId: producerID, producerEpoch: producerEpoch)
+                batches.append(batch)
+            } catch {
+                finish(&batch, .failure(KafkaError(.compression, "\(batch.partition): \(error)")))
+            }
+        }
+        return batches
+    }
+
+    /// Settles each batch of a request from its outcome: delivered, retried or failed.
+    private func settle(
+        _ sent: consuming [ProducerBatch],
+        _ outcome: Result<[KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse]?, KafkaError>
+    ) {
+        var batches = sent
         // Each batch is settled from this array alone, taken out of it first, so that its buffer is held once
         // and goes back to the pool for reuse.
         for index in batches.indices {
@@ -410,6 +483,19 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
+    /// The answer per partition.
+    private static func answers(
+        _ response: KafkaProduceResponse
+    ) -> [KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse] {
+        var answered: [KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse] = [:]
+        for topic in response.responses {
+            for partition in topic.partitionResponses {
+                answered[KafkaTopicPartition(topic: topic.name, partition: partition.index)] = partition
+            }
+        }
+        return answered
+    }
+
     /// Sends the request; returns the answer per partition, or nil with acks none.
     private func transmit(
         _ batches: [ProducerBatch],
@@ -423,13 +509,7 @@ public final class KafkaProducer: Service, Sendable {
             }
             let response = try await connection.send(
                 produceRequest(batches), extraTimeout: configuration.requestTimeout)
-            var answered: [KafkaTopicPartition: KafkaProduceResponse.PartitionProduceResponse] = [:]
-            for topic in response.responses {
-                for partition in topic.partitionResponses {
-                    answered[KafkaTopicPartition(topic: topic.name, partition: partition.index)] = partition
-                }
-            }
-            return .success(answered)
+            return .success(Self.answers(response))
         } catch {
             return .failure(error)
         }
