@@ -205,15 +205,21 @@ public struct SubscriptionFilter: Sendable, Hashable {
     public var apiID: String?
     public var applicationID: String?
     public var planID: String?
+    /// Any of these applications; empty for all.
+    public var applicationIDs: Set<String>
+    /// Any of these plans; empty for all.
+    public var planIDs: Set<String>
     /// Any of these statuses; empty for all.
     public var statuses: Set<ManagedSubscription.Status>
     public init(
         apiID: String? = nil, applicationID: String? = nil, planID: String? = nil,
-        statuses: Set<ManagedSubscription.Status> = []
+        applicationIDs: Set<String> = [], planIDs: Set<String> = [], statuses: Set<ManagedSubscription.Status> = []
     ) {
         self.apiID = apiID
         self.applicationID = applicationID
         self.planID = planID
+        self.applicationIDs = applicationIDs
+        self.planIDs = planIDs
         self.statuses = statuses
     }
 }

@@ -269,6 +269,12 @@ enum StoreContract {
                 .totalCount == 1)
         #expect(
             try await store.listSubscriptions(SubscriptionFilter(applicationID: "nobody"), page: .all).totalCount == 0)
+        // Any of several applications or plans.
+        let anyOf = try await store.listSubscriptions(
+            SubscriptionFilter(applicationIDs: ["nobody", "shop"], planIDs: ["orders-key", "orders-free"]), page: .all)
+        #expect(anyOf.items.map(\.id) == ["sub"])
+        #expect(
+            try await store.listSubscriptions(SubscriptionFilter(planIDs: ["orders-free"]), page: .all).totalCount == 0)
         #expect(
             try await store.listAPIKeys(APIKeyFilter(subscriptionID: "sub"), page: .all).items.map(\.subscriptions) == [
                 ["sub"]

@@ -72,7 +72,7 @@ extension ManagementRoutes {
         let result = try await store.listAPIs(
             APIFilter(lifecycleState: state, nameContains: name),
             page: PageRequest(page: page.page, perPage: page.perPage))
-        return Self.json(Representation.page(result, Representation.api))
+        return Self.json(Representation.page(result, at: request, Representation.api))
     }
 
     /// The definition a gateway would deploy for `api` with `plans` (each as its row says), checked by the
@@ -196,24 +196,26 @@ extension ManagementRoutes {
         return Self.json(Representation.api(stored), version: stored.version)
     }
 
+    /// Gravitee's `_start` and `_stop`: 204 without a body (the new version in the ETag). Starting a started API,
+    /// or stopping a stopped one, changes nothing and is no error.
     func setState(
         _ state: ManagedAPI.LifecycleState, _ request: Request, _ context: ManagementRequestContext
     ) async throws -> Response {
         var api = try await store.api(id: try parameter(context, "apiId"))
         try precondition(request, current: api.version)
-        guard api.lifecycleState != state else { return Self.json(Representation.api(api), version: api.version) }
+        guard api.lifecycleState != state else { return Self.noContent(version: api.version) }
         if state == .started { try await checkDeployable(api) }
         api.lifecycleState = state
         let stored = try await changing(request, current: api.version) {
             try await store.updateAPI(
                 api, expectedVersion: $0, context: context.change(state == .started ? "api.started" : "api.stopped"))
         }
-        return Self.json(Representation.api(stored), version: stored.version)
+        return Self.noContent(version: stored.version)
     }
 
-    /// Gravitee's export shape: `{"export": {...}, "api": {...}, "plans": [...]}`; the `api` object is a v4
-    /// definition that `sluice validate` and `--apis` read once its plans are put back in it, and that
-    /// `_import/definition` takes as it is.
+    /// Gravitee's export shape: `{"export": {"date", ...}, "api": {...}, "plans": [...]}`; the `api`
+    /// object is a v4 definition (`definitionVersion` `4.0.0`) that `sluice validate` and `--apis` read once its
+    /// plans are put back in it, and that `_import/definition` takes as it is.
     func exportDefinition(_ api: ManagedAPI) async throws -> JSONValue {
         let plans = try await store.listPlans(PlanFilter(apiID: api.id), page: .all).items
         let (merged, _) = StoreSnapshot.mergedDefinition(api, plans: plans)
@@ -227,7 +229,6 @@ extension ManagementRoutes {
                     .object(
                         JSONObject([
                             ("date", .string(Dates.text(Date()))), ("exportedBy", .string("sluice")),
-                            ("state", .string(api.lifecycleState.rawValue)),
                         ]))
                 ),
                 ("api", .object(definition)), ("plans", planValues),

@@ -12,11 +12,13 @@ extension ManagementRoutes {
             _ = try await store.api(id: apiID)
             var query = QueryReader(request)
             let page = query.page()
-            let statuses = query.enumerations("statuses", ManagedPlan.Status.self)
+            // As in Gravitee, a list without `statuses` is of the PUBLISHED plans.
+            var statuses = query.enumerations("statuses", ManagedPlan.Status.self)
+            if query.string("statuses") == nil { statuses = [.published] }
             try query.check()
             let result = try await store.listPlans(
                 PlanFilter(apiID: apiID, statuses: statuses), page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.plan))
+            return Self.json(Representation.page(result, at: request, Representation.plan))
         }
         router.post(RouterPath(base)) { request, context in try await createPlan(request, context) }
         router.get(RouterPath(base + "/:planId")) { _, context in

@@ -12,13 +12,13 @@ extension ManagementRoutes {
             var query = QueryReader(request)
             let page = query.page()
             let statuses = query.enumerations("statuses", ManagedSubscription.Status.self)
-            let application = query.string("applicationId")
-            let plan = query.string("planId")
+            let applications = query.list("applicationIds")
+            let plans = query.list("planIds")
             try query.check()
             let result = try await store.listSubscriptions(
-                SubscriptionFilter(apiID: apiID, applicationID: application, planID: plan, statuses: statuses),
+                SubscriptionFilter(apiID: apiID, applicationIDs: applications, planIDs: plans, statuses: statuses),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.subscription))
+            return Self.json(Representation.page(result, at: request, Representation.subscription))
         }
         router.post(RouterPath(base)) { request, context in try await createSubscription(request, context) }
         router.get(RouterPath(base + "/:subscriptionId")) { _, context in
@@ -146,14 +146,15 @@ extension ManagementRoutes {
             location: "\(Self.environment)/apis/\(apiID)/subscriptions/\(stored.id)")
     }
 
-    /// A new key carrying `subscription`; the clear value goes to the caller once.
+    /// A new key carrying `subscription`, expiring when it ends (as Gravitee's do); the clear value goes to the
+    /// caller once.
     func issueKey(
         for subscription: ManagedSubscription, custom: String?, context: ManagementRequestContext
     ) async throws -> (ManagedAPIKey, String) {
         let clear = custom ?? Self.newSecret()
         let key = ManagedAPIKey(
             id: Self.newID(), applicationID: subscription.applicationID, hash: APIKeyHash(key: clear),
-            subscriptions: [subscription.id])
+            subscriptions: [subscription.id], expireAt: subscription.endingAt)
         return (try await store.createAPIKey(key, context: context.change("apiKey.created")), clear)
     }
 
@@ -167,6 +168,14 @@ extension ManagementRoutes {
         let customKey = body.string("customApiKey", maximumLength: 1000)
         if let customKey { _ = Self.checkSecret(customKey, path: "customApiKey", into: &body) }
         let reason = body.string("reason", maximumLength: 1000)
+        // Gravitee's AcceptSubscription names the subscription's window.
+        if action == "subscription.accepted" {
+            if body.object["startingAt"] != nil { subscription.startingAt = body.date("startingAt") }
+            if body.object["endingAt"] != nil { subscription.endingAt = body.date("endingAt") }
+            if let start = subscription.startingAt, let end = subscription.endingAt, end < start {
+                body.problem("endingAt", "must not be before startingAt")
+            }
+        }
         try body.check("request")
         guard allowed.contains(subscription.status) else {
             throw ManagementProblem.invalid(
