@@ -54,6 +54,18 @@ struct BadInputTests {
             name: "import: exported shape with a bad api", method: .POST, path: "\(e)/apis/_import/definition",
             body: #"{"api":{"id":"w","type":"bogus"},"plans":[]}"#, status: 400, paths: ["api.type"]),
         Case(
+            name: "update from definition: every problem with its path", method: .PUT,
+            path: "\(e)/apis/known/_import/definition",
+            body:
+                #"{"api":{"id":"other","type":"message","listeners":[{"type":"http","paths":[{"path":"/known"}],"entrypoints":[{"type":"webhook"}]}]},"plans":[7,{"id":"p","name":"A","security":{"type":"KEY_LESS"}},{"id":"p","name":"B","security":{"type":"KEY_LESS"}}]}"#,
+            status: 400, paths: ["api.id", "plans[0]", "plans[2].id", "api.listeners[0].entrypoints[0].type"]),
+        Case(
+            name: "update from definition: an array", method: .PUT, path: "\(e)/apis/known/_import/definition",
+            body: "[]", status: 400),
+        Case(
+            name: "update from definition: unknown API", method: .PUT, path: "\(e)/apis/nope/_import/definition",
+            body: "{}", status: 404),
+        Case(
             name: "update API: wrong id", method: .PUT, path: "\(e)/apis/known", body: #"{"id":"other","name":"n"}"#,
             status: 400, paths: ["id"]),
         Case(

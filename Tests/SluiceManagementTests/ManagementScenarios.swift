@@ -105,6 +105,43 @@ enum ManagementScenarios {
         merged["plans"] = export["plans"]
         #expect(DefinitionLoader(catalog: .gateway).load(value: .object(merged), source: "export").isDeployable)
 
+        // Gravitee's update from a definition: the export, changed, replaces the definition and the plans it names.
+        var update = try #require(exported.json?.objectValue)
+        var updatedAPI = try #require(update["api"]?.objectValue)
+        updatedAPI["name"] = .string("Orders v2")
+        update["api"] = .object(updatedAPI)
+        var plansNow = try #require(update["plans"]?.arrayValue?.first?.objectValue)
+        plansNow["name"] = .string("Key v2")
+        var added = plansNow
+        added["id"] = .string("orders-staging")
+        added["status"] = .string("STAGING")
+        update["plans"] = .array([.object(plansNow), .object(added)])
+        let fromDefinition = try await node.call(
+            .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText())
+        #expect(fromDefinition.status == 200 && fromDefinition["name"] == "Orders v2", "\(fromDefinition.text)")
+        let plansAfter = try await node.call(.GET, "\(environment)/apis/orders/plans?statuses=PUBLISHED,STAGING")
+        #expect(plansAfter["pagination.totalCount"] == "2", "\(plansAfter.text)")
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-key")["name"] == "Key v2")
+        // A plan no longer named is deleted; a definition without plans leaves them as they are.
+        update["plans"] = .array([.object(plansNow)])
+        #expect(
+            try await node.call(
+                .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText()
+            ).status == 200)
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-staging").status == 404)
+        update["plans"] = .array([])
+        #expect(
+            try await node.call(
+                .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText()
+            ).status == 200)
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-key").status == 200)
+        // Another API's id, or a plan of another API, changes nothing.
+        updatedAPI["id"] = .string("orders-copy")
+        update["api"] = .object(updatedAPI)
+        let wrongID = try await node.call(
+            .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText())
+        #expect(wrongID.status == 400 && wrongID.problemPaths == ["api.id"], "\(wrongID.text)")
+
         // A started API is not deleted; a stopped one is, with its plans.
         let refused = try await node.call(.DELETE, "\(environment)/apis/orders")
         #expect(refused.status == 409 && refused.isProblem)

@@ -59,6 +59,11 @@ public enum OpenAPIDocument {
                 method: "put", path: api, id: "updateApi", summary: "Replace an API's definition (plans excepted)",
                 tag: "APIs", body: "ApiDefinition", answer: "Api"),
             Operation(
+                method: "put", path: api + "/_import/definition", id: "updateApiWithDefinition",
+                summary:
+                    "Replace an API's definition by one given bare or as exported; plans it names replace the API's (updated by id, created, or deleted when no longer named)",
+                tag: "APIs", body: "ApiDefinition", answer: "Api"),
+            Operation(
                 method: "delete", path: api, id: "deleteApi",
                 summary: "Delete a stopped API with its plans and subscriptions",
                 tag: "APIs", status: 204),
