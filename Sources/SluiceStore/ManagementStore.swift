@@ -186,9 +186,12 @@ public struct PlanFilter: Sendable, Hashable {
     public var apiID: String?
     /// Any of these statuses; empty for all.
     public var statuses: Set<ManagedPlan.Status>
-    public init(apiID: String? = nil, statuses: Set<ManagedPlan.Status> = []) {
+    /// Any of these security types (`api-key`, `key-less`, …); empty for all.
+    public var securityTypes: Set<String>
+    public init(apiID: String? = nil, statuses: Set<ManagedPlan.Status> = [], securityTypes: Set<String> = []) {
         self.apiID = apiID
         self.statuses = statuses
+        self.securityTypes = securityTypes
     }
 }
 

@@ -208,6 +208,10 @@ struct BadInputTests {
             name: "unknown status", method: .GET, path: "\(e)/apis/known/plans?statuses=PUBLISHED,NOPE", status: 400,
             paths: ["statuses"]),
         Case(
+            name: "unknown security type", method: .GET,
+            path: "\(e)/apis/known/plans?securities=API_KEY,CARRIER_PIGEON",
+            status: 400, paths: ["securities"]),
+        Case(
             name: "revoked not a boolean", method: .GET, path: "\(sub)/api-keys?revoked=maybe", status: 400,
             paths: ["revoked"]),
         Case(

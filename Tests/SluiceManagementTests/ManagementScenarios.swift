@@ -166,6 +166,12 @@ enum ManagementScenarios {
         // As in Gravitee, a list of plans is of the PUBLISHED ones unless `statuses` says otherwise.
         #expect(try await node.call(.GET, "\(environment)/apis/shop/plans")["pagination.totalCount"] == "0")
         #expect(try await node.call(.GET, "\(environment)/apis/shop/plans?statuses=staging")["data.id"] == planID)
+        let keyPlans = try await node.call(
+            .GET, "\(environment)/apis/shop/plans?statuses=STAGING&securities=API_KEY,JWT")
+        #expect(keyPlans["data.id"] == planID)
+        #expect(
+            try await node.call(.GET, "\(environment)/apis/shop/plans?statuses=STAGING&securities=KEY_LESS")[
+                "pagination.totalCount"] == "0")
         // A staging plan takes no subscription, and cannot be deprecated.
         #expect(try await node.call(.POST, "\(planPath)/_deprecate").status == 400)
         let published = try await node.call(.POST, "\(planPath)/_publish")

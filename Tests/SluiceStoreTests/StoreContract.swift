@@ -265,6 +265,9 @@ enum StoreContract {
             ])
         #expect(try await store.listPlans(PlanFilter(apiID: "api-00"), page: .all).totalCount == 0)
         #expect(
+            try await store.listPlans(PlanFilter(apiID: "orders", securityTypes: ["key-less", "jwt"]), page: .all)
+                .items.map(\.id) == ["orders-free"])
+        #expect(
             try await store.listSubscriptions(SubscriptionFilter(apiID: "orders", statuses: [.accepted]), page: .all)
                 .totalCount == 1)
         #expect(

@@ -89,7 +89,7 @@ public enum OpenAPIDocument {
             Operation(
                 method: "get", path: plans, id: "listApiPlans",
                 summary: "List an API's plans (the PUBLISHED ones unless `statuses` says otherwise)", tag: "Plans",
-                query: pageQuery + [("statuses", string())], answer: "PlansPage"),
+                query: pageQuery + [("statuses", string()), ("securities", string())], answer: "PlansPage"),
             Operation(
                 method: "post", path: plans, id: "createApiPlan", summary: "Create a plan (STAGING)", tag: "Plans",
                 body: "PlanInput", status: 201, answer: "Plan"),

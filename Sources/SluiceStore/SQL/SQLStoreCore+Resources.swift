@@ -146,6 +146,11 @@ extension SQLStoreCore {
             conditions.append(
                 ("status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))", statuses.map(SQLValue.text)))
         }
+        if !filter.securityTypes.isEmpty {
+            let types = filter.securityTypes.sorted()
+            conditions.append(
+                ("security_type IN (\(types.map { _ in "?" }.joined(separator: ", ")))", types.map(SQLValue.text)))
+        }
         return try await read { [conditions] connection in
             try await list(ManagedPlan.self, conditions: conditions, page: page, on: connection)
         }
