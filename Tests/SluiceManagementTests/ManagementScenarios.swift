@@ -246,6 +246,12 @@ enum ManagementScenarios {
         #expect(expiring.status == 200 && expiring["expireAt"].hasPrefix("2098-05-06T07:08:09"), "\(expiring.text)")
         #expect(try await node.store.apiKey(id: renewed["id"]).expireAt != nil)
         #expect(try await node.call(.PUT, renewedPath, body: #"{"expireAt":null}"#)["expireAt"] == "")
+        // A new end of the subscription is the end of its valid keys, as in Gravitee.
+        let ending = try await node.call(.PUT, subscriptionPath, body: #"{"endingAt":"2097-03-04T05:06:07Z"}"#)
+        #expect(ending.status == 200 && ending["endingAt"].hasPrefix("2097-03-04T05:06:07"), "\(ending.text)")
+        #expect(try await node.call(.GET, renewedPath)["expireAt"].hasPrefix("2097-03-04T05:06:07"))
+        // A revoked key keeps its own.
+        #expect(try await node.call(.GET, "\(subscriptionPath)/api-keys/\(keyID)")["expireAt"].hasPrefix("2099-01-01"))
         // Gravitee's list filters: several applications or plans, comma-separated.
         let filtered = try await node.call(
             .GET, "\(environment)/apis/shop/subscriptions?applicationIds=other,mobile&planIds=\(planID)")

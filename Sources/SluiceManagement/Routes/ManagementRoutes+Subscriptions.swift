@@ -35,6 +35,17 @@ extension ManagementRoutes {
             let stored = try await changing(request, current: current.version) {
                 try await store.updateSubscription(subscription, expectedVersion: $0, context: context.change())
             }
+            // As in Gravitee, a new end of the subscription is the end of its valid keys.
+            if let end = stored.endingAt, end != current.endingAt {
+                let keys = try await store.listAPIKeys(
+                    APIKeyFilter(subscriptionID: stored.id, revoked: false), page: .all)
+                for var key in keys.items
+                where key.subscriptions == [stored.id] && (key.expireAt.map { $0 > Date() } ?? true) {
+                    key.expireAt = end
+                    _ = try? await store.updateAPIKey(
+                        key, expectedVersion: key.version, context: context.change("apiKey.expiring"))
+                }
+            }
             return Self.json(Representation.subscription(stored), version: stored.version)
         }
         router.post(RouterPath(base + "/:subscriptionId/_accept")) { request, context in
