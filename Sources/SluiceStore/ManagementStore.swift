@@ -186,9 +186,12 @@ public struct PlanFilter: Sendable, Hashable {
     public var apiID: String?
     /// Any of these statuses; empty for all.
     public var statuses: Set<ManagedPlan.Status>
-    public init(apiID: String? = nil, statuses: Set<ManagedPlan.Status> = []) {
+    /// Any of these security types (`api-key`, `key-less`, …); empty for all.
+    public var securityTypes: Set<String>
+    public init(apiID: String? = nil, statuses: Set<ManagedPlan.Status> = [], securityTypes: Set<String> = []) {
         self.apiID = apiID
         self.statuses = statuses
+        self.securityTypes = securityTypes
     }
 }
 
@@ -205,15 +208,21 @@ public struct SubscriptionFilter: Sendable, Hashable {
     public var apiID: String?
     public var applicationID: String?
     public var planID: String?
+    /// Any of these applications; empty for all.
+    public var applicationIDs: Set<String>
+    /// Any of these plans; empty for all.
+    public var planIDs: Set<String>
     /// Any of these statuses; empty for all.
     public var statuses: Set<ManagedSubscription.Status>
     public init(
         apiID: String? = nil, applicationID: String? = nil, planID: String? = nil,
-        statuses: Set<ManagedSubscription.Status> = []
+        applicationIDs: Set<String> = [], planIDs: Set<String> = [], statuses: Set<ManagedSubscription.Status> = []
     ) {
         self.apiID = apiID
         self.applicationID = applicationID
         self.planID = planID
+        self.applicationIDs = applicationIDs
+        self.planIDs = planIDs
         self.statuses = statuses
     }
 }

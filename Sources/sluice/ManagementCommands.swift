@@ -115,7 +115,7 @@ struct APIsCommand: AsyncParsableCommand {
                         "POST", apisPath + "/_import/definition", body: definition),
                     let id = created["id"]?.stringValue
                 else { throw ManagementClientError(message: "the import answered no API id") }
-                try await client.run("POST", "\(apisPath)/\(segment(id))/_start", columns: apiColumns)
+                try await APIsCommand.change("_start", client, id)
             } catch let error as ManagementClientError {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
@@ -137,16 +137,28 @@ struct APIsCommand: AsyncParsableCommand {
     struct Start: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Argument var id: String
-        func run() async throws {
-            try await client.run("POST", "\(apisPath)/\(segment(id))/_start", columns: apiColumns)
-        }
+        func run() async throws { try await APIsCommand.changing("_start", client, id) }
     }
 
     struct Stop: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Argument var id: String
-        func run() async throws {
-            try await client.run("POST", "\(apisPath)/\(segment(id))/_stop", columns: apiColumns)
+        func run() async throws { try await APIsCommand.changing("_stop", client, id) }
+    }
+
+    /// `_start` or `_stop`, which answer 204 as in Gravitee; the API is then read to print it.
+    static func change(_ action: String, _ client: ClientOptions, _ id: String) async throws {
+        _ = try await client.client.send("POST", "\(apisPath)/\(segment(id))/\(action)")
+        try await client.run("GET", "\(apisPath)/\(segment(id))", columns: apiColumns)
+    }
+
+    /// ``change(_:_:_:)``, a problem printed with a non-zero exit.
+    static func changing(_ action: String, _ client: ClientOptions, _ id: String) async throws {
+        do {
+            try await change(action, client, id)
+        } catch let error as ManagementClientError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 
@@ -222,13 +234,13 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @OptionGroup var paging: PageOptions
         @Option var api: String
-        @Option var application: String?
+        @Option(help: "An application id, or several, comma-separated.") var application: String?
         @Option(help: "Comma-separated statuses.") var statuses: String?
         func run() async throws {
             try await client.run(
                 "GET",
                 "\(apisPath)/\(segment(api))/subscriptions"
-                    + paging.query([("applicationId", application), ("statuses", statuses)]),
+                    + paging.query([("applicationIds", application), ("statuses", statuses)]),
                 columns: subscriptionColumns)
         }
     }

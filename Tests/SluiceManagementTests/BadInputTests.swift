@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import SluiceCore
+import SluiceStore
 import Testing
 
 /// Bad input on every route gives a 4xx problem detail, never a 500: malformed JSON, wrong types, unknown ids,
@@ -52,6 +53,18 @@ struct BadInputTests {
         Case(
             name: "import: exported shape with a bad api", method: .POST, path: "\(e)/apis/_import/definition",
             body: #"{"api":{"id":"w","type":"bogus"},"plans":[]}"#, status: 400, paths: ["api.type"]),
+        Case(
+            name: "update from definition: every problem with its path", method: .PUT,
+            path: "\(e)/apis/known/_import/definition",
+            body:
+                #"{"api":{"id":"other","type":"message","listeners":[{"type":"http","paths":[{"path":"/known"}],"entrypoints":[{"type":"webhook"}]}]},"plans":[7,{"id":"p","name":"A","security":{"type":"KEY_LESS"}},{"id":"p","name":"B","security":{"type":"KEY_LESS"}}]}"#,
+            status: 400, paths: ["api.id", "plans[0]", "plans[2].id", "api.listeners[0].entrypoints[0].type"]),
+        Case(
+            name: "update from definition: an array", method: .PUT, path: "\(e)/apis/known/_import/definition",
+            body: "[]", status: 400),
+        Case(
+            name: "update from definition: unknown API", method: .PUT, path: "\(e)/apis/nope/_import/definition",
+            body: "{}", status: 404),
         Case(
             name: "update API: wrong id", method: .PUT, path: "\(e)/apis/known", body: #"{"id":"other","name":"n"}"#,
             status: 400, paths: ["id"]),
@@ -108,6 +121,14 @@ struct BadInputTests {
             name: "renew: custom key too short", method: .POST, path: "\(sub)/api-keys/_renew",
             body: #"{"customApiKey":"short"}"#, status: 400, paths: ["customApiKey"]),
         Case(
+            name: "accept: dates that are no dates", method: .POST, path: "\(sub)/_accept",
+            body: #"{"startingAt":"soon","endingAt":[]}"#, status: 400, paths: ["startingAt", "endingAt"]),
+        Case(
+            name: "API key: expiry that is no date", method: .PUT, path: "\(sub)/api-keys/known-key-id",
+            body: #"{"expireAt":"tomorrow"}"#, status: 400, paths: ["expireAt"]),
+        Case(
+            name: "API key: not JSON", method: .PUT, path: "\(sub)/api-keys/known-key-id", body: "{x", status: 400),
+        Case(
             name: "user: bad role and name", method: .POST, path: "\(organization)/users",
             body: #"{"name":"","role":"ROOT"}"#, status: 400, paths: ["name", "role"]),
         // Unknown ids on every kind of route.
@@ -136,6 +157,11 @@ struct BadInputTests {
             name: "unknown subscription: keys", method: .GET, path: "\(e)/apis/known/subscriptions/nope/api-keys",
             status: 404),
         Case(name: "unknown key: revoke", method: .POST, path: "\(sub)/api-keys/nope/_revoke", status: 404),
+        Case(name: "unknown key: reactivate", method: .POST, path: "\(sub)/api-keys/nope/_reactivate", status: 404),
+        Case(name: "unknown key: update", method: .PUT, path: "\(sub)/api-keys/nope", body: "{}", status: 404),
+        Case(
+            name: "unknown subscription: renew", method: .POST,
+            path: "\(e)/apis/known/subscriptions/nope/api-keys/_renew", status: 404),
         Case(name: "unknown user", method: .GET, path: "\(organization)/users/nope", status: 404),
         Case(
             name: "unknown user: renew token", method: .POST, path: "\(organization)/users/nope/_renew-token",
@@ -155,6 +181,9 @@ struct BadInputTests {
         Case(
             name: "stale version: a tag that is no version", method: .POST, path: "\(sub)/_pause",
             headers: [("If-Match", "\"abc\"")], status: 412),
+        Case(
+            name: "stale version: update API key", method: .PUT, path: "\(sub)/api-keys/known-key-id",
+            body: #"{"expireAt":null}"#, headers: [("If-Match", "\"99\"")], status: 412),
         Case(
             name: "stale version: publish", method: .POST, path: "\(e)/apis/known/plans/known-staging/_publish",
             headers: [("If-Match", "W/\"42\"")], status: 412),
@@ -179,6 +208,10 @@ struct BadInputTests {
             name: "unknown status", method: .GET, path: "\(e)/apis/known/plans?statuses=PUBLISHED,NOPE", status: 400,
             paths: ["statuses"]),
         Case(
+            name: "unknown security type", method: .GET,
+            path: "\(e)/apis/known/plans?securities=API_KEY,CARRIER_PIGEON",
+            status: 400, paths: ["securities"]),
+        Case(
             name: "revoked not a boolean", method: .GET, path: "\(sub)/api-keys?revoked=maybe", status: 400,
             paths: ["revoked"]),
         Case(
@@ -199,7 +232,8 @@ struct BadInputTests {
         }
     }
 
-    /// An API `known` with a published api-key plan, a staging plan, an application and an accepted subscription.
+    /// An API `known` with a published api-key plan, a staging plan, an application, an accepted subscription and
+    /// a key of it, `known-key-id`.
     static func seed(_ node: ManagementNode) async throws {
         let api = try await node.call(.POST, "\(environment)/apis/_import/definition", body: definition("known"))
         try #require(api.status == 201, "\(api.text)")
@@ -214,5 +248,9 @@ struct BadInputTests {
             .POST, "\(environment)/apis/known/subscriptions",
             body: #"{"id":"known-sub","planId":"known-key","applicationId":"known-app"}"#)
         try #require(subscription.status == 201, "\(subscription.text)")
+        _ = try await node.store.createAPIKey(
+            ManagedAPIKey(
+                id: "known-key-id", applicationID: "known-app", hash: APIKeyHash(key: "known-key-value"),
+                subscriptions: ["known-sub"]), context: ChangeContext())
     }
 }

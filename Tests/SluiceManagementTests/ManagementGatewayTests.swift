@@ -38,7 +38,7 @@ struct ManagementGatewayTests {
 
         let imported = try await node.call(.POST, "\(environment)/apis/_import/definition", body: definition("orders"))
         try #require(imported.status == 201, "\(imported.text)")
-        #expect(try await node.call(.POST, "\(environment)/apis/orders/_start").status == 200)
+        #expect(try await node.call(.POST, "\(environment)/apis/orders/_start").status == 204)
         #expect(
             try await node.call(.POST, "\(environment)/applications", body: #"{"id":"shop","name":"Shop"}"#).status
                 == 201)
@@ -67,7 +67,7 @@ struct ManagementGatewayTests {
         }
         #expect(took < .seconds(2))
         // The stop reaches the gateway too.
-        #expect(try await node.call(.POST, "\(environment)/apis/orders/_stop").status == 200)
+        #expect(try await node.call(.POST, "\(environment)/apis/orders/_stop").status == 204)
         try await eventually(within: .seconds(2), "the stopped API is gone") { try await publish(key) == 404 }
 
         await group.triggerGracefulShutdown()

@@ -30,13 +30,22 @@ enum ManagementScenarios {
 
         let read = try await node.call(.GET, "\(environment)/apis/orders")
         #expect(read.status == 200 && read.etag == "\"1\"" && read["listeners"].contains("/orders"))
+        #expect(read["definitionVersion"] == "V4")
 
         // Paging, Gravitee's pagination object, filters.
         let page = try await node.call(.GET, "\(environment)/apis?page=1&perPage=1")
         #expect(page["pagination.totalCount"] == "2" && page["pagination.pageCount"] == "2")
         #expect(page["pagination.pageItemsCount"] == "1" && page["pagination.perPage"] == "1")
+        // Gravitee's links: no previous page on the first, no next on the last.
+        #expect(page["links.self"] == "\(environment)/apis?page=1&perPage=1")
+        #expect(page["links.first"] == "\(environment)/apis?page=1&perPage=1")
+        #expect(page["links.next"] == "\(environment)/apis?page=2&perPage=1")
+        #expect(page["links.last"] == "\(environment)/apis?page=2&perPage=1" && page["links.previous"] == "")
         let second = try await node.call(.GET, "\(environment)/apis?page=2&perPage=1")
         #expect(second["data.id"] != page["data.id"] && !second["data.id"].isEmpty)
+        #expect(second["links.previous"] == "\(environment)/apis?page=1&perPage=1" && second["links.next"] == "")
+        let whole = try await node.call(.GET, "\(environment)/apis?q=o")
+        #expect(whole["links.self"] == "\(environment)/apis?q=o" && whole["links.next"] == "")
         let named = try await node.call(.GET, "\(environment)/apis?q=ORDERS")
         #expect(named["data.id"] == "orders" && named["pagination.totalCount"] == "1")
         #expect(try await node.call(.GET, "\(environment)/apis?state=STARTED")["pagination.totalCount"] == "0")
@@ -57,8 +66,11 @@ enum ManagementScenarios {
         let withPlans = try await node.call(.PUT, "\(environment)/apis/orders", body: definition("orders"))
         #expect(withPlans.status == 400 && withPlans.problemPaths == ["plans"])
 
+        // Gravitee's _start and _stop answer 204 without a body; the new version is in the ETag.
         let started = try await node.call(.POST, "\(environment)/apis/orders/_start")
-        #expect(started.status == 200 && started["state"] == "STARTED")
+        #expect(started.status == 204 && started.text.isEmpty && started.etag == "\"3\"", "\(started.text)")
+        #expect(try await node.call(.GET, "\(environment)/apis/orders")["state"] == "STARTED")
+        #expect(try await node.call(.POST, "\(environment)/apis/orders/_start").status == 204)
         #expect(try await node.call(.GET, "\(environment)/apis?state=STARTED")["data.id"] == "orders")
         let deployed = try await node.call(
             .POST, "\(environment)/apis/orders/deployments", body: #"{"deploymentLabel":"first"}"#)
@@ -78,6 +90,7 @@ enum ManagementScenarios {
         // Export: Gravitee's shape, which imports again (under another id) and which the gateway's loader reads.
         let exported = try await node.call(.GET, "\(environment)/apis/orders/_export/definition")
         #expect(exported.status == 200 && exported["api.id"] == "orders" && exported["plans.id"] == "orders-key")
+        #expect(!exported["export.date"].isEmpty && exported["api.state"] == "")
         var export = try #require(exported.json?.objectValue)
         var api = try #require(export["api"]?.objectValue)
         api["id"] = .string("orders-copy")
@@ -92,10 +105,48 @@ enum ManagementScenarios {
         merged["plans"] = export["plans"]
         #expect(DefinitionLoader(catalog: .gateway).load(value: .object(merged), source: "export").isDeployable)
 
+        // Gravitee's update from a definition: the export, changed, replaces the definition and the plans it names.
+        var update = try #require(exported.json?.objectValue)
+        var updatedAPI = try #require(update["api"]?.objectValue)
+        updatedAPI["name"] = .string("Orders v2")
+        update["api"] = .object(updatedAPI)
+        var plansNow = try #require(update["plans"]?.arrayValue?.first?.objectValue)
+        plansNow["name"] = .string("Key v2")
+        var added = plansNow
+        added["id"] = .string("orders-staging")
+        added["status"] = .string("STAGING")
+        update["plans"] = .array([.object(plansNow), .object(added)])
+        let fromDefinition = try await node.call(
+            .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText())
+        #expect(fromDefinition.status == 200 && fromDefinition["name"] == "Orders v2", "\(fromDefinition.text)")
+        let plansAfter = try await node.call(.GET, "\(environment)/apis/orders/plans?statuses=PUBLISHED,STAGING")
+        #expect(plansAfter["pagination.totalCount"] == "2", "\(plansAfter.text)")
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-key")["name"] == "Key v2")
+        // A plan no longer named is deleted; a definition without plans leaves them as they are.
+        update["plans"] = .array([.object(plansNow)])
+        #expect(
+            try await node.call(
+                .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText()
+            ).status == 200)
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-staging").status == 404)
+        update["plans"] = .array([])
+        #expect(
+            try await node.call(
+                .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText()
+            ).status == 200)
+        #expect(try await node.call(.GET, "\(environment)/apis/orders/plans/orders-key").status == 200)
+        // Another API's id, or a plan of another API, changes nothing.
+        updatedAPI["id"] = .string("orders-copy")
+        update["api"] = .object(updatedAPI)
+        let wrongID = try await node.call(
+            .PUT, "\(environment)/apis/orders/_import/definition", body: JSONValue.object(update).jsonText())
+        #expect(wrongID.status == 400 && wrongID.problemPaths == ["api.id"], "\(wrongID.text)")
+
         // A started API is not deleted; a stopped one is, with its plans.
         let refused = try await node.call(.DELETE, "\(environment)/apis/orders")
         #expect(refused.status == 409 && refused.isProblem)
-        #expect(try await node.call(.POST, "\(environment)/apis/orders/_stop")["state"] == "STOPPED")
+        #expect(try await node.call(.POST, "\(environment)/apis/orders/_stop").status == 204)
+        #expect(try await node.call(.GET, "\(environment)/apis/orders")["state"] == "STOPPED")
         #expect(try await node.call(.DELETE, "\(environment)/apis/orders").status == 204)
         let gone = try await node.call(.GET, "\(environment)/apis/orders")
         #expect(gone.status == 404 && gone.isProblem)
@@ -112,6 +163,15 @@ enum ManagementScenarios {
         #expect(plan.status == 201 && plan["status"] == "STAGING" && plan["security.type"] == "API_KEY", "\(plan.text)")
         let planID = plan["id"]
         let planPath = "\(environment)/apis/shop/plans/\(planID)"
+        // As in Gravitee, a list of plans is of the PUBLISHED ones unless `statuses` says otherwise.
+        #expect(try await node.call(.GET, "\(environment)/apis/shop/plans")["pagination.totalCount"] == "0")
+        #expect(try await node.call(.GET, "\(environment)/apis/shop/plans?statuses=staging")["data.id"] == planID)
+        let keyPlans = try await node.call(
+            .GET, "\(environment)/apis/shop/plans?statuses=STAGING&securities=API_KEY,JWT")
+        #expect(keyPlans["data.id"] == planID)
+        #expect(
+            try await node.call(.GET, "\(environment)/apis/shop/plans?statuses=STAGING&securities=KEY_LESS")[
+                "pagination.totalCount"] == "0")
         // A staging plan takes no subscription, and cannot be deprecated.
         #expect(try await node.call(.POST, "\(planPath)/_deprecate").status == 400)
         let published = try await node.call(.POST, "\(planPath)/_publish")
@@ -143,8 +203,12 @@ enum ManagementScenarios {
         #expect(subscription.status == 201 && subscription["status"] == "PENDING", "\(subscription.text)")
         let subscriptionID = subscription["id"]
         let subscriptionPath = "\(environment)/apis/shop/subscriptions/\(subscriptionID)"
-        let accepted = try await node.call(.POST, "\(subscriptionPath)/_accept", body: #"{"reason":"ok"}"#)
+        // Gravitee's AcceptSubscription: a reason and the subscription's window; its key expires when it ends.
+        let accepted = try await node.call(
+            .POST, "\(subscriptionPath)/_accept", body: #"{"reason":"ok","endingAt":"2099-01-01T00:00:00Z"}"#)
         #expect(accepted.status == 200 && accepted["status"] == "ACCEPTED", "\(accepted.text)")
+        #expect(accepted["endingAt"].hasPrefix("2099-01-01T00:00:00") && !accepted["startingAt"].isEmpty)
+        #expect(accepted["apiKeys.expireAt"].hasPrefix("2099-01-01T00:00:00"), "\(accepted.text)")
         let clearKey = accepted["apiKeys.key"]
         #expect(clearKey.count == 64)
         let keyID = accepted["apiKeys.id"]
@@ -157,15 +221,44 @@ enum ManagementScenarios {
         #expect(
             try await node.call(.GET, "\(environment)/applications/mobile/subscriptions")["data.id"] == subscriptionID)
 
+        // Renewing answers 200 with the new key; the old one expires two hours later.
         let renewed = try await node.call(
             .POST, "\(subscriptionPath)/api-keys/_renew", body: #"{"customApiKey":"my-own-key-123"}"#)
-        #expect(renewed.status == 201 && renewed["key"] == "my-own-key-123")
+        #expect(renewed.status == 200 && renewed["key"] == "my-own-key-123", "\(renewed.text)")
+        let grace = try #require(try await node.store.apiKey(id: keyID).expireAt)
+        #expect(abs(grace.timeIntervalSinceNow - 7200) < 120, "\(grace)")
+        #expect(try await node.call(.GET, "\(subscriptionPath)/api-keys/\(keyID)")["expired"] == "false")
         let duplicate = try await node.call(
             .POST, "\(subscriptionPath)/api-keys/_renew", body: #"{"customApiKey":"my-own-key-123"}"#)
         #expect(duplicate.status == 409 && duplicate.isProblem)
         let revoked = try await node.call(.POST, "\(subscriptionPath)/api-keys/\(keyID)/_revoke")
         #expect(revoked.status == 200 && revoked["revoked"] == "true" && !revoked["revokedAt"].isEmpty)
         #expect(try await node.call(.GET, "\(subscriptionPath)/api-keys?revoked=false")["pagination.totalCount"] == "1")
+        // Reactivated, the key is valid until the subscription ends; then revoked again.
+        let reactivated = try await node.call(.POST, "\(subscriptionPath)/api-keys/\(keyID)/_reactivate")
+        #expect(reactivated.status == 200 && reactivated["revoked"] == "false", "\(reactivated.text)")
+        #expect(reactivated["revokedAt"] == "" && reactivated["expireAt"].hasPrefix("2099-01-01T00:00:00"))
+        #expect(try await node.call(.GET, "\(subscriptionPath)/api-keys?revoked=false")["pagination.totalCount"] == "2")
+        #expect(try await node.call(.POST, "\(subscriptionPath)/api-keys/\(keyID)/_revoke")["revoked"] == "true")
+        // Gravitee's UpdateApiKey: the expiry, set and cleared.
+        let renewedPath = "\(subscriptionPath)/api-keys/\(renewed["id"])"
+        let expiring = try await node.call(.PUT, renewedPath, body: #"{"expireAt":"2098-05-06T07:08:09Z"}"#)
+        #expect(expiring.status == 200 && expiring["expireAt"].hasPrefix("2098-05-06T07:08:09"), "\(expiring.text)")
+        #expect(try await node.store.apiKey(id: renewed["id"]).expireAt != nil)
+        #expect(try await node.call(.PUT, renewedPath, body: #"{"expireAt":null}"#)["expireAt"] == "")
+        // A new end of the subscription is the end of its valid keys, as in Gravitee.
+        let ending = try await node.call(.PUT, subscriptionPath, body: #"{"endingAt":"2097-03-04T05:06:07Z"}"#)
+        #expect(ending.status == 200 && ending["endingAt"].hasPrefix("2097-03-04T05:06:07"), "\(ending.text)")
+        #expect(try await node.call(.GET, renewedPath)["expireAt"].hasPrefix("2097-03-04T05:06:07"))
+        // A revoked key keeps its own.
+        #expect(try await node.call(.GET, "\(subscriptionPath)/api-keys/\(keyID)")["expireAt"].hasPrefix("2099-01-01"))
+        // Gravitee's list filters: several applications or plans, comma-separated.
+        let filtered = try await node.call(
+            .GET, "\(environment)/apis/shop/subscriptions?applicationIds=other,mobile&planIds=\(planID)")
+        #expect(filtered["data.id"] == subscriptionID && filtered["pagination.totalCount"] == "1")
+        #expect(
+            try await node.call(.GET, "\(environment)/apis/shop/subscriptions?applicationIds=other")[
+                "pagination.totalCount"] == "0")
 
         #expect(try await node.call(.POST, "\(subscriptionPath)/_pause")["status"] == "PAUSED")
         #expect(try await node.call(.POST, "\(subscriptionPath)/_pause").status == 400)

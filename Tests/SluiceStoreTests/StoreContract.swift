@@ -265,10 +265,19 @@ enum StoreContract {
             ])
         #expect(try await store.listPlans(PlanFilter(apiID: "api-00"), page: .all).totalCount == 0)
         #expect(
+            try await store.listPlans(PlanFilter(apiID: "orders", securityTypes: ["key-less", "jwt"]), page: .all)
+                .items.map(\.id) == ["orders-free"])
+        #expect(
             try await store.listSubscriptions(SubscriptionFilter(apiID: "orders", statuses: [.accepted]), page: .all)
                 .totalCount == 1)
         #expect(
             try await store.listSubscriptions(SubscriptionFilter(applicationID: "nobody"), page: .all).totalCount == 0)
+        // Any of several applications or plans.
+        let anyOf = try await store.listSubscriptions(
+            SubscriptionFilter(applicationIDs: ["nobody", "shop"], planIDs: ["orders-key", "orders-free"]), page: .all)
+        #expect(anyOf.items.map(\.id) == ["sub"])
+        #expect(
+            try await store.listSubscriptions(SubscriptionFilter(planIDs: ["orders-free"]), page: .all).totalCount == 0)
         #expect(
             try await store.listAPIKeys(APIKeyFilter(subscriptionID: "sub"), page: .all).items.map(\.subscriptions) == [
                 ["sub"]

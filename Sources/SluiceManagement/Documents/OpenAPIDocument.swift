@@ -51,7 +51,7 @@ public enum OpenAPIDocument {
                 method: "post", path: apis, id: "createApi", summary: "Create an API from a v4 definition (STOPPED)",
                 tag: "APIs", body: "ApiDefinition", status: 201, answer: "Api"),
             Operation(
-                method: "post", path: apis + "/_import/definition", id: "importApiDefinition",
+                method: "post", path: apis + "/_import/definition", id: "createApiWithImportDefinition",
                 summary: "Import a v4 definition, bare or as exported (`{api, plans}`), with its plans", tag: "APIs",
                 body: "ApiDefinition", status: 201, answer: "Api"),
             Operation(method: "get", path: api, id: "getApi", summary: "Get an API", tag: "APIs", answer: "Api"),
@@ -59,16 +59,22 @@ public enum OpenAPIDocument {
                 method: "put", path: api, id: "updateApi", summary: "Replace an API's definition (plans excepted)",
                 tag: "APIs", body: "ApiDefinition", answer: "Api"),
             Operation(
+                method: "put", path: api + "/_import/definition", id: "updateApiWithDefinition",
+                summary:
+                    "Replace an API's definition by one given bare or as exported; plans it names replace the API's (updated by id, created, or deleted when no longer named)",
+                tag: "APIs", body: "ApiDefinition", answer: "Api"),
+            Operation(
                 method: "delete", path: api, id: "deleteApi",
                 summary: "Delete a stopped API with its plans and subscriptions",
                 tag: "APIs", status: 204),
             Operation(
                 method: "post", path: api + "/_start", id: "startApi", summary: "Start an API", tag: "APIs",
-                answer: "Api"),
+                status: 204),
             Operation(
-                method: "post", path: api + "/_stop", id: "stopApi", summary: "Stop an API", tag: "APIs", answer: "Api"),
+                method: "post", path: api + "/_stop", id: "stopApi", summary: "Stop an API", tag: "APIs", status: 204),
             Operation(
-                method: "post", path: api + "/deployments", id: "deployApi", summary: "Record a deployment of an API",
+                method: "post", path: api + "/deployments", id: "createApiDeployment",
+                summary: "Record a deployment of an API",
                 tag: "APIs", body: "DeploymentInput", bodyRequired: false, status: 202, answer: "Api"),
             Operation(
                 method: "get", path: api + "/_export/definition", id: "exportApiDefinition",
@@ -81,72 +87,86 @@ public enum OpenAPIDocument {
                 summary: "The AsyncAPI 3.0 document of a message API", tag: "Documents", answer: "Document"),
             // Plans
             Operation(
-                method: "get", path: plans, id: "listPlans", summary: "List an API's plans", tag: "Plans",
-                query: pageQuery + [("statuses", string())], answer: "PlansPage"),
+                method: "get", path: plans, id: "listApiPlans",
+                summary: "List an API's plans (the PUBLISHED ones unless `statuses` says otherwise)", tag: "Plans",
+                query: pageQuery + [("statuses", string()), ("securities", string())], answer: "PlansPage"),
             Operation(
-                method: "post", path: plans, id: "createPlan", summary: "Create a plan (STAGING)", tag: "Plans",
+                method: "post", path: plans, id: "createApiPlan", summary: "Create a plan (STAGING)", tag: "Plans",
                 body: "PlanInput", status: 201, answer: "Plan"),
-            Operation(method: "get", path: plan, id: "getPlan", summary: "Get a plan", tag: "Plans", answer: "Plan"),
+            Operation(method: "get", path: plan, id: "getApiPlan", summary: "Get a plan", tag: "Plans", answer: "Plan"),
             Operation(
-                method: "put", path: plan, id: "updatePlan", summary: "Update a plan", tag: "Plans", body: "PlanInput",
+                method: "put", path: plan, id: "updateApiPlan", summary: "Update a plan", tag: "Plans",
+                body: "PlanInput",
                 answer: "Plan"),
             Operation(
-                method: "delete", path: plan, id: "deletePlan", summary: "Delete a plan and its subscriptions",
+                method: "delete", path: plan, id: "deleteApiPlan", summary: "Delete a plan and its subscriptions",
                 tag: "Plans", status: 204),
             Operation(
-                method: "post", path: plan + "/_publish", id: "publishPlan", summary: "Publish a plan", tag: "Plans",
+                method: "post", path: plan + "/_publish", id: "publishApiPlan", summary: "Publish a plan", tag: "Plans",
                 answer: "Plan"),
             Operation(
-                method: "post", path: plan + "/_deprecate", id: "deprecatePlan", summary: "Deprecate a plan",
+                method: "post", path: plan + "/_deprecate", id: "deprecateApiPlan", summary: "Deprecate a plan",
                 tag: "Plans",
                 answer: "Plan"),
             Operation(
-                method: "post", path: plan + "/_close", id: "closePlan", summary: "Close a plan and its subscriptions",
+                method: "post", path: plan + "/_close", id: "closeApiPlan",
+                summary: "Close a plan and its subscriptions",
                 tag: "Plans", answer: "Plan"),
             // Subscriptions
             Operation(
-                method: "get", path: subscriptions, id: "listSubscriptions", summary: "List an API's subscriptions",
+                method: "get", path: subscriptions, id: "getApiSubscriptions", summary: "List an API's subscriptions",
                 tag: "Subscriptions",
-                query: pageQuery + [("statuses", string()), ("applicationId", string()), ("planId", string())],
+                query: pageQuery + [("statuses", string()), ("applicationIds", string()), ("planIds", string())],
                 answer: "SubscriptionsPage"),
             Operation(
-                method: "post", path: subscriptions, id: "createSubscription",
+                method: "post", path: subscriptions, id: "createApiSubscription",
                 summary: "Subscribe an application to a plan",
                 tag: "Subscriptions", body: "SubscriptionInput", status: 201, answer: "Subscription"),
             Operation(
-                method: "get", path: subscription, id: "getSubscription", summary: "Get a subscription",
+                method: "get", path: subscription, id: "getApiSubscription", summary: "Get a subscription",
                 tag: "Subscriptions", answer: "Subscription"),
             Operation(
-                method: "put", path: subscription, id: "updateSubscription",
+                method: "put", path: subscription, id: "updateApiSubscription",
                 summary: "Update a subscription (its webhook `consumerConfiguration`, metadata, window)",
                 tag: "Subscriptions", body: "SubscriptionUpdate", answer: "Subscription"),
         ]
-        for (action, summary) in [
-            ("_accept", "Accept a pending subscription"), ("_reject", "Reject a pending subscription"),
-            ("_pause", "Pause a subscription"), ("_resume", "Resume a paused subscription"),
-            ("_close", "Close a subscription and revoke its keys"),
+        for (action, summary, body) in [
+            ("_accept", "Accept a pending subscription", "AcceptSubscription"),
+            ("_reject", "Reject a pending subscription", "RejectSubscription"),
+            ("_pause", "Pause a subscription", "SubscriptionAction"),
+            ("_resume", "Resume a paused subscription", "SubscriptionAction"),
+            ("_close", "Close a subscription and revoke its keys", "SubscriptionAction"),
         ] {
             list.append(
                 Operation(
                     method: "post", path: subscription + "/" + action,
-                    id: String(action.dropFirst()) + "Subscription", summary: summary, tag: "Subscriptions",
-                    body: "SubscriptionAction", bodyRequired: false, answer: "Subscription"))
+                    id: String(action.dropFirst()) + "ApiSubscription", summary: summary, tag: "Subscriptions",
+                    body: body, bodyRequired: false, answer: "Subscription"))
         }
         list += [
             // API keys
             Operation(
-                method: "get", path: keys, id: "listSubscriptionApiKeys", summary: "List a subscription's API keys",
+                method: "get", path: keys, id: "getApiSubscriptionApiKeys", summary: "List a subscription's API keys",
                 tag: "API keys", query: pageQuery + [("revoked", boolean())], answer: "ApiKeysPage"),
             Operation(
-                method: "post", path: keys + "/_renew", id: "renewSubscriptionApiKey",
-                summary: "Issue a new API key (its value is shown in this answer only)", tag: "API keys",
-                body: "RenewInput", bodyRequired: false, status: 201, answer: "ApiKey"),
+                method: "post", path: keys + "/_renew", id: "renewApiSubscriptionApiKeys",
+                summary:
+                    "Issue a new API key (its value is shown in this answer only); the subscription's other valid keys expire 2 hours later",
+                tag: "API keys", body: "RenewInput", bodyRequired: false, answer: "ApiKey"),
             Operation(
-                method: "get", path: keys + "/{apiKeyId}", id: "getApiKey", summary: "Get an API key", tag: "API keys",
+                method: "get", path: keys + "/{apiKeyId}", id: "getApiSubscriptionApiKey", summary: "Get an API key",
+                tag: "API keys", answer: "ApiKey"),
+            Operation(
+                method: "put", path: keys + "/{apiKeyId}", id: "updateApiSubscriptionApiKey",
+                summary: "Set or clear an API key's expiry (`expireAt`)", tag: "API keys", body: "ApiKeyUpdate",
                 answer: "ApiKey"),
             Operation(
-                method: "post", path: keys + "/{apiKeyId}/_revoke", id: "revokeApiKey", summary: "Revoke an API key",
-                tag: "API keys", answer: "ApiKey"),
+                method: "post", path: keys + "/{apiKeyId}/_revoke", id: "revokeApiSubscriptionApiKey",
+                summary: "Revoke an API key", tag: "API keys", answer: "ApiKey"),
+            Operation(
+                method: "post", path: keys + "/{apiKeyId}/_reactivate", id: "reactivateApiSubscriptionApiKey",
+                summary: "Make a revoked or expired API key valid again, until its subscription ends", tag: "API keys",
+                answer: "ApiKey"),
             // Applications
             Operation(
                 method: "get", path: applications, id: "listApplications", summary: "List applications",
@@ -240,8 +260,8 @@ public enum OpenAPIDocument {
     }
     static func page(_ item: String) -> JSONValue {
         object(
-            [("data", array(reference(item))), ("pagination", reference("Pagination"))],
-            required: ["data", "pagination"])
+            [("data", array(reference(item))), ("pagination", reference("Pagination")), ("links", reference("Links"))],
+            required: ["data", "pagination", "links"])
     }
     static let dateTime: JSONValue = .object(
         JSONObject([("type", .array([.string("string"), .string("null")])), ("format", .string("date-time"))]))
@@ -275,6 +295,14 @@ public enum OpenAPIDocument {
                     ], required: ["page", "perPage", "pageCount", "pageItemsCount", "totalCount"])
             ),
             (
+                "Links",
+                object(
+                    [
+                        ("self", string()), ("first", string()), ("last", string()), ("previous", string()),
+                        ("next", string()),
+                    ], required: ["self"])
+            ),
+            (
                 "ApiDefinition",
                 object(
                     [
@@ -291,7 +319,7 @@ public enum OpenAPIDocument {
                 object(
                     [
                         ("id", string()), ("name", string()), ("type", string()),
-                        ("state", enumeration(["STARTED", "STOPPED"])),
+                        ("definitionVersion", enumeration(["V4"])), ("state", enumeration(["STARTED", "STOPPED"])),
                         ("deploymentRevision", .object(JSONObject([("type", .string("integer"))]))),
                         ("listeners", array(anyObject)), ("endpointGroups", array(anyObject)),
                         ("createdAt", dateTime), ("updatedAt", dateTime),
@@ -373,6 +401,14 @@ public enum OpenAPIDocument {
                 object([("reason", string(maxLength: 1000)), ("customApiKey", string(maxLength: 256))])
             ),
             (
+                "AcceptSubscription",
+                object([
+                    ("reason", string(maxLength: 1000)), ("customApiKey", string(maxLength: 256)),
+                    ("startingAt", dateTime), ("endingAt", dateTime),
+                ])
+            ),
+            ("RejectSubscription", object([("reason", string(maxLength: 1000))])),
+            (
                 "Subscription",
                 object(
                     [
@@ -385,6 +421,7 @@ public enum OpenAPIDocument {
             ),
             ("SubscriptionsPage", page("Subscription")),
             ("RenewInput", object([("customApiKey", string(maxLength: 256))])),
+            ("ApiKeyUpdate", object([("expireAt", dateTime)])),
             (
                 "ApiKey",
                 object(

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import SluiceCore
 import SluiceStore
 
@@ -13,10 +14,13 @@ enum Representation {
 
     static func reference(_ id: String) -> JSONValue { .object(JSONObject([("id", .string(id))])) }
 
-    /// An API: its v4 definition (without plans, which are resources of their own) and its state.
+    /// An API: its v4 definition (without plans, which are resources of their own) and its state. Its
+    /// `definitionVersion` is written `V4`, as Gravitee's v2 management API writes it (and as its clients tell the
+    /// kinds of API apart); the definition files' `4.0.0` is read back as the same.
     static func api(_ api: ManagedAPI) -> JSONValue {
         var object = parseObject(api.definition) ?? JSONObject()
         object["plans"] = nil
+        object["definitionVersion"] = .string("V4")
         object["id"] = .string(api.id)
         object["name"] = .string(api.name)
         object["state"] = .string(api.lifecycleState.rawValue)
@@ -129,8 +133,8 @@ enum Representation {
         return .object(object)
     }
 
-    /// A page of a list with Gravitee's `pagination` object.
-    static func page<Item>(_ page: Page<Item>, _ item: (Item) -> JSONValue) -> JSONValue {
+    /// A page of a list as Gravitee's v2 management API writes it: `data`, `pagination` and `links`.
+    static func page<Item>(_ page: Page<Item>, at request: Request, _ item: (Item) -> JSONValue) -> JSONValue {
         .object(
             JSONObject([
                 ("data", .array(page.items.map(item))),
@@ -144,6 +148,35 @@ enum Representation {
                             ("totalCount", .number(Double(page.totalCount))),
                         ]))
                 ),
+                ("links", links(page, at: request)),
             ]))
+    }
+
+    /// Gravitee's pagination links: `self` always; `first`, `last`, and `previous`/`next` where they exist when
+    /// there is more than one page. Links are the request's path and query with `page` (and `perPage` when the
+    /// request named it) set; the path is relative to the server, which does not know the name clients use for it.
+    static func links<Item>(_ page: Page<Item>, at request: Request) -> JSONValue {
+        let path = request.uri.path
+        let query = request.uri.query ?? ""
+        var links = JSONObject([("self", .string(query.isEmpty ? path : "\(path)?\(query)"))])
+        guard page.pageCount > 1, page.page <= page.pageCount else { return .object(links) }
+        let items = query.split(separator: "&", omittingEmptySubsequences: true).map(String.init)
+        func link(_ number: Int) -> JSONValue {
+            var parts = items
+            if let index = parts.firstIndex(where: { $0.hasPrefix("page=") || $0 == "page" }) {
+                parts[index] = "page=\(number)"
+            } else {
+                parts.append("page=\(number)")
+            }
+            if let index = parts.firstIndex(where: { $0.hasPrefix("perPage=") }) {
+                parts[index] = "perPage=\(page.perPage)"
+            }
+            return .string("\(path)?\(parts.joined(separator: "&"))")
+        }
+        links["first"] = link(1)
+        links["last"] = link(page.pageCount)
+        if page.page > 1 { links["previous"] = link(page.page - 1) }
+        if page.page < page.pageCount { links["next"] = link(page.page + 1) }
+        return .object(links)
     }
 }

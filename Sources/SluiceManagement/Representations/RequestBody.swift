@@ -170,6 +170,12 @@ struct QueryReader {
         }
     }
 
+    /// Comma-separated values (`applicationIds=a,b`), as Gravitee's list filters take them.
+    func list(_ name: String) -> Set<String> {
+        guard let text = string(name) else { return [] }
+        return Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
     /// Comma-separated values of an enumeration (`statuses=ACCEPTED,PAUSED`).
     mutating func enumerations<E: RawRepresentable & CaseIterable & Hashable>(
         _ name: String, _ type: E.Type

@@ -15,7 +15,7 @@ extension ManagementRoutes {
             let result = try await store.listApplications(
                 ApplicationFilter(nameContains: name, clientID: clientID),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.application))
+            return Self.json(Representation.page(result, at: request, Representation.application))
         }
         router.post(RouterPath(base)) { request, context in
             var body = try await RequestBody.object(of: request, limit: maxBodyBytes)
@@ -60,7 +60,7 @@ extension ManagementRoutes {
             let result = try await store.listSubscriptions(
                 SubscriptionFilter(applicationID: id, statuses: statuses),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.subscription))
+            return Self.json(Representation.page(result, at: request, Representation.subscription))
         }
         router.get(RouterPath(base + "/:applicationId/api-keys")) { request, context in
             let id = try parameter(context, "applicationId")
@@ -72,7 +72,7 @@ extension ManagementRoutes {
             let result = try await store.listAPIKeys(
                 APIKeyFilter(applicationID: id, revoked: revoked),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result) { Representation.apiKey($0) })
+            return Self.json(Representation.page(result, at: request) { Representation.apiKey($0) })
         }
     }
 

@@ -12,11 +12,24 @@ extension ManagementRoutes {
             _ = try await store.api(id: apiID)
             var query = QueryReader(request)
             let page = query.page()
-            let statuses = query.enumerations("statuses", ManagedPlan.Status.self)
+            // As in Gravitee, a list without `statuses` is of the PUBLISHED plans.
+            var statuses = query.enumerations("statuses", ManagedPlan.Status.self)
+            if query.string("statuses") == nil { statuses = [.published] }
+            // Gravitee's `securities` (`API_KEY,KEY_LESS`), read in either spelling.
+            let securities = query.list("securities")
+            for type in securities where !Self.securityTypes.contains(Representation.graviteeSecurityType(type)) {
+                query.problems.append(
+                    .init(
+                        path: "securities",
+                        message: "'\(type)' is not one of \(Self.securityTypes.sorted().joined(separator: ", "))"))
+            }
             try query.check()
             let result = try await store.listPlans(
-                PlanFilter(apiID: apiID, statuses: statuses), page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.plan))
+                PlanFilter(
+                    apiID: apiID, statuses: statuses,
+                    securityTypes: Set(securities.map(Representation.definitionSecurityType))),
+                page: PageRequest(page: page.page, perPage: page.perPage))
+            return Self.json(Representation.page(result, at: request, Representation.plan))
         }
         router.post(RouterPath(base)) { request, context in try await createPlan(request, context) }
         router.get(RouterPath(base + "/:planId")) { _, context in
@@ -42,6 +55,9 @@ extension ManagementRoutes {
                 request, context, to: .closed, from: [.staging, .published, .deprecated], action: "plan.closed")
         }
     }
+
+    /// The plan security types Gravitee's v2 management API names.
+    static let securityTypes: Set<String> = ["KEY_LESS", "API_KEY", "JWT", "OAUTH2", "MTLS"]
 
     /// The plan the path names, which must belong to the API the path names.
     func plan(_ context: ManagementRequestContext) async throws -> ManagedPlan {

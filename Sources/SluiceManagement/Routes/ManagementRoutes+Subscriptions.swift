@@ -12,13 +12,13 @@ extension ManagementRoutes {
             var query = QueryReader(request)
             let page = query.page()
             let statuses = query.enumerations("statuses", ManagedSubscription.Status.self)
-            let application = query.string("applicationId")
-            let plan = query.string("planId")
+            let applications = query.list("applicationIds")
+            let plans = query.list("planIds")
             try query.check()
             let result = try await store.listSubscriptions(
-                SubscriptionFilter(apiID: apiID, applicationID: application, planID: plan, statuses: statuses),
+                SubscriptionFilter(apiID: apiID, applicationIDs: applications, planIDs: plans, statuses: statuses),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.subscription))
+            return Self.json(Representation.page(result, at: request, Representation.subscription))
         }
         router.post(RouterPath(base)) { request, context in try await createSubscription(request, context) }
         router.get(RouterPath(base + "/:subscriptionId")) { _, context in
@@ -34,6 +34,17 @@ extension ManagementRoutes {
             try body.check("subscription")
             let stored = try await changing(request, current: current.version) {
                 try await store.updateSubscription(subscription, expectedVersion: $0, context: context.change())
+            }
+            // As in Gravitee, a new end of the subscription is the end of its valid keys.
+            if let end = stored.endingAt, end != current.endingAt {
+                let keys = try await store.listAPIKeys(
+                    APIKeyFilter(subscriptionID: stored.id, revoked: false), page: .all)
+                for var key in keys.items
+                where key.subscriptions == [stored.id] && (key.expireAt.map { $0 > Date() } ?? true) {
+                    key.expireAt = end
+                    _ = try? await store.updateAPIKey(
+                        key, expectedVersion: key.version, context: context.change("apiKey.expiring"))
+                }
             }
             return Self.json(Representation.subscription(stored), version: stored.version)
         }
@@ -146,14 +157,15 @@ extension ManagementRoutes {
             location: "\(Self.environment)/apis/\(apiID)/subscriptions/\(stored.id)")
     }
 
-    /// A new key carrying `subscription`; the clear value goes to the caller once.
+    /// A new key carrying `subscription`, expiring when it ends (as Gravitee's do); the clear value goes to the
+    /// caller once.
     func issueKey(
         for subscription: ManagedSubscription, custom: String?, context: ManagementRequestContext
     ) async throws -> (ManagedAPIKey, String) {
         let clear = custom ?? Self.newSecret()
         let key = ManagedAPIKey(
             id: Self.newID(), applicationID: subscription.applicationID, hash: APIKeyHash(key: clear),
-            subscriptions: [subscription.id])
+            subscriptions: [subscription.id], expireAt: subscription.endingAt)
         return (try await store.createAPIKey(key, context: context.change("apiKey.created")), clear)
     }
 
@@ -167,6 +179,14 @@ extension ManagementRoutes {
         let customKey = body.string("customApiKey", maximumLength: 1000)
         if let customKey { _ = Self.checkSecret(customKey, path: "customApiKey", into: &body) }
         let reason = body.string("reason", maximumLength: 1000)
+        // Gravitee's AcceptSubscription names the subscription's window.
+        if action == "subscription.accepted" {
+            if body.object["startingAt"] != nil { subscription.startingAt = body.date("startingAt") }
+            if body.object["endingAt"] != nil { subscription.endingAt = body.date("endingAt") }
+            if let start = subscription.startingAt, let end = subscription.endingAt, end < start {
+                body.problem("endingAt", "must not be before startingAt")
+            }
+        }
         try body.check("request")
         guard allowed.contains(subscription.status) else {
             throw ManagementProblem.invalid(

@@ -11,7 +11,7 @@ extension ManagementRoutes {
             let page = query.page()
             try query.check()
             let result = try await store.listUsers(page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result) { Representation.user($0) })
+            return Self.json(Representation.page(result, at: request) { Representation.user($0) })
         }
         router.post(RouterPath(base)) { request, context in
             var body = try await RequestBody.object(of: request, limit: maxBodyBytes)
@@ -83,7 +83,7 @@ extension ManagementRoutes {
             let result = try await store.auditLog(
                 AuditFilter(resourceType: type, resourceID: resourceID, actor: actor),
                 page: PageRequest(page: page.page, perPage: page.perPage))
-            return Self.json(Representation.page(result, Representation.audit))
+            return Self.json(Representation.page(result, at: request, Representation.audit))
         }
     }
 }

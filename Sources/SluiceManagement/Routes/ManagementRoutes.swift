@@ -47,7 +47,12 @@ struct ManagementRoutes: Sendable {
             status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText())))
     }
 
-    static func noContent() -> Response { Response(status: .noContent) }
+    /// 204 without a body; `version`, when given, in the ETag.
+    static func noContent(version: Int64? = nil) -> Response {
+        var headers = HTTPFields()
+        if let version { headers[.eTag] = ETag.text(version) }
+        return Response(status: .noContent, headers: headers)
+    }
 
     static func newID() -> String { UUID().uuidString.lowercased() }
 

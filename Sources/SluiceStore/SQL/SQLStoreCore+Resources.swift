@@ -158,6 +158,11 @@ extension SQLStoreCore {
             conditions.append(
                 ("status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))", statuses.map(SQLValue.text)))
         }
+        if !filter.securityTypes.isEmpty {
+            let types = filter.securityTypes.sorted()
+            conditions.append(
+                ("security_type IN (\(types.map { _ in "?" }.joined(separator: ", ")))", types.map(SQLValue.text)))
+        }
         return try await read { [conditions] connection in
             try await list(ManagedPlan.self, conditions: conditions, page: page, on: connection)
         }
@@ -296,6 +301,12 @@ extension SQLStoreCore {
         if let api = filter.apiID { conditions.append(("api_id = ?", [.text(api)])) }
         if let application = filter.applicationID { conditions.append(("application_id = ?", [.text(application)])) }
         if let plan = filter.planID { conditions.append(("plan_id = ?", [.text(plan)])) }
+        for (column, values) in [("application_id", filter.applicationIDs), ("plan_id", filter.planIDs)]
+        where !values.isEmpty {
+            let sorted = values.sorted()
+            conditions.append(
+                ("\(column) IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))", sorted.map(SQLValue.text)))
+        }
         if !filter.statuses.isEmpty {
             let statuses = filter.statuses.map(\.rawValue).sorted()
             conditions.append(
