@@ -117,22 +117,53 @@ extension GatewayHealth {
         var samples: [PrometheusExposition.Sample] = []
         for id in registry.deployedIDs {
             guard let deployment = registry.deployment(id: id) else { continue }
-            let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
-            let connectors: [any EndpointConnector] =
-                (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
-            for (index, connector) in connectors.enumerated() {
-                guard let checking = connector as? any EndpointHealthChecking, let connected = checking.connectedNow
-                else { continue }
-                let name = index < names.count ? names[index] : connector.type
+            for state in connectionStates(of: deployment) {
+                guard let connected = state.connected else { continue }
                 samples.append(
                     .init(
-                        labels: [("api", deployment.id), ("endpoint", name), ("type", connector.type)],
+                        labels: [("api", deployment.id), ("endpoint", state.name), ("type", state.type)],
                         value: connected ? 1 : 0))
             }
         }
         exposition.family(
             "sluice_endpoint_connected", .gauge,
             help: "1 while an API's broker endpoint has a connection to its broker, else 0.", samples)
+    }
+}
+
+extension GatewayHealth {
+    /// One endpoint of a deployment and its connection, read without waiting.
+    struct ConnectionState {
+        var name: String
+        var type: String
+        var connection: GatewayLiveStatus.EndpointState.Connection
+        /// A broker endpoint's connection; nil for other endpoints and before a broker connection was needed.
+        var connected: Bool? {
+            switch connection {
+            case .connected: true
+            case .disconnected: false
+            default: nil
+            }
+        }
+    }
+
+    /// Each endpoint of a deployment (each member of its group) and its connection now.
+    static func connectionStates(of deployment: Deployment) -> [ConnectionState] {
+        let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
+        let connectors: [any EndpointConnector] =
+            (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
+        return connectors.enumerated().map { index, connector in
+            let name = index < names.count ? names[index] : connector.type
+            let connection: GatewayLiveStatus.EndpointState.Connection
+            if let group = connector as? HTTPProxyGroup {
+                connection = group.allCircuitsOpen ? .circuitOpen : .ready
+            } else if let checking = connector as? any EndpointHealthChecking {
+                connection = checking.connectedNow.map { $0 ? .connected : .disconnected } ?? .idle
+            } else {
+                connection = .embedded
+            }
+            return ConnectionState(name: name, type: connector.type, connection: connection)
+        }
     }
 }
 

@@ -73,7 +73,7 @@ final class ManagementNode: Sendable {
 
     static func start(
         store: any ManagementStore, maxBodyBytes: Int = 1 << 20,
-        callbackPolicy: WebhookCallbackPolicy = .init(), runStore: Bool = true
+        callbackPolicy: WebhookCallbackPolicy = .init(), runStore: Bool = true, gateway: Gateway? = nil
     ) async throws -> ManagementNode {
         var configuration = ManagementConfiguration()
         configuration.host = "127.0.0.1"
@@ -82,7 +82,8 @@ final class ManagementNode: Sendable {
         configuration.maxRequestBodyBytes = maxBodyBytes
         configuration.callbackPolicy = callbackPolicy
         configuration.tokenCacheLifetime = .milliseconds(200)
-        let server = ManagementServer(store: store, configuration: configuration, logger: testLogger)
+        let server = ManagementServer(
+            store: store, configuration: configuration, logger: testLogger, gateway: gateway)
         var services: [any Service] = []
         if runStore, let service = store as? any Service { services.append(service) }
         services.append(server)
