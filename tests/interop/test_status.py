@@ -32,7 +32,7 @@ def evil_definition() -> dict:
         "listeners": [{"type": "http", "paths": [{"path": "/evil"}], "entrypoints": [{"type": "http-post"}]}],
         "endpointGroups": [{"name": "log", "type": "inmemory",
                             "endpoints": [{"name": "evil-log", "type": "inmemory", "configuration": {"topic": "evil"}}]}],
-        "plans": [{"id": "open", "name": "Open", "security": {"type": "key-less"}, "status": "PUBLISHED",
+        "plans": [{"id": "evil-open", "name": "Open", "security": {"type": "key-less"}, "status": "PUBLISHED",
                    "mode": "STANDARD"}],
         "flows": [],
     }
@@ -42,8 +42,13 @@ def status(serve, token=TOKEN) -> httpx.Response:
     return httpx.get(f"{serve.base}/management/v2/status", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def api(snapshot: dict, api_id: str) -> dict:
-    return next(item for item in snapshot["apis"] if item["id"] == api_id)
+def api(snapshot: dict, api_id: str) -> dict | None:
+    return next((item for item in snapshot["apis"] if item["id"] == api_id), None)
+
+
+def all_deployed(serve, ids) -> bool:
+    answer = status(serve)
+    return answer.status_code == 200 and all((api(answer.json(), name) or {}).get("deployed") for name in ids)
 
 
 def wait_for(what, check, within=20.0):
@@ -112,9 +117,7 @@ def serve(tmp_path):
     (apis / "evil.json").write_text(json.dumps(evil_definition()))
     running = RunningServe(tmp_path, extra_args=["--apis", str(apis)], env={"SLUICE_MANAGEMENT_ADMIN_TOKEN": TOKEN})
     running.wait(running.management_port).wait(running.port)
-    wait_for("the gateway serves the examples",
-             lambda: status(running).status_code == 200
-             and all(api(status(running).json(), name)["deployed"] for name in ("events", "orders", "ticker", "evil")))
+    wait_for("the gateway serves the examples", lambda: all_deployed(running, ("events", "orders", "ticker", "evil")))
     yield running
     assert running.stop() == 0, running.output()
 
@@ -189,10 +192,10 @@ def test_status_page_in_headless_chromium(serve):
         url = f"{serve.base}/status#token={TOKEN}"
         with Traffic(serve.gateway) as traffic:
             wait_for("some traffic", lambda: traffic.sent > 5)
-            dumped = chromium(url, "--dump-dom")
+            dumped = chromium(url, "--dump-dom", budget_ms=30000)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             SCREENSHOT.unlink(missing_ok=True)
-            shot = chromium(url, f"--screenshot={SCREENSHOT}")
+            shot = chromium(url, f"--screenshot={SCREENSHOT}", budget_ms=30000)
         dom = dumped.stdout
         assert "<section" in dom, f"no API drawn: {dumped.stderr[-2000:]}\n{dom[-3000:]}"
         cards = {match.group(1): match.group(0) for match in

@@ -67,7 +67,8 @@ enum StatusPage {
           .api-name { margin: 0; font-size: 16px; font-weight: 600; overflow: hidden; text-overflow: ellipsis;
                       white-space: nowrap; }
           .api-id { color: var(--muted); font-size: 12px; overflow: hidden; text-overflow: ellipsis;
-                    white-space: nowrap; }
+                    white-space: nowrap; flex: 0 0 auto; max-width: 35%; }
+          .api-name { flex: 0 1 auto; }
           .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 11px; font-weight: 600;
                    text-transform: uppercase; letter-spacing: .3px; background: #eef0f3; color: var(--muted);
                    white-space: nowrap; }
@@ -86,17 +87,19 @@ enum StatusPage {
           .numbers { display: grid; grid-template-columns: repeat(5, 1fr); gap: 6px; margin: 8px 0 10px; }
           .number { background: #f7f8fa; border-radius: 8px; padding: 6px 8px; }
           .number .value { font-size: 17px; font-weight: 600; font-variant-numeric: tabular-nums; }
-          .number .label { color: var(--muted); font-size: 11px; }
+          .number .label { color: var(--muted); font-size: 11px; white-space: nowrap; }
           .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
-          .chart-box { min-width: 0; }
-          .chart-title { font-size: 11px; color: var(--muted); display: flex; gap: 10px; margin-bottom: 2px; }
+          .chart-box { min-width: 0; position: relative; }
+          .chart-title { font-size: 11px; color: var(--muted); display: flex; gap: 6px; margin-bottom: 2px;
+                         white-space: nowrap; overflow: hidden; }
+          .chart-max { position: absolute; right: 5px; top: 19px; font-size: 10px; color: var(--muted);
+                       font-variant-numeric: tabular-nums; pointer-events: none; }
           .chart-title .key::before { content: ""; display: inline-block; width: 10px; height: 3px; margin-right: 4px;
                                       vertical-align: middle; background: currentColor; }
           svg.chart { width: 100%; height: 72px; display: block; background: #fbfcfd; border: 1px solid var(--line);
                       border-radius: 6px; }
           svg.chart .grid { stroke: var(--line); stroke-width: 1; }
           svg.chart .series { fill: none; stroke-width: 1.8; stroke-linejoin: round; stroke-linecap: round; }
-          svg.chart .scale { font-size: 10px; fill: var(--muted); }
           .empty { color: var(--muted); padding: 24px 0; }
           footer { padding: 0 24px 24px; color: var(--muted); font-size: 12px; }
         </style>
@@ -313,11 +316,11 @@ enum StatusPage {
             box.appendChild(rows);
 
             var numbers = element("div", "numbers");
-            [["connections", formatCount(api.openConnections), "open connections"],
+            [["connections", formatCount(api.openConnections), "connections"],
              ["msg-in", formatRate(rates.in), "msg/s in"],
              ["msg-out", formatRate(rates.out), "msg/s out"],
              ["requests", formatRate(rates.requests), "req/s"],
-             ["errors", formatRate(rates.errors), "errors/s"]].forEach(function (number) {
+             ["errors", formatRate(rates.errors), "err/s"]].forEach(function (number) {
               var cell = element("div", "number " + number[0]);
               cell.appendChild(element("div", "value", number[1]));
               cell.appendChild(element("div", "label", number[2]));
@@ -345,8 +348,7 @@ enum StatusPage {
                 caption.appendChild(key);
               }
             });
-            box.appendChild(caption);
-            var width = 300, height = 72, top = 12, bottom = 4;
+            var width = 300, height = 72, top = 16, bottom = 4;
             var svg = svgElement("svg", { "class": "chart", viewBox: "0 0 " + width + " " + height,
                                           preserveAspectRatio: "none", role: "img", "aria-label": title });
             var highest = 0;
@@ -356,9 +358,8 @@ enum StatusPage {
               var y = top + (height - top - bottom) * fraction;
               svg.appendChild(svgElement("line", { "class": "grid", x1: 0, x2: width, y1: y, y2: y }));
             });
-            var label = svgElement("text", { "class": "scale", x: 4, y: 10 });
-            label.textContent = "max " + formatRate(highest);
-            svg.appendChild(label);
+            box.appendChild(caption);
+            box.appendChild(element("span", "chart-max", "max " + formatRate(highest)));
             series.forEach(function (entry) {
               var d = points.map(function (point, index) {
                 var x = width - (nowMs - point.t) / WINDOW_MS * width;
