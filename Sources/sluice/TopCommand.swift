@@ -126,9 +126,12 @@ struct StatusReader {
             lastAnswerMs = snapshot.timestampMs
             return .shown(snapshot, rows)
         } catch let error as ManagementClientError {
-            // A refused token will not get better by retrying, but the screen keeps saying so until q.
-            return .unreachable(
-                error.message.split(separator: "\n").first.map(String.init) ?? "", lastAnswerMs: lastAnswerMs)
+            // A refused token will not get better by retrying, but the screen keeps saying so until q. The server
+            // is in the title already: the reason comes first.
+            var reason = error.message.split(separator: "\n").first.map(String.init) ?? ""
+            let prefix = "cannot reach the management API at \(client.server): "
+            if reason.hasPrefix(prefix) { reason = "no answer: " + reason.dropFirst(prefix.count) }
+            return .unreachable(reason, lastAnswerMs: lastAnswerMs)
         } catch {
             return .unreachable("\(error)", lastAnswerMs: lastAnswerMs)
         }

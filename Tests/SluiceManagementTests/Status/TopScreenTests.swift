@@ -154,11 +154,11 @@ struct TopScreenTests {
 
     @Test("an unreachable management API is said, with the time of the last answer; no live numbers is said too")
     func unreachable() {
-        let problem = "cannot reach the management API at http://127.0.0.1:8083: connection refused"
+        let problem = "no answer: connection reset (error set): Connection refused) (errno: 111)"
         #expect(
             Self.screen.lines(.unreachable(problem, lastAnswerMs: 45_290_000), width: 80, nowMs: 45_296_000) == [
                 "sluice top  http://127.0.0.1:8083  12:34:56 UTC  every 1 s  (q quits)",
-                "UNREACHABLE: cannot reach the management API at http://127.0.0.1:8083: connecti…",
+                "UNREACHABLE: no answer: connection reset (error set): Connection refused) (errn…",
             ])
         #expect(
             Self.screen.lines(.unreachable("HTTP 502", lastAnswerMs: nil), width: 80, nowMs: 0)[1]
