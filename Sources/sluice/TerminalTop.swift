@@ -57,11 +57,11 @@ struct TerminalTop {
         let lines = screen.lines(state, width: size.columns, height: size.rows, nowMs: TopCommand.nowMs())
         var text = "\u{1B}[H"
         for (index, line) in lines.enumerated() {
-            // The title in reverse video, the unreachable line in bold.
+            // The title in reverse video, an unreachable or refused status in bold.
             if index == 0 {
                 text +=
                     "\u{1B}[7m" + line + String(repeating: " ", count: max(size.columns - line.count, 0)) + "\u{1B}[0m"
-            } else if index == 1, line.hasPrefix("UNREACHABLE") {
+            } else if index == 1, line.hasPrefix("UNREACHABLE") || line.hasPrefix("REFUSED") {
                 text += "\u{1B}[1m" + line + "\u{1B}[0m"
             } else {
                 text += line

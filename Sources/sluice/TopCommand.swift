@@ -67,17 +67,21 @@ struct TopCommand: AsyncParsableCommand {
             switch (self.client.output, state) {
             case (.json, .shown(let snapshot, let rows)):
                 Self.emit(Self.json(snapshot: snapshot, rows: rows, server: client.server).jsonText())
-            case (.json, .unreachable(let problem, _)):
+            case (.json, .unreachable(let problem, _)), (.json, .refused(let problem, _)):
                 failed = true
+                let key = if case .refused = state { "refused" } else { "unreachable" }
                 Self.emit(
                     JSONValue.object(
                         JSONObject([
                             ("timestampMs", .number(Double(Self.nowMs()))), ("server", .string(client.server)),
-                            ("unreachable", .string(problem)),
+                            (key, .string(problem)),
                         ])
                     ).jsonText())
             case (.table, _):
-                if case .unreachable = state { failed = true }
+                switch state {
+                case .unreachable, .refused: failed = true
+                default: break
+                }
                 if count > 1 { Self.emit("") }
                 let width = TerminalTop.size()?.columns ?? 120
                 Self.emit(screen.lines(state, width: width, nowMs: Self.nowMs()).joined(separator: "\n"))
@@ -129,6 +133,7 @@ struct StatusReader {
             // A refused token will not get better by retrying, but the screen keeps saying so until q. The server
             // is in the title already: the reason comes first.
             var reason = error.message.split(separator: "\n").first.map(String.init) ?? ""
+            if error.status != nil { return .refused(reason, lastAnswerMs: lastAnswerMs) }
             let prefix = "cannot reach the management API at \(client.server): "
             if reason.hasPrefix(prefix) { reason = "no answer: " + reason.dropFirst(prefix.count) }
             return .unreachable(reason, lastAnswerMs: lastAnswerMs)

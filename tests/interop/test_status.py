@@ -180,7 +180,10 @@ def test_status_after_known_traffic_and_sluice_top(serve):
     assert "UNREACHABLE: no answer: " in gone.stdout and "refused" in gone.stdout, gone.stdout
     refused = top(serve, "--once", "--output", "json", "--token", "not-the-token-000")
     assert refused.returncode == 1
-    assert "401" in json.loads(refused.stdout)["unreachable"]
+    assert "401" in json.loads(refused.stdout)["refused"]
+    refused_text = top(serve, "--once", "--token", "not-the-token-000")
+    assert refused_text.returncode == 1
+    assert "REFUSED: Unauthorized (HTTP 401): the bearer token is not valid; retrying every 1 s" in refused_text.stdout
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/test.sh installs it)")
@@ -244,3 +247,26 @@ def test_status_page_says_when_the_token_is_refused(serve):
     assert "<section" not in dom
     without = chromium(f"{serve.base}/status", "--dump-dom", budget_ms=3000).stdout
     assert "Enter the token of a management user" in without
+
+
+def test_status_without_a_gateway_in_the_process(tmp_path):
+    running = RunningServe(tmp_path, extra_args=["--role", "management"], env={"SLUICE_MANAGEMENT_ADMIN_TOKEN": TOKEN})
+    try:
+        running.wait(running.management_port)
+        created = httpx.post(f"{running.base}/management/v2/environments/DEFAULT/apis/_import/definition",
+                             headers={"Authorization": f"Bearer {TOKEN}"}, json=evil_definition(), timeout=10)
+        assert created.status_code == 201, created.text
+        snapshot = status(running).json()
+        assert snapshot["gateway"] == {
+            "running": False,
+            "detail": "no gateway runs in this process (serve --role management): APIs from the store, no live numbers"}
+        evil = api(snapshot, "evil")
+        assert evil["deployed"] is False and evil["counters"] is None and evil["openConnections"] is None
+        assert evil["endpoints"] == [{"name": "evil-log", "type": "inmemory", "state": None}]
+        text = top(running, "--once", "--interval", "0.2")
+        assert text.returncode == 0, text.stderr
+        assert "1 API; no gateway runs in this process (serve --role management): no live numbers" in text.stdout
+        row = next(line for line in text.stdout.splitlines() if line.startswith("<img"))
+        assert row.split()[-6:] == ["-", "-", "-", "-", "-", "inmemory"], row
+    finally:
+        assert running.stop() == 0, running.output()

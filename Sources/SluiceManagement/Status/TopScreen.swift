@@ -22,6 +22,9 @@ public struct TopScreen: Sendable {
         case shown(StatusSnapshot, [StatusRow])
         /// The management API did not answer: why, and the time of the last answer (ms since 1970), if any.
         case unreachable(String, lastAnswerMs: Int64?)
+        /// The management API answered with an error (a token refused, a store that cannot be reached): its
+        /// problem, and the time of the last answer, if any.
+        case refused(String, lastAnswerMs: Int64?)
     }
 
     /// A column of the table: its header, its width, and whether its text is aligned right.
@@ -44,9 +47,9 @@ public struct TopScreen: Sendable {
             rows = shown
             lines.append(Self.gatewayLine(snapshot))
         case .unreachable(let problem, let lastAnswerMs):
-            var line = "UNREACHABLE: \(problem); retrying every \(Self.seconds(interval))"
-            if let lastAnswerMs { line += " (last answer \(Self.clock(lastAnswerMs)))" }
-            lines.append(line)
+            lines.append(failure("UNREACHABLE", problem, lastAnswerMs: lastAnswerMs))
+        case .refused(let problem, let lastAnswerMs):
+            lines.append(failure("REFUSED", problem, lastAnswerMs: lastAnswerMs))
         }
         if case .shown = state {
             lines.append("")
@@ -54,6 +57,12 @@ public struct TopScreen: Sendable {
         }
         if let height, lines.count > height { lines = Array(lines.prefix(max(height, 0))) }
         return lines.map { Self.fit($0, width) }
+    }
+
+    func failure(_ label: String, _ problem: String, lastAnswerMs: Int64?) -> String {
+        var line = "\(label): \(problem); retrying every \(Self.seconds(interval))"
+        if let lastAnswerMs { line += " (last answer \(Self.clock(lastAnswerMs)))" }
+        return line
     }
 
     func title(nowMs: Int64) -> String {

@@ -161,8 +161,11 @@ struct TopScreenTests {
                 "UNREACHABLE: no answer: connection reset (error set): Connection refused) (errn…",
             ])
         #expect(
-            Self.screen.lines(.unreachable("HTTP 502", lastAnswerMs: nil), width: 80, nowMs: 0)[1]
-                == "UNREACHABLE: HTTP 502; retrying every 1 s")
+            Self.screen.lines(.unreachable("no answer: timed out", lastAnswerMs: nil), width: 80, nowMs: 0)[1]
+                == "UNREACHABLE: no answer: timed out; retrying every 1 s")
+        #expect(
+            Self.screen.lines(.refused("Unauthorized (HTTP 401)", lastAnswerMs: 45_290_000), width: 80, nowMs: 0)[1]
+                == "REFUSED: Unauthorized (HTTP 401); retrying every 1 s (last answer 12:34:50 UTC)")
         var storeOnly = Self.current
         storeOnly.gatewayRunning = false
         for index in storeOnly.apis.indices {
