@@ -58,22 +58,22 @@ enum GatewayHealth {
     }
 
     static func check(_ deployment: Deployment) async -> APIReport {
-        let names =
-            deployment.definition.endpointGroups.first.map { group in
-                group.endpoints.filter { !$0.secondary }.map(\.name)
-            } ?? []
-        let connectors: [any EndpointConnector]
-        if let group = deployment.endpoint as? EndpointGroupConnector {
-            connectors = group.members.map(\.connector)
-        } else {
-            connectors = [deployment.endpoint]
-        }
         var endpoints: [EndpointReport] = []
-        for (index, connector) in connectors.enumerated() {
-            let name = index < names.count ? names[index] : connector.type
+        for (name, connector) in members(of: deployment) {
             endpoints.append(EndpointReport(name: name, type: connector.type, health: await health(of: connector)))
         }
         return APIReport(api: deployment.id, endpoints: endpoints)
+    }
+
+    /// The connectors a deployment serves from (each member of its group), named after the definition's primary
+    /// endpoints in order (by their type past those).
+    static func members(of deployment: Deployment) -> [(name: String, connector: any EndpointConnector)] {
+        let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
+        let connectors: [any EndpointConnector] =
+            (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
+        return connectors.enumerated().map { index, connector in
+            (index < names.count ? names[index] : connector.type, connector)
+        }
     }
 
     static func health(of connector: any EndpointConnector) async -> EndpointHealth {
@@ -149,11 +149,7 @@ extension GatewayHealth {
 
     /// Each endpoint of a deployment (each member of its group) and its connection now.
     static func connectionStates(of deployment: Deployment) -> [ConnectionState] {
-        let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
-        let connectors: [any EndpointConnector] =
-            (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
-        return connectors.enumerated().map { index, connector in
-            let name = index < names.count ? names[index] : connector.type
+        members(of: deployment).map { name, connector in
             let connection: GatewayLiveStatus.EndpointState.Connection
             if let group = connector as? HTTPProxyGroup {
                 connection = group.allCircuitsOpen ? .circuitOpen : .ready
@@ -174,12 +170,8 @@ extension GatewayHealth {
         var samples: [PrometheusExposition.Sample] = []
         for id in registry.deployedIDs {
             guard let deployment = registry.deployment(id: id) else { continue }
-            let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
-            let connectors: [any EndpointConnector] =
-                (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
-            for (index, connector) in connectors.enumerated() {
+            for (name, connector) in members(of: deployment) {
                 guard let kafka = connector as? KafkaEndpoint else { continue }
-                let name = index < names.count ? names[index] : connector.type
                 for entry in kafka.consumerLag {
                     samples.append(
                         .init(
