@@ -32,31 +32,27 @@ struct StatusAPITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let managementStore = try await SQLiteManagementStore(directory: directory.path)
         let gatewayStore = try await SQLiteManagementStore(directory: directory.path)
-        var settings = GatewaySettings()
-        settings.host = "127.0.0.1"
-        settings.port = 0
-        settings.drainTimeoutSeconds = 2
-        settings.store.pollIntervalMs = 200
-        settings.role = .all
-        let gateway = Gateway(settings: settings, logger: testLogger, managementStore: gatewayStore)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [],
-                logger: testLogger))
-        let running = Task { try await group.run() }
-        let node = try await ManagementNode.start(store: managementStore, gateway: gateway)
+        let running = try RunningGateway.start(store: gatewayStore) {
+            $0.store.pollIntervalMs = 200
+            $0.role = .all
+        }
+        let node: ManagementNode
         do {
-            await gateway.storeSync?.waitForFirstSync()
-            try await body(node, gateway)
+            node = try await ManagementNode.start(store: managementStore, gateway: running.gateway)
+        } catch {
+            await running.stop()
+            throw error
+        }
+        do {
+            await running.gateway.storeSync?.waitForFirstSync()
+            try await body(node, running.gateway)
         } catch {
             await node.stop()
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
+            await running.stop()
             throw error
         }
         await node.stop()
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        await running.stop()
     }
 
     static func api(_ status: Answer, _ id: String) -> JSONValue? {

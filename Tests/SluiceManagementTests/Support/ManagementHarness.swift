@@ -168,3 +168,35 @@ func definition(_ id: String, path: String? = nil, withPlan: Bool = true) -> Str
      "flows":[],"analytics":{"enabled":false}}
     """
 }
+
+/// A gateway in this process over a management store, on a loopback port, until stopped.
+struct RunningGateway: Sendable {
+    let gateway: Gateway
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// `configure` adjusts the settings: loopback, port 0, a 2 s drain and a 500 ms store poll by default.
+    static func start(
+        store: any ManagementStore, configure: (inout GatewaySettings) -> Void = { _ in }
+    ) throws
+        -> RunningGateway
+    {
+        var settings = GatewaySettings()
+        settings.host = "127.0.0.1"
+        settings.port = 0
+        settings.drainTimeoutSeconds = 2
+        settings.store.pollIntervalMs = 500
+        configure(&settings)
+        let gateway = Gateway(settings: settings, logger: testLogger, managementStore: store)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [],
+                logger: testLogger))
+        return RunningGateway(gateway: gateway, group: group, task: Task { try await group.run() })
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
