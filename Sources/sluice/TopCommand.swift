@@ -23,7 +23,7 @@ struct TopCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "Seconds between refreshes, 0.1 to 3600 (default 1).")
+    @Option(help: "Seconds between refreshes, 0.1 to 3600.")
     var interval: Double = 1
 
     @Flag(help: "Print one refresh (rates over one interval) and exit.")
@@ -83,7 +83,10 @@ struct TopCommand: AsyncParsableCommand {
                 default: break
                 }
                 if count > 1 { Self.emit("") }
-                let width = TerminalTop.size()?.columns ?? 120
+                let width =
+                    TerminalTop.size()?.columns
+                    ?? ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init).map { min(max($0, 20), 1000) }
+                    ?? 120
                 Self.emit(screen.lines(state, width: width, nowMs: Self.nowMs()).joined(separator: "\n"))
             case (.json, .waiting):
                 break

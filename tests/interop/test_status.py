@@ -122,8 +122,10 @@ def serve(tmp_path):
     assert running.stop() == 0, running.output()
 
 
-def top(serve, *args, server=None):
+def top(serve, *args, server=None, columns=None):
     env = {**os.environ, "SLUICE_MANAGEMENT_URL": server or serve.base, "SLUICE_MANAGEMENT_TOKEN": TOKEN}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run([BINARY, "top", *args], capture_output=True, text=True, timeout=60, env=env,
                           stdin=subprocess.DEVNULL)
 
@@ -171,6 +173,12 @@ def test_status_after_known_traffic_and_sluice_top(serve):
         events_row = next(line for line in table[4:] if line.startswith("Events "))
         assert events_row.split() == ["Events", "STARTED", "0.0", "0.0", "0.0", "0.0", "2", "inmemory:embedded"]
         assert any(line.startswith("<img src=x") for line in table[4:])
+
+        narrow = top(serve, "--once", "--interval", "0.2", columns=60)
+        assert narrow.returncode == 0, narrow.stderr
+        lines = narrow.stdout.rstrip("\n").splitlines()
+        assert all(len(line) <= 60 for line in lines), lines
+        assert lines[3].split() == ["API", "STATE", "REQ/S", "MSG", "IN/S", "MSG", "OUT/S", "CONNS"], lines
     finally:
         for stream in streams:
             stream.close()
