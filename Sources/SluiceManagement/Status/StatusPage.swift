@@ -308,7 +308,7 @@ enum StatusPage {
               var item = element("span", "endpoint");
               item.appendChild(element("span", "type", endpoint.type));
               item.appendChild(element("code", null, endpoint.name));
-              item.appendChild(element("span", stateClass(endpoint.state) + " endpoint-state", endpoint.state || "not served"));
+              item.appendChild(element("span", stateClass(endpoint.state) + " endpoint-state", endpoint.state || (live ? "not served" : "unknown here")));
               endpoints.appendChild(item);
             });
             if (!api.endpoints.length) endpoints.textContent = "none";
