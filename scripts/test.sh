@@ -21,6 +21,7 @@ APT_PACKAGES=(
   mosquitto-clients # mosquitto_pub and mosquitto_sub, independent MQTT 5 peers in MQTT5BrokerTests
   nginx             # a real h2c (HTTP/2 without TLS) backend for the http-proxy h2c tests (H2CProxyTests)
   postgresql        # the management store's PostgreSQL server, one per test (SluiceStoreTests, SluiceStoreSyncTests)
+  chromium          # headless Chromium runs the status page's script and takes its screenshot (tests/interop/test_status.py)
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

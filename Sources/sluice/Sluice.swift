@@ -16,7 +16,7 @@ struct Sluice: AsyncParsableCommand {
         abstract: "An event-native API gateway: HTTP, SSE and WebSocket APIs in front of event brokers.",
         subcommands: [
             Serve.self, Validate.self, APIsCommand.self, ApplicationsCommand.self, SubscriptionsCommand.self,
-            KeysCommand.self,
+            KeysCommand.self, TopCommand.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -143,21 +143,23 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         if role != .gateway, let managementStore {
-            let management = ManagementServer(
-                store: managementStore, configuration: managementConfiguration, logger: logger)
             var services: [any Service] = []
+            var gateway: Gateway?
             if role == .all {
-                let gateway = Gateway(
+                let running = Gateway(
                     settings: settings, logger: logger, rateLimitStore: rateLimitStore,
                     managementStore: managementStore)
-                Self.bootstrapMetrics(gateway)
-                services = try gateway.services()
+                Self.bootstrapMetrics(running)
+                services = try running.services()
+                gateway = running
             } else if let storeService = managementStore as? any Service {
                 services.append(storeService)
             }
             services.append(
                 EventPruner(
                     store: managementStore, retention: .seconds(settings.store.eventRetentionSeconds), logger: logger))
+            let management = ManagementServer(
+                store: managementStore, configuration: managementConfiguration, logger: logger, gateway: gateway)
             // Last, so that it stops first: no change is accepted while the gateway drains.
             services.append(management)
             var configuration = ServiceGroupConfiguration(

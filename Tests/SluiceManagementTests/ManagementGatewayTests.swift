@@ -21,18 +21,9 @@ struct ManagementGatewayTests {
         let managementStore = try await SQLiteManagementStore(directory: directory.path)
         let gatewayStore = try await SQLiteManagementStore(directory: directory.path)
         let node = try await ManagementNode.start(store: managementStore)
-        var settings = GatewaySettings()
-        settings.host = "127.0.0.1"
-        settings.port = 0
-        settings.drainTimeoutSeconds = 2
-        settings.store.pollIntervalMs = 500
-        let gateway = Gateway(settings: settings, logger: testLogger, managementStore: gatewayStore)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [],
-                logger: testLogger))
-        let running = Task { try await group.run() }
-        defer { running.cancel() }
+        let running = try RunningGateway.start(store: gatewayStore)
+        defer { running.task.cancel() }
+        let gateway = running.gateway
         let gatewayURL = "http://127.0.0.1:\(await gateway.port())"
         await gateway.storeSync?.waitForFirstSync()
 
@@ -70,8 +61,7 @@ struct ManagementGatewayTests {
         #expect(try await node.call(.POST, "\(environment)/apis/orders/_stop").status == 204)
         try await eventually(within: .seconds(2), "the stopped API is gone") { try await publish(key) == 404 }
 
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        await running.stop()
         for id in gateway.registry.deployedIDs { await gateway.registry.undeploy(id: id) }
         await node.stop()
     }

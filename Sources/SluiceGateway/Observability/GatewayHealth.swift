@@ -58,22 +58,22 @@ enum GatewayHealth {
     }
 
     static func check(_ deployment: Deployment) async -> APIReport {
-        let names =
-            deployment.definition.endpointGroups.first.map { group in
-                group.endpoints.filter { !$0.secondary }.map(\.name)
-            } ?? []
-        let connectors: [any EndpointConnector]
-        if let group = deployment.endpoint as? EndpointGroupConnector {
-            connectors = group.members.map(\.connector)
-        } else {
-            connectors = [deployment.endpoint]
-        }
         var endpoints: [EndpointReport] = []
-        for (index, connector) in connectors.enumerated() {
-            let name = index < names.count ? names[index] : connector.type
+        for (name, connector) in members(of: deployment) {
             endpoints.append(EndpointReport(name: name, type: connector.type, health: await health(of: connector)))
         }
         return APIReport(api: deployment.id, endpoints: endpoints)
+    }
+
+    /// The connectors a deployment serves from (each member of its group), named after the definition's primary
+    /// endpoints in order (by their type past those).
+    static func members(of deployment: Deployment) -> [(name: String, connector: any EndpointConnector)] {
+        let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
+        let connectors: [any EndpointConnector] =
+            (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
+        return connectors.enumerated().map { index, connector in
+            (index < names.count ? names[index] : connector.type, connector)
+        }
     }
 
     static func health(of connector: any EndpointConnector) async -> EndpointHealth {
@@ -117,16 +117,11 @@ extension GatewayHealth {
         var samples: [PrometheusExposition.Sample] = []
         for id in registry.deployedIDs {
             guard let deployment = registry.deployment(id: id) else { continue }
-            let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
-            let connectors: [any EndpointConnector] =
-                (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
-            for (index, connector) in connectors.enumerated() {
-                guard let checking = connector as? any EndpointHealthChecking, let connected = checking.connectedNow
-                else { continue }
-                let name = index < names.count ? names[index] : connector.type
+            for state in connectionStates(of: deployment) {
+                guard let connected = state.connected else { continue }
                 samples.append(
                     .init(
-                        labels: [("api", deployment.id), ("endpoint", name), ("type", connector.type)],
+                        labels: [("api", deployment.id), ("endpoint", state.name), ("type", state.type)],
                         value: connected ? 1 : 0))
             }
         }
@@ -137,18 +132,46 @@ extension GatewayHealth {
 }
 
 extension GatewayHealth {
+    /// One endpoint of a deployment and its connection, read without waiting.
+    struct ConnectionState {
+        var name: String
+        var type: String
+        var connection: GatewayLiveStatus.EndpointState.Connection
+        /// A broker endpoint's connection; nil for other endpoints and before a broker connection was needed.
+        var connected: Bool? {
+            switch connection {
+            case .connected: true
+            case .disconnected: false
+            default: nil
+            }
+        }
+    }
+
+    /// Each endpoint of a deployment (each member of its group) and its connection now.
+    static func connectionStates(of deployment: Deployment) -> [ConnectionState] {
+        members(of: deployment).map { name, connector in
+            let connection: GatewayLiveStatus.EndpointState.Connection
+            if let group = connector as? HTTPProxyGroup {
+                connection = group.allCircuitsOpen ? .circuitOpen : .ready
+            } else if let checking = connector as? any EndpointHealthChecking {
+                connection = checking.connectedNow.map { $0 ? .connected : .disconnected } ?? .idle
+            } else {
+                connection = .embedded
+            }
+            return ConnectionState(name: name, type: connector.type, connection: connection)
+        }
+    }
+}
+
+extension GatewayHealth {
     /// `sluice_kafka_consumer_lag{api,endpoint,topic,partition}`: per partition, the largest lag among the API's
     /// live consumers, as their latest fetches told (topics and partitions are bounded by the definitions).
     static func writeKafkaLag(of registry: DeploymentRegistry, into exposition: inout PrometheusExposition) {
         var samples: [PrometheusExposition.Sample] = []
         for id in registry.deployedIDs {
             guard let deployment = registry.deployment(id: id) else { continue }
-            let names = deployment.definition.endpointGroups.first?.endpoints.filter { !$0.secondary }.map(\.name) ?? []
-            let connectors: [any EndpointConnector] =
-                (deployment.endpoint as? EndpointGroupConnector)?.members.map(\.connector) ?? [deployment.endpoint]
-            for (index, connector) in connectors.enumerated() {
+            for (name, connector) in members(of: deployment) {
                 guard let kafka = connector as? KafkaEndpoint else { continue }
-                let name = index < names.count ? names[index] : connector.type
                 for entry in kafka.consumerLag {
                     samples.append(
                         .init(

@@ -50,8 +50,11 @@ public final class Gateway: Sendable {
         self.streams = LiveStreams(counter: ConnectionCounter(maximum: settings.limits.maxStreamingConnections))
         let broker = InMemoryBroker()
         self.broker = broker
+        // Requests are counted when something shows the numbers: the metrics listener, or the management API's
+        // status in the same process.
         let observability = GatewayObservability(
-            settings: settings.observability, countsRequests: settings.metricsPort != nil, logger: logger)
+            settings: settings.observability,
+            countsRequests: settings.metricsPort != nil || settings.effectiveRole == .all, logger: logger)
         self.observability = observability
         let registry = DeploymentRegistry(
             broker: broker, streams: streams, limits: settings.limits, security: settings.security, logger: logger,

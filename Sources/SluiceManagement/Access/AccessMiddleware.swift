@@ -4,13 +4,13 @@ import SluiceCore
 import SluiceStore
 
 /// Lets a request through only with the bearer token of a management user: an admin may do anything, a
-/// read-only user may only read (GET and HEAD). The OpenAPI document is open: it describes the API, it holds no
-/// data.
+/// read-only user may only read (GET and HEAD). The OpenAPI document and the status page are open: they hold no
+/// data (the page asks for the status with the token its user gives it).
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = ManagementRequestContext
     let users: UserTokenCache
 
-    static let openPaths: Set<String> = ["/management/openapi.json"]
+    static let openPaths: Set<String> = ["/management/openapi.json", "/status"]
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response

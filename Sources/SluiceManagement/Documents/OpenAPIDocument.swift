@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceGateway
 
 /// The management API's OpenAPI 3.1 document (`GET /management/openapi.json`), written from the table of
 /// operations below; a test checks that table against the router's routes, both ways.
@@ -16,6 +17,8 @@ public enum OpenAPIDocument {
         var status = 200
         var answer: String? = nil
         var open = false
+        /// The media type of an answer without a schema of its own.
+        var mediaType = "application/json"
     }
 
     static let environment = "/management/v2/environments/DEFAULT"
@@ -222,6 +225,16 @@ public enum OpenAPIDocument {
                         enumeration(["API", "PLAN", "APPLICATION", "SUBSCRIPTION", "API_KEY", "USER"])
                     ), ("resourceId", string()), ("user", string()),
                 ], answer: "AuditPage"),
+            // Status
+            Operation(
+                method: "get", path: "/management/v2/status", id: "getStatus",
+                summary:
+                    "The APIs with their entrypoints, endpoint states, open connections and cumulative counters now",
+                tag: "Status", answer: "Status"),
+            Operation(
+                method: "get", path: "/status", id: "getStatusPage",
+                summary: "The status page (HTML; it asks for the status with the token its user gives it)",
+                tag: "Status", open: true, mediaType: "text/html"),
         ]
         return list
     }()
@@ -476,7 +489,62 @@ public enum OpenAPIDocument {
                     ], required: ["id", "createdAt", "user", "event", "reference"])
             ),
             ("AuditPage", page("AuditEntry")),
+            ("Status", statusSchema),
+            ("StatusApi", statusAPISchema),
+            ("StatusCounters", statusCountersSchema),
         ])
+    }
+
+    static let nullableInteger: JSONValue = .object(
+        JSONObject([("type", .array([.string("integer"), .string("null")])), ("minimum", .number(0))]))
+
+    static var statusSchema: JSONValue {
+        object(
+            [
+                ("timestamp", .object(JSONObject([("type", .string("string")), ("format", .string("date-time"))]))),
+                ("timestampMs", .object(JSONObject([("type", .string("integer"))]))),
+                (
+                    "gateway",
+                    object(
+                        [
+                            ("running", boolean()), ("node", string()), ("openStreams", nullableInteger),
+                            ("detail", string()),
+                        ], required: ["running"])
+                ),
+                ("apis", array(reference("StatusApi"))),
+                ("truncated", boolean()),
+            ], required: ["timestamp", "timestampMs", "gateway", "apis", "truncated"])
+    }
+
+    static var statusAPISchema: JSONValue {
+        let nullableString: JSONValue = .object(JSONObject([("type", .array([.string("string"), .string("null")]))]))
+        return object(
+            [
+                ("id", string()), ("name", string()), ("state", enumeration(["STARTED", "STOPPED"])),
+                ("deployed", boolean()),
+                ("entrypoints", array(object([("type", string()), ("paths", array(string()))], required: ["type"]))),
+                (
+                    "endpoints",
+                    array(
+                        object([("name", string()), ("type", string()), ("state", nullableString)], required: ["type"]))
+                ),
+                ("openConnections", nullableInteger),
+                (
+                    "counters",
+                    .object(
+                        JSONObject([
+                            (
+                                "oneOf",
+                                .array([reference("StatusCounters"), .object(JSONObject([("type", .string("null"))]))])
+                            )
+                        ]))
+                ),
+            ], required: ["id", "name", "state", "deployed", "entrypoints", "endpoints"])
+    }
+
+    static var statusCountersSchema: JSONValue {
+        let count: JSONValue = .object(JSONObject([("type", .string("integer")), ("minimum", .number(0))]))
+        return object(StatusCounters.fields.map { ($0.name, count) })
     }
 
     static func problemResponse(_ description: String) -> JSONValue {
@@ -538,8 +606,9 @@ public enum OpenAPIDocument {
             success["content"] = .object(
                 JSONObject([("application/json", .object(JSONObject([("schema", reference(answer))])))]))
         } else if operation.status != 204 {
+            let schema = operation.mediaType == "application/json" ? anyObject : string()
             success["content"] = .object(
-                JSONObject([("application/json", .object(JSONObject([("schema", anyObject)])))]))
+                JSONObject([(operation.mediaType, .object(JSONObject([("schema", schema)])))]))
         }
         responses[String(operation.status)] = .object(success)
         if !operation.open {

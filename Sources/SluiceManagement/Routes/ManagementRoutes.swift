@@ -16,6 +16,8 @@ struct ManagementRoutes: Sendable {
     let maxBodyBytes: Int
     let users: UserTokenCache
     let logger: Logger
+    /// The gateway of this process, whose live numbers the status shows; nil with `serve --role management`.
+    let gateway: Gateway?
 
     static let environment = "/management/v2/environments/DEFAULT"
     static let organization = "/management/v2/organizations/DEFAULT"
@@ -31,6 +33,7 @@ struct ManagementRoutes: Sendable {
         registerAPIKeys(on: router)
         registerUsers(on: router)
         registerAudit(on: router)
+        registerStatus(on: router)
     }
 
     // MARK: Helpers

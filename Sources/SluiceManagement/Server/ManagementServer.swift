@@ -4,6 +4,7 @@ public import Logging
 import NIOCore
 public import ServiceLifecycle
 import SluiceCore
+public import SluiceGateway
 public import SluiceStore
 
 /// The management REST API as a `Service`: a Hummingbird application on its own port over a management store.
@@ -15,14 +16,19 @@ public final class ManagementServer: Service, Sendable {
     let routes: ManagementRoutes
     private let boundPort = PortPromise()
 
-    public init(store: any ManagementStore, configuration: ManagementConfiguration, logger: Logger) {
+    /// - Parameter gateway: the gateway running in the same process (`serve --role all`), whose live numbers the
+    ///   status (`GET /management/v2/status`, the page at `/status`) shows. Default: none.
+    public init(
+        store: any ManagementStore, configuration: ManagementConfiguration, logger: Logger, gateway: Gateway? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
         self.routes = ManagementRoutes(
             store: store, loader: DefinitionLoader(catalog: configuration.catalog),
             callbackPolicy: configuration.callbackPolicy, maxBodyBytes: configuration.maxRequestBodyBytes,
-            users: UserTokenCache(store: store, lifetime: configuration.tokenCacheLifetime), logger: logger)
+            users: UserTokenCache(store: store, lifetime: configuration.tokenCacheLifetime), logger: logger,
+            gateway: gateway)
     }
 
     /// The router with every route (what the OpenAPI document describes).

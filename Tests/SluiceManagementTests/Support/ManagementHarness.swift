@@ -73,7 +73,7 @@ final class ManagementNode: Sendable {
 
     static func start(
         store: any ManagementStore, maxBodyBytes: Int = 1 << 20,
-        callbackPolicy: WebhookCallbackPolicy = .init(), runStore: Bool = true
+        callbackPolicy: WebhookCallbackPolicy = .init(), runStore: Bool = true, gateway: Gateway? = nil
     ) async throws -> ManagementNode {
         var configuration = ManagementConfiguration()
         configuration.host = "127.0.0.1"
@@ -82,7 +82,8 @@ final class ManagementNode: Sendable {
         configuration.maxRequestBodyBytes = maxBodyBytes
         configuration.callbackPolicy = callbackPolicy
         configuration.tokenCacheLifetime = .milliseconds(200)
-        let server = ManagementServer(store: store, configuration: configuration, logger: testLogger)
+        let server = ManagementServer(
+            store: store, configuration: configuration, logger: testLogger, gateway: gateway)
         var services: [any Service] = []
         if runStore, let service = store as? any Service { services.append(service) }
         services.append(server)
@@ -166,4 +167,36 @@ func definition(_ id: String, path: String? = nil, withPlan: Bool = true) -> Str
      "plans":[\(withPlan ? #"{"id":"\#(id)-key","name":"Key","security":{"type":"api-key"},"mode":"STANDARD","validation":"AUTO","status":"PUBLISHED"}"# : "")],
      "flows":[],"analytics":{"enabled":false}}
     """
+}
+
+/// A gateway in this process over a management store, on a loopback port, until stopped.
+struct RunningGateway: Sendable {
+    let gateway: Gateway
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// `configure` adjusts the settings: loopback, port 0, a 2 s drain and a 500 ms store poll by default.
+    static func start(
+        store: any ManagementStore, configure: (inout GatewaySettings) -> Void = { _ in }
+    ) throws
+        -> RunningGateway
+    {
+        var settings = GatewaySettings()
+        settings.host = "127.0.0.1"
+        settings.port = 0
+        settings.drainTimeoutSeconds = 2
+        settings.store.pollIntervalMs = 500
+        configure(&settings)
+        let gateway = Gateway(settings: settings, logger: testLogger, managementStore: store)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: try gateway.services().map { .init(service: $0) }, gracefulShutdownSignals: [],
+                logger: testLogger))
+        return RunningGateway(gateway: gateway, group: group, task: Task { try await group.run() })
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
 }
