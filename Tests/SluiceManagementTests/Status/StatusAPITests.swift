@@ -70,7 +70,7 @@ struct StatusAPITests {
             let imported = try await node.call(
                 .POST, "\(environment)/apis/_import/definition", body: Self.keyless("quotes", name: "Quotes"))
             try #require(imported.status == 201, "\(imported.text)")
-            #expect(try await node.call(.POST, "\(environment)/apis/quotes/_start").status == 200)
+            #expect(try await node.call(.POST, "\(environment)/apis/quotes/_start").status == 204)
             try await eventually(within: .seconds(10), "the gateway serves the API") {
                 Self.api(try await node.call(.GET, "/management/v2/status"), "quotes")?["deployed"] == .bool(true)
             }
@@ -134,7 +134,7 @@ struct StatusAPITests {
             let imported = try await node.call(
                 .POST, "\(environment)/apis/_import/definition", body: Self.keyless("quotes", name: "Quotes"))
             try #require(imported.status == 201)
-            #expect(try await node.call(.POST, "\(environment)/apis/quotes/_start").status == 200)
+            #expect(try await node.call(.POST, "\(environment)/apis/quotes/_start").status == 204)
             let status = try await node.call(.GET, "/management/v2/status")
             #expect(status.status == 200)
             #expect(status.header("Content-Type") == "application/json")
