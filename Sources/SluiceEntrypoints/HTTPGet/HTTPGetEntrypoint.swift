@@ -115,12 +115,19 @@ public struct HTTPGetEntrypoint: Sendable {
             messages: delivered, nextCursor: nextCursor, limit: limitText,
             headers: configuration.headersInPayload, metadata: configuration.metadataInPayload
         )
+        let spans = invocation.trace.map { trace in delivered.map { trace.delivering($0) } } ?? []
         var head = HTTPResponse(status: .ok)
         head.headerFields[.contentType] = format.contentType
         head.headerFields[.contentLength] = String(body.readableBytes)
         head.headerFields[ClientIdentifier.field] = clientIdentifier
         head.headerFields.append(contentsOf: invocation.responseHeaders)
-        try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        do {
+            try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        } catch {
+            spans.end(error: "client gone")
+            throw error
+        }
+        spans.end(error: nil)
         if let observer = invocation.observer { for message in delivered { observer.delivered(message) } }
         await source.delivered()
     }
