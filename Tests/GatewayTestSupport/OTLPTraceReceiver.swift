@@ -129,3 +129,107 @@ package struct TestTraceParent: Sendable, Equatable {
         return ("00-\(traceID)-\(parentID)-01", traceID, parentID)
     }
 }
+
+/// What a trace check found wrong, with the spans it looked at.
+package struct TraceCheckFailure: Error, CustomStringConvertible {
+    package var description: String
+}
+
+extension OTLPTraceReceiver {
+    /// The spans of a client's traced publish whose message reached an SSE consumer and a webhook: waits for them,
+    /// then checks client → server → producer → consumer and webhook span, and that the message and the callback
+    /// carried the producer's and the webhook span's context. Throws what does not hold.
+    @discardableResult
+    package func publishChain(
+        client: (traceID: String, parentID: String), carried: TestTraceParent, callback: TestTraceParent,
+        system: String, topic: String
+    ) async throws -> (server: Span, producer: Span, consumer: Span, webhook: Span) {
+        let spans = try await spans(of: client.traceID, kinds: [.server, .producer, .consumer, .client])
+        let (server, producer) = (spans[.server]!, spans[.producer]!)
+        let (consumer, webhook) = (spans[.consumer]!, spans[.client]!)
+        try Self.check(
+            [
+                (server.parentSpanID == client.parentID, "the server span is a child of the client's span"),
+                (producer.parentSpanID == server.spanID, "the producer span is a child of the server span"),
+                (producer.attributes["messaging.system"] == system, "messaging.system \(system)"),
+                (producer.attributes["messaging.destination.name"] == topic, "messaging.destination.name \(topic)"),
+                (carried.parentID == producer.spanID, "the message carries the producer span"),
+                (consumer.parentSpanID == producer.spanID, "the consumer span is a child of the producer span"),
+                (webhook.parentSpanID == producer.spanID, "the webhook span is a child of the producer span"),
+                (callback.parentID == webhook.spanID, "the callback carries the webhook span"),
+            ], Array(spans.values))
+        return (server, producer, consumer, webhook)
+    }
+
+    /// The spans of a message produced straight to the broker with `producer`'s context, delivered to an SSE
+    /// consumer and a webhook: both are children of the producer's span, and the callback carries the webhook span.
+    @discardableResult
+    package func deliveryChain(
+        producer: (traceID: String, parentID: String), callback: TestTraceParent, system: String, topic: String
+    ) async throws -> (consumer: Span, webhook: Span) {
+        let spans = try await spans(of: producer.traceID, kinds: [.consumer, .client])
+        let (consumer, webhook) = (spans[.consumer]!, spans[.client]!)
+        try Self.check(
+            [
+                (consumer.parentSpanID == producer.parentID, "the consumer span is a child of the producer's span"),
+                (consumer.name == "process \(topic)", "the consumer span's name"),
+                (consumer.attributes["messaging.system"] == system, "messaging.system \(system)"),
+                (webhook.parentSpanID == producer.parentID, "the webhook span is a child of the producer's span"),
+                (callback.parentID == webhook.spanID, "the callback carries the webhook span"),
+            ], Array(spans.values))
+        return (consumer, webhook)
+    }
+
+    /// Waits for one span of each kind in trace `traceID`.
+    private func spans(of traceID: String, kinds: [Span.Kind]) async throws -> [Span.Kind: Span] {
+        let spans = try await wait(.seconds(30), "spans \(kinds) of trace \(traceID)") { spans in
+            kinds.allSatisfy { kind in spans.contains { $0.kind == kind && $0.traceID == traceID } }
+        }
+        var byKind: [Span.Kind: Span] = [:]
+        for span in spans where span.traceID == traceID && byKind[span.kind] == nil { byKind[span.kind] = span }
+        return byKind
+    }
+
+    private static func check(_ facts: [(Bool, String)], _ spans: [Span]) throws {
+        let failed = facts.filter { !$0.0 }.map(\.1)
+        guard failed.isEmpty else {
+            throw TraceCheckFailure(description: "not so: \(failed.joined(separator: "; ")); spans: \(spans)")
+        }
+    }
+}
+
+/// Runs `body` with a webhook receiver and, when `tracing`, an OTLP trace receiver; stops both after it, whatever
+/// happens.
+package func withTraceReceivers<T>(
+    tracing: Bool, isolation: isolated (any Actor)? = #isolation,
+    _ body: (CallbackServer, OTLPTraceReceiver?) async throws -> T
+) async throws -> T {
+    let callback = try await CallbackServer.start()
+    let receiver = tracing ? try await OTLPTraceReceiver.start() : nil
+    do {
+        let result = try await body(callback, receiver)
+        await callback.stop()
+        await receiver?.stop()
+        return result
+    } catch {
+        await callback.stop()
+        await receiver?.stop()
+        throw error
+    }
+}
+
+extension CallbackServer {
+    /// Waits for the callback POST whose body is `body`, and returns it with its `traceparent`.
+    package func traced(
+        _ body: String, within limit: Duration = .seconds(60)
+    ) async throws -> (
+        request: Received, traceParent: TestTraceParent
+    ) {
+        try await wait(limit, "the callback of \(body)") { $0.contains { $0.body == body } }
+        let request = received.first { $0.body == body }!
+        guard let parent = TestTraceParent(request.header("traceparent")) else {
+            throw TraceCheckFailure(description: "no valid traceparent on the callback: \(request.headers)")
+        }
+        return (request, parent)
+    }
+}

@@ -26,10 +26,28 @@ struct MQTT5TracingTests {
         ]
     }
 
-    /// Publishes warm-up messages until the webhook subscription delivers one (it then has its subscription).
-    static func warmUp(_ paho: PahoOracle, port: Int, topic: String, _ callback: CallbackServer) async throws {
-        try await MQTT5WebhookTests.warmUp(paho, port: port, topic: topic, callback) {
-            callback.received.contains { $0.body.hasPrefix("warm-up") }
+    /// Runs `body` with a mosquitto, a topic, a webhook receiver, the gateway serving
+    /// ``definitions(port:topic:callback:)`` and, with `tracing`, an OTLP receiver the gateway exports to; the webhook
+    /// subscription has its subscription when `body` starts (warm-up messages until the callback gets one).
+    func withTracedGateway(
+        tracing: Bool, topicPrefix: String,
+        _ body: (MosquittoBroker, String, PahoOracle, CallbackServer, OTLPTraceReceiver?, TestGateway) async throws ->
+            Void
+    ) async throws {
+        try await withMosquitto { broker in
+            let topic = uniqueTopic(topicPrefix)
+            try await withTraceReceivers(tracing: tracing) { callback, receiver in
+                try await withMQTT5Gateway(
+                    Self.definitions(port: broker.port, topic: topic, callback: callback.url),
+                    configure: { receiver?.configure(&$0) }
+                ) { gateway in
+                    let paho = try PahoOracle()
+                    try await MQTT5WebhookTests.warmUp(paho, port: broker.port, topic: topic, callback) {
+                        callback.received.contains { $0.body.hasPrefix("warm-up") }
+                    }
+                    try await body(broker, topic, paho, callback, receiver, gateway)
+                }
+            }
         }
     }
 
@@ -37,70 +55,41 @@ struct MQTT5TracingTests {
         "a client's traceparent on POST becomes a User Property and reaches an SSE consumer and a webhook; traced: server → producer → consumer and webhook spans in one trace",
         arguments: [false, true])
     func producerToConsumers(tracing: Bool) async throws {
-        try await withMosquitto { broker in
-            let topic = uniqueTopic("traced")
-            let callback = try await CallbackServer.start()
-            let receiver = tracing ? try await OTLPTraceReceiver.start() : nil
-            let client = TestTraceParent.make()
-            try await withMQTT5Gateway(
-                Self.definitions(port: broker.port, topic: topic, callback: callback.url),
-                configure: { receiver?.configure(&$0) }
-            ) { gateway in
-                let paho = try PahoOracle()
-                try await Self.warmUp(paho, port: broker.port, topic: topic, callback)
-                let subscriber = try await paho.subscribe(port: broker.port, topic: topic, qos: .atLeastOnce, count: 1)
-                let stream = try await RawSSEClient.open(port: gateway.port, path: "/orders")
-                #expect(stream.status == 200)
-                let response = try await httpCall(
-                    .POST, "\(gateway.baseURL)/orders",
-                    headers: [("traceparent", client.header), ("tracestate", "client=1")], body: "traced")
-                #expect(response.status == 202, "\(response.body)")
+        let client = TestTraceParent.make()
+        try await withTracedGateway(tracing: tracing, topicPrefix: "traced") {
+            broker, topic, paho, callback, receiver, gateway in
+            let subscriber = try await paho.subscribe(port: broker.port, topic: topic, qos: .atLeastOnce, count: 1)
+            let stream = try await RawSSEClient.open(port: gateway.port, path: "/orders")
+            #expect(stream.status == 200)
+            let response = try await httpCall(
+                .POST, "\(gateway.baseURL)/orders",
+                headers: [("traceparent", client.header), ("tracestate", "client=1")], body: "traced")
+            #expect(response.status == 202, "\(response.body)")
 
-                // The publication, as paho reads it.
-                let message = try #require(try await subscriber.messages().first)
-                let properties = Dictionary(
-                    message.properties.userProperties.map { ($0[0], $0[1]) }, uniquingKeysWith: { a, _ in a })
-                let published = try #require(TestTraceParent(properties["traceparent"]), "\(properties)")
-                #expect(published.traceID == client.traceID)
-                #expect(properties["tracestate"] == "client=1")
-                if !tracing { #expect(properties["traceparent"] == client.header, "carried as it came") }
+            // The publication, as paho reads it.
+            let message = try #require(try await subscriber.messages().first)
+            let properties = Dictionary(
+                message.properties.userProperties.map { ($0[0], $0[1]) }, uniquingKeysWith: { a, _ in a })
+            let published = try #require(TestTraceParent(properties["traceparent"]), "\(properties)")
+            #expect(published.traceID == client.traceID)
+            #expect(properties["tracestate"] == "client=1")
+            if !tracing { #expect(properties["traceparent"] == client.header, "carried as it came") }
 
-                // The SSE consumer, through the gateway.
-                let events = try await stream.messages(1)
-                #expect(events.first?.data == "traced")
-                let comment = try #require(events.first?.comments.first { $0.hasPrefix("traceparent: ") })
-                #expect(TestTraceParent(String(comment.dropFirst("traceparent: ".count))) == published)
-                await stream.close()
+            // The SSE consumer, through the gateway.
+            let events = try await stream.messages(1)
+            #expect(events.first?.data == "traced")
+            let comment = try #require(events.first?.comments.first { $0.hasPrefix("traceparent: ") })
+            #expect(TestTraceParent(String(comment.dropFirst("traceparent: ".count))) == published)
+            await stream.close()
 
-                // The webhook receiver.
-                try await callback.wait(.seconds(30), "the callback") { $0.contains { $0.body == "traced" } }
-                let hook = try #require(callback.received.first { $0.body == "traced" })
-                let hookParent = try #require(TestTraceParent(hook.header("traceparent")), "\(hook.headers)")
-                #expect(hookParent.traceID == client.traceID)
-                if !tracing { #expect(hookParent == published) }
+            // The webhook receiver.
+            let (_, hookParent) = try await callback.traced("traced")
+            #expect(hookParent.traceID == client.traceID)
+            if !tracing { #expect(hookParent == published) }
 
-                guard let receiver else { return }
-                let spans = try await receiver.wait(.seconds(30), "server, producer, consumer and webhook spans") {
-                    spans in
-                    [.server, .producer, .consumer, .client].allSatisfy { kind in
-                        spans.contains { $0.kind == kind && $0.traceID == client.traceID }
-                    }
-                }.filter { $0.traceID == client.traceID }
-                let server = try #require(spans.first { $0.kind == .server })
-                #expect(server.parentSpanID == client.parentID)
-                let producer = try #require(spans.first { $0.kind == .producer })
-                #expect(producer.parentSpanID == server.spanID)
-                #expect(producer.attributes["messaging.system"] == "mqtt")
-                #expect(producer.attributes["messaging.destination.name"] == topic)
-                #expect(published.parentID == producer.spanID, "the publication carries the producer span")
-                let consumer = try #require(spans.first { $0.kind == .consumer })
-                #expect(consumer.parentSpanID == producer.spanID)
-                let webhook = try #require(spans.first { $0.kind == .client })
-                #expect(webhook.parentSpanID == producer.spanID)
-                #expect(hookParent.parentID == webhook.spanID)
-            }
-            await callback.stop()
-            await receiver?.stop()
+            try await receiver?.publishChain(
+                client: (client.traceID, client.parentID), carried: published, callback: hookParent, system: "mqtt",
+                topic: topic)
         }
     }
 
@@ -108,46 +97,24 @@ struct MQTT5TracingTests {
         "a publication paho sends with a traceparent User Property reaches SSE and webhook consumers; traced: their spans are its children",
         arguments: [false, true])
     func brokerToConsumers(tracing: Bool) async throws {
-        try await withMosquitto { broker in
-            let topic = uniqueTopic("traced-in")
-            let callback = try await CallbackServer.start()
-            let receiver = tracing ? try await OTLPTraceReceiver.start() : nil
-            let producer = TestTraceParent.make()
-            try await withMQTT5Gateway(
-                Self.definitions(port: broker.port, topic: topic, callback: callback.url),
-                configure: { receiver?.configure(&$0) }
-            ) { gateway in
-                let paho = try PahoOracle()
-                try await Self.warmUp(paho, port: broker.port, topic: topic, callback)
-                let stream = try await RawSSEClient.open(port: gateway.port, path: "/orders")
-                try await paho.publish(
-                    port: broker.port,
-                    [pahoMessage(topic: topic, "from-mqtt", userProperties: [("traceparent", producer.header)])])
-                let events = try await stream.messages(1)
-                #expect(events.first?.data == "from-mqtt")
-                #expect(events.first?.comments.contains("traceparent: \(producer.header)") == true)
-                await stream.close()
+        let producer = TestTraceParent.make()
+        try await withTracedGateway(tracing: tracing, topicPrefix: "traced-in") {
+            broker, topic, paho, callback, receiver, gateway in
+            let stream = try await RawSSEClient.open(port: gateway.port, path: "/orders")
+            try await paho.publish(
+                port: broker.port,
+                [pahoMessage(topic: topic, "from-mqtt", userProperties: [("traceparent", producer.header)])])
+            let events = try await stream.messages(1)
+            #expect(events.first?.data == "from-mqtt")
+            #expect(events.first?.comments.contains("traceparent: \(producer.header)") == true)
+            await stream.close()
 
-                try await callback.wait(.seconds(30), "the callback") { $0.contains { $0.body == "from-mqtt" } }
-                let hook = try #require(callback.received.first { $0.body == "from-mqtt" })
-                let hookParent = try #require(TestTraceParent(hook.header("traceparent")))
-                #expect(hookParent.traceID == producer.traceID)
-                if !tracing { #expect(hook.header("traceparent") == producer.header) }
+            let (hook, hookParent) = try await callback.traced("from-mqtt")
+            #expect(hookParent.traceID == producer.traceID)
+            if !tracing { #expect(hook.header("traceparent") == producer.header) }
 
-                guard let receiver else { return }
-                let spans = try await receiver.wait(.seconds(30), "consumer and webhook spans") { spans in
-                    spans.contains { $0.kind == .consumer && $0.traceID == producer.traceID }
-                        && spans.contains { $0.kind == .client && $0.traceID == producer.traceID }
-                }.filter { $0.traceID == producer.traceID }
-                let consumer = try #require(spans.first { $0.kind == .consumer })
-                #expect(consumer.parentSpanID == producer.parentID)
-                #expect(consumer.attributes["messaging.system"] == "mqtt")
-                let webhook = try #require(spans.first { $0.kind == .client })
-                #expect(webhook.parentSpanID == producer.parentID)
-                #expect(hookParent.parentID == webhook.spanID)
-            }
-            await callback.stop()
-            await receiver?.stop()
+            try await receiver?.deliveryChain(
+                producer: (producer.traceID, producer.parentID), callback: hookParent, system: "mqtt", topic: topic)
         }
     }
 }
