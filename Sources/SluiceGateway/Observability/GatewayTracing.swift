@@ -54,9 +54,17 @@ public final class GatewayTracing: Sendable {
         return (parent, headers.state)
     }
 
-    func startSpan(_ name: String, context: ServiceContext, kind: SpanKind, attributes: SpanAttributes) -> any Span {
-        let span = tracer.startSpan(name, context: context, ofKind: kind)
-        if span.isRecording { span.attributes = attributes }
+    /// Starts a span; its attributes are made only when it records (an unsampled span costs no more than that).
+    func startSpan(
+        _ name: @autoclosure () -> String, context: ServiceContext, kind: SpanKind,
+        attributes: (inout SpanAttributes) -> Void
+    ) -> any Span {
+        let span = tracer.startSpan(name(), context: context, ofKind: kind)
+        if span.isRecording {
+            var values = SpanAttributes()
+            attributes(&values)
+            span.attributes = values
+        }
         return span
     }
 }
@@ -121,8 +129,9 @@ final class DeploymentTracing: Sendable {
     }
 
     /// The attributes every span of a request carries: API, plan, application, entrypoint (never a credential).
-    func commonAttributes(plan: SecurityChain.ResolvedPlan?, entrypoint: String) -> SpanAttributes {
-        var attributes = SpanAttributes()
+    func addCommonAttributes(
+        _ attributes: inout SpanAttributes, plan: SecurityChain.ResolvedPlan?, entrypoint: String
+    ) {
         attributes["sluice.api.id"] = apiID
         attributes["sluice.api.name"] = apiName
         attributes["sluice.entrypoint.type"] = entrypoint
@@ -130,7 +139,6 @@ final class DeploymentTracing: Sendable {
             attributes["sluice.plan.id"] = plan.id
             if let application = plan.application { attributes["sluice.application.id"] = application }
         }
-        return attributes
     }
 
     /// Starts the server span of a request or WebSocket connection, a child of the trace context its headers
@@ -150,16 +158,16 @@ final class DeploymentTracing: Sendable {
         entrypoint: String, method: String, path: String, route: String, plan: SecurityChain.ResolvedPlan?,
         traceParent: String?, traceState: String?
     ) -> GatewayRequestTrace {
-        var attributes = commonAttributes(plan: plan, entrypoint: entrypoint)
-        attributes["http.request.method"] = method
-        attributes["url.path"] = path
-        attributes["url.scheme"] = "http"
-        attributes["http.route"] = route
         let span = tracing.startSpan(
-            "\(method) \(route)", context: tracing.context(parent: traceParent, state: traceState), kind: .server,
-            attributes: attributes)
-        return GatewayRequestTrace(
-            span: span, deployment: self, common: commonAttributes(plan: plan, entrypoint: entrypoint))
+            "\(method) \(route)", context: tracing.context(parent: traceParent, state: traceState), kind: .server
+        ) { attributes in
+            addCommonAttributes(&attributes, plan: plan, entrypoint: entrypoint)
+            attributes["http.request.method"] = method
+            attributes["url.path"] = path
+            attributes["url.scheme"] = "http"
+            attributes["http.route"] = route
+        }
+        return GatewayRequestTrace(span: span, deployment: self, plan: plan, entrypoint: entrypoint)
     }
 
     /// The client spans of one webhook subscription's callbacks.
@@ -174,22 +182,50 @@ final class DeploymentTracing: Sendable {
         return WebhookCallbackTracer(deployment: self, common: attributes)
     }
 
+    /// The same for the callbacks, whose subscription's attributes are fixed.
+    func startCallback(_ url: String, for message: Message, common: SpanAttributes) -> any Span {
+        let context =
+            message.headers.traceContext.map { tracing.context(parent: $0.parent, state: $0.state) } ?? .topLevel
+        return tracing.startSpan("POST", context: context, kind: .client) { attributes in
+            attributes = common
+            attributes["http.request.method"] = "POST"
+            attributes["url.full"] = Self.visible(url)
+            attributes["messaging.system"] = messagingSystem
+            if let destination = message.metadata["topic"] { attributes["messaging.destination.name"] = destination }
+            if let id = message.id { attributes["messaging.message.id"] = id }
+        }
+    }
+
+    /// A URL without its user information and query: either may hold a secret.
+    static func visible(_ url: String) -> String {
+        var visible = url
+        if let query = visible.firstIndex(of: "?") { visible = String(visible[..<query]) }
+        if let scheme = visible.range(of: "://"), let at = visible[scheme.upperBound...].firstIndex(of: "@") {
+            visible = String(visible[..<scheme.upperBound]) + visible[visible.index(after: at)...]
+        }
+        return visible
+    }
+
     /// Starts the consumer span of `message` handed to a client, a child of the message's own trace context (or of
     /// `fallback`'s when it carries none).
-    func startDelivery(_ message: Message, common: SpanAttributes, fallback: ServiceContext?) -> any Span {
-        var attributes = common
+    func startDelivery(
+        _ message: Message, plan: SecurityChain.ResolvedPlan?, entrypoint: String, fallback: ServiceContext?
+    ) -> any Span {
         let destination = message.metadata["topic"] ?? self.destination
-        attributes["messaging.system"] = messagingSystem
-        attributes["messaging.operation.type"] = "process"
-        attributes["messaging.operation.name"] = "process"
-        if let destination { attributes["messaging.destination.name"] = destination }
-        if let id = message.id { attributes["messaging.message.id"] = id }
-        attributes["messaging.message.body.size"] = message.content.readableBytes
         let context =
             message.headers.traceContext.map { tracing.context(parent: $0.parent, state: $0.state) } ?? fallback
             ?? .topLevel
         return tracing.startSpan(
-            "process \(destination ?? messagingSystem)", context: context, kind: .consumer, attributes: attributes)
+            "process \(destination ?? messagingSystem)", context: context, kind: .consumer
+        ) { attributes in
+            addCommonAttributes(&attributes, plan: plan, entrypoint: entrypoint)
+            attributes["messaging.system"] = messagingSystem
+            attributes["messaging.operation.type"] = "process"
+            attributes["messaging.operation.name"] = "process"
+            if let destination { attributes["messaging.destination.name"] = destination }
+            if let id = message.id { attributes["messaging.message.id"] = id }
+            attributes["messaging.message.body.size"] = message.content.readableBytes
+        }
     }
 }
 
@@ -197,25 +233,30 @@ final class DeploymentTracing: Sendable {
 final class GatewayRequestTrace: RequestTrace {
     let span: any Span
     let deployment: DeploymentTracing
-    let common: SpanAttributes
+    let plan: SecurityChain.ResolvedPlan?
+    let entrypoint: String
 
-    init(span: any Span, deployment: DeploymentTracing, common: SpanAttributes) {
+    init(span: any Span, deployment: DeploymentTracing, plan: SecurityChain.ResolvedPlan?, entrypoint: String) {
         self.span = span
         self.deployment = deployment
-        self.common = common
+        self.plan = plan
+        self.entrypoint = entrypoint
     }
 
     func publishing(_ message: inout Message) -> any MessageSpan {
-        var attributes = common
-        attributes["messaging.system"] = deployment.messagingSystem
-        attributes["messaging.operation.type"] = "send"
-        attributes["messaging.operation.name"] = "send"
-        if let destination = deployment.destination { attributes["messaging.destination.name"] = destination }
-        attributes["messaging.message.body.size"] = message.content.readableBytes
+        let (deployment, plan, entrypoint) = (self.deployment, self.plan, self.entrypoint)
+        let size = message.content.readableBytes
         let tracing = deployment.tracing
         let producer = tracing.startSpan(
-            "send \(deployment.destination ?? deployment.messagingSystem)", context: span.context, kind: .producer,
-            attributes: attributes)
+            "send \(deployment.destination ?? deployment.messagingSystem)", context: span.context, kind: .producer
+        ) { attributes in
+            deployment.addCommonAttributes(&attributes, plan: plan, entrypoint: entrypoint)
+            attributes["messaging.system"] = deployment.messagingSystem
+            attributes["messaging.operation.type"] = "send"
+            attributes["messaging.operation.name"] = "send"
+            if let destination = deployment.destination { attributes["messaging.destination.name"] = destination }
+            attributes["messaging.message.body.size"] = size
+        }
         if let headers = tracing.headers(of: producer) {
             message.headers.setTraceContext(parent: headers.parent, state: headers.state)
         }
@@ -223,7 +264,8 @@ final class GatewayRequestTrace: RequestTrace {
     }
 
     func delivering(_ message: Message) -> any MessageSpan {
-        TracedSpan(span: deployment.startDelivery(message, common: common, fallback: span.context))
+        TracedSpan(
+            span: deployment.startDelivery(message, plan: plan, entrypoint: entrypoint, fallback: span.context))
     }
 
     func end(status: Int?, error: String?) {
@@ -243,23 +285,8 @@ struct WebhookCallbackTracer: CallbackTracer {
     let common: SpanAttributes
 
     func calling(_ url: String, for message: Message) -> (span: any MessageSpan, parent: String, state: String?) {
-        var attributes = common
-        attributes["http.request.method"] = "POST"
-        // Without user information or query: either may hold a secret.
-        var visible = url
-        if let query = visible.firstIndex(of: "?") { visible = String(visible[..<query]) }
-        if let scheme = visible.range(of: "://"), let at = visible[scheme.upperBound...].firstIndex(of: "@") {
-            visible = String(visible[..<scheme.upperBound]) + visible[visible.index(after: at)...]
-        }
-        attributes["url.full"] = visible
-        attributes["messaging.system"] = deployment.messagingSystem
-        if let destination = message.metadata["topic"] { attributes["messaging.destination.name"] = destination }
-        if let id = message.id { attributes["messaging.message.id"] = id }
-        let tracing = deployment.tracing
-        let context =
-            message.headers.traceContext.map { tracing.context(parent: $0.parent, state: $0.state) } ?? .topLevel
-        let span = tracing.startSpan("POST", context: context, kind: .client, attributes: attributes)
-        let headers = tracing.headers(of: span) ?? message.headers.traceContext ?? ("", nil)
+        let span = deployment.startCallback(url, for: message, common: common)
+        let headers = deployment.tracing.headers(of: span) ?? message.headers.traceContext ?? ("", nil)
         return (TracedSpan(span: span), headers.parent, headers.state)
     }
 }
