@@ -44,6 +44,10 @@ let package = Package(
         // The gateway's metrics: swift-metrics' API, with swift-prometheus' registry rendering the scrape text.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Tracing: spans through swift-distributed-tracing's API, exported over OTLP/HTTP by swift-otel when
+        // configured. Only the OTLPHTTP trait: the default traits would build a gRPC stack the gateway does not use.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // Kafka protocol messages, record batches and compression codecs: values and ByteBuffer codecs, no I/O.
@@ -173,6 +177,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ],
             swiftSettings: swiftSettings
         ),

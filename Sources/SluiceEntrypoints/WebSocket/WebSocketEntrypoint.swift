@@ -50,7 +50,9 @@ public struct WebSocketEntrypoint: Sendable {
     /// Serves one upgraded connection until either side closes it. The subscriber side runs when it is enabled and
     /// the endpoint subscribes, the publisher side when it is enabled and the endpoint publishes. `publishCheck`
     /// runs before each message the client publishes (the publish phase's rate limits): a refusal closes the
-    /// connection with 1008 and `KEY: message`, and that message is not published.
+    /// connection with 1008 and `KEY: message`, and that message is not published. `traceContext` is the
+    /// upgrade request's own (`traceparent` and `tracestate` headers, validated): each published message carries
+    /// it, or, when the gateway traces, its producer span's.
     public func handle(
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
@@ -59,7 +61,8 @@ public struct WebSocketEntrypoint: Sendable {
         clientIdentifier: String? = nil,
         clientIdentifierIsGenerated: Bool = false,
         channel: (any Channel)? = nil,
-        publishCheck: (@Sendable () async -> GatewayError?)? = nil
+        publishCheck: (@Sendable () async -> GatewayError?)? = nil,
+        traceContext: MessageHeaders = MessageHeaders()
     ) async throws {
         defer { registration.cancel() }
         let endpoint = invocation.endpoint
@@ -85,12 +88,12 @@ public struct WebSocketEntrypoint: Sendable {
 
         let batches = self.batches
         let flow = invocation.flow
-        // Per-message subscribe steps (a filter per subscriber), or logging the messages sent, rule out frames
-        // encoded once for all the API's streams.
+        // Per-message subscribe steps (a filter per subscriber), logging the messages sent, or tracing each delivery
+        // rule out frames encoded once for all the API's streams.
         let subscribeFlow = flow.flatMap { $0.runs(.subscribe) ? $0 : nil }
         let publishFlow = flow.flatMap { $0.runs(.publish) ? $0 : nil }
         let observer = invocation.observer
-        let sharesFrames = subscribeFlow == nil && observer?.logsEachDelivery != true
+        let sharesFrames = subscribeFlow == nil && observer?.logsEachDelivery != true && invocation.trace == nil
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let source {
                 group.addTask {
@@ -128,11 +131,18 @@ public struct WebSocketEntrypoint: Sendable {
                                         ? .text : .binary,
                                     data: message.content)
                             }
-                            if let channel {
-                                try await Self.write(frames, to: channel)
-                            } else {
-                                for frame in frames { try await outbound.write(.custom(frame)) }
+                            let spans = invocation.trace.map { trace in batch.map { trace.delivering($0) } } ?? []
+                            do {
+                                if let channel {
+                                    try await Self.write(frames, to: channel)
+                                } else {
+                                    for frame in frames { try await outbound.write(.custom(frame)) }
+                                }
+                            } catch {
+                                spans.end(error: "client gone")
+                                throw error
                             }
+                            spans.end(error: nil)
                             if let observer { for message in batch { observer.delivered(message) } }
                             await source.delivered()
                         }
@@ -159,7 +169,7 @@ public struct WebSocketEntrypoint: Sendable {
                         .policyViolation, reason: Self.closeReason("\(refusal.key): \(refusal.message)"))
                     break
                 }
-                var message = Message(content: content, timestamp: Date.nowMilliseconds)
+                var message = Message(content: content, headers: traceContext, timestamp: Date.nowMilliseconds)
                 if let publishFlow {
                     switch await publishFlow.process(message, in: .publish) {
                     case .deliver(let processed): message = processed
@@ -172,15 +182,19 @@ public struct WebSocketEntrypoint: Sendable {
                         break reading
                     }
                 }
+                let span = invocation.trace?.publishing(&message)
                 do {
                     _ = try await endpoint.publish(message)
+                    span?.end(error: nil)
                     observer?.published(message)
                 } catch let error as GatewayError {
+                    span?.end(error: error.key)
                     observer?.publishFailed(message)
                     try await outbound.close(
                         .unexpectedServerError, reason: Self.closeReason("\(error.key): \(error.message)"))
                     break
                 } catch {
+                    span?.end(error: "\(error)")
                     logger.warning("publish failed", metadata: ["api": "\(invocation.apiID)", "error": "\(error)"])
                     try await outbound.close(.unexpectedServerError, reason: "Server error")
                     break

@@ -29,13 +29,17 @@ final class WebhookCallbackClient: Sendable {
     private let retired = Mutex<[HTTPClient]>([])
     /// The OAuth2 access token and when it stops being used (a little before it expires).
     private let oauth2Token = Mutex<(value: String, until: ContinuousClock.Instant)?>(nil)
+    /// The callbacks' client spans, when the gateway traces.
+    let tracer: (any CallbackTracer)?
 
     /// Fails when the subscription's `ssl` settings do not load (a trust store that is not PEM, say).
     init(
         subscription: WebhookSubscriptionConfiguration, configuration: WebhookEntrypoint.Configuration,
-        policy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system
+        policy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system,
+        tracer: (any CallbackTracer)? = nil
     ) throws {
         self.subscription = subscription
+        self.tracer = tracer
         self.readTimeout = .milliseconds(configuration.readTimeoutMs)
         self.policy = policy
         self.resolver = resolver
@@ -169,15 +173,38 @@ final class WebhookCallbackClient: Sendable {
         }
     }
 
-    /// One attempt: nil when the callback answered 2xx.
+    /// One attempt: nil when the callback answered 2xx. The attempt is a client span when the gateway traces.
     func post(_ message: Message, webhookID: String) async -> WebhookFailure? {
+        guard let tracer else {
+            return await post(message, webhookID: webhookID, traceContext: message.headers.traceContext)
+        }
+        let (span, parent, state) = tracer.calling(subscription.callbackURL.absoluteString, for: message)
+        let failure = await post(
+            message, webhookID: webhookID, traceContext: parent.isEmpty ? message.headers.traceContext : (parent, state)
+        )
+        span.end(error: failure.map { "\($0)" })
+        return failure
+    }
+
+    /// One attempt whose request carries `traceContext` (W3C `traceparent` and `tracestate`).
+    private func post(
+        _ message: Message, webhookID: String, traceContext: (parent: String, state: String?)?
+    ) async -> WebhookFailure? {
         var request = HTTPClientRequest(url: subscription.callbackURL.absoluteString)
         request.method = .POST
         for (name, value) in message.headers where !Self.reserved.contains(name.lowercased()) {
-            guard WebhookSubscriptionConfiguration.isHeaderName(name), !value.contains(where: \.isNewline) else {
+            guard WebhookSubscriptionConfiguration.isHeaderName(name), !value.contains(where: \.isNewline),
+                !MessageHeaders.isTraceContextName(name.lowercased())
+            else {
                 continue
             }
             request.headers.add(name: name, value: value)
+        }
+        if let traceContext {
+            request.headers.add(name: TraceParent.headerName, value: traceContext.parent)
+            if let state = traceContext.state, TraceParent.isCarriableState(state) {
+                request.headers.add(name: TraceParent.stateHeaderName, value: state)
+            }
         }
         for header in subscription.headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
         let timestamp = Int64(Date().timeIntervalSince1970)

@@ -58,6 +58,8 @@ public final class WebhookDelivery: Sendable {
     private let onOutcome: (@Sendable (Outcome) -> Void)?
     /// Set when the delivery cannot run at all (TLS settings that do not load).
     private let setupFailure = Mutex<String?>(nil)
+    /// The callbacks' client spans, when the gateway traces.
+    let tracer: (any CallbackTracer)?
 
     /// Messages taken from the endpoint at once.
     static let batchSize = 64
@@ -68,9 +70,10 @@ public final class WebhookDelivery: Sendable {
         deadLetters: (any EndpointConnector)?, flow: FlowRun? = nil, paused: Bool = false,
         nodeIdentifier: String? = nil,
         callbackPolicy: WebhookCallbackPolicy = .init(), resolver: WebhookHostResolver = .system, logger: Logger,
-        onOutcome: (@Sendable (Outcome) -> Void)? = nil
+        onOutcome: (@Sendable (Outcome) -> Void)? = nil, tracer: (any CallbackTracer)? = nil
     ) {
         self.onOutcome = onOutcome
+        self.tracer = tracer
         self.callbackPolicy = callbackPolicy
         self.resolver = resolver
         self.subscriptionID = subscriptionID
@@ -112,7 +115,8 @@ public final class WebhookDelivery: Sendable {
         let client: WebhookCallbackClient
         do {
             client = try WebhookCallbackClient(
-                subscription: webhook, configuration: configuration, policy: callbackPolicy, resolver: resolver)
+                subscription: webhook, configuration: configuration, policy: callbackPolicy, resolver: resolver,
+                tracer: tracer)
         } catch {
             setupFailure.withLock { $0 = "\(error)" }
             logger.error("webhook subscription cannot start", metadata: ["error": "\(error)"])

@@ -11,6 +11,8 @@ public final class GatewayObservability: Sendable {
     /// Whether requests are counted: only when something serves the metrics (`metrics.port`).
     let countsRequests: Bool
     let accessLog: AccessLog?
+    /// Spans exported over OTLP, when `tracing.enabled` is on (and its exporter could be set up).
+    public let tracing: GatewayTracing?
     /// The plan the async path decided for a connection's request in progress, read when its answer is written
     /// (the event-loop handler counts the answers of both paths).
     private let decidedPlans = Mutex<[ObjectIdentifier: DecidedRequest]>([:])
@@ -34,6 +36,16 @@ public final class GatewayObservability: Sendable {
             }
         } else {
             accessLog = nil
+        }
+        if settings.tracing.enabled {
+            do {
+                tracing = try GatewayTracing(settings: settings.tracing, logger: logger)
+            } catch {
+                logger.error("tracing off", metadata: ["reason": "\(error)"])
+                tracing = nil
+            }
+        } else {
+            tracing = nil
         }
     }
 
@@ -74,6 +86,8 @@ final class DeploymentObservation: Sendable {
     let messageLog: MessageLog?
     /// Headers masked in message log lines besides the usual secret names: the API key header.
     let secretHeaders: Set<String>
+    /// Its spans, when the gateway traces.
+    let tracing: DeploymentTracing?
 
     init(
         definition: APIDefinition, observability: GatewayObservability?, apiKeyQueryParameter: String,
@@ -86,6 +100,7 @@ final class DeploymentObservation: Sendable {
         secretParameters = [apiKeyQueryParameter.lowercased()]
         secretHeaders = [apiKeyHeader.lowercased()]
         self.messageLog = accessLog == nil ? nil : messageLog
+        tracing = observability?.tracing.map { DeploymentTracing(definition: definition, tracing: $0) }
     }
 
     /// Counts a webhook subscription's deliveries, retries, DLQ and drops under its API, plan and application.
@@ -116,6 +131,7 @@ final class DeploymentObservation: Sendable {
         secretParameters = []
         secretHeaders = []
         messageLog = nil
+        tracing = nil
     }
 
     var isEnabled: Bool { metrics != nil || accessLog != nil }

@@ -88,6 +88,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var publishObservation: DeploymentObservation?
     /// Where endpoints' answers to this connection's publishes are handed to its loop (set at the first).
     private var loopBatch: LoopTaskBatch?
+    /// The publish under way, traced (only when the gateway traces): its server span and its message's producer
+    /// span.
+    private var publishTrace: GatewayRequestTrace?
+    private var publishSpan: (any MessageSpan)?
 
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
@@ -271,9 +275,18 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             for (name, value) in head.headers {
                 let lowercased = name.lowercased()
                 if Self.hopHeaders.contains(lowercased) || lowercased == apiKeyHeader { continue }
+                if MessageHeaders.isTraceContextName(lowercased) { continue }
                 if !plan.propagatesAuthorization, lowercased == "authorization" { continue }
                 message.headers.add(name: name, value: value)
             }
+        }
+        // The client's trace context travels with the message whatever the configuration says (a valid one only).
+        message.headers.addTraceContext { head.headers.first(name: $0) }
+        if let tracing = deployment.observation.tracing {
+            publishTrace = tracing.startRequest(
+                entrypoint: HTTPPostEntrypoint.type, method: "POST", path: path, route: route.path, plan: plan,
+                traceParent: head.headers.first(name: TraceParent.headerName),
+                traceState: head.headers.first(name: TraceParent.stateHeaderName))
         }
         return Publishing(
             endpoint: endpoint, message: message, clientIdentifier: Self.clientIdentifier(of: head),
@@ -415,9 +428,11 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         guard head.method == .GET, let sse = route.deployment.sse,
             head.headers["accept"].contains(where: { $0.lowercased().contains("text/event-stream") }),
             let endpoint = route.deployment.inMemoryEndpoint,
-            // Flows with steps the engine runs, CORS, and logging the messages sent take the async path.
+            // Flows with steps the engine runs, CORS, logging the messages sent and traced deliveries take the
+            // async path.
             route.deployment.flows == nil, route.deployment.cors == nil,
             route.deployment.observation.messageLog?.subscribePhase != true,
+            route.deployment.observation.tracing == nil,
             case .success(let plan)? = route.deployment.resolvePlanNow(
                 route.deployment.credentials(of: head), access: registry.access)
         else { return nil }
@@ -523,6 +538,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         }
         var message = publishing.message
         message.content = publishing.body ?? ByteBuffer()
+        if let publishTrace { publishSpan = publishTrace.publishing(&message) }
         switch publishing.endpoint {
         case .synchronous(let endpoint):
             answer(Result { _ = try endpoint.publishNow(message) }, to: publishing, context: context)
@@ -584,6 +600,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         if var observed = publishObserved.take(), let observation = publishObservation.take() {
             observePublish(result, publishing, &observed, observation: observation)
         }
+        if let trace = publishTrace.take() { endTrace(trace, result) }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
@@ -596,6 +613,19 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             let failure =
                 error as? GatewayError ?? .endpointUnavailable("The endpoint could not accept the message.")
             context.writeGatewayError(failure, version: publishing.version, closeAfter: closeAfter, headers: echo)
+        }
+    }
+
+    /// Ends a publish's spans with its outcome.
+    private func endTrace(_ trace: GatewayRequestTrace, _ result: Result<Void, any Error>) {
+        switch result {
+        case .success:
+            publishSpan.take()?.end(error: nil)
+            trace.end(status: 202, error: nil)
+        case .failure(let error):
+            let failure = error as? GatewayError
+            publishSpan.take()?.end(error: failure?.key ?? "\(error)")
+            trace.end(status: failure?.status ?? 503, error: failure?.key ?? "\(error)")
         }
     }
 

@@ -143,6 +143,8 @@ public final class Gateway: Sendable {
         var services: [any Service] = []
         // First, so that it stops last: everything else may use it until then.
         if let storeService = managementStore as? any Service { services.append(storeService) }
+        // Early, so that it stops late: the spans of the streams the drain ends are exported too.
+        if let tracing = observability.tracing { services.append(tracing.service) }
         services += [InMemoryDeadlineService(broker: broker), server]
         if let metricsPort = settings.metricsPort {
             services.append(

@@ -108,12 +108,33 @@ struct GatewayResponder: Sendable {
                 host: request.head.authority)
         }
         if let observer { registry.observability?.noteObserver(observer, connection: ObjectIdentifier(channel)) }
+        let trace = deployment.observation.tracing?.startRequest(
+            entrypoint: entrypoint, method: method.rawValue, path: request.uri.path, route: route.path, plan: plan,
+            traceContext: request.headers)
         func bound(_ invocation: EntrypointInvocation) -> EntrypointInvocation {
             var invocation = invocation.with(responseHeaders: responseHeaders)
             invocation.flow = flow
             invocation.observer = observer
+            invocation.trace = trace
             return invocation
         }
+        do {
+            try await serve(
+                entrypoint, request, writer, channel: channel, deployment: deployment, credentials: credentials,
+                plan: plan, bound: bound)
+        } catch {
+            trace?.end(status: nil, error: "\(error)")
+            throw error
+        }
+        trace?.end(status: nil, error: nil)
+    }
+
+    /// Hands a message API's request to its entrypoint.
+    private func serve(
+        _ entrypoint: String, _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel,
+        deployment: Deployment, credentials: SecurityChain.Credentials, plan: SecurityChain.ResolvedPlan,
+        bound: (EntrypointInvocation) -> EntrypointInvocation
+    ) async throws {
         switch entrypoint {
         case HTTPPostEntrypoint.type:
             let post = deployment.httpPost!
@@ -288,6 +309,8 @@ struct GatewayResponder: Sendable {
             return refuse(.init(codeNumber: 1013), .tooManyConnections(limit: limits.maxStreamingConnections))
         }
         let (clientIdentifier, generated) = ClientIdentifier.resolve(headers: head.headerFields, uri: uri)
+        // The upgrade request's trace context (valid only): each message the client publishes carries it on.
+        let traceContext = MessageHeaders.traceContext(of: head.headerFields)
         upgradeHeaders[ClientIdentifier.field] = clientIdentifier
         let access = registry.access
         let checkedBeforeUpgrade = store.immediate != nil
@@ -335,6 +358,11 @@ struct GatewayResponder: Sendable {
                     localAddress: localAddress, host: head.authority)
             }
             invocation.observer = observer
+            let trace = deployment.observation.tracing?.startRequest(
+                entrypoint: WebSocketEntrypoint.type, method: "GET", path: uri.path, route: contextPath, plan: plan,
+                traceContext: head.headerFields)
+            invocation.trace = trace
+            defer { trace?.end(status: 101, error: nil) }
             var publishCheck: (@Sendable () async -> GatewayError?)?
             if let publishGate = gate(.publish, plan) {
                 publishCheck = { await publishGate.check(store).refusal }
@@ -352,7 +380,7 @@ struct GatewayResponder: Sendable {
             try await bound.entrypoint.handle(
                 inbound: inbound, outbound: outbound, invocation: invocation, registration: registration,
                 clientIdentifier: clientIdentifier, clientIdentifierIsGenerated: generated, channel: channel,
-                publishCheck: publishCheck
+                publishCheck: publishCheck, traceContext: traceContext
             )
         }
     }

@@ -18,10 +18,14 @@ public struct ObservabilitySettings: Sendable {
     /// Lines waiting to be written (`accessLog.bufferLines`); past that, lines are dropped and counted
     /// (`sluice_access_log_dropped_total`) rather than hold a request. Default: 16384.
     public var accessLogBufferLines = 16_384
+    /// Spans exported over OTLP (`tracing.*`). Default: off.
+    public var tracing = TracingSettings()
 
     public init() {}
 
-    static let keys = ["metrics.path", "metrics.maxApplicationLabels", "accessLog.output", "accessLog.bufferLines"]
+    static let keys =
+        ["metrics.path", "metrics.maxApplicationLabels", "accessLog.output", "accessLog.bufferLines"]
+        + TracingSettings.keys
 
     mutating func apply(values: [String: String], source: String, problems: inout [GatewaySettings.Problem]) {
         if let path = values["metrics.path"] {
@@ -61,5 +65,6 @@ public struct ObservabilitySettings: Sendable {
                     .init(setting: "accessLog.bufferLines", message: "must be an integer of at least 1 (\(source))"))
             }
         }
+        tracing.apply(values: values, source: source, problems: &problems)
     }
 }

@@ -96,7 +96,9 @@ public final class WebhookDispatcher: Service, Sendable {
                     paused: subscription.status == .paused, nodeIdentifier: nodeIdentifier,
                     callbackPolicy: callbackPolicy, resolver: resolver, logger: logger,
                     onOutcome: deployment.observation.webhookOutcomes(
-                        plan: subscription.plan, application: subscription.application))
+                        plan: subscription.plan, application: subscription.application),
+                    tracer: deployment.observation.tracing?.callbacks(
+                        plan: subscription.plan, application: subscription.application, subscription: id))
                 // A task per subscription: each delivery loop lives as long as its subscription, independently of
                 // the others, and is cancelled on its own when the subscription changes.
                 let task = Task { await delivery.run() }
