@@ -110,17 +110,23 @@ extension ManagementRoutes {
     /// The fields the API's answers add to its definition, which a client may send back unchanged.
     static let derivedFields = ["state", "deploymentRevision", "createdAt", "updatedAt"]
 
-    /// Creates an API from a v4 definition, bare or wrapped as Gravitee exports it (`{"api": {...}, "plans":
-    /// [...]}`): the definition is checked by the gateway's loader, its plans become plan resources. The API is
-    /// STOPPED until started.
-    func importAPI(_ request: Request, _ context: ManagementRequestContext) async throws -> Response {
+    /// The request's v4 definition, bare or unwrapped from Gravitee's export form, and the path prefix its
+    /// problems are reported under (`api.` for the export form).
+    func definitionBody(_ request: Request) async throws -> (JSONObject, String) {
         let value = try await RequestBody.value(of: request, limit: maxBodyBytes)
         guard case .object(let root) = value else {
             throw ManagementProblem.invalid(
                 path: "", "must be a JSON object (a v4 API definition), not \(value.typeName)")
         }
-        let (unwrapped, prefix) = Self.unwrapped(root)
-        var definition = unwrapped
+        return Self.unwrapped(root)
+    }
+
+    /// Creates an API from a v4 definition, bare or wrapped as Gravitee exports it (`{"api": {...}, "plans":
+    /// [...]}`): the definition is checked by the gateway's loader, its plans become plan resources. The API is
+    /// STOPPED until started.
+    func importAPI(_ request: Request, _ context: ManagementRequestContext) async throws -> Response {
+        let (body, prefix) = try await definitionBody(request)
+        var definition = body
         var problems: [ManagementProblem.FieldProblem] = []
         if let id = definition["id"], id.stringValue == nil {
             problems.append(
@@ -191,13 +197,8 @@ extension ManagementRoutes {
     func updateAPIFromDefinition(_ request: Request, _ context: ManagementRequestContext) async throws -> Response {
         let current = try await store.api(id: try parameter(context, "apiId"))
         try precondition(request, current: current.version)
-        let value = try await RequestBody.value(of: request, limit: maxBodyBytes)
-        guard case .object(let root) = value else {
-            throw ManagementProblem.invalid(
-                path: "", "must be a JSON object (a v4 API definition), not \(value.typeName)")
-        }
-        let (unwrapped, prefix) = Self.unwrapped(root)
-        var definition = unwrapped
+        let (body, prefix) = try await definitionBody(request)
+        var definition = body
         let idPath = prefix.isEmpty ? "id" : "api.id"
         var problems: [ManagementProblem.FieldProblem] = []
         if let id = definition["id"], id.stringValue != current.id {
