@@ -34,7 +34,7 @@ def wait_for(client, key, status, limit=10.0):
 
 with httpx.Client(headers=headers, timeout=30) as admin, httpx.Client(timeout=5) as client:
     assert admin.post(f"{management}{env}/apis/_import/definition", json=api).status_code == 201
-    assert admin.post(f"{management}{env}/apis/prop/_start").status_code == 200
+    assert admin.post(f"{management}{env}/apis/prop/_start").status_code == 204
     assert admin.post(f"{management}{env}/applications", json={"id": "app", "name": "app"}).status_code == 201
     created = admin.post(f"{management}{env}/apis/prop/subscriptions", json={"planId": "prop-key", "applicationId": "app"})
     assert created.status_code == 201, created.text
