@@ -158,7 +158,7 @@ final class AccessLog: Sendable {
                 for entry in batch {
                     switch entry {
                     case .access(let line): line.write(to: &writer)
-                    case .message(let line): writer.bytes.append(contentsOf: line.json.utf8)
+                    case .message(let line): line.write(to: &writer)
                     }
                     writer.bytes.append(UInt8(ascii: "\n"))
                 }
@@ -195,28 +195,6 @@ final class AccessLog: Sendable {
         return ["key", "token", "secret", "password", "signature", "auth", "credential", "session"].contains {
             lowercased.contains($0)
         }
-    }
-
-    static func appendJSONString(_ value: String?, to out: inout String) {
-        guard let value else {
-            out += "null"
-            return
-        }
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 
     /// `2025-01-31T12:34:56.789Z`.

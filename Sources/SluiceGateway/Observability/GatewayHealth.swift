@@ -39,16 +39,16 @@ enum GatewayHealth {
         var json = "{\"status\":\"\(ready ? "UP" : "DOWN")\",\"apis\":{"
         for (index, report) in reports.enumerated() {
             if index > 0 { json += "," }
-            AccessLog.appendJSONString(report.api, to: &json)
+            JSONString.append(report.api, to: &json)
             json += ":{\"status\":\"\(report.ready ? "UP" : "DOWN")\",\"endpoints\":["
             for (endpointIndex, endpoint) in report.endpoints.enumerated() {
                 if endpointIndex > 0 { json += "," }
                 json += "{\"name\":"
-                AccessLog.appendJSONString(endpoint.name, to: &json)
+                JSONString.append(endpoint.name, to: &json)
                 json += ",\"type\":"
-                AccessLog.appendJSONString(endpoint.type, to: &json)
+                JSONString.append(endpoint.type, to: &json)
                 json += ",\"status\":\"\(endpoint.health.reachable ? "UP" : "DOWN")\",\"detail\":"
-                AccessLog.appendJSONString(endpoint.health.detail, to: &json)
+                JSONString.append(endpoint.health.detail, to: &json)
                 json += "}"
             }
             json += "]}"

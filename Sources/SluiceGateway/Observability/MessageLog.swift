@@ -196,23 +196,24 @@ struct MessageLogEntry: Sendable {
     var payloadTruncated = false
     var metadata: [String: String]?
 
-    var json: String {
-        var line = "{\"time\":\""
-        line += AccessLog.iso8601(milliseconds: timestampMs)
-        line += "\",\"kind\":\"message\",\"api\":"
-        AccessLog.appendJSONString(api, to: &line)
-        line += ",\"plan\":"
-        AccessLog.appendJSONString(plan, to: &line)
-        line += ",\"application\":"
-        AccessLog.appendJSONString(application, to: &line)
-        line += ",\"entrypoint\":"
-        AccessLog.appendJSONString(entrypoint, to: &line)
-        line += ",\"direction\":"
-        AccessLog.appendJSONString(direction, to: &line)
-        line += ",\"messageId\":"
-        AccessLog.appendJSONString(messageID, to: &line)
+    /// The line, as one JSON object, without its line feed (the access log's writer, as for its own lines).
+    func write(to out: inout JSONLineWriter) {
+        out.raw("{\"time\":")
+        out.timestamp(milliseconds: timestampMs)
+        out.raw(",\"kind\":\"message\",\"api\":")
+        out.string(api)
+        out.raw(",\"plan\":")
+        out.string(plan)
+        out.raw(",\"application\":")
+        out.string(application)
+        out.raw(",\"entrypoint\":")
+        out.string(entrypoint)
+        out.raw(",\"direction\":")
+        out.string(direction)
+        out.raw(",\"messageId\":")
+        out.string(messageID)
         if let headers {
-            line += ",\"headers\":{"
+            out.raw(",\"headers\":{")
             var grouped: [(String, [String])] = []
             for (name, value) in headers {
                 if let index = grouped.firstIndex(where: { $0.0 == name }) {
@@ -222,34 +223,33 @@ struct MessageLogEntry: Sendable {
                 }
             }
             for (index, (name, values)) in grouped.enumerated() {
-                if index > 0 { line += "," }
-                AccessLog.appendJSONString(name, to: &line)
-                line += ":["
+                if index > 0 { out.raw(",") }
+                out.string(name)
+                out.raw(":[")
                 for (valueIndex, value) in values.enumerated() {
-                    if valueIndex > 0 { line += "," }
-                    AccessLog.appendJSONString(value, to: &line)
+                    if valueIndex > 0 { out.raw(",") }
+                    out.string(value)
                 }
-                line += "]"
+                out.raw("]")
             }
-            line += "}"
+            out.raw("}")
         }
         if let metadata {
-            line += ",\"metadata\":{"
+            out.raw(",\"metadata\":{")
             for (index, key) in metadata.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
-                AccessLog.appendJSONString(key, to: &line)
-                line += ":"
-                AccessLog.appendJSONString(metadata[key], to: &line)
+                if index > 0 { out.raw(",") }
+                out.string(key)
+                out.raw(":")
+                out.string(metadata[key])
             }
-            line += "}"
+            out.raw("}")
         }
         if let payload {
-            line += ",\"payload\":"
-            AccessLog.appendJSONString(payload, to: &line)
-            if payloadTruncated { line += ",\"payloadTruncated\":true" }
+            out.raw(",\"payload\":")
+            out.string(payload)
+            if payloadTruncated { out.raw(",\"payloadTruncated\":true") }
         }
-        line += "}"
-        return line
+        out.raw("}")
     }
 }
 
