@@ -20,6 +20,11 @@ public final class KafkaProducer: Service, Sendable {
     private let wakeTimer: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
     /// Topics whose leaders are being looked up.
     private let refreshing = NIOLockedValueBox<Set<String>>([])
+    /// The connection last used for each node's requests, so that a new batch can start a chain of requests on
+    /// that connection's event loop at once (``sendOrWake(_:)``), without the sender.
+    private let nodeConnections = NIOLockedValueBox<[Int32: KafkaConnection]>([:])
+    /// Batches a chain started outside the sender left after a failed request: the sender sends them on.
+    private let orphans = NIOLockedValueBox<[(node: Int32, batches: BatchHandoff)]>([])
     private let logger: Logger
 
     public init(cluster: KafkaCluster, configuration: KafkaProducerConfiguration = .init()) throws(KafkaError) {
@@ -84,7 +89,8 @@ public final class KafkaProducer: Service, Sendable {
         let kafkaRecord = KafkaRecord(
             timestamp: record.timestamp ?? currentTimeMilliseconds(), key: record.key, value: record.value,
             headers: record.headers)
-        let outcome = state.withLockedValue { state -> Result<ProducerAccumulator.AppendResult?, KafkaError> in
+        let outcome = state.withLockedValue {
+            state -> Result<(ProducerAccumulator.AppendResult, KafkaTopicPartition)?, KafkaError> in
             guard let count = state.partitionCounts[record.topic] else { return .success(nil) }
             let partition: Int32
             do throws(KafkaError) {
@@ -92,16 +98,20 @@ public final class KafkaProducer: Service, Sendable {
             } catch {
                 return .failure(error)
             }
+            let topicPartition = KafkaTopicPartition(topic: record.topic, partition: partition)
             return .success(
-                state.append(
-                    kafkaRecord, recordBytes: bytes, to: KafkaTopicPartition(topic: record.topic, partition: partition),
-                    callback: onDelivery, now: .now()))
+                (
+                    state.append(
+                        kafkaRecord, recordBytes: bytes, to: topicPartition, callback: onDelivery, now: .now()),
+                    topicPartition
+                ))
         }
-        switch try outcome.get() {
-        case .none, .mustWait:
+        guard let (appended, partition) = try outcome.get() else { return false }
+        switch appended {
+        case .mustWait:
             return false
         case .appended(let shouldWake):
-            if shouldWake { wake() }
+            if shouldWake { sendOrWake(partition) }
             return true
         case .closed:
             throw KafkaError(.shutDown, "the producer is closed")
@@ -208,7 +218,7 @@ public final class KafkaProducer: Service, Sendable {
             }
             switch result {
             case .appended(let shouldWake):
-                if shouldWake { wake() }
+                if shouldWake { sendOrWake(partition) }
                 return
             case .closed:
                 throw KafkaError(.shutDown, "the producer is closed")
@@ -245,6 +255,30 @@ public final class KafkaProducer: Service, Sendable {
         wakeup.yield()
     }
 
+    /// A batch of `partition` became ready. Without linger and with acknowledgements, when the partition's leader
+    /// has a connection in use, the request goes out from that connection's event loop at once: a chain of
+    /// requests (``chain(_:to:on:finish:)``) starts there, or, when a request to the node is already out, nothing
+    /// is done, since its answer sends what became ready. Otherwise the sender is woken. Sparing the sender its
+    /// wake-up and a task per request matters when every request of a busy producer starts a chain.
+    private func sendOrWake(_ partition: KafkaTopicPartition) {
+        guard configuration.acks != .none, configuration.linger == .zero,
+            let node = state.withLockedValue({ $0.leaders[partition] }),
+            let connection = nodeConnections.withLockedValue({ $0[node] }), connection.isActive
+        else { return wake() }
+        guard let taken = takeReady(for: node, endingRequest: false) else { return }
+        let handoff = BatchHandoff(taken)
+        let eventLoop = connection.channel.eventLoop
+        let start: @Sendable () -> Void = {
+            self.chain(handoff.take(), to: node, on: connection) { left in
+                guard let left else { return }
+                // A request failed: the sender goes on with what was ready after it, on a connection it asks for.
+                self.orphans.withLockedValue { $0.append((node, left)) }
+                self.wake()
+            }
+        }
+        if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
+    }
+
     // MARK: Sender
 
     public func run() async throws {
@@ -270,6 +304,14 @@ public final class KafkaProducer: Service, Sendable {
                     while let (node, batches) = requests.popFirst() {
                         let handoff = BatchHandoff(batches)
                         group.addTask { await self.sendBatches(handoff.take(), to: node) }
+                    }
+                    let orphaned = orphans.withLockedValue { orphans -> [(node: Int32, batches: BatchHandoff)] in
+                        defer { orphans.removeAll() }
+                        return orphans
+                    }
+                    for orphan in orphaned {
+                        let handoff = orphan.batches
+                        group.addTask { await self.sendBatches(handoff.take(), to: orphan.node) }
                     }
                     if let deadline = drain.nextDeadline { scheduleWake(at: deadline) }
                     let finished = state.withLockedValue { $0.isClosing && $0.isEmpty }
@@ -349,6 +391,7 @@ public final class KafkaProducer: Service, Sendable {
         var next: [ProducerBatch]? = drained
         while let batches = next.take() {
             if configuration.acks != .none, let connection = try? await cluster.connection(toNode: node) {
+                nodeConnections.withLockedValue { $0[node] = connection }
                 // Back here only with what was left after a failed request.
                 next = await sendChained(batches, to: node, on: connection)
                 continue
@@ -361,12 +404,22 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Ends a request to `node` and takes the node's batches ready now, if any (and the producer is not closing).
     private func nextRequest(after node: Int32) -> [ProducerBatch]? {
-        state.withLockedValue { state -> [ProducerBatch]? in
-            state.requestEnded(node: node)
-            guard !state.isClosing else { return nil }
+        takeReady(for: node, endingRequest: true)
+    }
+
+    /// Takes the batches of `node` that may go now, if any (and the producer is not closing), ending a request to
+    /// it first when one did. Wakes the sender when it has something to do that a chain does not: a leader to
+    /// look up, a batch waiting for its retry backoff, or a close to finish.
+    private func takeReady(for node: Int32, endingRequest: Bool) -> [ProducerBatch]? {
+        let (taken, needsSender) = state.withLockedValue { state -> ([ProducerBatch]?, Bool) in
+            if endingRequest { state.requestEnded(node: node) }
+            guard !state.isClosing else { return (nil, true) }
             var drain = state.drain(now: .now(), only: node)
-            return drain.requests.removeValue(forKey: node)
+            let needsSender = !drain.topicsNeedingMetadata.isEmpty || drain.nextDeadline != nil
+            return (drain.requests.removeValue(forKey: node), needsSender)
         }
+        if needsSender { wake() }
+        return taken
     }
 
     /// Sends `batches`, then from each answer, on the connection's event loop, the next request to the node, until
