@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -43,14 +44,27 @@ struct AccessLogEntry: Sendable {
     var stream: Bool = false
 }
 
-/// The access log: requests hand their entry to a bounded buffer and go on; a thread of its own formats and writes
-/// the lines. A full buffer drops the entry and counts it; a request never waits for the log.
+/// The access log: lines go to a bounded buffer and the request goes on; a thread of its own writes them. A full
+/// buffer drops lines and counts them; a request never waits for the log.
+///
+/// Lines come two ways. Requests answered on an event loop format their line there, into that loop's
+/// ``LoopLines``, which hands the log a chunk of lines at a time (when it fills, and at most
+/// ``LoopLines/handOverDelay`` after its first line): one lock per chunk, and the line is formatted where its
+/// values are at hand. Entries from elsewhere (WebSocket connections, message lines of streams) are handed over one
+/// by one and formatted by the writer.
 final class AccessLog: Sendable {
     private struct State {
         var pending: [LogRecord] = []
-        /// Entries taken by the writer and not written yet (for ``flush()``).
+        /// Chunks of formatted lines from the event loops, and how many lines each holds.
+        var chunks: [(bytes: [UInt8], lines: Int)] = []
+        var chunkLines = 0
+        /// Lines taken by the writer and not written yet (for ``flush()``).
         var writing = 0
         var stopped = false
+        /// The loops' line buffers, for ``flush()``.
+        var loops: [ObjectIdentifier: LoopLines] = [:]
+
+        var isIdle: Bool { pending.isEmpty && chunks.isEmpty && writing == 0 }
     }
 
     private let state = Mutex(State())
@@ -63,20 +77,18 @@ final class AccessLog: Sendable {
         let handle: FileHandle
         init(handle: FileHandle) { self.handle = handle }
 
-        /// Writes all of `bytes` (a short write is continued; an error drops the rest of the batch).
-        func write(_ bytes: [UInt8]) {
+        /// Writes all of `buffer` (a short write is continued; an error drops the rest of the batch).
+        func write(_ buffer: UnsafeRawBufferPointer) {
             let descriptor = handle.fileDescriptor
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0, errno == EINTR {
-                        continue
-                    } else {
-                        return
-                    }
+            var offset = 0
+            while offset < buffer.count {
+                let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0, errno == EINTR {
+                    continue
+                } else {
+                    return
                 }
             }
         }
@@ -122,16 +134,43 @@ final class AccessLog: Sendable {
 
     private func append(record entry: LogRecord) {
         let taken = state.withLock { state -> Bool in
-            guard state.pending.count < capacity, !state.stopped else { return false }
+            guard state.pending.count + state.chunkLines < capacity, !state.stopped else { return false }
             state.pending.append(entry)
             return true
         }
         if !taken { metrics?.accessLogDropped.increment() }
     }
 
-    /// Waits until every entry handed over so far is written (tests, shutdown).
+    /// The line buffer of `eventLoop` (made at its first request; kept for the life of the log).
+    func lines(on eventLoop: any EventLoop) -> LoopLines {
+        state.withLock { state in
+            let key = ObjectIdentifier(eventLoop)
+            if let found = state.loops[key] { return found }
+            let made = LoopLines(eventLoop: eventLoop, log: self)
+            state.loops[key] = made
+            return made
+        }
+    }
+
+    /// Takes a loop's chunk of lines; drops it whole (and counts its lines) when the buffer has no room.
+    fileprivate func take(chunk: [UInt8], lines: Int) {
+        let taken = state.withLock { state -> Bool in
+            guard state.pending.count + state.chunkLines + lines <= capacity, !state.stopped else { return false }
+            state.chunks.append((chunk, lines))
+            state.chunkLines += lines
+            return true
+        }
+        if !taken { metrics?.accessLogDropped.increment(by: Int64(lines)) }
+    }
+
+    /// Waits until every line of the requests answered so far is written (tests, shutdown): the loops hand over
+    /// what they hold first.
     func flush() async {
-        while state.withLock({ !$0.pending.isEmpty || $0.writing > 0 }) {
+        let loops = state.withLock { Array($0.loops.values) }
+        for lines in loops {
+            try? await lines.eventLoop.submit { lines.handOver() }.get()
+        }
+        while state.withLock({ !$0.isIdle }) {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -142,28 +181,40 @@ final class AccessLog: Sendable {
     }
 
     private func runWriter() {
-        var writer = JSONLineWriter(capacity: 1 << 20)
+        let writer = JSONLineWriter(capacity: 1 << 20)
         // Two buffers swapped in turn, so that appending never grows a fresh array.
         var batch: [LogRecord] = []
         batch.reserveCapacity(min(capacity, 4096))
+        var chunks: [(bytes: [UInt8], lines: Int)] = []
         while true {
             batch.removeAll(keepingCapacity: true)
+            chunks.removeAll(keepingCapacity: true)
             let stopped = state.withLock { state -> Bool in
                 swap(&batch, &state.pending)
-                state.writing = batch.count
+                swap(&chunks, &state.chunks)
+                state.writing = batch.count + state.chunkLines
+                state.chunkLines = 0
                 return state.stopped
             }
-            if !batch.isEmpty {
-                writer.reset()
-                for entry in batch {
-                    switch entry {
-                    case .access(let line): line.write(to: &writer)
-                    case .message(let line): line.write(to: &writer)
-                    }
-                    writer.bytes.append(UInt8(ascii: "\n"))
+            if !batch.isEmpty || !chunks.isEmpty {
+                var lines = 0
+                for chunk in chunks {
+                    chunk.bytes.withUnsafeBytes { sink.write($0) }
+                    lines += chunk.lines
                 }
-                sink.write(writer.bytes)
-                metrics?.accessLogWritten.increment(by: Int64(batch.count))
+                if !batch.isEmpty {
+                    writer.reset()
+                    for entry in batch {
+                        switch entry {
+                        case .access(let line): line.write(to: writer)
+                        case .message(let line): line.write(to: writer)
+                        }
+                        writer.byte(UInt8(ascii: "\n"))
+                    }
+                    writer.withBytes { sink.write($0) }
+                    lines += batch.count
+                }
+                metrics?.accessLogWritten.increment(by: Int64(lines))
                 state.withLock { $0.writing = 0 }
             } else if stopped {
                 return
@@ -209,5 +260,61 @@ final class AccessLog: Sendable {
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + "\(pad(Int32(milliseconds % 1000), 3))Z"
+    }
+}
+
+/// The access log lines of one event loop's requests, formatted on the loop and handed to the log a chunk at a time
+/// (see ``AccessLog``). Used only on its loop.
+final class LoopLines: @unchecked Sendable {
+    /// A chunk is handed over once it holds this many bytes...
+    static let chunkBytes = 64 * 1024
+    /// ...or this long after its first line, whichever comes first.
+    static let handOverDelay = TimeAmount.milliseconds(20)
+
+    let eventLoop: any EventLoop
+    // The log keeps its loops' buffers for as long as it lives.
+    private unowned let log: AccessLog
+    private let writer = JSONLineWriter(capacity: chunkBytes + 4096)
+    private var lines = 0
+    private var handOverScheduled = false
+
+    fileprivate init(eventLoop: any EventLoop, log: AccessLog) {
+        self.eventLoop = eventLoop
+        self.log = log
+    }
+
+    func append(_ entry: AccessLogEntry) {
+        eventLoop.assertInEventLoop()
+        entry.write(to: writer)
+        ended()
+    }
+
+    func append(_ entry: MessageLogEntry) {
+        eventLoop.assertInEventLoop()
+        entry.write(to: writer)
+        ended()
+    }
+
+    private func ended() {
+        writer.byte(UInt8(ascii: "\n"))
+        lines += 1
+        if writer.count >= Self.chunkBytes {
+            handOver()
+        } else if !handOverScheduled {
+            handOverScheduled = true
+            eventLoop.scheduleTask(in: Self.handOverDelay) {
+                self.handOverScheduled = false
+                self.handOver()
+            }
+        }
+    }
+
+    /// Gives the log what is buffered.
+    func handOver() {
+        eventLoop.assertInEventLoop()
+        guard lines > 0 else { return }
+        log.take(chunk: writer.bytes, lines: lines)
+        writer.reset()
+        lines = 0
     }
 }

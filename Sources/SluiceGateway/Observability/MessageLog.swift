@@ -197,7 +197,7 @@ struct MessageLogEntry: Sendable {
     var metadata: [String: String]?
 
     /// The line, as one JSON object, without its line feed (the access log's writer, as for its own lines).
-    func write(to out: inout JSONLineWriter) {
+    func write(to out: JSONLineWriter) {
         out.raw("{\"time\":")
         out.timestamp(milliseconds: timestampMs)
         out.raw(",\"kind\":\"message\",\"api\":")

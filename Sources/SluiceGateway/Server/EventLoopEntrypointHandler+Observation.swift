@@ -89,7 +89,7 @@ extension EventLoopEntrypointHandler {
                 bytesOut: countBytesOut ? observed.bytesOut : 0)
         }
         guard let accessLog = observed.accessLog else { return }
-        accessLog.append(
+        lines(of: accessLog).append(
             AccessLogEntry(
                 timestampMs: observed.timestampMs, api: observed.api, plan: observed.planID,
                 application: observed.application, entrypoint: observed.entrypoint,
@@ -99,6 +99,14 @@ extension EventLoopEntrypointHandler {
                 firstByteNanoseconds: observed.stream ? observed.answeredAt.map { Int64($0 &- observed.started) } : nil,
                 bytesIn: observed.bytesIn, bytesOut: observed.bytesOut, messagesIn: observed.messagesIn,
                 messagesOut: observed.messagesOut, stream: observed.stream))
+    }
+
+    /// This connection's loop's line buffer of `accessLog`.
+    func lines(of accessLog: AccessLog) -> LoopLines {
+        if let (log, lines) = loopLines, log === accessLog { return lines }
+        let lines = accessLog.lines(on: eventLoop!)
+        loopLines = (accessLog, lines)
+        return lines
     }
 
     /// The entrypoint the async responder will choose for a request, as it chooses it.

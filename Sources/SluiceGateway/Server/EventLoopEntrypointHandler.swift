@@ -75,6 +75,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var addresses: (client: String?, port: Int?)?
     /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
     private var proxyTimer: Scheduled<Void>?
+    /// The connection's event loop (set when the handler is added).
+    private(set) var eventLoop: (any EventLoop)?
+    /// The access log's line buffer of this connection's loop (see `lines(of:)`).
+    var loopLines: (AccessLog, LoopLines)?
     /// The series this connection counted into last (see `series(_:plan:entrypoint:)`), and the status counter.
     var lastSeries: RequestSeries?
     var lastStatusCounter: (series: RequestSeries, status: Int, counter: Counter)?
@@ -96,6 +100,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     init(registry: DeploymentRegistry, limits: GatewayLimits) {
         self.registry = registry
         self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        eventLoop = context.eventLoop
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -647,7 +655,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             if let log = observation.messageLog, log.publishPhase, let accessLog = observed.accessLog, log.sample() {
                 var message = publishing.message
                 message.content = publishing.body ?? ByteBuffer()
-                accessLog.append(
+                lines(of: accessLog).append(
                     RequestMessageObserver.entry(
                         message, direction: "publish", log: log, api: observation.api, planID: observed.planID,
                         application: observed.application,

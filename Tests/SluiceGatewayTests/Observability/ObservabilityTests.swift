@@ -481,8 +481,8 @@ struct ObservabilityTests {
             entrypoint: "http-post", method: "POST", target: "/p?a=1&access_token=abc&API-KEY=k&x",
             secretParameters: ["api-key"], status: 202, durationNanoseconds: 1_234_567, firstByteNanoseconds: nil,
             bytesIn: 5, bytesOut: 0, messagesIn: 1, messagesOut: nil)
-        var writer = JSONLineWriter(capacity: 256)
-        entry.write(to: &writer)
+        let writer = JSONLineWriter(capacity: 16)
+        entry.write(to: writer)
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String: Any], "\(writer.bytes)")
         #expect(object["api"] as? String == "q\"uote\\back\nline\u{1}é")
