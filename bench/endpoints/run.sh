@@ -93,10 +93,21 @@ NGINX_PORT=$(free_port)
 NGINX_PID=$!
 STARTED_PIDS+=("$NGINX_PID")
 wait_port "$NGINX_PORT" 30 || { log "nginx did not start (see nginx-start.log)"; exit 1; }
+# Row (a)'s limit is nginx's best `return 202` here. With wrk on the same two cores, one worker (wrk on one core,
+# nginx on the other) goes further than two, which share the cores with wrk; both are measured and the better
+# one is the limit.
+if [[ " $ROWS " == *" a "* ]]; then
+    NGINX1_PORT=$(free_port)
+    "$ROOT/bench/nchan/start.sh" "$TMP/nginx-1" "$NGINX1_PORT" 1 2> "$OUT/nginx-1-start.log" &
+    NGINX1_PID=$!
+    STARTED_PIDS+=("$NGINX1_PID")
+    wait_port "$NGINX1_PORT" 30 || { log "nginx (one worker) did not start (see nginx-1-start.log)"; exit 1; }
+fi
 sleep 1
 log "Sluice pid $SLUICE_PID on $SLUICE_PORT, nginx on $NGINX_PORT"
 sluice_pids() { echo "$SLUICE_PID"; }
 nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
+nginx1_workers() { pgrep -P "$NGINX1_PID" | tr '\n' ' '; }
 # The broker works for Sluice's rows: its CPU is counted with Sluice's.
 sluice_and_brokers() { echo "$SLUICE_PID $TANSU_PID $(pgrep -x mosquitto | tr '\n' ' ')"; }
 
@@ -123,6 +134,7 @@ fi
 if [[ " $ROWS " == *" a "* ]]; then
     wrk_test kafka-post "http://127.0.0.1:$SLUICE_PORT/kafka-post" sluice_and_brokers
     wrk_test nginx "http://127.0.0.1:$NGINX_PORT/ok" nginx_workers
+    wrk_test nginx-1 "http://127.0.0.1:$NGINX1_PORT/ok" nginx1_workers
 fi
 kill -0 "$SLUICE_PID" 2>/dev/null || note "Sluice exited during the run (see sluice.log)"
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
