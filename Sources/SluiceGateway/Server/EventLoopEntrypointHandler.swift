@@ -348,7 +348,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             uri: endpoint.requestTarget(relativePath: relativePath, query: query), headers: headers)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let exchange = EventLoopProxyExchange(
-            context: context, pool: pool, endpointName: endpoint.name,
+            context: context, encoder: responseEncoder(context), pool: pool, endpointName: endpoint.name,
             readTimeout: .milliseconds(endpoint.configuration.http.readTimeoutMs), version: head.version,
             clientKeepAlive: head.isKeepAlive
         ) { closeClient, lastWrite in
@@ -684,10 +684,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// answer, spared the encoder and two trips through the pipeline. Only ever written while no other response
     /// is under way on the connection (this handler serves a request only then).
     private func writeAccepted(clientIdentifier: String, closeAfter: Bool, context: ChannelHandlerContext) {
-        if encoderContext == nil {
-            encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
-        }
-        guard let encoder = encoderContext else {
+        guard let encoder = responseEncoder(context) else {
             context.writeWholeResponse(
                 status: .accepted, body: nil, version: .http1_1, closeAfter: closeAfter,
                 headers: [ClientIdentifier.name: clientIdentifier])
@@ -704,6 +701,15 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             buffer.writeStaticString("\r\ncontent-length: 0\r\n\r\n")
             encoder.writeAndFlush(NIOAny(buffer), promise: nil)
         }
+    }
+
+    /// The context of the connection's HTTP response encoder (looked up once), below which answers already
+    /// encoded are written.
+    private func responseEncoder(_ context: ChannelHandlerContext) -> ChannelHandlerContext? {
+        if encoderContext == nil {
+            encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        }
+        return encoderContext
     }
 
     /// The path of the request target, without its query.

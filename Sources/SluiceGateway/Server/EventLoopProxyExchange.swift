@@ -21,6 +21,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     private let context: ChannelHandlerContext
+    /// The client connection's response encoder's context: an answer with a fixed length is written below it, its
+    /// head encoded here straight from the backend's (see ``writeEncodedHead(_:headers:to:)``).
+    private let encoder: ChannelHandlerContext?
+    /// Whether the answer under way goes below the encoder (its head did).
+    private var encodedHere = false
     private let pool: any HTTPProxyBackendConnections
     private let endpointName: String
     let readTimeout: TimeAmount
@@ -64,12 +69,14 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     static let maxPendingBytes = 256 * 1024
 
     init(
-        context: ChannelHandlerContext, pool: any HTTPProxyBackendConnections, endpointName: String,
+        context: ChannelHandlerContext, encoder: ChannelHandlerContext?, pool: any HTTPProxyBackendConnections,
+        endpointName: String,
         readTimeout: TimeAmount,
         version: HTTPVersion, clientKeepAlive: Bool,
         finished: @escaping (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
     ) {
         self.context = context
+        self.encoder = encoder
         self.pool = pool
         self.endpointName = endpointName
         self.readTimeout = readTimeout
@@ -202,32 +209,86 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             backendKeepAlive = head.isKeepAlive
             var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
             if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
-            context.write(
-                NIOAny(
-                    HTTPServerResponsePart.head(
-                        HTTPResponseHead(version: version, status: head.status, headers: headers))),
-                promise: nil)
+            if let encoder, version == .http1_1, Self.hasFixedLength(head.headers) {
+                encodedHere = true
+                writeEncodedHead(head.status, headers: headers, to: encoder)
+            } else {
+                encodedHere = false
+                context.write(
+                    NIOAny(
+                        HTTPServerResponsePart.head(
+                            HTTPResponseHead(version: version, status: head.status, headers: headers))),
+                    promise: nil)
+            }
             clientUnflushed = true
         case .body(let buffer):
             responseBodyBytes += buffer.readableBytes
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            if encodedHere, let encoder {
+                encoder.write(NIOAny(buffer), promise: nil)
+            } else {
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            }
             clientUnflushed = true
             if !context.channel.isWritable { setBackendReads(false) }
         case .end(let trailers):
             clientUnflushed = false
             let closeClient = !clientKeepAlive || !requestEnded
-            let end = NIOAny(HTTPServerResponsePart.end(trailers))
-            // Only a connection that closes after the answer waits for its last write.
+            // Only a connection that closes after the answer waits for its last write. An answer of a fixed
+            // length has nothing to write at its end (it can have no trailers): the flush is its end.
             var written: EventLoopFuture<Void>?
-            if closeClient {
-                written = context.writeAndFlush(end)
+            if encodedHere, let encoder {
+                encodedHere = false
+                if closeClient {
+                    written = encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)))
+                } else {
+                    encoder.flush()
+                }
             } else {
-                context.writeAndFlush(end, promise: nil)
+                let end = NIOAny(HTTPServerResponsePart.end(trailers))
+                if closeClient {
+                    written = context.writeAndFlush(end)
+                } else {
+                    context.writeAndFlush(end, promise: nil)
+                }
             }
             self.end(
                 backendReusable: requestEnded && backendKeepAlive && requestKeepAlive, closeClient: closeClient,
                 lastWrite: written)
         }
+    }
+
+    /// Whether an answer with these headers is framed by one `Content-Length` (no `Transfer-Encoding`): its body
+    /// then goes to the client as it comes, and its head can be written as it is.
+    static func hasFixedLength(_ headers: HTTPHeaders) -> Bool {
+        var lengths = 0
+        for (name, _) in headers {
+            switch ProxyHeaderName(name) {
+            case .contentLength: lengths += 1
+            case .transferEncoding: return false
+            default: continue
+            }
+        }
+        return lengths == 1
+    }
+
+    /// Writes the answer's head, encoded, below the client connection's response encoder: what the encoder would
+    /// write for a head with a `Content-Length`, without the trip through it.
+    private func writeEncodedHead(_ status: HTTPResponseStatus, headers: HTTPHeaders, to encoder: ChannelHandlerContext)
+    {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        buffer.writeStaticString("HTTP/1.1 ")
+        buffer.writeString(String(status.code))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        encoder.write(NIOAny(buffer), promise: nil)
     }
 
     func backendFailed(_ error: any Error) {

@@ -9,6 +9,8 @@ import SluiceEndpoints
 import Synchronization
 import Testing
 
+import func GatewayTestSupport.rawExchange
+
 /// `type: proxy` APIs end to end: a gateway in this process in front of real local HTTP backends (started by each
 /// test on 127.0.0.1), clients over real sockets.
 /// The two ways a request reaches a backend: the endpoint's HTTP client (what compression, TLS, HTTP/2,
@@ -503,6 +505,42 @@ struct HTTPProxyTests {
             #expect(answered.hasPrefix("HTTP/1.1 200"), "\(answered)")
             // The gateway is still up and serving.
             for _ in 0..<3 { #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200) }
+        }
+    }
+
+    @Test(
+        "answers of a fixed length and streamed ones keep their framing one after the other on a kept connection",
+        arguments: ProxyPath.allCases)
+    func framingOnKeptConnection(via: ProxyPath) async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        try await withGateway(["p.json": Self.single(backend.url, via: via)]) { (gateway: TestGateway) async throws in
+            // Three pipelined requests: a fixed-length answer with an uncommon status, a chunked stream, and a
+            // fixed-length answer that closes the connection. Each answer must be whole and framed as it says.
+            let requests =
+                "GET /proxied/status/418 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /proxied/stream?parts=2&interval=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /proxied/hop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let answer = try await rawExchange(port: gateway.port, Array(requests.utf8), timeout: .seconds(10))
+            let teapot = try #require(answer.range(of: "HTTP/1.1 418 I'm a teapot\r\n"), "\(answer)")
+            let stream = try #require(
+                answer.range(of: "HTTP/1.1 200 OK\r\n", range: teapot.upperBound..<answer.endIndex))
+            let hop = try #require(answer.range(of: "HTTP/1.1 200 OK\r\n", range: stream.upperBound..<answer.endIndex))
+            let first = String(answer[teapot.lowerBound..<stream.lowerBound]).lowercased()
+            #expect(first.contains("content-length: 10\r\n"), "\(first)")
+            #expect(first.hasSuffix("\r\n\r\nstatus 418"), "\(first)")
+            #expect(!first.contains("transfer-encoding"), "\(first)")
+            let second = String(answer[stream.lowerBound..<hop.lowerBound]).lowercased()
+            #expect(second.contains("transfer-encoding: chunked\r\n"), "\(second)")
+            #expect(second.contains("data: part 0") && second.contains("data: part 1"), "\(second)")
+            #expect(second.hasSuffix("\r\n0\r\n\r\n"), "\(second)")
+            let third = String(answer[hop.lowerBound...]).lowercased()
+            #expect(third.contains("content-length: 3\r\n"), "\(third)")
+            // The connection closed after it (the exchange above read until then); the event-loop path says so in
+            // the answer too.
+            if via == .eventLoop { #expect(third.contains("connection: close\r\n"), "\(third)") }
+            #expect(third.contains("x-end-to-end: yes\r\n") && !third.contains("x-hop-secret"), "\(third)")
+            #expect(third.hasSuffix("\r\n\r\nhop"), "\(third)")
         }
     }
 
