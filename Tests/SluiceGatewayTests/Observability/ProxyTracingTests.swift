@@ -87,6 +87,20 @@ struct ProxyTracingTests {
             #expect(rootServer.parentSpanID.isEmpty)
             #expect(root.first { $0.kind == .client }?.spanID == started.parentID)
 
+            // A method that is not one of HTTP's own keeps the spans' names among a known few.
+            let webDAV = TestTraceParent.make()
+            let listed = try await httpCall(
+                .RAW(value: "PROPFIND"), "\(gateway.baseURL)/proxied/files", headers: [("traceparent", webDAV.header)])
+            #expect(listed.status == 200, "\(listed.body)")
+            let webDAVSpans = try await Self.trace(webDAV.traceID, count: 2, in: receiver)
+            let webDAVServer = try #require(webDAVSpans.first { $0.kind == .server })
+            #expect(webDAVServer.name == "HTTP /proxied")
+            #expect(webDAVServer.attributes["http.request.method"] == "_OTHER")
+            #expect(webDAVServer.attributes["http.request.method_original"] == "PROPFIND")
+            let webDAVClient = try #require(webDAVSpans.first { $0.kind == .client })
+            #expect(webDAVClient.name == "HTTP")
+            #expect(webDAVClient.attributes["http.request.method"] == "_OTHER")
+
             // A backend's 4xx fails the client span only; its 5xx fails both (no gateway error key: the backend's).
             for (status, serverFails) in [(404, false), (503, true)] {
                 let caller = TestTraceParent.make()
@@ -108,16 +122,23 @@ struct ProxyTracingTests {
     }
 
     @Test(
-        "tracing on: a backend that refuses the connection gives a 502 whose server and client spans fail with the gateway error's key",
+        "tracing on: a backend that refuses the connection (502) or answers too late (504): the server and client spans fail with the gateway error's key",
         arguments: ProxyPath.allCases)
     func unreachableBackend(via: ProxyPath) async throws {
         let gone = try await TestBackend.start(name: "gone")
         let gonePort = gone.port
         await gone.stop()
+        let slow = try await TestBackend.start(name: "slow")
+        defer { Task { await slow.stop() } }
         let receiver = try await OTLPTraceReceiver.start()
         let client = TestTraceParent.make()
         try await withGateway(
-            ["p.json": HTTPProxyTests.single("http://127.0.0.1:\(gonePort)", via: via)],
+            [
+                "p.json": HTTPProxyTests.single("http://127.0.0.1:\(gonePort)", via: via),
+                "slow.json": HTTPProxyTests.api(
+                    id: "slow", path: "/slow", targets: [("slow", slow.url, 1, false)],
+                    http: #"{ "readTimeout": 500 }"#, via: via),
+            ],
             configure: { receiver.configure(&$0) }
         ) { gateway in
             let response = try await httpCall(
@@ -137,6 +158,20 @@ struct ProxyTracingTests {
             #expect(attempt.attributes["http.response.status_code"] == nil)
             #expect(attempt.statusCode == 2)
             #expect(attempt.statusMessage == "GATEWAY_CLIENT_CONNECTION_ERROR")
+
+            let late = TestTraceParent.make()
+            let timedOut = try await httpCall(
+                .GET, "\(gateway.baseURL)/slow/slow?ms=5000", headers: [("traceparent", late.header)])
+            #expect(timedOut.status == 504, "\(timedOut.body)")
+            let lateSpans = try await Self.trace(late.traceID, count: 2, in: receiver)
+            let lateServer = try #require(lateSpans.first { $0.kind == .server }, "\(lateSpans)")
+            #expect(lateServer.attributes["http.response.status_code"] == "504")
+            #expect(lateServer.statusCode == 2)
+            #expect(lateServer.statusMessage == "REQUEST_TIMEOUT")
+            let lateAttempt = try #require(lateSpans.first { $0.kind == .client }, "\(lateSpans)")
+            #expect(lateAttempt.parentSpanID == lateServer.spanID)
+            #expect(lateAttempt.statusCode == 2)
+            #expect(lateAttempt.statusMessage == "REQUEST_TIMEOUT")
         }
         await receiver.stop()
     }
