@@ -19,6 +19,8 @@ package final class OTLPTraceReceiver: Sendable {
         package var attributes: [String: String]
         /// The span's status code: 0 unset, 1 ok, 2 error.
         package var statusCode: Int
+        /// The status's description (empty for none).
+        package var statusMessage: String
 
         package var description: String {
             "\(name) [\(kind)] trace \(traceID) span \(spanID) parent \(parentSpanID)"
@@ -92,7 +94,8 @@ package final class OTLPTraceReceiver: Sendable {
                             kind: Span.Kind(rawValue: span["kind"] as? Int ?? 0) ?? .unspecified,
                             traceID: hex(span["traceId"]), spanID: hex(span["spanId"]),
                             parentSpanID: hex(span["parentSpanId"]), attributes: attributes,
-                            statusCode: status?["code"] as? Int ?? 0))
+                            statusCode: status?["code"] as? Int ?? 0, statusMessage: status?["message"] as? String ?? ""
+                        ))
                 }
             }
         }

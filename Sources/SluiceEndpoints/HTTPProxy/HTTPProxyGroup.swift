@@ -107,14 +107,19 @@ public final class HTTPProxyGroup: EndpointConnector {
     }
 
     /// Sends `request` to an endpoint and returns the response once its head has arrived. `breakerKey` names the
-    /// circuit breaker it counts on (its subscription, when failover is per subscription).
+    /// circuit breaker it counts on (its subscription, when failover is per subscription). With `trace`, each
+    /// attempt has a client span, whose trace context the attempt carries.
     public func send(
-        _ request: HTTPProxyRequest, breakerKey: @autoclosure () -> String
+        _ request: HTTPProxyRequest, breakerKey: @autoclosure () -> String, trace: (any HTTPProxyTrace)? = nil
     ) async throws
         -> HTTPClientResponse
     {
         guard failover.enabled else {
-            return try await pick(primaries, counter: counter).send(request)
+            let endpoint = pick(primaries, counter: counter)
+            guard let trace else { return try await endpoint.send(request) }
+            return try await Self.traced(request, on: endpoint, resendCount: 0, trace: trace) {
+                try await endpoint.send($0)
+            }
         }
         let key = failover.perSubscription ? breakerKey() : ""
         let now = milliseconds()
@@ -131,7 +136,7 @@ public final class HTTPProxyGroup: EndpointConnector {
         }
         guard permitted else { throw GatewayError.circuitOpen() }
         do {
-            let response = try await sendWithRetries(request)
+            let response = try await sendWithRetries(request, trace: trace)
             breakers.withLock { $0[key]?.callSucceeded() }
             return response
         } catch let error where HTTPProxyEndpoint.isBackendFailure(error) {
@@ -148,7 +153,9 @@ public final class HTTPProxyGroup: EndpointConnector {
     /// Gravitee's failover: each attempt has `slowCallDuration` to get the response head; a failed or slow attempt
     /// is tried again, up to `maxRetries` times, on the endpoint the load balancer picks next (secondary endpoints
     /// once every primary has failed this request).
-    private func sendWithRetries(_ request: HTTPProxyRequest) async throws -> HTTPClientResponse {
+    private func sendWithRetries(
+        _ request: HTTPProxyRequest, trace: (any HTTPProxyTrace)?
+    ) async throws -> HTTPClientResponse {
         var lastError: any Error = GatewayError.backendConnection("No endpoint was tried.")
         for attempt in 0...failover.maxRetries {
             try Task.checkCancellation()
@@ -156,7 +163,12 @@ public final class HTTPProxyGroup: EndpointConnector {
                 attempt >= primaries.count && !secondaries.isEmpty
                 ? pick(secondaries, counter: secondaryCounter) : pick(primaries, counter: counter)
             do {
-                return try await withSlowCallLimit(endpoint: endpoint.name) { try await endpoint.send(request) }
+                guard let trace else {
+                    return try await withSlowCallLimit(endpoint: endpoint.name) { try await endpoint.send(request) }
+                }
+                return try await Self.traced(request, on: endpoint, resendCount: attempt, trace: trace) { traced in
+                    try await withSlowCallLimit(endpoint: endpoint.name) { try await endpoint.send(traced) }
+                }
             } catch let error where HTTPProxyEndpoint.isBackendFailure(error) {
                 lastError = error
             }
@@ -164,6 +176,28 @@ public final class HTTPProxyGroup: EndpointConnector {
         let detail = (lastError as? GatewayError)?.message ?? String(describing: lastError)
         throw GatewayError.backendConnection(
             "The request failed on \(failover.maxRetries + 1) attempts (failover); last: \(detail)")
+    }
+
+    /// One attempt, in its client span: `send` gets `request` with the span's trace context; the span ends here
+    /// when the attempt fails, else once its answer has been relayed.
+    private static func traced(
+        _ request: HTTPProxyRequest, on endpoint: HTTPProxyEndpoint, resendCount: Int, trace: any HTTPProxyTrace,
+        _ send: (HTTPProxyRequest) async throws -> HTTPClientResponse
+    ) async throws -> HTTPClientResponse {
+        var traced = request
+        if let context = trace.attemptStarted(
+            request.method, endpoint: endpoint, relativePath: request.relativePath, resendCount: resendCount)
+        {
+            traced.headers.setTraceContext(parent: context.parent, state: context.state)
+        }
+        do {
+            let response = try await send(traced)
+            trace.attemptAnswered(status: Int(response.status.code))
+            return response
+        } catch {
+            trace.attemptFailed(error)
+            throw error
+        }
     }
 
     /// Runs `operation`, failing it with a timeout when it takes longer than `slowCallDuration`.

@@ -48,6 +48,9 @@ public struct HTTPProxyEntrypoint: Sendable {
         /// The request's run through its API's flows, its request phase passed: the backend gets the headers as
         /// the phase left them, and the backend's response goes through the response phase. Nil: no flows.
         public var flow: FlowRun?
+        /// The request's spans, when the gateway traces: the entrypoint reports its answer and the backend
+        /// attempts to it.
+        public var trace: (any HTTPProxyTrace)?
         /// Registers an action for when the client goes away; returns its deregistration.
         public var onDeparture: @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void)
 
@@ -106,7 +109,9 @@ public struct HTTPProxyEntrypoint: Sendable {
         } else if group.failover.enabled {
             // A request that may be sent again is read whole first (bounded), as Gravitee's failover does.
             guard let collected = try await collectBody(request.body, limit: limits.maxRequestBodyBytes) else {
-                try await GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes).write(
+                let refusal = GatewayError.payloadTooLarge(limit: limits.maxRequestBodyBytes)
+                exchange.trace?.answered(status: refusal.status, error: refusal.key)
+                try await refusal.write(
                     to: writer, closeConnection: true, headers: exchange.cors.applied(to: exchange.responseHeaders))
                 return
             }
@@ -147,11 +152,12 @@ public struct HTTPProxyEntrypoint: Sendable {
         let pipe = ProxyPipe<ProxyResponseEvent>()
         let group = self.group
         let breakerKey = exchange.breakerKey
+        let trace = exchange.trace
         // Unstructured: the response writer cannot leave this task, and the backend's side must be cancellable
         // from here when the client goes away; it ends with the exchange (cancelled below at the latest).
         let reader = Task {
             do {
-                let response = try await group.send(outgoing, breakerKey: breakerKey)
+                let response = try await group.send(outgoing, breakerKey: breakerKey, trace: trace)
                 await pipe.send(.head(response.status, response.headers))
                 for try await chunk in response.body {
                     await pipe.send(.chunk(chunk))
@@ -177,12 +183,15 @@ public struct HTTPProxyEntrypoint: Sendable {
                 var headers = MessageHeaders()
                 for field in head.headerFields { headers.add(name: field.name.rawName, value: field.value) }
                 if let error = await flow.runResponse(headers: &headers, status: Int(status.code)) {
+                    trace?.attemptEnded(error: nil)
+                    trace?.answered(status: error.status, error: error.key)
                     try await error.write(to: writer, headers: exchange.cors.applied(to: exchange.responseHeaders))
                     return
                 }
                 head.headerFields = HTTPFields(headers)
             }
             head.headerFields = exchange.cors.applied(to: head.headerFields)
+            trace?.answered(status: Int(status.code), error: nil)
             var bodyWriter = try await writer.writeHead(head)
             while true {
                 switch await pipe.next() {
@@ -190,6 +199,7 @@ public struct HTTPProxyEntrypoint: Sendable {
                     try await bodyWriter.write(chunk)
                 case .end:
                     try await bodyWriter.finish(nil)
+                    trace?.attemptEnded(error: nil)
                     return
                 case .failed(let error):
                     // The head is out: the connection is closed so that the client sees the answer is incomplete.
@@ -203,6 +213,7 @@ public struct HTTPProxyEntrypoint: Sendable {
         case .failed(let error):
             let failure =
                 error as? GatewayError ?? .backendConnection("The backend could not be reached: \(error)")
+            trace?.answered(status: failure.status, error: failure.key)
             try await failure.write(to: writer, headers: exchange.cors.applied(to: exchange.responseHeaders))
         case .departed, .chunk, .end:
             // The client left before the backend answered; there is no one to write to.

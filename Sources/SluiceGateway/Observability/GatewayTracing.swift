@@ -158,16 +158,45 @@ final class DeploymentTracing: Sendable {
         entrypoint: String, method: String, path: String, route: String, plan: SecurityChain.ResolvedPlan?,
         traceParent: String?, traceState: String?
     ) -> GatewayRequestTrace {
+        let known = Self.knownMethod(method)
         let span = tracing.startSpan(
-            "\(method) \(route)", context: tracing.context(parent: traceParent, state: traceState), kind: .server
+            "\(known ?? "HTTP") \(route)", context: tracing.context(parent: traceParent, state: traceState),
+            kind: .server
         ) { attributes in
             addCommonAttributes(&attributes, plan: plan, entrypoint: entrypoint)
-            attributes["http.request.method"] = method
+            Self.addMethod(&attributes, method, known: known)
             attributes["url.path"] = path
             attributes["url.scheme"] = "http"
             attributes["http.route"] = route
         }
         return GatewayRequestTrace(span: span, deployment: self, plan: plan, entrypoint: entrypoint)
+    }
+
+    /// Starts the server span of a proxied request, a child of the client's trace context; its backend attempts'
+    /// client spans are its children.
+    func startProxyRequest(
+        method: String, path: String, route: String, plan: SecurityChain.ResolvedPlan, traceParent: String?,
+        traceState: String?
+    ) -> ProxyRequestTrace {
+        ProxyRequestTrace(
+            request: startRequest(
+                entrypoint: HTTPProxyEntrypoint.type, method: method, path: path, route: route, plan: plan,
+                traceParent: traceParent, traceState: traceState))
+    }
+
+    /// `method` as spans name it: one of HTTP's methods, else nil (a proxy passes any method on; the span's name
+    /// stays among a known few).
+    static func knownMethod(_ method: String) -> String? {
+        switch method {
+        case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "QUERY": method
+        default: nil
+        }
+    }
+
+    /// `http.request.method`: the method, or `_OTHER` with the method sent as `http.request.method_original`.
+    static func addMethod(_ attributes: inout SpanAttributes, _ method: String, known: String?) {
+        attributes["http.request.method"] = known ?? "_OTHER"
+        if known == nil { attributes["http.request.method_original"] = method }
     }
 
     /// The client spans of one webhook subscription's callbacks.
@@ -271,7 +300,10 @@ final class GatewayRequestTrace: RequestTrace {
     func end(status: Int?, error: String?) {
         if let status {
             span.attributes["http.response.status_code"] = status
-            if status >= 500 { span.setStatus(SpanStatus(code: .error, message: error)) }
+            if status >= 500 {
+                span.attributes["error.type"] = error ?? String(status)
+                span.setStatus(SpanStatus(code: .error, message: error))
+            }
         } else if let error {
             span.setStatus(SpanStatus(code: .error, message: error))
         }

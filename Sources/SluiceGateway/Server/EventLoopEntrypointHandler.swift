@@ -85,8 +85,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The requests passed on to the async responder whose answer has not ended, oldest first (observed only
     /// when the gateway keeps metrics or an access log).
     var passedOn: [PassedOnRequest] = []
-    /// The proxied request under way, observed.
+    /// The proxied request under way, observed, and traced (only when the gateway traces).
     private var proxyObserved: ObservedRequest?
+    private var proxyTrace: ProxyRequestTrace?
     /// The publish under way, observed, and its API's observation.
     private var publishObserved: ObservedRequest?
     private var publishObservation: DeploymentObservation?
@@ -342,6 +343,19 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         {
             headers.remove(name: "content-length")
             headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        if let tracing = deployment.observation.tracing {
+            let trace = tracing.startProxyRequest(
+                method: head.method.rawValue, path: path, route: route.path, plan: plan,
+                traceParent: head.headers.first(name: TraceParent.headerName),
+                traceState: head.headers.first(name: TraceParent.stateHeaderName))
+            // The backend joins the trace as a child of the attempt's span.
+            if let context = trace.attemptStarted(
+                head.method, endpoint: endpoint, relativePath: relativePath, resendCount: 0)
+            {
+                headers.setTraceContext(parent: context.parent, state: context.state)
+            }
+            proxyTrace = trace
         }
         let outgoing = HTTPRequestHead(
             version: .http1_1, method: head.method,
@@ -672,12 +686,30 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// A proxied exchange has ended (answered, failed, or its client gone).
     private func finishProxyObservation(_ exchange: EventLoopProxyExchange) {
+        if let trace = proxyTrace.take() { endTrace(trace, exchange) }
         guard var observed = proxyObserved else { return }
         proxyObserved = nil
         observed.status = exchange.responseStatus == 0 ? 499 : exchange.responseStatus
         observed.bytesIn = exchange.requestBodyBytes
         observed.bytesOut = exchange.responseBodyBytes
         finish(observed)
+    }
+
+    /// Ends a proxied exchange's spans with its outcome: the backend's answer relayed, the gateway's error in its
+    /// place, an answer cut short, or the client gone.
+    private func endTrace(_ trace: ProxyRequestTrace, _ exchange: EventLoopProxyExchange) {
+        if exchange.backendStatus > 0 { trace.attemptAnswered(status: exchange.backendStatus) }
+        let failure = exchange.failure?.key
+        if exchange.responseStatus > 0 {
+            // Before the backend's head, a failure is the gateway's answer.
+            trace.answered(status: exchange.responseStatus, error: exchange.backendStatus > 0 ? nil : failure)
+        }
+        if exchange.clientLeft {
+            trace.end(error: ProxyRequestTrace.clientLeft)
+        } else {
+            trace.attemptEnded(error: failure)
+            trace.end(error: exchange.backendStatus > 0 ? failure : nil)
+        }
     }
 
     /// Writes an HTTP/1.1 202 as one buffer straight below the response encoder: the gateway's most frequent

@@ -38,6 +38,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     private var backend: Backend = .connecting(pending: [])
     /// The answer's status and the bytes each way (metrics, access log).
     private(set) var responseStatus = 0
+    /// The backend's status (0 until its answer's head), what failed the exchange, and whether the client left
+    /// first: its spans' outcome.
+    private(set) var backendStatus = 0
+    private(set) var failure: GatewayError?
+    private(set) var clientLeft = false
     private(set) var requestBodyBytes = 0
     private(set) var responseBodyBytes = 0
     private var pendingBytes = 0
@@ -190,6 +195,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     func clientGone() {
         guard !isOver else { return }
         isOver = true
+        clientLeft = true
         if case .connected(let connection) = backend { pool.release(connection, reusable: false) }
         backend = .done
     }
@@ -205,6 +211,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             guard head.status.code >= 200 else { return }
             responseStarted = true
             responseStatus = Int(head.status.code)
+            backendStatus = responseStatus
             self.head = nil
             backendKeepAlive = head.isKeepAlive
             var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
@@ -334,6 +341,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// Answers with `error` if the answer has not begun, else cuts the client's connection.
     private func fail(_ error: GatewayError) {
         guard !isOver else { return }
+        failure = error
         if responseStarted {
             if clientUnflushed { context.flush() }
             end(backendReusable: false, closeClient: true, lastWrite: nil)

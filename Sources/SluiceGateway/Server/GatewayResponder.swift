@@ -166,6 +166,27 @@ struct GatewayResponder: Sendable {
         _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel, proxy: HTTPProxyEntrypoint,
         deployment: Deployment, route: RoutingTable.Route, plan: SecurityChain.ResolvedPlan, cors: ResponseCORS
     ) async throws {
+        let trace = deployment.observation.tracing?.startProxyRequest(
+            method: request.method.rawValue, path: request.uri.path, route: route.path, plan: plan,
+            traceParent: request.headers[MessageHeaders.traceParentField],
+            traceState: request.headers[MessageHeaders.traceStateField])
+        do {
+            try await forward(
+                request, writer, channel: channel, proxy: proxy, deployment: deployment, route: route, plan: plan,
+                cors: cors, trace: trace)
+        } catch {
+            trace?.end(error: ProxyRequestTrace.describe(error))
+            throw error
+        }
+        trace?.end(error: nil)
+    }
+
+    /// ``proxy(_:_:channel:proxy:deployment:route:plan:cors:)``'s work, which reports its answers to `trace`.
+    private func forward(
+        _ request: Request, _ writer: consuming ResponseWriter, channel: any Channel, proxy: HTTPProxyEntrypoint,
+        deployment: Deployment, route: RoutingTable.Route, plan: SecurityChain.ResolvedPlan, cors: ResponseCORS,
+        trace: ProxyRequestTrace?
+    ) async throws {
         let clientAddress = channel.remoteAddress?.ipAddress
         var responseHeaders: HTTPFields = [:]
         if let gate = deployment.rateLimitGate(
@@ -174,6 +195,7 @@ struct GatewayResponder: Sendable {
         {
             let outcome = await gate.check(registry.rateLimitStore)
             if let refusal = outcome.refusal {
+                trace?.answered(status: refusal.status, error: refusal.key)
                 try await refusal.write(to: writer, headers: cors.applied(to: outcome.fields))
                 return
             }
@@ -187,9 +209,11 @@ struct GatewayResponder: Sendable {
         switch await flow?.runRequest() ?? .proceed {
         case .proceed: break
         case .answer(let answer):
+            trace?.answered(status: answer.status, error: nil)
             try await answer.write(to: writer, flow: flow, headers: responseHeaders, cors: cors)
             return
         case .fail(let error):
+            trace?.answered(status: error.status, error: error.key)
             try await error.write(to: writer, headers: cors.applied(to: responseHeaders))
             return
         }
@@ -209,6 +233,7 @@ struct GatewayResponder: Sendable {
             })
         exchange.flow = flow
         exchange.cors = cors
+        exchange.trace = trace
         try await proxy.handle(request, writer: writer, exchange: exchange)
     }
 
