@@ -69,6 +69,8 @@ final class AccessLog: Sendable {
 
     private let state = Mutex(State())
     private let capacity: Int
+    /// The most lines a loop's chunk holds: an eighth of the buffer, so that a chunk always fits in an empty one.
+    let chunkLines: Int
     private let sink: Sink
     private let metrics: GatewayMetrics?
 
@@ -112,6 +114,7 @@ final class AccessLog: Sendable {
             sink = Sink(handle: handle)
         }
         self.capacity = capacity
+        self.chunkLines = max(1, capacity / 8)
         self.metrics = metrics
         let thread = Thread { [self] in self.runWriter() }
         thread.name = "sluice-access-log"
@@ -266,7 +269,7 @@ final class AccessLog: Sendable {
 /// The access log lines of one event loop's requests, formatted on the loop and handed to the log a chunk at a time
 /// (see ``AccessLog``). Used only on its loop.
 final class LoopLines: @unchecked Sendable {
-    /// A chunk is handed over once it holds this many bytes...
+    /// A chunk is handed over once it holds this many bytes (or the log's ``AccessLog/chunkLines``)...
     static let chunkBytes = 64 * 1024
     /// ...or this long after its first line, whichever comes first.
     static let handOverDelay = TimeAmount.milliseconds(20)
@@ -298,7 +301,7 @@ final class LoopLines: @unchecked Sendable {
     private func ended() {
         writer.byte(UInt8(ascii: "\n"))
         lines += 1
-        if writer.count >= Self.chunkBytes {
+        if writer.count >= Self.chunkBytes || lines >= log.chunkLines {
             handOver()
         } else if !handOverScheduled {
             handOverScheduled = true

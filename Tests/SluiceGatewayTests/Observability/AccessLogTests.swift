@@ -1,0 +1,92 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import SluiceGateway
+
+/// The access log's way from an event loop to the file: lines formatted on the loop, handed over in chunks.
+@Suite("access log: loop buffers and the writer")
+struct AccessLogTests {
+    static func entry(_ index: Int) -> AccessLogEntry {
+        AccessLogEntry(
+            timestampMs: 1_767_225_600_000 + Int64(index), api: "api", plan: "plan", application: nil,
+            entrypoint: "http-post", method: "POST", target: "/p/\(index)", secretParameters: [], status: 202,
+            durationNanoseconds: 1_000_000, firstByteNanoseconds: nil, bytesIn: 1, bytesOut: 0, messagesIn: 1,
+            messagesOut: nil)
+    }
+
+    static func temporaryFile() -> String {
+        NSTemporaryDirectory() + "sluice-access-\(UUID().uuidString).log"
+    }
+
+    static func paths(in file: String) throws -> [String] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            return try #require(object["path"] as? String)
+        }
+    }
+
+    @Test("lines a loop formats reach the file on their own, in order, without a flush")
+    func handedOverByTime() async throws {
+        let file = Self.temporaryFile()
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let metrics = GatewayMetrics()
+        let log = try AccessLog(output: .file(file), capacity: 1000, metrics: metrics)
+        defer { log.stop() }
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let lines = log.lines(on: loop)
+        #expect(log.lines(on: loop) === lines, "one buffer per loop")
+        try await loop.submit { for index in 0..<5 { lines.append(Self.entry(index)) } }.get()
+        // No flush: the loop hands its lines over shortly after the first one (20 ms), and the writer writes them.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while (try? Self.paths(in: file).count) ?? 0 < 5, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try Self.paths(in: file) == (0..<5).map { "/p/\($0)" })
+    }
+
+    @Test("a chunk holds at most an eighth of the buffer's lines, so a small buffer still takes every line")
+    func chunksFitTheBuffer() async throws {
+        let file = Self.temporaryFile()
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let metrics = GatewayMetrics()
+        let log = try AccessLog(output: .file(file), capacity: 16, metrics: metrics)
+        defer { log.stop() }
+        #expect(log.chunkLines == 2)
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let lines = log.lines(on: loop)
+        // Written a few at a time with pauses, so the writer keeps up: every line arrives, none dropped.
+        for batch in 0..<10 {
+            try await loop.submit { for index in 0..<3 { lines.append(Self.entry(batch * 3 + index)) } }.get()
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        await log.flush()
+        #expect(try Self.paths(in: file) == (0..<30).map { "/p/\($0)" })
+        #expect(metrics.render().contains("sluice_access_log_dropped_total 0"))
+        #expect(metrics.render().contains("sluice_access_log_written_total 30"))
+    }
+
+    @Test("flush takes what the loops hold; after stop, lines are dropped and counted, never written")
+    func flushAndStop() async throws {
+        let file = Self.temporaryFile()
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let metrics = GatewayMetrics()
+        let log = try AccessLog(output: .file(file), capacity: 1000, metrics: metrics)
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let lines = log.lines(on: loop)
+        try await loop.submit { lines.append(Self.entry(1)) }.get()
+        await log.flush()
+        #expect(try Self.paths(in: file) == ["/p/1"])
+        log.stop()
+        try await loop.submit {
+            lines.append(Self.entry(2))
+            lines.handOver()
+        }.get()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try Self.paths(in: file) == ["/p/1"])
+        #expect(metrics.render().contains("sluice_access_log_dropped_total 1"))
+    }
+}
