@@ -16,8 +16,22 @@ struct AccessLogTests {
             messagesOut: nil)
     }
 
-    static func temporaryFile() -> String {
-        NSTemporaryDirectory() + "sluice-access-\(UUID().uuidString).log"
+    /// A log writing to a new temporary file, and the line buffer of one loop.
+    struct Setup {
+        let file = NSTemporaryDirectory() + "sluice-access-\(UUID().uuidString).log"
+        let metrics = GatewayMetrics()
+        let log: AccessLog
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let lines: LoopLines
+
+        init(capacity: Int) throws {
+            log = try AccessLog(output: .file(file), capacity: capacity, metrics: metrics)
+            lines = log.lines(on: loop)
+        }
+
+        func remove() {
+            try? FileManager.default.removeItem(atPath: file)
+        }
     }
 
     static func paths(in file: String) throws -> [String] {
@@ -31,13 +45,12 @@ struct AccessLogTests {
 
     @Test("lines a loop formats reach the file on their own, in order, without a flush")
     func handedOverByTime() async throws {
-        let file = Self.temporaryFile()
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let metrics = GatewayMetrics()
-        let log = try AccessLog(output: .file(file), capacity: 1000, metrics: metrics)
-        defer { log.stop() }
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let lines = log.lines(on: loop)
+        let setup = try Setup(capacity: 1000)
+        let (file, log, loop, lines) = (setup.file, setup.log, setup.loop, setup.lines)
+        defer {
+            log.stop()
+            setup.remove()
+        }
         #expect(log.lines(on: loop) === lines, "one buffer per loop")
         try await loop.submit { for index in 0..<5 { lines.append(Self.entry(index)) } }.get()
         // No flush: the loop hands its lines over shortly after the first one (20 ms), and the writer writes them.
@@ -50,14 +63,13 @@ struct AccessLogTests {
 
     @Test("a chunk holds at most an eighth of the buffer's lines, so a small buffer still takes every line")
     func chunksFitTheBuffer() async throws {
-        let file = Self.temporaryFile()
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let metrics = GatewayMetrics()
-        let log = try AccessLog(output: .file(file), capacity: 16, metrics: metrics)
-        defer { log.stop() }
+        let setup = try Setup(capacity: 16)
+        let (file, metrics, log, loop, lines) = (setup.file, setup.metrics, setup.log, setup.loop, setup.lines)
+        defer {
+            log.stop()
+            setup.remove()
+        }
         #expect(log.chunkLines == 2)
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let lines = log.lines(on: loop)
         // Written a few at a time with pauses, so the writer keeps up: every line arrives, none dropped.
         for batch in 0..<10 {
             try await loop.submit { for index in 0..<3 { lines.append(Self.entry(batch * 3 + index)) } }.get()
@@ -71,12 +83,9 @@ struct AccessLogTests {
 
     @Test("flush takes what the loops hold; after stop, lines are dropped and counted, never written")
     func flushAndStop() async throws {
-        let file = Self.temporaryFile()
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let metrics = GatewayMetrics()
-        let log = try AccessLog(output: .file(file), capacity: 1000, metrics: metrics)
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let lines = log.lines(on: loop)
+        let setup = try Setup(capacity: 1000)
+        let (file, metrics, log, loop, lines) = (setup.file, setup.metrics, setup.log, setup.loop, setup.lines)
+        defer { setup.remove() }
         try await loop.submit { lines.append(Self.entry(1)) }.get()
         await log.flush()
         #expect(try Self.paths(in: file) == ["/p/1"])
