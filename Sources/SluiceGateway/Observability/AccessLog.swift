@@ -275,8 +275,10 @@ final class LoopLines: @unchecked Sendable {
     static let handOverDelay = TimeAmount.milliseconds(20)
 
     let eventLoop: any EventLoop
-    // The log keeps its loops' buffers for as long as it lives.
-    private unowned let log: AccessLog
+    /// Weak: the log keeps its loops' buffers, and a buffer's pending hand-over may outlive a log that is gone
+    /// (its lines then go nowhere).
+    private weak var log: AccessLog?
+    private let chunkLines: Int
     private let writer = JSONLineWriter(capacity: chunkBytes + 4096)
     private var lines = 0
     private var handOverScheduled = false
@@ -284,6 +286,7 @@ final class LoopLines: @unchecked Sendable {
     fileprivate init(eventLoop: any EventLoop, log: AccessLog) {
         self.eventLoop = eventLoop
         self.log = log
+        self.chunkLines = log.chunkLines
     }
 
     func append(_ entry: AccessLogEntry) {
@@ -301,11 +304,12 @@ final class LoopLines: @unchecked Sendable {
     private func ended() {
         writer.byte(UInt8(ascii: "\n"))
         lines += 1
-        if writer.count >= Self.chunkBytes || lines >= log.chunkLines {
+        if writer.count >= Self.chunkBytes || lines >= chunkLines {
             handOver()
         } else if !handOverScheduled {
             handOverScheduled = true
-            eventLoop.scheduleTask(in: Self.handOverDelay) {
+            eventLoop.scheduleTask(in: Self.handOverDelay) { [weak self] in
+                guard let self else { return }
                 self.handOverScheduled = false
                 self.handOver()
             }
@@ -316,7 +320,7 @@ final class LoopLines: @unchecked Sendable {
     func handOver() {
         eventLoop.assertInEventLoop()
         guard lines > 0 else { return }
-        log.take(chunk: writer.bytes, lines: lines)
+        log?.take(chunk: writer.bytes, lines: lines)
         writer.reset()
         lines = 0
     }

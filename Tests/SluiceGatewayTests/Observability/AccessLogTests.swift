@@ -98,4 +98,29 @@ struct AccessLogTests {
         #expect(try Self.paths(in: file) == ["/p/1"])
         #expect(metrics.render().contains("sluice_access_log_dropped_total 1"))
     }
+
+    @Test("a loop's hand-over still pending when its log is gone does nothing (a gateway stopped mid-traffic)")
+    func logGoneFirst() async throws {
+        weak var gone: AccessLog?
+        let lines: LoopLines
+        let loop: any EventLoop
+        do {
+            let setup = try Setup(capacity: 100)
+            defer { setup.remove() }
+            (lines, loop) = (setup.lines, setup.loop)
+            gone = setup.log
+            // A line, whose hand-over is scheduled 20 ms later; the log stops and goes before that.
+            try await loop.submit { lines.append(Self.entry(1)) }.get()
+            setup.log.stop()
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while gone != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(gone == nil, "the stopped log is released")
+        try await Task.sleep(for: .milliseconds(50))
+        // The buffer outlived its log: the hand-over ran and dropped the line; another line is taken and dropped.
+        try await loop.submit {
+            lines.append(Self.entry(2))
+            lines.handOver()
+        }.get()
+    }
 }
