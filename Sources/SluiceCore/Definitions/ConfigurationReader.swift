@@ -38,7 +38,7 @@ public struct ConfigurationReader {
             if required && s.isEmpty { diagnostics.error(path.key(key), "must not be empty") }
             return s
         case .number(let n)?:
-            return n.rounded() == n ? String(Int64(n)) : String(n)
+            return JSONValue.numberText(n)
         case .bool(let b)?:
             return b ? "true" : "false"
         case let other?:

@@ -293,7 +293,7 @@ public struct JWTVerifier: Sendable {
     static func text(_ value: JSONValue) -> String? {
         switch value {
         case .string(let text): text
-        case .number(let number): number.rounded() == number ? String(Int64(number)) : String(number)
+        case .number(let number): JSONValue.numberText(number)
         default: nil
         }
     }

@@ -42,6 +42,14 @@ public enum JSONValue: Sendable, Hashable {
         return false
     }
 
+    /// A JSON number as text: a whole number that an `Int64` holds without its decimals (`3`, not `3.0`), any
+    /// other (fractions, magnitudes past `Int64`, which no integer conversion may be asked to take) as Swift
+    /// writes a `Double`.
+    public static func numberText(_ number: Double) -> String {
+        if number.rounded() == number, let whole = Int64(exactly: number) { return String(whole) }
+        return String(number)
+    }
+
     /// The name of this value's JSON type, for diagnostics.
     public var typeName: String {
         switch self {

@@ -143,7 +143,7 @@ final class MessageLog: Sendable {
     }
 
     private static func numberText(_ value: JSONValue) -> String? {
-        if case .number(let number) = value { return number == number.rounded() ? String(Int(number)) : "\(number)" }
+        if case .number(let number) = value { return JSONValue.numberText(number) }
         return nil
     }
 

@@ -61,6 +61,26 @@ struct DefinitionLoaderTests {
         #expect(loaded.definition?.httpPaths.first?.path == "/a")
     }
 
+    @Test("numbers past Int64 where strings are read (id, name, versions) are read as text, never trap")
+    func hugeNumbersAsStrings() throws {
+        // A fuzzer's definition: every string field a number no Int64 holds, or a whole one that fits.
+        let text = """
+            {"id":-2.1245694839189778e+206,"name":1e300,"apiVersion":9223372036854775807,"definitionVersion":"4.0.0",
+             "type":"message",
+             "listeners":[{"type":"http","paths":[{"path":"/a"}],"entrypoints":[{"type":"http-get"}]}],
+             "endpointGroups":[{"name":-1e19,"type":"mock","endpoints":[{"name":"e","type":"mock"}]}]}
+            """
+        let loaded = DefinitionLoader(catalog: Self.catalog).load(data: Data(text.utf8), source: "huge.json")
+        let definition = try #require(loaded.definition, "\(loaded.diagnostics)")
+        #expect(definition.id == "-2.1245694839189778e+206")
+        #expect(definition.name == "1e+300")
+        #expect(definition.endpointGroups.first?.name == "-1e+19")
+        #expect(JSONValue.numberText(3) == "3")
+        #expect(JSONValue.numberText(-3.5) == "-3.5")
+        #expect(JSONValue.numberText(9.0e18) == "9000000000000000000")
+        #expect(JSONValue.numberText(.infinity) == "inf")
+    }
+
     @Test("every problem is reported, each with its JSON path")
     func everyProblem() {
         let text = """
