@@ -313,9 +313,14 @@ final class WebhookCallbackClient: Sendable {
         guard let token = json["access_token"]?.stringValue, !token.isEmpty else {
             throw WebhookSetupError("the token endpoint's answer has no access_token")
         }
-        var lifetime: Int64 = 300
-        if case .number(let seconds)? = json["expires_in"], seconds > 0 { lifetime = Int64(seconds) }
-        return (token, lifetime)
+        return (token, tokenLifetime(json))
+    }
+
+    /// How long a token is kept, in seconds: the answer's `expires_in` (at most a year, whatever number the token
+    /// endpoint sends), else 300.
+    static func tokenLifetime(_ answer: JSONValue) -> Int64 {
+        guard case .number(let seconds)? = answer["expires_in"], seconds >= 1 else { return 300 }
+        return Int64(min(seconds, 365 * 86_400))
     }
 
     static func formEncode(_ text: String) -> String {

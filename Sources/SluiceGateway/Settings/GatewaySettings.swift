@@ -134,11 +134,14 @@ public struct GatewaySettings: Sendable {
         }
         int("reloadIntervalMs", 50) { $0.reloadIntervalMs = $1 }
         if let text = values["drainTimeoutSeconds"] {
-            if let value = Double(text), value >= 0 {
+            // Finite and at most a day: the drain's deadline is made of it in milliseconds.
+            if let value = Double(text), value.isFinite, (0...86_400).contains(value) {
                 drainTimeoutSeconds = value
             } else {
                 problems.append(
-                    Problem(setting: "drainTimeoutSeconds", message: "must be a non-negative number (\(source))"))
+                    Problem(
+                        setting: "drainTimeoutSeconds",
+                        message: "must be a number of seconds from 0 to 86400 (\(source))"))
             }
         }
         if let text = values["logLevel"] {

@@ -50,6 +50,14 @@ struct GatewaySettingsTests {
         }
         var settings = GatewaySettings()
         #expect(throws: GatewaySettings.Problem.self) { try settings.apply(environment: ["SLUICE_PORT": "many"]) }
+        // A drain time no deadline can be made of is refused, not trapped on at start.
+        for value in ["inf", "nan", "1e300", "-1", "86401"] {
+            #expect(throws: GatewaySettings.Problem.self, "\(value)") {
+                try settings.apply(environment: ["SLUICE_DRAIN_TIMEOUT_SECONDS": value])
+            }
+        }
+        try settings.apply(environment: ["SLUICE_DRAIN_TIMEOUT_SECONDS": "2.5"])
+        #expect(settings.drainTimeoutSeconds == 2.5)
     }
 
     @Test("nodeId and metrics.port from the environment; the node's name defaults to the host and port")
