@@ -137,6 +137,18 @@ final class JSONLineWriter {
         unsigned(micros % 1000, width: 3)
     }
 
+    /// `,"api":…,"plan":…,"application":…,"entrypoint":…`: what a request's and a message's lines both name.
+    func labels(api: String?, plan: String?, application: String?, entrypoint: String?) {
+        raw(",\"api\":")
+        string(api)
+        raw(",\"plan\":")
+        string(plan)
+        raw(",\"application\":")
+        string(application)
+        raw(",\"entrypoint\":")
+        string(entrypoint)
+    }
+
     /// `"2026-01-31T12:34:56.789Z"`, quoted.
     func timestamp(milliseconds: Int64) {
         let second = milliseconds / 1000
@@ -156,14 +168,7 @@ extension AccessLogEntry {
     func write(to out: JSONLineWriter) {
         out.raw("{\"time\":")
         out.timestamp(milliseconds: timestampMs)
-        out.raw(",\"api\":")
-        out.string(api)
-        out.raw(",\"plan\":")
-        out.string(plan)
-        out.raw(",\"application\":")
-        out.string(application)
-        out.raw(",\"entrypoint\":")
-        out.string(entrypoint)
+        out.labels(api: api, plan: plan, application: application, entrypoint: entrypoint)
         out.raw(",\"method\":")
         out.string(method)
         out.raw(",\"path\":")
