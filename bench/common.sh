@@ -117,7 +117,7 @@ ensure_peers() {
 build_release() {
     if [ "$SKIP_BUILD" != 1 ]; then
         log "building release sluice"
-        timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+        timeout 1800 "$ROOT/scripts/build-release.sh" --product sluice > "$OUT/build-sluice.log" 2>&1 \
             || { log "sluice build failed (see build-sluice.log)"; exit 1; }
         log "building release sluice-load"
         timeout 900 swift build -c release --package-path bench/loadtool --scratch-path bench/loadtool/.build \

@@ -43,9 +43,9 @@ wait_port() {
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     log "building sluice (release)"
-    swift build -c release --product sluice >"$OUT/build.log" 2>&1
+    "$ROOT/scripts/build-release.sh" --product sluice >"$OUT/build.log" 2>&1
 fi
-SLUICE=$(swift build -c release --show-bin-path)/sluice
+SLUICE=$("$ROOT/scripts/build-release.sh" --show-bin-path)/sluice
 
 start_postgres() { # -> sets PG_URL
     local port dir

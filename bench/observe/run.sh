@@ -40,7 +40,7 @@ TANSU="${SLUICE_TANSU_BINARY:-$(ls "$ROOT"/.build-venv/lib/python3*/site-package
 command -v wrk >/dev/null || { log "wrk is missing (apt-get install wrk)"; exit 1; }
 if [ "$SKIP_BUILD" != 1 ]; then
     log "building release sluice"
-    timeout 2400 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+    timeout 2400 "$ROOT/scripts/build-release.sh" --product sluice > "$OUT/build-sluice.log" 2>&1 \
         || { log "sluice build failed (see build-sluice.log)"; exit 1; }
 fi
 [ -x "$SLUICE" ] || { log "missing $SLUICE"; exit 1; }

@@ -19,7 +19,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$ROOT/bench/out/proxy-$STAMP"
 mkdir -p "$OUT"
 TMP="$(mktemp -d /tmp/sluice-bench-proxy.XXXXXX)"
-SLUICE="$ROOT/.build/release/sluice"
+SLUICE="${SLUICE_BINARY:-$ROOT/.build/release/sluice}"
 STARTED_PIDS=()
 source "$ROOT/bench/common.sh"
 trap cleanup EXIT
@@ -32,7 +32,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
 fi
 if [ "$SKIP_BUILD" != 1 ]; then
     log "building release sluice"
-    timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+    timeout 1800 "$ROOT/scripts/build-release.sh" --product sluice > "$OUT/build-sluice.log" 2>&1 \
         || { log "sluice build failed (see build-sluice.log)"; exit 1; }
 fi
 [ -x "$SLUICE" ] || { log "missing $SLUICE"; exit 1; }

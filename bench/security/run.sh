@@ -32,7 +32,7 @@ PYTHON="${SLUICE_PYTHON:-$ROOT/.build-venv/bin/python3}"
 command -v wrk >/dev/null || { log "wrk is missing (apt-get install wrk)"; exit 1; }
 if [ "$SKIP_BUILD" != 1 ]; then
     log "building release sluice"
-    timeout 1800 swift build -c release --product sluice > "$OUT/build-sluice.log" 2>&1 \
+    timeout 1800 "$ROOT/scripts/build-release.sh" --product sluice > "$OUT/build-sluice.log" 2>&1 \
         || { log "sluice build failed (see build-sluice.log)"; exit 1; }
 fi
 [ -x "$SLUICE" ] || { log "missing $SLUICE"; exit 1; }

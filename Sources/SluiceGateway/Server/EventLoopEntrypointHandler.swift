@@ -32,19 +32,34 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case task(any EndpointConnector)
     }
 
-    private struct Publishing {
-        var endpoint: Publisher
-        var message: Message
+    /// A publish being read and then awaited. A class: the state, the endpoint's completion and the answer share
+    /// one, and the body grows in place as its chunks come (a value copied at each chunk would copy the body).
+    private final class Publishing {
+        let endpoint: Publisher
+        let message: Message
         /// The client identifier, echoed back as Gravitee does.
-        var clientIdentifier: String
+        let clientIdentifier: String
         var body: ByteBuffer?
         var tooLarge = false
-        var closeAfter: Bool
-        var version: HTTPVersion
+        let closeAfter: Bool
+        let version: HTTPVersion
         /// Set by the rate-limit steps: headers for the answer, and the refusal that is the answer (the body is
         /// then read and dropped).
-        var rateLimitHeaders = HTTPHeaders()
-        var refusal: GatewayError?
+        let rateLimitHeaders: HTTPHeaders
+        let refusal: GatewayError?
+
+        init(
+            endpoint: Publisher, message: Message, clientIdentifier: String, closeAfter: Bool, version: HTTPVersion,
+            rateLimitHeaders: HTTPHeaders, refusal: GatewayError?
+        ) {
+            self.endpoint = endpoint
+            self.message = message
+            self.clientIdentifier = clientIdentifier
+            self.closeAfter = closeAfter
+            self.version = version
+            self.rateLimitHeaders = rateLimitHeaders
+            self.refusal = refusal
+        }
     }
 
     private enum State {
@@ -130,7 +145,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 observePassedOn(head, routed: routed?.route.deployment)
                 context.fireChannelRead(data)
             }
-        case (.publishing(var publishing), .body(var chunk)):
+        case (.publishing(let publishing), .body(var chunk)):
             guard !publishing.tooLarge, publishing.refusal == nil else { return }
             let size = (publishing.body?.readableBytes ?? 0) + chunk.readableBytes
             if size > limits.maxRequestBodyBytes {
@@ -141,7 +156,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             } else {
                 publishing.body!.writeBuffer(&chunk)
             }
-            state = .publishing(publishing)
         case (.publishing(let publishing), .end):
             state = .idle
             finishPublish(publishing, context: context)
@@ -589,13 +603,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     ) {
         state = .awaitingPublish(stash: [])
         let eventLoop = context.eventLoop
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+        let bound = NIOLoopBound((handler: self, context: context, publishing: publishing), eventLoop: eventLoop)
         // The answer may come on another thread, or on this one before `start` returns; an endpoint answers many
         // publishes at once, so they share the loop's wake-ups.
         let batch = loopBatch ?? LoopTaskBatch.of(eventLoop)
         loopBatch = batch
         start { result in
-            batch.execute { bound.value.handler.publishEnded(result, publishing, context: bound.value.context) }
+            batch.execute {
+                let (handler, context, publishing) = bound.value
+                handler.publishEnded(result, publishing, context: context)
+            }
         }
     }
 
