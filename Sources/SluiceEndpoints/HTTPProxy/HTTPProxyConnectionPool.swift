@@ -107,8 +107,7 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     try operations.addHTTPClientHandlers()
-                    try operations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try operations.addHandler(HTTPProxyBackendHandler())
+                    try operations.addHandler(HTTPProxyBackendHandler(idleTimeout: idleTimeout))
                 }
             }
             .connect(host: host, port: port)
@@ -193,6 +192,9 @@ public struct HTTPProxyConnection: Sendable {
 
 /// The last handler of a backend connection: hands what it reads to the exchange it serves, and closes the
 /// connection when it is idle too long in the pool or when it fails.
+///
+/// Idleness is checked by one timer per connection, due `idleTimeout` after the last exchange ended, rather than
+/// by a handler that notes the time of every read: reads and writes then pass one handler fewer.
 final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
@@ -200,6 +202,15 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
     private var inExchange = false
     /// Set while the connection waits in the pool: takes it out of the pool when it goes.
     var pooled: (() -> Void)?
+    /// How long the connection may wait between exchanges; nil for no limit.
+    private let idleTimeout: TimeAmount?
+    /// When the last exchange ended (or the connection opened).
+    private var idleSince = NIODeadline.now()
+    private var idleCheck: Scheduled<Void>?
+
+    init(idleTimeout: TimeAmount? = nil) {
+        self.idleTimeout = idleTimeout
+    }
 
     func begin(_ sink: any HTTPProxyBackendSink) {
         self.sink = sink
@@ -210,6 +221,36 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
     func end() {
         sink = nil
         inExchange = false
+        if idleTimeout != nil { idleSince = .now() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        idleSince = .now()
+        scheduleIdleCheck(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
+    }
+
+    /// Checks at the time the connection would have been idle too long, if no exchange came meanwhile; closes it
+    /// then, or checks again at the new due time.
+    private func scheduleIdleCheck(context: ChannelHandlerContext) {
+        guard let idleTimeout else { return }
+        let due = inExchange ? NIODeadline.now() + idleTimeout : idleSince + idleTimeout
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(deadline: due) {
+            let (handler, context) = bound.value
+            handler.idleCheck = nil
+            guard context.channel.isActive else { return }
+            if !handler.inExchange, NIODeadline.now() >= handler.idleSince + idleTimeout {
+                context.close(promise: nil)
+            } else {
+                handler.scheduleIdleCheck(context: context)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -233,6 +274,8 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
         if inExchange, let sink {
             inExchange = false
             sink.backendFailed(ChannelError.eof)
@@ -250,12 +293,4 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Read idleness matters only in the pool: an exchange has its own read timeout.
-        if event is IdleStateHandler.IdleStateEvent, !inExchange {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
 }

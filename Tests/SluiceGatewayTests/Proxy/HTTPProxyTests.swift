@@ -561,6 +561,31 @@ struct HTTPProxyTests {
         }
     }
 
+    @Test("idleTimeout: a kept backend connection closes once idle that long, not during a slower exchange")
+    func idleTimeout() async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        let definition = Self.single(backend.url, http: #"{ "idleTimeout": 300 }"#, via: .eventLoop)
+        try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
+            // An exchange twice as long as the idle timeout keeps its connection.
+            let slow = try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=700")
+            #expect(slow.status == 200, "\(slow.body)")
+            #expect(backend.snapshot.connections == 1)
+            #expect(backend.snapshot.closed == 0)
+            // Reused at once, then left idle: it goes after about 300 ms.
+            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200)
+            #expect(backend.snapshot.connections == 1)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while backend.snapshot.closed == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(backend.snapshot.closed == 1, "the idle connection was not closed")
+            // The next request opens a new one.
+            #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200)
+            #expect(backend.snapshot.connections == 2)
+        }
+    }
+
     @Test("TLS to a backend with a self-signed certificate: refused by default, served with trustAll or its PEM")
     func tls() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tls-\(UUID().uuidString)")

@@ -20,6 +20,8 @@ import Synchronization
 final class TestBackend: Sendable {
     struct Stats: Sendable {
         var connections = 0
+        /// Connections that have closed, from either side.
+        var closed = 0
         var requests = 0
         var uploadBytes = 0
         var streamsOpen = 0
@@ -50,6 +52,7 @@ final class TestBackend: Sendable {
             .childChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 64 << 10)
             .childChannelInitializer { channel in
                 box.stats.withLock { $0.connections += 1 }
+                channel.closeFuture.whenComplete { _ in box.stats.withLock { $0.closed += 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
