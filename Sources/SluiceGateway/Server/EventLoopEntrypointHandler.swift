@@ -640,11 +640,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             observePublish(result, publishing, &observed, observation: observation)
         }
         if let trace = publishTrace.take() { endTrace(trace, result) }
+        if case .success = result, publishing.version == .http1_1, publishing.rateLimitHeaders.isEmpty {
+            // The common answer, encoded at once: no headers to build.
+            return writeAccepted(
+                clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
+        }
         var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
-        case .success where publishing.version == .http1_1 && publishing.rateLimitHeaders.isEmpty:
-            writeAccepted(clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
         case .success:
             context.writeWholeResponse(
                 status: .accepted, body: nil, version: publishing.version, closeAfter: closeAfter, headers: echo)

@@ -26,6 +26,18 @@ import Testing
         KafkaRecord(timestamp: timestamp, value: ByteBuffer(repeating: UInt8(truncatingIfNeeded: size), count: size))
     }
 
+    @Test("a batch buffer's capacity is worked out exactly as the allocator rounds it")
+    func allocatedCapacity() {
+        var sizes = [0, 1, 2, 3, 61, 100, 1023, 1024, 1025, 65_535, 65_536, 65_537, 262_144, 262_245, 1 << 20]
+        sizes += (0..<200).map { ($0 * 7_919) % 300_000 }
+        for size in sizes {
+            #expect(
+                ProducerAccumulator.allocatedCapacity(size) == ByteBufferAllocator().buffer(capacity: size).capacity,
+                "\(size)")
+        }
+        #expect(ProducerAccumulator.allocatedCapacity(3_000_000_000) == Int(UInt32.max))
+    }
+
     func size(_ record: KafkaRecord) -> Int {
         try! KafkaRecordBatchBuilder.maximumRecordSize(key: record.key, value: record.value, headers: record.headers)
     }
