@@ -40,6 +40,9 @@ struct ProducerBatch {
         self.isPooled = isPooled
         self.createdAt = createdAt
         self.builder = KafkaRecordBatchBuilder(buffer: consume buffer)
+        // Room for a typical batch's bookkeeping at once, rather than growing it record by record.
+        timestamps.reserveCapacity(16)
+        callbacks.reserveCapacity(16)
     }
 
     var recordCount: Int { timestamps.count }
