@@ -230,6 +230,7 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
         context.fireChannelActive()
     }
 
+    /// Also when the connection closes: its handlers are removed then.
     func handlerRemoved(context: ChannelHandlerContext) {
         idleCheck?.cancel()
         idleCheck = nil
@@ -274,8 +275,6 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleCheck?.cancel()
-        idleCheck = nil
         if inExchange, let sink {
             inExchange = false
             sink.backendFailed(ChannelError.eof)

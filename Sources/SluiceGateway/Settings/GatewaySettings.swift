@@ -134,8 +134,8 @@ public struct GatewaySettings: Sendable {
         }
         int("reloadIntervalMs", 50) { $0.reloadIntervalMs = $1 }
         if let text = values["drainTimeoutSeconds"] {
-            // Finite and at most a day: the drain's deadline is made of it in milliseconds.
-            if let value = Double(text), value.isFinite, (0...86_400).contains(value) {
+            // At most a day (neither infinite nor NaN): the drain's deadline is made of it in milliseconds.
+            if let value = Double(text), (0...86_400).contains(value) {
                 drainTimeoutSeconds = value
             } else {
                 problems.append(
