@@ -62,7 +62,7 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
     let idleTimeout: TimeAmount
     let maxIdlePerLoop: Int
     /// Idle connections by event loop, each with its last handler (looked up once, when it was made).
-    private let idle = Mutex<[ObjectIdentifier: [HTTPProxyConnection]]>([:])
+    private let idle = Mutex(IdleConnections())
     private let isShutDown = Atomic<Bool>(false)
     private let exchanges = Atomic<Int>(0)
 
@@ -122,7 +122,7 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
 
     public func acquireIdle(on eventLoop: any EventLoop, sink: any HTTPProxyBackendSink) -> HTTPProxyConnection? {
         let key = ObjectIdentifier(eventLoop)
-        while let connection = idle.withLock({ $0[key]?.popLast() }) {
+        while let connection = idle.withLock({ $0.popLast(of: key) }) {
             guard connection.channel.isActive else {
                 connection.channel.close(promise: nil)
                 continue
@@ -145,32 +145,65 @@ public final class HTTPProxyConnectionPool: HTTPProxyBackendConnections {
             return
         }
         let key = ObjectIdentifier(channel.eventLoop)
-        let kept = idle.withLock { idle -> Bool in
-            guard (idle[key]?.count ?? 0) < maxIdlePerLoop else { return false }
-            idle[key, default: []].append(connection)
-            return true
-        }
+        let maxIdlePerLoop = self.maxIdlePerLoop
+        let kept = idle.withLock { $0.append(connection, to: key, limit: maxIdlePerLoop) }
         if kept {
-            handler.pooled = { [weak self] in self?.forget(channel) }
+            handler.pool = self
         } else {
             channel.close(promise: nil)
         }
     }
 
     /// An idle connection that closed or timed out leaves the pool.
-    private func forget(_ channel: any Channel) {
+    fileprivate func forget(_ channel: any Channel) {
         let key = ObjectIdentifier(channel.eventLoop)
-        idle.withLock { idle in idle[key]?.removeAll { $0.channel === channel } }
+        idle.withLock { $0.remove(channel, of: key) }
     }
 
     /// Closes the idle connections; connections in use close when their exchange ends.
     public func shutdown() {
         isShutDown.store(true, ordering: .relaxed)
-        let channels = idle.withLock { idle in
-            defer { idle.removeAll() }
-            return idle.values.flatMap { $0.map(\.channel) }
-        }
+        let channels = idle.withLock { $0.removeAll() }
         for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// The idle connections of a pool, one list per event loop. A few loops, so a short array searched in order: an
+/// element of an array is changed in place, where a dictionary's value changed through its subscript costs an
+/// allocation each time (the accessor's frame), twice per exchange on the pool's hottest path.
+private struct IdleConnections {
+    private var lists: [(loop: ObjectIdentifier, connections: [HTTPProxyConnection])] = []
+
+    private func index(of loop: ObjectIdentifier) -> Int? {
+        lists.firstIndex { $0.loop == loop }
+    }
+
+    mutating func popLast(of loop: ObjectIdentifier) -> HTTPProxyConnection? {
+        guard let index = index(of: loop) else { return nil }
+        return lists[index].connections.popLast()
+    }
+
+    /// Adds `connection` to its loop's list unless that holds `limit` already.
+    mutating func append(_ connection: HTTPProxyConnection, to loop: ObjectIdentifier, limit: Int) -> Bool {
+        guard let index = index(of: loop) else {
+            guard limit > 0 else { return false }
+            lists.append((loop, [connection]))
+            return true
+        }
+        guard lists[index].connections.count < limit else { return false }
+        lists[index].connections.append(connection)
+        return true
+    }
+
+    mutating func remove(_ channel: any Channel, of loop: ObjectIdentifier) {
+        guard let index = index(of: loop) else { return }
+        lists[index].connections.removeAll { $0.channel === channel }
+    }
+
+    /// Empties every list; returns the channels they held.
+    mutating func removeAll() -> [any Channel] {
+        defer { lists.removeAll() }
+        return lists.flatMap { $0.connections.map(\.channel) }
     }
 }
 
@@ -200,8 +233,8 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
 
     private(set) weak var sink: (any HTTPProxyBackendSink)?
     private var inExchange = false
-    /// Set while the connection waits in the pool: takes it out of the pool when it goes.
-    var pooled: (() -> Void)?
+    /// Set while the connection waits in the pool, which it leaves when it goes.
+    weak var pool: HTTPProxyConnectionPool?
     /// How long the connection may wait between exchanges; nil for no limit.
     private let idleTimeout: TimeAmount?
     /// When the last exchange ended (or the connection opened).
@@ -215,7 +248,7 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
     func begin(_ sink: any HTTPProxyBackendSink) {
         self.sink = sink
         inExchange = true
-        pooled = nil
+        pool = nil
     }
 
     func end() {
@@ -279,8 +312,8 @@ final class HTTPProxyBackendHandler: ChannelInboundHandler, RemovableChannelHand
             inExchange = false
             sink.backendFailed(ChannelError.eof)
         }
-        pooled?()
-        pooled = nil
+        pool?.forget(context.channel)
+        pool = nil
         context.fireChannelInactive()
     }
 

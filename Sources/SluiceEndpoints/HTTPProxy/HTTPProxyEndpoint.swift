@@ -135,29 +135,30 @@ public final class HTTPProxyEndpoint: Sendable {
     /// client's `Accept-Encoding` unless propagated, the endpoint's configured headers in place of the client's,
     /// `Connection: close` without keep-alive.
     public func outgoingHeaders(_ prepared: HTTPHeaders) -> HTTPHeaders {
+        var headers = prepared
+        prepareOutgoing(&headers)
+        return headers
+    }
+
+    /// ``outgoingHeaders(_:)`` in place: headers held once (as the entrypoint's freshly prepared ones are) are
+    /// changed without a copy.
+    public func prepareOutgoing(_ headers: inout HTTPHeaders) {
         let http = configuration.http
-        var kept: [(String, String)] = []
-        kept.reserveCapacity(prepared.count + configuration.headers.count + 1)
-        var acceptsEncoding = false
-        for (name, value) in prepared {
-            switch ProxyHeaderName(name) {
-            case .host: continue
-            case .acceptEncoding:
-                guard http.propagateClientAcceptEncoding else { continue }
-                acceptsEncoding = true
-            case .connection where !http.keepAlive && h2c == nil: continue
-            default: break
-            }
-            if !configuredHeaderNames.isEmpty, configuredHeaderNames.contains(name.lowercased()) { continue }
-            kept.append((name, value))
+        let acceptsEncoding = http.propagateClientAcceptEncoding && headers.contains(name: "accept-encoding")
+        // Each removal only where the header is there: a removal changes the headers' storage, copying it when
+        // it is shared.
+        if headers.contains(name: "host") { headers.remove(name: "host") }
+        if !http.propagateClientAcceptEncoding, headers.contains(name: "accept-encoding") {
+            headers.remove(name: "accept-encoding")
         }
+        if !http.keepAlive, h2c == nil, headers.contains(name: "connection") { headers.remove(name: "connection") }
+        for name in configuredHeaderNames where headers.contains(name: name) { headers.remove(name: name) }
         if http.useCompression, !acceptsEncoding, !configuredHeaderNames.contains("accept-encoding") {
-            kept.append(("accept-encoding", "gzip, deflate"))
+            headers.add(name: "accept-encoding", value: "gzip, deflate")
         }
-        for (name, value) in configuration.headers { kept.append((name, value)) }
+        for (name, value) in configuration.headers { headers.add(name: name, value: value) }
         // (h2c has no `Connection` header: without keep-alive each request has a connection of its own.)
-        if !http.keepAlive, h2c == nil { kept.append(("connection", "close")) }
-        return HTTPHeaders(kept)
+        if !http.keepAlive, h2c == nil { headers.add(name: "connection", value: "close") }
     }
 
     /// The URL a request goes to: the target's origin and base path, the request's relative path, then the request's

@@ -67,8 +67,14 @@ public enum ProxyHeaderName: Equatable, Sendable {
     /// `keep-alive` options, which name no header to remove (`Keep-Alive` is hop-by-hop anyway). The usual values
     /// (`keep-alive`, `close`) add nothing and allocate nothing.
     public static func nominated(by value: String, into names: inout Set<String>?) {
-        for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-            let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let bytes = value.utf8
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = bytes.startIndex
+        // Token by token, in place (a split would allocate the list of tokens).
+        while start < bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+            let token = bytes[start..<end]
+            start = end < bytes.endIndex ? bytes.index(after: end) : end
             guard let first = token.firstIndex(where: { !isSpace($0) }),
                 let last = token.lastIndex(where: { !isSpace($0) })
             else { continue }

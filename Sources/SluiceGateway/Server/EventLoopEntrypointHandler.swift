@@ -349,8 +349,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var query = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.index(after: $0)...] } ?? ""
         if let parameter = options.apiKeyQueryParameter { query = HTTPProxyEntrypoint.query(query, without: parameter) }
         let relativePath = route.path == "/" ? path[...] : path.dropFirst(route.path.utf8.count)
-        var headers = endpoint.outgoingHeaders(
-            HTTPProxyEntrypoint.forwardedRequestHeaders(head.headers, authority: authority, exchange: options))
+        var headers = HTTPProxyEntrypoint.forwardedRequestHeaders(head.headers, authority: authority, exchange: options)
+        endpoint.prepareOutgoing(&headers)
         headers.add(name: "host", value: endpoint.hostHeader)
         if head.headers.contains(name: "transfer-encoding"),
             head.headers[canonicalForm: "transfer-encoding"].contains(where: { $0.lowercased() == "chunked" })
@@ -374,14 +374,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         let outgoing = HTTPRequestHead(
             version: .http1_1, method: head.method,
             uri: endpoint.requestTarget(relativePath: relativePath, query: query), headers: headers)
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let exchange = EventLoopProxyExchange(
             context: context, encoder: responseEncoder(context), pool: pool, endpointName: endpoint.name,
             readTimeout: .milliseconds(endpoint.configuration.http.readTimeoutMs), version: head.version,
-            clientKeepAlive: head.isKeepAlive
-        ) { closeClient, lastWrite in
-            bound.value.handler.proxyEnded(closeClient: closeClient, lastWrite: lastWrite, context: bound.value.context)
-        }
+            clientKeepAlive: head.isKeepAlive, owner: self)
         if deployment.observation.isEnabled {
             proxyObserved = observe(head, deployment: deployment, plan: plan, entrypoint: HTTPProxyEntrypoint.type)
         }
@@ -414,8 +410,9 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
 
     private static let noDeparture: @Sendable (@escaping @Sendable () -> Void) -> (@Sendable () -> Void) = { _ in {} }
 
-    /// A forwarded request's answer has ended: the requests read meanwhile are served, or the connection closes.
-    private func proxyEnded(
+    /// A forwarded request's answer has ended (the exchange under way tells, see ``EventLoopProxyExchange``): the
+    /// requests read meanwhile are served, or the connection closes.
+    func proxyEnded(
         closeClient: Bool, lastWrite: EventLoopFuture<Void>?, context: ChannelHandlerContext
     ) {
         guard case .proxying(let exchange) = state else { return }

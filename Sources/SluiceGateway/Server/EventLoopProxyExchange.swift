@@ -32,9 +32,10 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     /// The client's HTTP version, and whether its connection stays open after this exchange.
     private let version: HTTPVersion
     private let clientKeepAlive: Bool
-    /// Called once, on the event loop, when the exchange is over: whether the client connection is to close, and
-    /// the write of the answer's last part (to close after it).
-    private let finished: (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
+    /// Told once, on the event loop, when the exchange is over: whether the client connection is to close, and
+    /// the write of the answer's last part (to close after it). The client connection's handler, which holds the
+    /// exchange until then.
+    private let owner: EventLoopEntrypointHandler
     private var backend: Backend = .connecting(pending: [])
     /// The answer's status and the bytes each way (metrics, access log).
     private(set) var responseStatus = 0
@@ -77,8 +78,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         context: ChannelHandlerContext, encoder: ChannelHandlerContext?, pool: any HTTPProxyBackendConnections,
         endpointName: String,
         readTimeout: TimeAmount,
-        version: HTTPVersion, clientKeepAlive: Bool,
-        finished: @escaping (_ closeClient: Bool, _ lastWrite: EventLoopFuture<Void>?) -> Void
+        version: HTTPVersion, clientKeepAlive: Bool, owner: EventLoopEntrypointHandler
     ) {
         self.context = context
         self.encoder = encoder
@@ -87,7 +87,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         self.readTimeout = readTimeout
         self.version = version
         self.clientKeepAlive = clientKeepAlive
-        self.finished = finished
+        self.owner = owner
     }
 
     /// Sends `head` to a backend connection (taken from the pool, else made).
@@ -95,9 +95,16 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         self.head = head
         requestHead = head
         requestKeepAlive = head.isKeepAlive
-        backend = .connecting(pending: [.head(head)])
         lastActivity = .now()
-        connect(fresh: false, duringClientRead: true)
+        if let connection = pool.acquireIdle(on: context.eventLoop, sink: self) {
+            // The usual case: the head goes at once (it is flushed at the end of the client's read).
+            backend = .connecting(pending: [])
+            connection.channel.write(NIOAny(HTTPClientRequestPart.head(head)), promise: nil)
+            connected(connection, reused: true, flush: false)
+            return
+        }
+        backend = .connecting(pending: [.head(head)])
+        connectNew(fresh: false)
     }
 
     /// `duringClientRead`: called while the client's read is handed over, whose end flushes what was written.
@@ -106,6 +113,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             connected(connection, reused: true, flush: !duringClientRead)
             return
         }
+        connectNew(fresh: fresh)
+    }
+
+    /// Asks the pool for a connection it may have to make; the pending parts go when it comes.
+    private func connectNew(fresh: Bool) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         guard let requestHead else { return }
         pool.acquire(on: context.eventLoop, sink: self, fresh: fresh, head: requestHead).whenComplete { result in
@@ -214,13 +226,13 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             backendStatus = responseStatus
             self.head = nil
             backendKeepAlive = head.isKeepAlive
-            var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
-            if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
             if let encoder, version == .http1_1, Self.hasFixedLength(head.headers) {
                 encodedHere = true
-                writeEncodedHead(head.status, headers: headers, to: encoder)
+                writeEncodedHead(head.status, backendHeaders: head.headers, to: encoder)
             } else {
                 encodedHere = false
+                var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
+                if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
                 context.write(
                     NIOAny(
                         HTTPServerResponsePart.head(
@@ -279,21 +291,30 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     /// Writes the answer's head, encoded, below the client connection's response encoder: what the encoder would
-    /// write for a head with a `Content-Length`, without the trip through it.
-    private func writeEncodedHead(_ status: HTTPResponseStatus, headers: HTTPHeaders, to encoder: ChannelHandlerContext)
-    {
-        var buffer = context.channel.allocator.buffer(capacity: 256)
+    /// write for a head with a `Content-Length`, without the trip through it. The backend's headers go as the
+    /// client gets them (``HTTPProxyEntrypoint/ResponseHopByHop``), with `Connection: close` when the client's
+    /// connection closes after this answer; the buffer is sized for them at once.
+    private func writeEncodedHead(
+        _ status: HTTPResponseStatus, backendHeaders: HTTPHeaders, to encoder: ChannelHandlerContext
+    ) {
+        let hopByHop = HTTPProxyEntrypoint.ResponseHopByHop(backendHeaders)
+        let reason = status.reasonPhrase
+        // At most: the status line, every header, `connection: close` and the blank line.
+        var capacity = 9 + 4 + reason.utf8.count + 2 + 19 + 2
+        for (name, value) in backendHeaders { capacity += name.utf8.count + 2 + value.utf8.count + 2 }
+        var buffer = context.channel.allocator.buffer(capacity: capacity)
         buffer.writeStaticString("HTTP/1.1 ")
         buffer.writeString(String(status.code))
         buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(status.reasonPhrase)
+        buffer.writeString(reason)
         buffer.writeStaticString("\r\n")
-        for (name, value) in headers {
+        for (name, value) in backendHeaders where hopByHop.forwards(name) {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
+        if !clientKeepAlive { buffer.writeStaticString("connection: close\r\n") }
         buffer.writeStaticString("\r\n")
         encoder.write(NIOAny(buffer), promise: nil)
     }
@@ -364,7 +385,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         }
         backend = .done
         if clientReadsPaused { setClientReads(true) }
-        finished(closeClient, lastWrite)
+        owner.proxyEnded(closeClient: closeClient, lastWrite: lastWrite, context: context)
     }
 
     /// How long the backend still has to send its next part (its head first, counted from the request's last part),
