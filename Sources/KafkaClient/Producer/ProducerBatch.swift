@@ -4,6 +4,11 @@ import NIOCore
 /// The callback a record's delivery report goes to.
 typealias DeliveryCallback = @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
 
+/// A record's delivery callback, as a batch keeps it.
+struct Delivery {
+    let callback: DeliveryCallback
+}
+
 /// Records for one partition travelling together in one record batch.
 ///
 /// Records are written into the batch's buffer as they are appended (the caller's key and value buffers are
@@ -17,7 +22,9 @@ struct ProducerBatch {
     /// The batch being written; nil once it is finished in place into `encoded`.
     private(set) var builder: KafkaRecordBatchBuilder?
     private(set) var timestamps: [Int64] = []
-    private(set) var callbacks: [DeliveryCallback] = []
+    /// Each in a struct of its own: a function stored straight in an array is kept in the array's generic form,
+    /// which takes an allocation per record to convert it.
+    private(set) var callbacks: [Delivery] = []
     /// The bytes this batch holds against the producer's buffer: its buffer's capacity.
     let reservedBytes: Int
     /// Whether its buffer is a standard batch-sized one, which goes back to the producer's pool after delivery.
@@ -63,7 +70,7 @@ struct ProducerBatch {
     mutating func append(_ record: KafkaRecord, callback: @escaping DeliveryCallback) throws(KafkaWireError) {
         try builder!.append(timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers)
         timestamps.append(record.timestamp)
-        callbacks.append(callback)
+        callbacks.append(Delivery(callback: callback))
     }
 
     /// Completes the batch's encoding once, before it is first sent: the header and CRC in the batch's own
@@ -100,13 +107,13 @@ struct ProducerBatch {
                 offset: baseOffset >= 0 ? baseOffset + Int64(index) : -1,
                 timestamp: logAppendTime >= 0 ? logAppendTime : timestamps[index]
             )
-            callbacks[index](.success(metadata))
+            callbacks[index].callback(.success(metadata))
         }
     }
 
     func fail(_ error: KafkaError) {
-        for callback in callbacks {
-            callback(.failure(error))
+        for delivery in callbacks {
+            delivery.callback(.failure(error))
         }
     }
 }

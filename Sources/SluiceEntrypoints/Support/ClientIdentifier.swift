@@ -1,6 +1,7 @@
 import Foundation
 public import HTTPTypes
 public import HummingbirdCore
+public import NIOCore
 import Synchronization
 
 /// Gravitee's client identifier: what names one consumer across requests (its Kafka consumer group, its shared
@@ -34,31 +35,49 @@ public enum ClientIdentifier {
     /// A new identifier, unique across processes and requests: a random prefix drawn once per process and a
     /// counter, in the form of a UUID. (Drawing a random UUID per request costs more than serving a publish.)
     public static func generate() -> String {
-        let count = counter.add(1, ordering: .relaxed).newValue
-        // 8-4-4-4-12 hexadecimal digits: the prefix's 64 bits, then the counter's.
-        return String(unsafeUninitializedCapacity: 36) { text in
-            var index = 0
-            func hex(_ value: UInt64, digits: Int) {
-                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                    text[index] = hexDigits[Int((value >> UInt64(shift)) & 0xF)]
-                    index += 1
-                }
-            }
-            func dash() {
-                text[index] = UInt8(ascii: "-")
+        let number = nextNumber()
+        return String(unsafeUninitializedCapacity: generatedLength) { format(number, into: $0) }
+    }
+
+    /// The number of a new identifier, to be written out later (``write(_:into:)``) or never: an answer encoded at
+    /// once writes it straight into its bytes, with no string in between.
+    public static func nextNumber() -> UInt64 {
+        counter.add(1, ordering: .relaxed).newValue
+    }
+
+    /// The length of a generated identifier.
+    public static let generatedLength = 36
+
+    /// Writes the identifier numbered `number` (``nextNumber()``), as ``generate()`` spells it.
+    public static func write(_ number: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: generatedLength) { bytes in
+            format(number, into: bytes.bindMemory(to: UInt8.self))
+        }
+    }
+
+    /// 8-4-4-4-12 hexadecimal digits: the prefix's 64 bits, then the number's. Returns the length written.
+    private static func format(_ number: UInt64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var index = 0
+        func hex(_ value: UInt64, digits: Int) {
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                text[index] = hexDigits[Int((value >> UInt64(shift)) & 0xF)]
                 index += 1
             }
-            hex(prefix >> 32, digits: 8)
-            dash()
-            hex(prefix >> 16, digits: 4)
-            dash()
-            hex(prefix, digits: 4)
-            dash()
-            hex(count >> 48, digits: 4)
-            dash()
-            hex(count, digits: 12)
-            return index
         }
+        func dash() {
+            text[index] = UInt8(ascii: "-")
+            index += 1
+        }
+        hex(prefix >> 32, digits: 8)
+        dash()
+        hex(prefix >> 16, digits: 4)
+        dash()
+        hex(prefix, digits: 4)
+        dash()
+        hex(number >> 48, digits: 4)
+        dash()
+        hex(number, digits: 12)
+        return index
     }
 
     private static let prefix = UInt64.random(in: .min ... .max)

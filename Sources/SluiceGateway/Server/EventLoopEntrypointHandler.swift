@@ -32,13 +32,31 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case task(any EndpointConnector)
     }
 
+    /// The client identifier a publish's answer echoes, as Gravitee does: the one the client gave, or a new one's
+    /// number (``ClientIdentifier/nextNumber()``), written out with the answer.
+    enum EchoedIdentifier {
+        case given(String)
+        case generated(UInt64)
+
+        var text: String {
+            switch self {
+            case .given(let value):
+                return value
+            case .generated(let number):
+                var buffer = ByteBuffer()
+                ClientIdentifier.write(number, into: &buffer)
+                return String(buffer: buffer)
+            }
+        }
+    }
+
     /// A publish being read and then awaited. A class: the state, the endpoint's completion and the answer share
     /// one, and the body grows in place as its chunks come (a value copied at each chunk would copy the body).
-    private final class Publishing {
+    /// While it is awaited it also carries what its answer needs (``awaitPublish(_:context:start:)``).
+    private final class Publishing: @unchecked Sendable {
         let endpoint: Publisher
         let message: Message
-        /// The client identifier, echoed back as Gravitee does.
-        let clientIdentifier: String
+        let clientIdentifier: EchoedIdentifier
         var body: ByteBuffer?
         var tooLarge = false
         let closeAfter: Bool
@@ -47,9 +65,17 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         /// then read and dropped).
         let rateLimitHeaders: HTTPHeaders
         let refusal: GatewayError?
+        /// While the endpoint's answer is awaited: the connection's handler and context, the loop's task batch,
+        /// and then the answer. Set on the connection's loop before the publish starts; the answer is written on
+        /// whatever thread the endpoint answers from and read on the loop after the hand-over, which orders the
+        /// two (the batch's lock). One object carries all of it, so that the completion and the task handed to
+        /// the loop capture just it.
+        var awaiting: (handler: EventLoopEntrypointHandler, context: ChannelHandlerContext, batch: LoopTaskBatch)?
+        var outcome: Result<Void, any Error> = .success(())
 
         init(
-            endpoint: Publisher, message: Message, clientIdentifier: String, closeAfter: Bool, version: HTTPVersion,
+            endpoint: Publisher, message: Message, clientIdentifier: EchoedIdentifier, closeAfter: Bool,
+            version: HTTPVersion,
             rateLimitHeaders: HTTPHeaders, refusal: GatewayError?
         ) {
             self.endpoint = endpoint
@@ -437,16 +463,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// The identifier the client gave (header, else query parameter), or a new one.
-    static func clientIdentifier(of head: HTTPRequestHead) -> String {
+    static func clientIdentifier(of head: HTTPRequestHead) -> EchoedIdentifier {
         if let header = head.headers.first(name: ClientIdentifier.name), ClientIdentifier.isUsable(header) {
-            return header
+            return .given(header)
         }
         if head.uri.utf8.contains(UInt8(ascii: "?")),
             let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], ClientIdentifier.isUsable(query)
         {
-            return String(query)
+            return .given(String(query))
         }
-        return ClientIdentifier.generate()
+        return .generated(ClientIdentifier.nextNumber())
     }
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
@@ -599,16 +625,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         start: (@escaping @Sendable (Result<Void, any Error>) -> Void) -> Void
     ) {
         state = .awaitingPublish(stash: [])
-        let eventLoop = context.eventLoop
-        let bound = NIOLoopBound((handler: self, context: context, publishing: publishing), eventLoop: eventLoop)
         // The answer may come on another thread, or on this one before `start` returns; an endpoint answers many
         // publishes at once, so they share the loop's wake-ups.
-        let batch = loopBatch ?? LoopTaskBatch.of(eventLoop)
+        let batch = loopBatch ?? LoopTaskBatch.of(context.eventLoop)
         loopBatch = batch
-        start { result in
-            batch.execute {
-                let (handler, context, publishing) = bound.value
-                handler.publishEnded(result, publishing, context: context)
+        publishing.awaiting = (self, context, batch)
+        start { [publishing] result in
+            publishing.outcome = result
+            publishing.awaiting?.batch.execute { [publishing] in
+                guard let (handler, context, _) = publishing.awaiting.take() else { return }
+                handler.publishEnded(publishing.outcome, publishing, context: context)
             }
         }
     }
@@ -642,7 +668,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             return writeAccepted(
                 clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
         }
-        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
+        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier.text]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
         case .success:
@@ -732,16 +758,26 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Writes an HTTP/1.1 202 as one buffer straight below the response encoder: the gateway's most frequent
     /// answer, spared the encoder and two trips through the pipeline. Only ever written while no other response
     /// is under way on the connection (this handler serves a request only then).
-    private func writeAccepted(clientIdentifier: String, closeAfter: Bool, context: ChannelHandlerContext) {
+    private func writeAccepted(
+        clientIdentifier: EchoedIdentifier, closeAfter: Bool, context: ChannelHandlerContext
+    ) {
         guard let encoder = responseEncoder(context) else {
             context.writeWholeResponse(
                 status: .accepted, body: nil, version: .http1_1, closeAfter: closeAfter,
-                headers: [ClientIdentifier.name: clientIdentifier])
+                headers: [ClientIdentifier.name: clientIdentifier.text])
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: 96 + clientIdentifier.utf8.count)
-        buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
-        buffer.writeString(clientIdentifier)
+        var buffer: ByteBuffer
+        switch clientIdentifier {
+        case .given(let value):
+            buffer = context.channel.allocator.buffer(capacity: 96 + value.utf8.count)
+            buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
+            buffer.writeString(value)
+        case .generated(let number):
+            buffer = context.channel.allocator.buffer(capacity: 96 + ClientIdentifier.generatedLength)
+            buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
+            ClientIdentifier.write(number, into: &buffer)
+        }
         if closeAfter {
             buffer.writeStaticString("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

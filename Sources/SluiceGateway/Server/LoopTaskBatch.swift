@@ -7,8 +7,16 @@ import Synchronization
 /// record. Tasks run in the order they were handed over.
 final class LoopTaskBatch: Sendable {
     let eventLoop: any EventLoop
+    private struct Work {
+        let run: @Sendable () -> Void
+    }
+
     private struct State {
-        var tasks: [@Sendable () -> Void] = []
+        /// Each task in a struct: a function stored straight in an array is kept in the array's generic form,
+        /// which takes an allocation per task to convert it.
+        var tasks: [Work] = []
+        /// The list the last run emptied, kept for its room: the next burst fills it without growing it again.
+        var spare: [Work] = []
         var scheduled = false
     }
     private let state = Mutex(State())
@@ -33,7 +41,7 @@ final class LoopTaskBatch: Sendable {
     /// Runs `task` on the loop, after the tasks handed over before it.
     func execute(_ task: @escaping @Sendable () -> Void) {
         let schedule = state.withLock { state in
-            state.tasks.append(task)
+            state.tasks.append(Work(run: task))
             guard !state.scheduled else { return false }
             state.scheduled = true
             return true
@@ -42,12 +50,17 @@ final class LoopTaskBatch: Sendable {
     }
 
     private func run() {
-        let tasks = state.withLock { state in
+        var tasks = state.withLock { state in
             state.scheduled = false
             let tasks = state.tasks
-            state.tasks = []
+            state.tasks = state.spare
+            state.spare = []
             return tasks
         }
-        for task in tasks { task() }
+        for task in tasks { task.run() }
+        tasks.removeAll(keepingCapacity: true)
+        state.withLock { state in
+            if state.spare.capacity < tasks.capacity { state.spare = tasks }
+        }
     }
 }

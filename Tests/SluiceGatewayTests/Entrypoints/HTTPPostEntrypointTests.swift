@@ -1,5 +1,7 @@
 import Foundation
+import NIOCore
 import SluiceCore
+import SluiceEntrypoints
 import Testing
 
 import func GatewayTestSupport.rawExchange
@@ -52,6 +54,22 @@ struct HTTPPostEntrypointTests {
             #expect(!answer.lowercased().contains("x-injected"), "\(answer)")
             #expect(answer.lowercased().contains("x-gravitee-client-identifier: "), "\(answer)")
         }
+    }
+
+    @Test("a new identifier written straight into an answer is spelled as a generated one: prefix, then its number")
+    func generatedIdentifierWritten() {
+        let generated = ClientIdentifier.generate()
+        let number = ClientIdentifier.nextNumber()
+        var buffer = ByteBuffer(string: "X: ")
+        ClientIdentifier.write(number, into: &buffer)
+        let written = String(String(buffer: buffer).dropFirst(3))
+        #expect(written.count == ClientIdentifier.generatedLength)
+        let groups = written.split(separator: "-")
+        #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(written)")
+        // The process's prefix in the first three groups, the number's 64 bits in the last two.
+        #expect(generated.split(separator: "-").prefix(3) == groups.prefix(3), "\(generated) \(written)")
+        #expect(UInt64(groups.suffix(2).joined(), radix: 16) == number, "\(written)")
+        #expect(generated.split(separator: "-").suffix(2).joined() != groups.suffix(2).joined())
     }
 
     @Test("without requestHeadersToMessage the message carries no request headers")
