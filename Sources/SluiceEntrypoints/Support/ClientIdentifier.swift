@@ -55,34 +55,47 @@ public enum ClientIdentifier {
         }
     }
 
-    /// 8-4-4-4-12 hexadecimal digits: the prefix's 64 bits, then the number's. Returns the length written.
+    /// 8-4-4-4-12 hexadecimal digits: the process's prefix (its 64 bits, spelled once), then the number's 64 bits.
+    /// Returns the length written.
     private static func format(_ number: UInt64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var index = 0
-        func hex(_ value: UInt64, digits: Int) {
-            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                text[index] = hexDigits[Int((value >> UInt64(shift)) & 0xF)]
-                index += 1
-            }
-        }
-        func dash() {
-            text[index] = UInt8(ascii: "-")
+        for byte in prefixText {
+            text[index] = byte
             index += 1
         }
-        hex(prefix >> 32, digits: 8)
-        dash()
-        hex(prefix >> 16, digits: 4)
-        dash()
-        hex(prefix, digits: 4)
-        dash()
-        hex(number >> 48, digits: 4)
-        dash()
-        hex(number, digits: 12)
+        var shift = 60
+        while shift >= 0 {
+            if shift == 44 {
+                text[index] = UInt8(ascii: "-")
+                index += 1
+            }
+            text[index] = hexDigit(number >> UInt64(shift))
+            index += 1
+            shift -= 4
+        }
         return index
     }
 
-    private static let prefix = UInt64.random(in: .min ... .max)
+    /// The upper-case hexadecimal digit of `value`'s low four bits.
+    private static func hexDigit(_ value: UInt64) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
+    }
+
+    /// The first three groups and their dashes (`XXXXXXXX-XXXX-XXXX-`): a random 64-bit prefix, drawn and spelled
+    /// once per process.
+    private static let prefixText: [UInt8] = {
+        let prefix = UInt64.random(in: .min ... .max)
+        var text: [UInt8] = []
+        for (value, digits) in [(prefix >> 32, 8), (prefix >> 16, 4), (prefix, 4)] {
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                text.append(hexDigit(value >> UInt64(shift)))
+            }
+            text.append(UInt8(ascii: "-"))
+        }
+        return text
+    }()
     private static let counter = Atomic<UInt64>(UInt64.random(in: 0...UInt64(UInt32.max)))
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     public static func resolve(_ request: Request) -> (value: String, generated: Bool) {
         resolve(headers: request.headers, uri: request.uri)
