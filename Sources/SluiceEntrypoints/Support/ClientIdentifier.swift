@@ -1,7 +1,6 @@
 import Foundation
 public import HTTPTypes
 public import HummingbirdCore
-public import NIOCore
 import Synchronization
 
 /// Gravitee's client identifier: what names one consumer across requests (its Kafka consumer group, its shared
@@ -35,24 +34,8 @@ public enum ClientIdentifier {
     /// A new identifier, unique across processes and requests: a random prefix drawn once per process and a
     /// counter, in the form of a UUID. (Drawing a random UUID per request costs more than serving a publish.)
     public static func generate() -> String {
-        let number = nextNumber()
-        return String(unsafeUninitializedCapacity: generatedLength) { format(number, into: $0) }
-    }
-
-    /// The number of a new identifier, to be written out later (``write(_:into:)``) or never: an answer encoded at
-    /// once writes it straight into its bytes, with no string in between.
-    public static func nextNumber() -> UInt64 {
-        counter.add(1, ordering: .relaxed).newValue
-    }
-
-    /// The length of a generated identifier.
-    public static let generatedLength = 36
-
-    /// Writes the identifier numbered `number` (``nextNumber()``), as ``generate()`` spells it.
-    public static func write(_ number: UInt64, into buffer: inout ByteBuffer) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: generatedLength) { bytes in
-            format(number, into: bytes.bindMemory(to: UInt8.self))
-        }
+        let number = counter.add(1, ordering: .relaxed).newValue
+        return String(unsafeUninitializedCapacity: 36) { format(number, into: $0) }
     }
 
     /// 8-4-4-4-12 hexadecimal digits: the process's prefix (its 64 bits, spelled once), then the number's 64 bits.

@@ -32,31 +32,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         case task(any EndpointConnector)
     }
 
-    /// The client identifier a publish's answer echoes, as Gravitee does: the one the client gave, or a new one's
-    /// number (``ClientIdentifier/nextNumber()``), written out with the answer.
-    enum EchoedIdentifier {
-        case given(String)
-        case generated(UInt64)
-
-        var text: String {
-            switch self {
-            case .given(let value):
-                return value
-            case .generated(let number):
-                var buffer = ByteBuffer()
-                ClientIdentifier.write(number, into: &buffer)
-                return String(buffer: buffer)
-            }
-        }
-    }
-
     /// A publish being read and then awaited. A class: the state, the endpoint's completion and the answer share
     /// one, and the body grows in place as its chunks come (a value copied at each chunk would copy the body).
     /// While it is awaited it also carries what its answer needs (``awaitPublish(_:context:start:)``).
     private final class Publishing: @unchecked Sendable {
         let endpoint: Publisher
         let message: Message
-        let clientIdentifier: EchoedIdentifier
+        /// The client identifier, echoed back as Gravitee does.
+        let clientIdentifier: String
         var body: ByteBuffer?
         var tooLarge = false
         let closeAfter: Bool
@@ -74,7 +57,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var outcome: Result<Void, any Error> = .success(())
 
         init(
-            endpoint: Publisher, message: Message, clientIdentifier: EchoedIdentifier, closeAfter: Bool,
+            endpoint: Publisher, message: Message, clientIdentifier: String, closeAfter: Bool,
             version: HTTPVersion,
             rateLimitHeaders: HTTPHeaders, refusal: GatewayError?
         ) {
@@ -111,8 +94,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Requests passed on whose response has not ended yet.
     private var responsesPending = 0
     private var quiescing = false
-    /// The context of the HTTP response encoder, looked up once: a 202 is written below it, already encoded.
-    private var encoderContext: ChannelHandlerContext?
     private var addresses: (client: String?, port: Int?)?
     /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
     private var proxyTimer: Scheduled<Void>?
@@ -401,7 +382,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             version: .http1_1, method: head.method,
             uri: endpoint.requestTarget(relativePath: relativePath, query: query), headers: headers)
         let exchange = EventLoopProxyExchange(
-            context: context, encoder: responseEncoder(context), pool: pool, endpointName: endpoint.name,
+            context: context, pool: pool, endpointName: endpoint.name,
             readTimeout: .milliseconds(endpoint.configuration.http.readTimeoutMs), version: head.version,
             clientKeepAlive: head.isKeepAlive, owner: self)
         if deployment.observation.isEnabled {
@@ -463,16 +444,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// The identifier the client gave (header, else query parameter), or a new one.
-    static func clientIdentifier(of head: HTTPRequestHead) -> EchoedIdentifier {
+    static func clientIdentifier(of head: HTTPRequestHead) -> String {
         if let header = head.headers.first(name: ClientIdentifier.name), ClientIdentifier.isUsable(header) {
-            return .given(header)
+            return header
         }
         if head.uri.utf8.contains(UInt8(ascii: "?")),
             let query = URI(head.uri).queryParameters[ClientIdentifier.name[...]], ClientIdentifier.isUsable(query)
         {
-            return .given(String(query))
+            return String(query)
         }
-        return .generated(ClientIdentifier.nextNumber())
+        return ClientIdentifier.generate()
     }
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.
@@ -663,12 +644,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             observePublish(result, publishing, &observed, observation: observation)
         }
         if let trace = publishTrace.take() { endTrace(trace, result) }
-        if case .success = result, publishing.version == .http1_1, publishing.rateLimitHeaders.isEmpty {
-            // The common answer, encoded at once: no headers to build.
-            return writeAccepted(
-                clientIdentifier: publishing.clientIdentifier, closeAfter: closeAfter, context: context)
-        }
-        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier.text]
+        // Through the connection's response encoder, as every answer: it pairs each answer's head with its
+        // request's method (a HEAD's answer has no body), and an answer written past it would leave that pairing
+        // one behind for the rest of the connection, and its list of methods growing.
+        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
         case .success:
@@ -753,48 +732,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             trace.attemptEnded(error: failure)
             trace.end(error: exchange.backendStatus > 0 ? failure : nil)
         }
-    }
-
-    /// Writes an HTTP/1.1 202 as one buffer straight below the response encoder: the gateway's most frequent
-    /// answer, spared the encoder and two trips through the pipeline. Only ever written while no other response
-    /// is under way on the connection (this handler serves a request only then).
-    private func writeAccepted(
-        clientIdentifier: EchoedIdentifier, closeAfter: Bool, context: ChannelHandlerContext
-    ) {
-        guard let encoder = responseEncoder(context) else {
-            context.writeWholeResponse(
-                status: .accepted, body: nil, version: .http1_1, closeAfter: closeAfter,
-                headers: [ClientIdentifier.name: clientIdentifier.text])
-            return
-        }
-        var buffer: ByteBuffer
-        switch clientIdentifier {
-        case .given(let value):
-            buffer = context.channel.allocator.buffer(capacity: 96 + value.utf8.count)
-            buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
-            buffer.writeString(value)
-        case .generated(let number):
-            buffer = context.channel.allocator.buffer(capacity: 96 + ClientIdentifier.generatedLength)
-            buffer.writeStaticString("HTTP/1.1 202 Accepted\r\nX-Gravitee-Client-Identifier: ")
-            ClientIdentifier.write(number, into: &buffer)
-        }
-        if closeAfter {
-            buffer.writeStaticString("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            encoder.writeAndFlush(NIOAny(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
-        } else {
-            buffer.writeStaticString("\r\ncontent-length: 0\r\n\r\n")
-            encoder.writeAndFlush(NIOAny(buffer), promise: nil)
-        }
-    }
-
-    /// The context of the connection's HTTP response encoder (looked up once), below which answers already
-    /// encoded are written.
-    private func responseEncoder(_ context: ChannelHandlerContext) -> ChannelHandlerContext? {
-        if encoderContext == nil {
-            encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
-        }
-        return encoderContext
     }
 
     /// The path of the request target, without its query.

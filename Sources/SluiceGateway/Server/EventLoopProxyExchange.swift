@@ -21,11 +21,6 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     }
 
     private let context: ChannelHandlerContext
-    /// The client connection's response encoder's context: an answer with a fixed length is written below it, its
-    /// head encoded here straight from the backend's (see ``writeEncodedHead(_:headers:to:)``).
-    private let encoder: ChannelHandlerContext?
-    /// Whether the answer under way goes below the encoder (its head did).
-    private var encodedHere = false
     private let pool: any HTTPProxyBackendConnections
     private let endpointName: String
     let readTimeout: TimeAmount
@@ -75,13 +70,12 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
     static let maxPendingBytes = 256 * 1024
 
     init(
-        context: ChannelHandlerContext, encoder: ChannelHandlerContext?, pool: any HTTPProxyBackendConnections,
+        context: ChannelHandlerContext, pool: any HTTPProxyBackendConnections,
         endpointName: String,
         readTimeout: TimeAmount,
         version: HTTPVersion, clientKeepAlive: Bool, owner: EventLoopEntrypointHandler
     ) {
         self.context = context
-        self.encoder = encoder
         self.pool = pool
         self.endpointName = endpointName
         self.readTimeout = readTimeout
@@ -226,97 +220,38 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             backendStatus = responseStatus
             self.head = nil
             backendKeepAlive = head.isKeepAlive
-            if let encoder, version == .http1_1, Self.hasFixedLength(head.headers) {
-                encodedHere = true
-                writeEncodedHead(head.status, backendHeaders: head.headers, to: encoder)
-            } else {
-                encodedHere = false
-                var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
-                if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
-                context.write(
-                    NIOAny(
-                        HTTPServerResponsePart.head(
-                            HTTPResponseHead(version: version, status: head.status, headers: headers))),
-                    promise: nil)
-            }
+            // Through the connection's response encoder, always: it pairs each answer's head with its request's
+            // method (a HEAD's answer has no body), and a head written past it would leave that pairing one
+            // behind for the rest of the connection.
+            var headers = HTTPProxyEntrypoint.forwardedResponseHeaders(nio: head.headers)
+            if !clientKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+            context.write(
+                NIOAny(
+                    HTTPServerResponsePart.head(
+                        HTTPResponseHead(version: version, status: head.status, headers: headers))
+                ),
+                promise: nil)
             clientUnflushed = true
         case .body(let buffer):
             responseBodyBytes += buffer.readableBytes
-            if encodedHere, let encoder {
-                encoder.write(NIOAny(buffer), promise: nil)
-            } else {
-                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
-            }
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
             clientUnflushed = true
             if !context.channel.isWritable { setBackendReads(false) }
         case .end(let trailers):
             clientUnflushed = false
             let closeClient = !clientKeepAlive || !requestEnded
-            // Only a connection that closes after the answer waits for its last write. An answer of a fixed
-            // length has nothing to write at its end (it can have no trailers): the flush is its end.
+            // Only a connection that closes after the answer waits for its last write.
             var written: EventLoopFuture<Void>?
-            if encodedHere, let encoder {
-                encodedHere = false
-                if closeClient {
-                    written = encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)))
-                } else {
-                    encoder.flush()
-                }
+            let end = NIOAny(HTTPServerResponsePart.end(trailers))
+            if closeClient {
+                written = context.writeAndFlush(end)
             } else {
-                let end = NIOAny(HTTPServerResponsePart.end(trailers))
-                if closeClient {
-                    written = context.writeAndFlush(end)
-                } else {
-                    context.writeAndFlush(end, promise: nil)
-                }
+                context.writeAndFlush(end, promise: nil)
             }
             self.end(
                 backendReusable: requestEnded && backendKeepAlive && requestKeepAlive, closeClient: closeClient,
                 lastWrite: written)
         }
-    }
-
-    /// Whether an answer with these headers is framed by one `Content-Length` (no `Transfer-Encoding`): its body
-    /// then goes to the client as it comes, and its head can be written as it is.
-    static func hasFixedLength(_ headers: HTTPHeaders) -> Bool {
-        var lengths = 0
-        for (name, _) in headers {
-            switch ProxyHeaderName(name) {
-            case .contentLength: lengths += 1
-            case .transferEncoding: return false
-            default: continue
-            }
-        }
-        return lengths == 1
-    }
-
-    /// Writes the answer's head, encoded, below the client connection's response encoder: what the encoder would
-    /// write for a head with a `Content-Length`, without the trip through it. The backend's headers go as the
-    /// client gets them (``HTTPProxyEntrypoint/ResponseHopByHop``), with `Connection: close` when the client's
-    /// connection closes after this answer; the buffer is sized for them at once.
-    private func writeEncodedHead(
-        _ status: HTTPResponseStatus, backendHeaders: HTTPHeaders, to encoder: ChannelHandlerContext
-    ) {
-        let hopByHop = HTTPProxyEntrypoint.ResponseHopByHop(backendHeaders)
-        let reason = status.reasonPhrase
-        // At most: the status line, every header, `connection: close` and the blank line.
-        var capacity = 9 + 4 + reason.utf8.count + 2 + 19 + 2
-        for (name, value) in backendHeaders { capacity += name.utf8.count + 2 + value.utf8.count + 2 }
-        var buffer = context.channel.allocator.buffer(capacity: capacity)
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(status.code))
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(reason)
-        buffer.writeStaticString("\r\n")
-        for (name, value) in backendHeaders where hopByHop.forwards(name) {
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
-        if !clientKeepAlive { buffer.writeStaticString("connection: close\r\n") }
-        buffer.writeStaticString("\r\n")
-        encoder.write(NIOAny(buffer), promise: nil)
     }
 
     func backendFailed(_ error: any Error) {

@@ -1,7 +1,5 @@
 import Foundation
-import NIOCore
 import SluiceCore
-import SluiceEntrypoints
 import Testing
 
 import func GatewayTestSupport.rawExchange
@@ -56,20 +54,27 @@ struct HTTPPostEntrypointTests {
         }
     }
 
-    @Test("a new identifier written straight into an answer is spelled as a generated one: prefix, then its number")
-    func generatedIdentifierWritten() {
-        let generated = ClientIdentifier.generate()
-        let number = ClientIdentifier.nextNumber()
-        var buffer = ByteBuffer(string: "X: ")
-        ClientIdentifier.write(number, into: &buffer)
-        let written = String(String(buffer: buffer).dropFirst(3))
-        #expect(written.count == ClientIdentifier.generatedLength)
-        let groups = written.split(separator: "-")
-        #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(written)")
-        // The process's prefix in the first three groups, the number's 64 bits in the last two.
-        #expect(generated.split(separator: "-").prefix(3) == groups.prefix(3), "\(generated) \(written)")
-        #expect(UInt64(groups.suffix(2).joined(), radix: 16) == number, "\(written)")
-        #expect(generated.split(separator: "-").suffix(2).joined() != groups.suffix(2).joined())
+    @Test("202s and other answers on one connection: each framed for its own request (a HEAD's without a body)")
+    func acceptedThenOtherAnswers() async throws {
+        try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
+            // Two publishes answered on the event loop, then a HEAD and a GET the gateway answers with 404. Were a
+            // 202 written past the connection's response encoder, the encoder would pair the HEAD's answer with a
+            // publish (and send a body after it) and the GET's with the HEAD (and drop its body).
+            let publish = "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
+            let requests =
+                publish + publish + "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let answer = try await within(.seconds(20)) {
+                try await rawExchange(port: gateway.port, Array(requests.utf8))
+            }
+            #expect(answer.components(separatedBy: "HTTP/1.1 202 Accepted\r\n").count == 3, "\(answer)")
+            let notFound = answer.components(separatedBy: "HTTP/1.1 404 Not Found\r\n")
+            #expect(notFound.count == 3, "\(answer)")
+            if notFound.count == 3 {
+                #expect(notFound[1].hasSuffix("\r\n\r\n"), "the HEAD's answer carries no body: \(notFound[1])")
+                #expect(notFound[2].contains("GATEWAY_API_NOT_FOUND"), "the GET's carries its body: \(notFound[2])")
+            }
+        }
     }
 
     @Test("without requestHeadersToMessage the message carries no request headers")

@@ -9,6 +9,7 @@ import SluiceEndpoints
 import Synchronization
 import Testing
 
+import class GatewayTestSupport.RefusingPort
 import func GatewayTestSupport.rawExchange
 
 /// `type: proxy` APIs end to end: a gateway in this process in front of real local HTTP backends (started by each
@@ -168,9 +169,10 @@ struct HTTPProxyTests {
     func failures(via: ProxyPath) async throws {
         let backend = try await TestBackend.start()
         defer { Task { await backend.stop() } }
-        let closed = try await TestBackend.start(name: "gone")
+        // A port that refuses connections for the whole test (one merely closed could be another test's by then).
+        let closed = try RefusingPort()
         let closedPort = closed.port
-        await closed.stop()
+        defer { withExtendedLifetime(closed) {} }
         try await withGateway([
             "p.json": Self.single(backend.url, via: via),
             "down.json": Self.api(
@@ -263,9 +265,9 @@ struct HTTPProxyTests {
     func failover() async throws {
         let good = try await TestBackend.start(name: "good")
         defer { Task { await good.stop() } }
-        let gone = try await TestBackend.start(name: "gone")
+        let gone = try RefusingPort()
         let gonePort = gone.port
-        await gone.stop()
+        defer { withExtendedLifetime(gone) {} }
         // Round robin over a dead and a live endpoint: every request succeeds, the dead one's turns by a retry.
         let mixed = Self.api(
             targets: [("dead", "http://127.0.0.1:\(gonePort)", 1, false), ("live", good.url, 1, false)],
@@ -541,6 +543,30 @@ struct HTTPProxyTests {
             if via == .eventLoop { #expect(third.contains("connection: close\r\n"), "\(third)") }
             #expect(third.contains("x-end-to-end: yes\r\n") && !third.contains("x-hop-secret"), "\(third)")
             #expect(third.hasSuffix("\r\n\r\nhop"), "\(third)")
+        }
+    }
+
+    @Test(
+        "a HEAD's answer, then another request's on the same connection: each answer framed for its own request",
+        arguments: ProxyPath.allCases)
+    func headThenGetOnKeptConnection(via: ProxyPath) async throws {
+        let backend = try await TestBackend.start()
+        defer { Task { await backend.stop() } }
+        try await withGateway(["p.json": Self.single(backend.url, via: via)]) { (gateway: TestGateway) async throws in
+            // The HEAD's answer has no body; the 404 after it (no API there, answered by the gateway) has one. An
+            // answer that did not pass the connection's response encoder would leave the encoder pairing answers
+            // with the wrong requests: the 404 would then lose its body, as if it answered the HEAD.
+            let requests =
+                "HEAD /proxied/hop HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let answer = try await rawExchange(port: gateway.port, Array(requests.utf8), timeout: .seconds(10))
+            let head = try #require(answer.range(of: "HTTP/1.1 200 OK\r\n"), "\(answer)")
+            let missing = try #require(
+                answer.range(of: "HTTP/1.1 404 Not Found\r\n", range: head.upperBound..<answer.endIndex), "\(answer)")
+            let first = String(answer[head.lowerBound..<missing.lowerBound])
+            #expect(first.hasSuffix("\r\n\r\n"), "the HEAD's answer carries no body: \(first)")
+            let second = String(answer[missing.lowerBound...])
+            #expect(second.contains("GATEWAY_API_NOT_FOUND"), "the 404 carries its body: \(second)")
         }
     }
 
