@@ -313,42 +313,22 @@ public struct HTTPProxyEntrypoint: Sendable {
     /// The backend's headers as the client gets them, for a response written by the event loop. The headers come
     /// back unchanged (no copy) when none of them is hop-by-hop.
     public static func forwardedResponseHeaders(nio headers: HTTPHeaders) -> HTTPHeaders {
-        let hopByHop = ResponseHopByHop(headers)
-        guard hopByHop.dropped > 0 else { return headers }
+        var named: Set<String>?
+        var dropped = 0
+        for (name, value) in headers {
+            let kind = ProxyHeaderName(name)
+            guard kind.isHopByHop else { continue }
+            dropped += 1
+            if kind == .connection { ProxyHeaderName.nominated(by: value, into: &named) }
+        }
+        guard dropped > 0 else { return headers }
         var kept: [(String, String)] = []
-        kept.reserveCapacity(headers.count - hopByHop.dropped)
-        for (name, value) in headers where hopByHop.forwards(name) {
+        kept.reserveCapacity(headers.count - dropped)
+        for (name, value) in headers where !ProxyHeaderName(name).isHopByHop {
+            if let named, named.contains(name.lowercased()) { continue }
             kept.append((name, value))
         }
         return HTTPHeaders(kept)
-    }
-
-    /// Which of a backend's response headers stay hop-by-hop: their kinds, and the names its `Connection` lists.
-    public struct ResponseHopByHop {
-        /// How many of the headers are hop-by-hop by kind (0: every header is forwarded).
-        public let dropped: Int
-        private let named: Set<String>?
-
-        public init(_ headers: HTTPHeaders) {
-            var named: Set<String>?
-            var dropped = 0
-            for (name, value) in headers {
-                let kind = ProxyHeaderName(name)
-                guard kind.isHopByHop else { continue }
-                dropped += 1
-                if kind == .connection { ProxyHeaderName.nominated(by: value, into: &named) }
-            }
-            self.dropped = dropped
-            self.named = named
-        }
-
-        /// Whether the client gets the header called `name`.
-        public func forwards(_ name: String) -> Bool {
-            guard dropped > 0 else { return true }
-            if ProxyHeaderName(name).isHopByHop { return false }
-            if let named, named.contains(name.lowercased()) { return false }
-            return true
-        }
     }
 
     /// The port an authority (`host:port`, `[v6]:port`) names, if any.

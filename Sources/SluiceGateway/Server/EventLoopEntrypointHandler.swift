@@ -57,8 +57,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         var outcome: Result<Void, any Error> = .success(())
 
         init(
-            endpoint: Publisher, message: Message, clientIdentifier: String, closeAfter: Bool,
-            version: HTTPVersion,
+            endpoint: Publisher, message: Message, clientIdentifier: String, closeAfter: Bool, version: HTTPVersion,
             rateLimitHeaders: HTTPHeaders, refusal: GatewayError?
         ) {
             self.endpoint = endpoint

@@ -98,20 +98,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             return
         }
         backend = .connecting(pending: [.head(head)])
-        connectNew(fresh: false)
+        connect(fresh: false)
     }
 
-    /// `duringClientRead`: called while the client's read is handed over, whose end flushes what was written.
-    private func connect(fresh: Bool, duringClientRead: Bool) {
-        if !fresh, let connection = pool.acquireIdle(on: context.eventLoop, sink: self) {
-            connected(connection, reused: true, flush: !duringClientRead)
-            return
-        }
-        connectNew(fresh: fresh)
-    }
-
-    /// Asks the pool for a connection it may have to make; the pending parts go when it comes.
-    private func connectNew(fresh: Bool) {
+    /// Asks the pool for a connection it may have to make (`fresh`: a new one); the pending parts go when it comes.
+    private func connect(fresh: Bool) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         guard let requestHead else { return }
         pool.acquire(on: context.eventLoop, sink: self, fresh: fresh, head: requestHead).whenComplete { result in
@@ -262,7 +253,7 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
             retried = true
             pool.release(connection, reusable: false)
             backend = .connecting(pending: [.head(head), .end(nil)])
-            connect(fresh: true, duringClientRead: false)
+            connect(fresh: true)
             return
         }
         fail(
