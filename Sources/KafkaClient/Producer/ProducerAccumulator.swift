@@ -143,7 +143,10 @@ struct ProducerAccumulator {
         // The partition's queue is found once and changed in place through the dictionary's values: copying it
         // out and back would copy the open batch on every record.
         var index = queues.index(forKey: partition)
-        let fits = index.map { queues.values[$0].last?.canHold(recordBytes: recordBytes) ?? false } ?? false
+        var fits = false
+        if let found = index, let last = queues.values[found].indices.last {
+            fits = queues.values[found][last].canHoldInPlace(recordBytes: recordBytes)
+        }
         if fits {
             guard makeRoom(ProducerBatch.recordOverhead) else { return .mustWait }
         } else {
@@ -173,7 +176,7 @@ struct ProducerAccumulator {
             return .failed(KafkaError(.recordTooLarge, "\(partition): \(error)"))
         }
         // A batch that could not take another record like this one goes out without waiting for linger.
-        if !queues.values[position][last].canHold(recordBytes: recordBytes) {
+        if !queues.values[position][last].canHoldInPlace(recordBytes: recordBytes) {
             queues.values[position][last].isFull = true
             wake = true
         }

@@ -67,6 +67,12 @@ struct ProducerBatch {
         builder != nil && encoded == nil && !isFull && usedBytes + recordBytes <= reservedBytes
     }
 
+    /// ``canHold(recordBytes:)`` for a batch reached through a `Deque`: the deque's subscript getter copies the
+    /// whole batch (a retain and a release of each of its buffers and arrays), its modify accessor does not.
+    mutating func canHoldInPlace(recordBytes: Int) -> Bool {
+        canHold(recordBytes: recordBytes)
+    }
+
     mutating func append(_ record: KafkaRecord, callback: @escaping DeliveryCallback) throws(KafkaWireError) {
         try builder!.append(timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers)
         timestamps.append(record.timestamp)

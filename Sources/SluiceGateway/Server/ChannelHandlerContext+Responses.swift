@@ -4,28 +4,28 @@ import SluiceCore
 
 extension ChannelHandlerContext {
     /// Writes a whole HTTP/1 response from a handler placed after the response encoder: `error` as its JSON body
-    /// with its status, and closes the connection after it when `closeAfter` is set. Returns the write of the
-    /// response's end.
-    @discardableResult
+    /// with its status, and closes the connection after it when `closeAfter` is set. `promise`, if any, completes
+    /// with the write of the response's end.
     func writeGatewayError(
-        _ error: GatewayError, version: HTTPVersion, closeAfter: Bool, headers: HTTPHeaders = HTTPHeaders()
-    ) -> EventLoopFuture<Void> {
+        _ error: GatewayError, version: HTTPVersion, closeAfter: Bool, headers: HTTPHeaders = HTTPHeaders(),
+        promise: EventLoopPromise<Void>? = nil
+    ) {
         var body = channel.allocator.buffer(capacity: 160)
         body.writeString(error.jsonBody)
         var headers = headers
         if let challenge = error.challenge { headers.add(name: "www-authenticate", value: challenge) }
-        return writeWholeResponse(
+        writeWholeResponse(
             status: HTTPResponseStatus(statusCode: error.status), body: body, version: version, closeAfter: closeAfter,
-            headers: headers)
+            headers: headers, promise: promise)
     }
 
     /// Writes a whole HTTP/1 response with a JSON `body` (or none) and `headers`, then closes the connection if
-    /// asked. Returns the write of the response's end.
-    @discardableResult
+    /// asked. `promise`, if any, completes with the write of the response's end. Without either, the write makes
+    /// no future: an answer on the hot path allocates none.
     func writeWholeResponse(
         status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool,
-        headers: HTTPHeaders = HTTPHeaders()
-    ) -> EventLoopFuture<Void> {
+        headers: HTTPHeaders = HTTPHeaders(), promise: EventLoopPromise<Void>? = nil
+    ) {
         var headers = headers
         if let body {
             headers.add(name: "content-type", value: "application/json")
@@ -38,11 +38,13 @@ extension ChannelHandlerContext {
             NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))),
             promise: nil)
         if let body { write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil) }
-        let ended = writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
-        if closeAfter {
-            let boundContext = NIOLoopBound(self, eventLoop: eventLoop)
-            ended.whenComplete { _ in boundContext.value.close(promise: nil) }
+        guard closeAfter else {
+            writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: promise)
+            return
         }
-        return ended
+        let ended = promise ?? eventLoop.makePromise()
+        writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: ended)
+        let boundContext = NIOLoopBound(self, eventLoop: eventLoop)
+        ended.futureResult.whenComplete { _ in boundContext.value.close(promise: nil) }
     }
 }

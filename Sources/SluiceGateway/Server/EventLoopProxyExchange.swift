@@ -298,9 +298,11 @@ final class EventLoopProxyExchange: HTTPProxyBackendSink {
         let closeClient = !clientKeepAlive || !requestEnded
         responseStatus = error.status
         // The handler closes the connection after this write when it is to close.
-        let written = context.writeGatewayError(
-            error, version: version, closeAfter: false, headers: closeClient ? ["connection": "close"] : [:])
-        end(backendReusable: false, closeClient: closeClient, lastWrite: written)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeGatewayError(
+            error, version: version, closeAfter: false, headers: closeClient ? ["connection": "close"] : [:],
+            promise: written)
+        end(backendReusable: false, closeClient: closeClient, lastWrite: written.futureResult)
     }
 
     private func end(backendReusable: Bool, closeClient: Bool, lastWrite: EventLoopFuture<Void>?) {
