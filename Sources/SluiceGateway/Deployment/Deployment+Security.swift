@@ -20,7 +20,7 @@ extension Deployment {
     )
         -> Resolution?
     {
-        guard security.readsCredentials else { return security.resolve(api: id) }
+        if let credentialFreeResolution { return credentialFreeResolution }
         return decidePlanNow(credentials(), access: access).map(challenging)
     }
 
@@ -54,7 +54,7 @@ extension Deployment {
 
     /// The plan that serves a request, waiting for what a bearer token's verification needs.
     func resolvePlan(_ credentials: SecurityChain.Credentials, access: AccessStore) async -> Resolution {
-        guard security.readsCredentials else { return security.resolve(api: id) }
+        if let credentialFreeResolution { return credentialFreeResolution }
         return challenging(await decidePlan(credentials, access: access))
     }
 

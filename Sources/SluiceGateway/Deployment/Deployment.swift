@@ -15,6 +15,8 @@ public final class Deployment: Sendable {
     /// The endpoint again when it is the embedded log, whose streams the event-loop path serves.
     let inMemoryEndpoint: InMemoryEndpoint?
     let security: SecurityChain
+    /// How every request resolves when no plan reads credentials (key-less plans only): decided once, here.
+    let credentialFreeResolution: Result<SecurityChain.ResolvedPlan, GatewayError>?
     /// Where requests carry an API key (the gateway's settings).
     let apiKeyFields: APIKeyFields
     /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
@@ -74,7 +76,9 @@ public final class Deployment: Sendable {
         self.inMemoryEndpoint = endpoint as? InMemoryEndpoint
         self.streams = streams
         self.cors = definition.cors
-        self.security = SecurityChain(plans: definition.plans)
+        let security = SecurityChain(plans: definition.plans)
+        self.security = security
+        self.credentialFreeResolution = security.readsCredentials ? nil : security.resolve(api: definition.id)
         self.bearer = bearer
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)

@@ -37,10 +37,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     /// While it is awaited it also carries what its answer needs (``awaitPublish(_:context:start:)``).
     private final class Publishing: @unchecked Sendable {
         let endpoint: Publisher
-        let message: Message
+        /// The message, its content growing as the body's chunks come (the first chunk is kept as it is).
+        var message: Message
         /// The client identifier, echoed back as Gravitee does.
         let clientIdentifier: String
-        var body: ByteBuffer?
         var tooLarge = false
         let closeAfter: Bool
         let version: HTTPVersion
@@ -153,14 +153,14 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             }
         case (.publishing(let publishing), .body(var chunk)):
             guard !publishing.tooLarge, publishing.refusal == nil else { return }
-            let size = (publishing.body?.readableBytes ?? 0) + chunk.readableBytes
+            let size = publishing.message.content.readableBytes + chunk.readableBytes
             if size > limits.maxRequestBodyBytes {
                 publishing.tooLarge = true
-                publishing.body = nil
-            } else if publishing.body == nil {
-                publishing.body = chunk
+                publishing.message.content = ByteBuffer()
+            } else if publishing.message.content.readableBytes == 0 {
+                publishing.message.content = chunk
             } else {
-                publishing.body!.writeBuffer(&chunk)
+                publishing.message.content.writeBuffer(&chunk)
             }
         case (.publishing(let publishing), .end):
             state = .idle
@@ -575,16 +575,16 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 closeAfter: true, context: context)
             return
         }
-        var message = publishing.message
-        message.content = publishing.body ?? ByteBuffer()
-        if let publishTrace { publishSpan = publishTrace.publishing(&message) }
+        // The message goes from the publish as it is: a copy would retain each of its parts again, some of them
+        // (the plan's attributes) shared by every connection on every loop.
+        if let publishTrace { publishSpan = publishTrace.publishing(&publishing.message) }
         switch publishing.endpoint {
         case .synchronous(let endpoint):
-            answer(Result { _ = try endpoint.publishNow(message) }, to: publishing, context: context)
+            answer(Result { _ = try endpoint.publishNow(publishing.message) }, to: publishing, context: context)
         case .callback(let endpoint):
-            awaitPublish(publishing, context: context) { endpoint.publish(message, completion: $0) }
+            awaitPublish(publishing, context: context) { endpoint.publish(publishing.message, completion: $0) }
         case .task(let endpoint):
-            let message = message
+            let message = publishing.message
             awaitPublish(publishing, context: context) { completion in
                 // Unstructured: the loop cannot wait; the task ends with the publish.
                 Task { @Sendable in
@@ -646,7 +646,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         // Through the connection's response encoder, as every answer: it pairs each answer's head with its
         // request's method (a HEAD's answer has no body), and an answer written past it would leave that pairing
         // one behind for the rest of the connection, and its list of methods growing.
-        var echo: HTTPHeaders = [ClientIdentifier.name: publishing.clientIdentifier]
+        // Room for the framing headers too, so that the list is allocated once.
+        var echo = HTTPHeaders()
+        echo.reserveCapacity(publishing.rateLimitHeaders.count + 4)
+        echo.add(name: ClientIdentifier.name, value: publishing.clientIdentifier)
         echo.add(contentsOf: publishing.rateLimitHeaders)
         switch result {
         case .success:
@@ -677,7 +680,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         _ result: Result<Void, any Error>, _ publishing: Publishing, _ observed: inout ObservedRequest,
         observation: DeploymentObservation
     ) {
-        let size = publishing.body?.readableBytes ?? 0
+        let size = publishing.message.content.readableBytes
         observed.bytesIn = size
         switch result {
         case .success:
@@ -688,11 +691,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 if size > 0 { series.messageBytesIn.increment(by: Int64(size)) }
             }
             if let log = observation.messageLog, log.publishPhase, let accessLog = observed.accessLog, log.sample() {
-                var message = publishing.message
-                message.content = publishing.body ?? ByteBuffer()
                 lines(of: accessLog).append(
                     RequestMessageObserver.entry(
-                        message, direction: "publish", log: log, api: observation.api, planID: observed.planID,
+                        publishing.message, direction: "publish", log: log, api: observation.api,
+                        planID: observed.planID,
                         application: observed.application,
                         entrypoint: HTTPPostEntrypoint.type, secretHeaders: observation.secretHeaders))
             }
