@@ -15,6 +15,9 @@ public final class DeploymentRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Bumped each time the routing table changes, after it changed: a connection keeps the route of its latest
+    /// request while this has not moved (``routingGeneration``).
+    private let generation = Atomic<Int>(0)
     let broker: InMemoryBroker
     /// Parent of every deployment's streams: the gateway-wide count and drain.
     public let streams: LiveStreams
@@ -42,6 +45,10 @@ public final class DeploymentRegistry: Sendable {
     }
 
     var table: RoutingTable { state.withLock { $0.table } }
+
+    /// Changes whenever ``table`` does. Read before the table: a route found in a table read after this value is
+    /// at least as new as it.
+    var routingGeneration: Int { generation.load(ordering: .acquiring) }
 
     public var deployedIDs: [String] { state.withLock { $0.deployments.keys.sorted() } }
 
@@ -71,6 +78,7 @@ public final class DeploymentRegistry: Sendable {
         let replaced = state.withLock { state -> Deployment? in
             let old = state.deployments.updateValue(deployment, forKey: definition.id)
             state.table = RoutingTable(deployments: Array(state.deployments.values))
+            generation.add(1, ordering: .releasing)
             if let old { state.retired.append(old) }
             return old
         }
@@ -86,6 +94,7 @@ public final class DeploymentRegistry: Sendable {
         let removed = state.withLock { state -> Deployment? in
             guard let removed = state.deployments.removeValue(forKey: id) else { return nil }
             state.table = RoutingTable(deployments: Array(state.deployments.values))
+            generation.add(1, ordering: .releasing)
             return removed
         }
         guard let removed else { return }

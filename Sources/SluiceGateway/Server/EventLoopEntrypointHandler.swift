@@ -94,6 +94,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var responsesPending = 0
     private var quiescing = false
     private var addresses: (client: String?, port: Int?)?
+    /// The latest request's target and route, and the routing table's generation it was found in (``route(_:)``).
+    private var latestRoute: (uri: String, authority: String?, generation: Int, routed: Routed?)?
     /// The read-timeout timer of proxied exchanges (see `armProxyTimer`).
     private var proxyTimer: Scheduled<Void>?
     /// The connection's event loop (set when the handler is added).
@@ -750,10 +752,20 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func route(_ head: HTTPRequestHead) -> Routed? {
-        let path = Self.path(of: head.uri)
         let authority = head.headers.first(name: "host")
-        return registry.table.match(host: authority, path: path).map {
+        // A connection's requests mostly go to one target: the latest one's route serves again while neither the
+        // target nor the routing table changed, without the registry's lock or a walk over the routes.
+        let generation = registry.routingGeneration
+        if let latest = latestRoute, latest.generation == generation, latest.uri == head.uri,
+            latest.authority == authority
+        {
+            return latest.routed
+        }
+        let path = Self.path(of: head.uri)
+        let routed = registry.table.match(host: authority, path: path).map {
             Routed(route: $0, path: path, authority: authority)
         }
+        latestRoute = (head.uri, authority, generation, routed)
+        return routed
     }
 }

@@ -1,11 +1,84 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import SluiceCore
+import SluiceGateway
 import Testing
 
 import func GatewayTestSupport.rawExchange
 
 @Suite("routing")
 struct RoutingTests {
+    @Test("a kept connection follows the routing table: an API removed, then replaced, answers as it now is")
+    func keptConnectionFollowsRedeploys() async throws {
+        // A connection reuses its previous request's route while the routing table has not changed; each change
+        // must show on the next request of a connection that is already open.
+        try await withGateway(["events.json": Definitions.inMemory()]) { (gateway: TestGateway) async throws in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let publish = "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
+            let answers = try await within(.seconds(20)) {
+                try await channel.executeThenClose { inbound, outbound in
+                    var reader = inbound.makeAsyncIterator()
+                    var received = ""
+                    // Reads until `count` answers have ended (each here has a Content-Length).
+                    func read(answers count: Int) async throws -> String {
+                        while Self.endedAnswers(in: received) < count, let part = try await reader.next() {
+                            received += String(buffer: part)
+                        }
+                        return received
+                    }
+                    try await outbound.write(ByteBuffer(string: publish))
+                    let first = try await read(answers: 1)
+                    await gateway.gateway.registry.undeploy(id: "events")
+                    try await outbound.write(ByteBuffer(string: publish))
+                    let second = try await read(answers: 2)
+                    // The API comes back with SSE only: a POST finds the API but no entrypoint for it.
+                    let loaded = DefinitionLoader(catalog: .gateway).load(
+                        data: Data(Definitions.inMemory(entrypoints: #"[{ "type": "sse" }]"#).utf8),
+                        source: "events.json")
+                    try gateway.gateway.registry.deploy(try #require(loaded.definition), source: "events.json")
+                    try await outbound.write(ByteBuffer(string: publish))
+                    let third = try await read(answers: 3)
+                    return (first, second, third)
+                }
+            }
+            #expect(answers.0.hasPrefix("HTTP/1.1 202"), "\(answers.0)")
+            let second = String(answers.1.dropFirst(answers.0.count))
+            #expect(second.hasPrefix("HTTP/1.1 404"), "\(second)")
+            #expect(second.contains("GATEWAY_API_NOT_FOUND"), "\(second)")
+            let third = String(answers.2.dropFirst(answers.1.count))
+            #expect(third.hasPrefix("HTTP/1.1 404"), "\(third)")
+            #expect(third.contains("GATEWAY_NO_ENTRYPOINT_MATCHED"), "\(third)")
+        }
+    }
+
+    /// How many whole answers `text` holds, each framed by its Content-Length.
+    static func endedAnswers(in text: String) -> Int {
+        let bytes = Array(text.utf8)
+        let separator = Array("\r\n\r\n".utf8)
+        var count = 0
+        var start = 0
+        while let headEnd = (start...max(start, bytes.count - separator.count)).first(where: {
+            $0 + separator.count <= bytes.count && Array(bytes[$0..<$0 + separator.count]) == separator
+        }) {
+            let head = String(decoding: bytes[start..<headEnd], as: UTF8.self).lowercased()
+            let lines = head.components(separatedBy: "\r\n")
+            guard let line = lines.first(where: { $0.hasPrefix("content-length:") }),
+                let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+            else { return count }
+            let bodyStart = headEnd + separator.count
+            guard bytes.count - bodyStart >= length else { return count }
+            start = bodyStart + length
+            count += 1
+        }
+        return count
+    }
+
     @Test("longest context path wins; /foo serves /foo and /foo/x but not /foobar")
     func longestPrefix() async throws {
         let outer = Definitions.mock(
