@@ -17,6 +17,11 @@ public final class Deployment: Sendable {
     let security: SecurityChain
     /// How every request resolves when no plan reads credentials (key-less plans only): decided once, here.
     let credentialFreeResolution: Result<SecurityChain.ResolvedPlan, GatewayError>?
+    /// That resolution's plan when it is one (read without copying the whole result, on the event loop's paths).
+    let credentialFreePlan: SecurityChain.ResolvedPlan?
+    /// Whether a publish can be served on the event loop as far as the API goes: it has an `http-post` entrypoint,
+    /// and no flow steps, CORS or logging conditions (which need the request's expression scope).
+    let publishesOnEventLoop: Bool
     /// Where requests carry an API key (the gateway's settings).
     let apiKeyFields: APIKeyFields
     /// The rate-limit, quota and spike-arrest steps of its flows; nil when it has none.
@@ -79,6 +84,11 @@ public final class Deployment: Sendable {
         let security = SecurityChain(plans: definition.plans)
         self.security = security
         self.credentialFreeResolution = security.readsCredentials ? nil : security.resolve(api: definition.id)
+        if case .success(let plan)? = credentialFreeResolution {
+            self.credentialFreePlan = plan
+        } else {
+            self.credentialFreePlan = nil
+        }
         self.bearer = bearer
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)
@@ -129,6 +139,8 @@ public final class Deployment: Sendable {
             }
         }
         self.httpPost = post
+        self.publishesOnEventLoop =
+            post != nil && flows == nil && cors == nil && observation.messageLog?.hasConditions != true
         self.httpGet = get
         self.sse = sse
         self.webSocket = webSocket
