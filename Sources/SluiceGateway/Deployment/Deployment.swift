@@ -17,8 +17,6 @@ public final class Deployment: Sendable {
     let security: SecurityChain
     /// How every request resolves when no plan reads credentials (key-less plans only): decided once, here.
     let credentialFreeResolution: Result<SecurityChain.ResolvedPlan, GatewayError>?
-    /// That resolution's plan when it is one (read without copying the whole result, on the event loop's paths).
-    let credentialFreePlan: SecurityChain.ResolvedPlan?
     /// Whether a publish can be served on the event loop as far as the API goes: it has an `http-post` entrypoint,
     /// and no flow steps, CORS or logging conditions (which need the request's expression scope).
     let publishesOnEventLoop: Bool
@@ -84,11 +82,6 @@ public final class Deployment: Sendable {
         let security = SecurityChain(plans: definition.plans)
         self.security = security
         self.credentialFreeResolution = security.readsCredentials ? nil : security.resolve(api: definition.id)
-        if case .success(let plan)? = credentialFreeResolution {
-            self.credentialFreePlan = plan
-        } else {
-            self.credentialFreePlan = nil
-        }
         self.bearer = bearer
         var diagnostics = DiagnosticCollector()
         let rules = RateLimitRules(definition, diagnostics: &diagnostics)

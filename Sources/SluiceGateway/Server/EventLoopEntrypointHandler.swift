@@ -48,8 +48,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         /// then read and dropped).
         let rateLimitHeaders: HTTPHeaders
         let refusal: GatewayError?
-        /// Whether there is a refusal: tested per body chunk, where reading `refusal` would copy it.
-        let isRefused: Bool
         /// While the endpoint's answer is awaited: the connection's handler and context, the loop's task batch,
         /// and then the answer. Set on the connection's loop before the publish starts; the answer is written on
         /// whatever thread the endpoint answers from and read on the loop after the hand-over, which orders the
@@ -69,7 +67,6 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             self.version = version
             self.rateLimitHeaders = rateLimitHeaders
             self.refusal = refusal
-            self.isRefused = refusal != nil
         }
     }
 
@@ -157,7 +154,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 context.fireChannelRead(data)
             }
         case (.publishing(let publishing), .body(var chunk)):
-            guard !publishing.tooLarge, !publishing.isRefused else { return }
+            guard !publishing.tooLarge, publishing.refusal == nil else { return }
             let size = publishing.message.content.readableBytes + chunk.readableBytes
             if size > limits.maxRequestBodyBytes {
                 publishing.tooLarge = true
@@ -277,19 +274,10 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private func takePublish(_ head: HTTPRequestHead, _ routed: Routed, context: ChannelHandlerContext) -> Publishing? {
         let (route, path) = (routed.route, routed.path)
         let deployment = route.deployment
-        // Flows with steps the engine runs, CORS, and logging conditions (evaluated on the request's expression
-        // scope) take the async path.
-        guard head.method == .POST, deployment.publishesOnEventLoop, let post = deployment.httpPost else { return nil }
-        let plan: SecurityChain.ResolvedPlan
-        if let credentialFree = deployment.credentialFreePlan {
-            plan = credentialFree
-        } else {
-            guard
-                case .success(let resolved)? = deployment.resolvePlanNow(
-                    deployment.credentials(of: head), access: registry.access)
-            else { return nil }
-            plan = resolved
-        }
+        guard head.method == .POST, deployment.publishesOnEventLoop, let post = deployment.httpPost,
+            case .success(let plan)? = deployment.resolvePlanNow(
+                deployment.credentials(of: head), access: registry.access)
+        else { return nil }
         var rateLimits: RateLimitOutcome?
         if let gate = deployment.rateLimitGate(
             [.request, .publish], plan: plan, entrypoint: HTTPPostEntrypoint.type,
@@ -574,7 +562,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func finishPublish(_ publishing: Publishing, context: ChannelHandlerContext) {
-        if publishing.isRefused, let refusal = publishing.refusal {
+        if let refusal = publishing.refusal {
             answer(.failure(refusal), to: publishing, context: context)
             return
         }
@@ -655,6 +643,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         // Through the connection's response encoder, as every answer: it pairs each answer's head with its
         // request's method (a HEAD's answer has no body), and an answer written past it would leave that pairing
         // one behind for the rest of the connection, and its list of methods growing.
+        //
         // Made as one list, with room for the framing headers (allocated once; adding headers one by one would
         // also check each name, which are the gateway's own here).
         var fields: [(String, String)] = []
@@ -713,7 +702,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
             observed.status = (error as? GatewayError)?.status ?? 503
             observed.messagesIn = 0
             // A refusal (rate limit, size) is not the endpoint's error.
-            if !publishing.isRefused, !publishing.tooLarge { observed.series?.messageErrors.increment() }
+            if publishing.refusal == nil, !publishing.tooLarge { observed.series?.messageErrors.increment() }
         }
         finish(observed)
     }
