@@ -256,11 +256,6 @@ struct ProducerAccumulator {
             }
             if taken.attempts == 0 {
                 unsettled[partition, default: []].append(taken.sendOrder)
-                // Header and CRC in place, here where the batch is held once: finished later, after copies of it
-                // exist, its whole buffer would be copied first. Compression happens outside the lock instead.
-                if configuration.compression == .none {
-                    try? taken.finishEncoding(compression: .none, producerId: producerID, producerEpoch: producerEpoch)
-                }
             }
             taken.attempts += 1
             inFlightBatches[partition, default: 0] += 1

@@ -238,13 +238,36 @@ extension KafkaRecordBatch {
     ) throws(KafkaWireError) {
         let bodySize = try recordBodySize(
             timestampDelta: timestampDelta, offsetDelta: offsetDelta, key: key, value: value, headers: headers)
-        buffer.writeVarint(Int32(bodySize))
-        buffer.writeKafkaInteger(Int8(0))  // record attributes: none defined
-        buffer.writeVarlong(timestampDelta)
-        buffer.writeVarint(offsetDelta)
-        writeVarintBytes(key, into: &buffer)
-        writeVarintBytes(value, into: &buffer)
-        buffer.writeVarint(Int32(headers.count))
+        // Few writes rather than one per field: every write to a ByteBuffer checks its room and that its storage
+        // is not shared. Each asks for no more room than the rest of the record takes, which the caller made sure
+        // of (asking for more could grow the buffer). First the fields up to the key's bytes, then the key's bytes.
+        let end = buffer.writerIndex + ByteBuffer.varintSize(Int64(bodySize)) + bodySize
+        let prefix = (bodySize: Int64(bodySize), timestampDelta: timestampDelta, offsetDelta: Int64(offsetDelta))
+        switch key {
+        case .none:
+            writeRecordPrefix(prefix, keyLength: -1, room: end - buffer.writerIndex, into: &buffer)
+        case .some(let key):
+            writeRecordPrefix(
+                prefix, keyLength: Int64(key.readableBytes), room: end - buffer.writerIndex, into: &buffer)
+            _ = key.withUnsafeReadableBytes { buffer.writeBytes($0) }
+        }
+        // Then the value's length and bytes, and the number of headers, in one write.
+        let headerCount = Int64(headers.count)
+        switch value {
+        case .none:
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: end - buffer.writerIndex) { out in
+                putVarlong(headerCount, into: out, at: putVarlong(-1, into: out, at: 0))
+            }
+        case .some(let value):
+            // Straight from the source's memory; writeImmutableBuffer would first copy the ByteBuffer value.
+            _ = value.withUnsafeReadableBytes { bytes in
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: end - buffer.writerIndex) { out in
+                    let at = putVarlong(Int64(bytes.count), into: out, at: 0)
+                    UnsafeMutableRawBufferPointer(rebasing: out[at...]).copyMemory(from: bytes)
+                    return putVarlong(headerCount, into: out, at: at + bytes.count)
+                }
+            }
+        }
         headers.withUnsafeBufferPointer { headers in
             for index in headers.indices {
                 buffer.writeVarint(Int32(headers[index].key.utf8.count))
@@ -289,6 +312,36 @@ extension KafkaRecordBatch {
             throw KafkaWireError(.invalidLength, "record \(what) of \(bytes.readableBytes) bytes is too large")
         }
         return ByteBuffer.varintSize(Int64(bytes.readableBytes)) + bytes.readableBytes
+    }
+
+    /// Writes a record's length, attributes, timestamp and offset deltas and key length in one write, in
+    /// `room` bytes at most.
+    private static func writeRecordPrefix(
+        _ prefix: (bodySize: Int64, timestampDelta: Int64, offsetDelta: Int64), keyLength: Int64, room: Int,
+        into buffer: inout ByteBuffer
+    ) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { out in
+            var at = putVarlong(prefix.bodySize, into: out, at: 0)
+            out[at] = 0  // record attributes: none defined
+            at = putVarlong(prefix.timestampDelta, into: out, at: at + 1)
+            at = putVarlong(prefix.offsetDelta, into: out, at: at)
+            return putVarlong(keyLength, into: out, at: at)
+        }
+    }
+
+    /// Writes `value` as a zig-zag varlong into `out` at `at`; returns where it ends. (For a value that fits an
+    /// int32 this is the same bytes as its zig-zag varint.)
+    @inline(__always)
+    private static func putVarlong(_ value: Int64, into out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        var raw = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        var at = at
+        while raw >= 0x80 {
+            out[at] = UInt8(truncatingIfNeeded: raw) | 0x80
+            raw >>= 7
+            at += 1
+        }
+        out[at] = UInt8(raw)
+        return at + 1
     }
 
     private static func writeVarintBytes(_ bytes: borrowing ByteBuffer?, into buffer: inout ByteBuffer) {

@@ -34,8 +34,16 @@ public enum ClientIdentifier {
     /// A new identifier, unique across processes and requests: a random prefix drawn once per process and a
     /// counter, in the form of a UUID. (Drawing a random UUID per request costs more than serving a publish.)
     public static func generate() -> String {
-        let number = counter.add(1, ordering: .relaxed).newValue
-        return String(unsafeUninitializedCapacity: 36) { format(number, into: $0) }
+        text(of: counter.add(1, ordering: .relaxed).newValue)
+    }
+
+    /// Reserves `count` numbers for ``ClientIdentifierNumbers``; returns the first.
+    fileprivate static func reserve(_ count: UInt64) -> UInt64 {
+        counter.add(count, ordering: .relaxed).newValue &- count
+    }
+
+    fileprivate static func text(of number: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 36) { format(number, into: $0) }
     }
 
     /// 8-4-4-4-12 hexadecimal digits: the process's prefix (its 64 bits, spelled once), then the number's 64 bits.
@@ -82,5 +90,25 @@ public enum ClientIdentifier {
 
     public static func resolve(_ request: Request) -> (value: String, generated: Bool) {
         resolve(headers: request.headers, uri: request.uri)
+    }
+}
+
+/// New client identifiers for one connection: numbers are taken from the process's counter a block at a time, so
+/// a connection that serves many key-less requests touches the counter (which every event loop shares) once per
+/// block rather than once per request. Identifiers stay unique across the process.
+public struct ClientIdentifierNumbers: Sendable {
+    private static let block: UInt64 = 256
+    private var next: UInt64 = 0
+    private var end: UInt64 = 0
+
+    public init() {}
+
+    public mutating func generate() -> String {
+        if next == end {
+            next = ClientIdentifier.reserve(Self.block)
+            end = next &+ Self.block
+        }
+        defer { next &+= 1 }
+        return ClientIdentifier.text(of: next)
     }
 }

@@ -24,8 +24,9 @@ extension ChannelHandlerContext {
     /// no future: an answer on the hot path allocates none.
     func writeWholeResponse(
         status: HTTPResponseStatus, body: ByteBuffer?, version: HTTPVersion, closeAfter: Bool,
-        headers: HTTPHeaders = HTTPHeaders(), promise: EventLoopPromise<Void>? = nil
+        headers: consuming HTTPHeaders = HTTPHeaders(), promise: EventLoopPromise<Void>? = nil
     ) {
+        // Owned here, so the framing headers are added in place rather than to a copy of the caller's list.
         var headers = headers
         if let body {
             headers.add(name: "content-type", value: "application/json")

@@ -116,6 +116,8 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     private var publishObservation: DeploymentObservation?
     /// Where endpoints' answers to this connection's publishes are handed to its loop (set at the first).
     private var loopBatch: LoopTaskBatch?
+    /// Identifiers for the key-less requests of this connection that bring none.
+    private var identifierNumbers = ClientIdentifierNumbers()
     /// The publish under way, traced (only when the gateway traces): its server span and its message's producer
     /// span.
     private var publishTrace: GatewayRequestTrace?
@@ -315,7 +317,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
                 traceState: head.headers.first(name: TraceParent.stateHeaderName))
         }
         return Publishing(
-            endpoint: endpoint, message: message, clientIdentifier: Self.clientIdentifier(of: head),
+            endpoint: endpoint, message: message, clientIdentifier: clientIdentifier(of: head),
             closeAfter: !head.isKeepAlive, version: head.version, rateLimitHeaders: rateLimits?.nioHeaders ?? [:],
             refusal: rateLimits?.refusal
         )
@@ -440,7 +442,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// The identifier the client gave (header, else query parameter), or a new one.
-    static func clientIdentifier(of head: HTTPRequestHead) -> String {
+    func clientIdentifier(of head: HTTPRequestHead) -> String {
         if let header = head.headers.first(name: ClientIdentifier.name), ClientIdentifier.isUsable(header) {
             return header
         }
@@ -449,7 +451,7 @@ final class EventLoopEntrypointHandler: ChannelDuplexHandler, RemovableChannelHa
         {
             return String(query)
         }
-        return ClientIdentifier.generate()
+        return identifierNumbers.generate()
     }
 
     /// Request headers that describe the HTTP exchange rather than the message; never copied into it.

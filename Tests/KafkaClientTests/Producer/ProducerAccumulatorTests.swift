@@ -97,8 +97,11 @@ import Testing
         append(record(10, timestamp: 1_000), to: &accumulator)
         append(record(20, timestamp: 900), to: &accumulator)
         append(record(30, timestamp: 1_200), to: &accumulator)
-        let batch = try #require(accumulator.drain(now: start + .seconds(1)).requests[1]?.first)
-        var encoded = try #require(batch.encoded, "finished when drained")
+        var batch = try #require(accumulator.drain(now: start + .seconds(1)).requests[1]?.first)
+        #expect(batch.encoded == nil, "finished by the producer as it sends, outside its lock")
+        try batch.finishEncoding(
+            compression: .none, producerId: accumulator.producerID, producerEpoch: accumulator.producerEpoch)
+        var encoded = try #require(batch.encoded)
         let decoded = try KafkaRecordBatch(from: &encoded)
         #expect(decoded.records.map(\.value) == [record(10).value, record(20).value, record(30).value])
         #expect(decoded.records.map(\.timestamp) == [1_000, 900, 1_200])

@@ -76,6 +76,23 @@ import Testing
         #expect(decoded.producerId == 3)
     }
 
+    @Test func aRecordThatExactlyFillsTheBufferIsWrittenWithoutGrowingIt() throws {
+        // A 128-byte buffer: the 61-byte header and a 67-byte record (8 bytes of framing and fields, 59 of key or
+        // value). Growing it would count the batch's memory wrong and copy it.
+        let bytes = ByteBuffer(repeating: 0x61, count: 59)
+        for (key, value) in [(nil, bytes), (bytes, nil)] as [(ByteBuffer?, ByteBuffer?)] {
+            var builder = KafkaRecordBatchBuilder(buffer: ByteBufferAllocator().buffer(capacity: 128))
+            #expect(builder.buffer.capacity == 128)
+            try builder.append(timestamp: 1_000, key: key, value: value)
+            #expect(builder.sizeInBytes == 128)
+            #expect(builder.buffer.capacity == 128, "the buffer was not grown")
+            var built = try builder.finish()
+            let decoded = try KafkaRecordBatch(from: &built)
+            #expect(decoded.records.map(\.key) == [key])
+            #expect(decoded.records.map(\.value) == [value])
+        }
+    }
+
     @Test func anEmptyBatchCannotBeFinished() {
         var builder = KafkaRecordBatchBuilder(buffer: ByteBuffer())
         #expect(throws: KafkaWireError.self) { _ = try builder.finish() }
