@@ -14,7 +14,7 @@ import ServiceLifecycle
 public final class KafkaProducer: Service, Sendable {
     public let cluster: KafkaCluster
     public let configuration: KafkaProducerConfiguration
-    private let state: NIOLockedValueBox<ProducerAccumulator>
+    private let state: AdaptiveLockedValue<ProducerAccumulator>
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
     private let wakeTimer: NIOLockedValueBox<(deadline: NIODeadline, task: Scheduled<Void>)?>
@@ -44,7 +44,7 @@ public final class KafkaProducer: Service, Sendable {
         }
         self.cluster = cluster
         self.configuration = configuration
-        self.state = NIOLockedValueBox(ProducerAccumulator(configuration: configuration))
+        self.state = AdaptiveLockedValue(ProducerAccumulator(configuration: configuration))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.wakeTimer = NIOLockedValueBox(nil)
         self.logger = cluster.logger
