@@ -37,9 +37,11 @@ public enum ClientIdentifier {
         text(of: counter.add(1, ordering: .relaxed).newValue)
     }
 
-    /// Reserves `count` numbers for ``ClientIdentifierNumbers``; returns the first.
+    /// Reserves `count` numbers for ``ClientIdentifierNumbers``; returns the first. A number is used once the
+    /// counter has moved to it (``generate()`` uses the counter's new value), so the block is the `count` values
+    /// after the counter's old one.
     fileprivate static func reserve(_ count: UInt64) -> UInt64 {
-        counter.add(count, ordering: .relaxed).newValue &- count
+        counter.add(count, ordering: .relaxed).newValue &- count &+ 1
     }
 
     fileprivate static func text(of number: UInt64) -> String {
