@@ -34,12 +34,11 @@ public enum ClientIdentifier {
     /// A new identifier, unique across processes and requests: a random prefix drawn once per process and a
     /// counter, in the form of a UUID. (Drawing a random UUID per request costs more than serving a publish.)
     public static func generate() -> String {
-        text(of: counter.add(1, ordering: .relaxed).newValue)
+        text(of: reserve(1))
     }
 
-    /// Reserves `count` numbers for ``ClientIdentifierNumbers``; returns the first. A number is used once the
-    /// counter has moved to it (``generate()`` uses the counter's new value), so the block is the `count` values
-    /// after the counter's old one.
+    /// Reserves `count` numbers (for one identifier, or a block of ``ClientIdentifierNumbers``); returns the first.
+    /// The block is the `count` values after the counter's old one, which ended the block before it.
     fileprivate static func reserve(_ count: UInt64) -> UInt64 {
         counter.add(count, ordering: .relaxed).newValue &- count &+ 1
     }
