@@ -62,18 +62,21 @@ cpu_ticks() { # pids... -> summed utime+stime in clock ticks
     done
     echo "$total"
 }
-machine_ticks() { awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat; } # busy idle
+# busy idle stolen: "stolen" is the time a virtual machine's host ran something else while this machine had work
+# (steal); a run during which the host took much of it measures the host's other tenants as well.
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5, $9}' /proc/stat; }
 CLK_TCK=$(getconf CLK_TCK)
 
-# Runs "$@" and writes server CPU seconds (pids from $2's function), wall seconds and machine busy % to file $1.
+# Runs "$@" and writes server CPU seconds (pids from $2's function), wall seconds, machine busy % and the % of the
+# machine's time its host took (steal) to file $1.
 with_cpu() { # file pids-function command...
     local file=$1 pids_fn=$2; shift 2
-    local c0 c1 t0 t1 busy0 idle0 busy1 idle1 rc
-    c0=$(cpu_ticks $($pids_fn)); read -r busy0 idle0 < <(machine_ticks); t0=$(date +%s.%N)
+    local c0 c1 t0 t1 busy0 idle0 stolen0 busy1 idle1 stolen1 rc
+    c0=$(cpu_ticks $($pids_fn)); read -r busy0 idle0 stolen0 < <(machine_ticks); t0=$(date +%s.%N)
     "$@"; rc=$?
-    c1=$(cpu_ticks $($pids_fn)); read -r busy1 idle1 < <(machine_ticks); t1=$(date +%s.%N)
-    python3 -c "import sys; c0,c1,t0,t1,b0,i0,b1,i1,hz=map(float,sys.argv[1:]); print(f'server_cpu_s={(c1-c0)/hz:.2f} wall_s={t1-t0:.2f} machine_busy_pct={100*(b1-b0)/max(1,(b1-b0)+(i1-i0)):.0f}')" \
-        "$c0" "$c1" "$t0" "$t1" "$busy0" "$idle0" "$busy1" "$idle1" "$CLK_TCK" > "$file"
+    c1=$(cpu_ticks $($pids_fn)); read -r busy1 idle1 stolen1 < <(machine_ticks); t1=$(date +%s.%N)
+    python3 -c "import sys; c0,c1,t0,t1,b0,i0,s0,b1,i1,s1,hz=map(float,sys.argv[1:]); b,i,s=b1-b0,i1-i0,s1-s0; print(f'server_cpu_s={(c1-c0)/hz:.2f} wall_s={t1-t0:.2f} machine_busy_pct={100*b/max(1,b+i):.0f} machine_stolen_pct={100*s/max(1,b+i+s):.1f}')" \
+        "$c0" "$c1" "$t0" "$t1" "$busy0" "$idle0" "$stolen0" "$busy1" "$idle1" "$stolen1" "$CLK_TCK" > "$file"
     return $rc
 }
 

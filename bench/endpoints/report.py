@@ -36,9 +36,10 @@ if a_sluice.get("rps") or a_nginx.get("rps"):
           f"| {f(a_nginx['p50'], 2)} / {f(a_nginx['p99'], 2)} / {f(a_nginx['max'], 2)} |")
     print(f"| non-2xx / socket errors | {a_sluice['non2xx']} / {a_sluice['socket_errors']} "
           f"| {a_nginx['non2xx']} / {a_nginx['socket_errors']} |")
-    print(f"| server CPU s (Sluice with tansu) / machine busy | {f(c_sluice.get('server_cpu_s'), 1)} / "
-          f"{f(c_sluice.get('machine_busy_pct'))}% | {f(c_nginx.get('server_cpu_s'), 1)} / "
-          f"{f(c_nginx.get('machine_busy_pct'))}% |")
+    print(f"| server CPU s (Sluice with tansu) / machine busy / taken by the host | "
+          f"{f(c_sluice.get('server_cpu_s'), 1)} / {f(c_sluice.get('machine_busy_pct'))}% / "
+          f"{f(c_sluice.get('machine_stolen_pct'), 1)}% | {f(c_nginx.get('server_cpu_s'), 1)} / "
+          f"{f(c_nginx.get('machine_busy_pct'))}% / {f(c_nginx.get('machine_stolen_pct'), 1)}% |")
     print(f"| **Sluice / nginx** | **{ratio(a_sluice['rps'], a_nginx['rps'])}** (target >= 0.5) | |\n")
 
 
@@ -54,7 +55,7 @@ def fan_row(label, name):
         "dropped": sub.get("dropped_streams"), "errors": (sub.get("connect_errors") or 0) + (sub.get("bad_status") or 0)
         + (sub.get("protocol_errors") or 0) + (sub.get("socket_errors") or 0),
         "statuses": pub.get("statuses"), "pub_p99": pub.get("request_p99_ms"), "cpu": c.get("server_cpu_s"),
-        "busy": c.get("machine_busy_pct"),
+        "busy": c.get("machine_busy_pct"), "stolen": c.get("machine_stolen_pct"),
     }
 
 
@@ -79,7 +80,8 @@ def fan_table(title, pairs):
     line("subscribers established; dropped; errors",
          lambda r: f"{f(r['established'])} of {f(r['connections'])}; {r['dropped']}; {r['errors']}")
     line("publisher statuses; request p99 ms", lambda r: f"{r['statuses']}; {f(r['pub_p99'], 1)}")
-    line("server CPU s (Sluice with its broker); machine busy", lambda r: f"{f(r['cpu'], 1)}; {f(r['busy'])}%")
+    line("server CPU s (Sluice with its broker); machine busy; taken by the host",
+         lambda r: f"{f(r['cpu'], 1)}; {f(r['busy'])}%; {f(r['stolen'], 1)}%")
     ratios = []
     for s, n in rows:
         if s and n:
@@ -93,5 +95,19 @@ fan_table("(b) Kafka -> 1,000 subscribers (SSE, then WebSocket)",
            (("Kafka -> WebSocket", "kafka-ws"), ("nchan WebSocket", "nchan-ws"))])
 fan_table("(c) MQTT 5 -> 1,000 SSE subscribers", [(("MQTT 5 -> SSE", "mqtt5-sse"), ("nchan SSE", "nchan-sse-c"))])
 notes = read("notes.txt").strip()
+# On a virtual machine whose host runs other tenants on the same cores, the host takes CPU time from this machine
+# while it has work (steal): a row measured then says as much about the other tenants as about Sluice or nginx.
+STOLEN_LIMIT = 5.0
+stolen = []
+for name in sorted(os.listdir(out)):
+    if name.endswith(".cpu"):
+        taken = cpu(name[: -len(".cpu")]).get("machine_stolen_pct")
+        if taken is not None and taken >= STOLEN_LIMIT:
+            stolen.append(f"{name[: -len('.cpu')]} {taken:.1f}%")
+if stolen:
+    stolen_note = ("The host took this machine's CPU for other work during " + ", ".join(stolen)
+                   + f" (steal, {STOLEN_LIMIT:.0f}% or more of the time): those rows are not comparable with a quiet "
+                   "machine's.")
+    notes = f"{notes}\n\n{stolen_note}".strip()
 print("## Notes\n\n" + (notes if notes else "none recorded") + f"\n\nSluice log lines with error/critical: "
       f"{read('sluice-log-problems.count').strip() or '0'}")
