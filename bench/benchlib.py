@@ -47,6 +47,27 @@ def cpu(name):
     return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", read(f"{name}.cpu"))}
 
 
+# On a virtual machine whose host runs other tenants on the same cores, the host takes CPU time from this machine
+# while it has work (steal): a step measured then says as much about the other tenants as about the servers.
+STOLEN_LIMIT = 5.0
+
+
+def stolen_note():
+    """A note naming every measured step (`.cpu` file) during which the host took STOLEN_LIMIT % or more of the
+    machine's time, or "" when none did."""
+    stolen = []
+    for file in sorted(os.listdir(OUT)):
+        step, extension = os.path.splitext(file)
+        taken = cpu(step).get("machine_stolen_pct") if extension == ".cpu" else None
+        if taken is not None and taken >= STOLEN_LIMIT:
+            stolen.append(f"{step} {taken:.1f}%")
+    if not stolen:
+        return ""
+    return ("The host took this machine's CPU for other work during " + ", ".join(stolen)
+            + f" (steal, {STOLEN_LIMIT:.0f}% or more of the time): those rows are not comparable with a quiet "
+            "machine's.")
+
+
 def f(value, digits=0, suffix=""):
     if value is None:
         return "n/a"

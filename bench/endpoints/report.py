@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import benchlib  # noqa: E402
-from benchlib import cpu, f, ratio, read, result, wrk  # noqa: E402
+from benchlib import cpu, f, ratio, read, result, stolen_note, wrk  # noqa: E402
 
 out = sys.argv[1]
 benchlib.OUT = out
@@ -94,20 +94,6 @@ fan_table("(b) Kafka -> 1,000 subscribers (SSE, then WebSocket)",
           [(("Kafka -> SSE", "kafka-sse"), ("nchan SSE", "nchan-sse")),
            (("Kafka -> WebSocket", "kafka-ws"), ("nchan WebSocket", "nchan-ws"))])
 fan_table("(c) MQTT 5 -> 1,000 SSE subscribers", [(("MQTT 5 -> SSE", "mqtt5-sse"), ("nchan SSE", "nchan-sse-c"))])
-notes = read("notes.txt").strip()
-# On a virtual machine whose host runs other tenants on the same cores, the host takes CPU time from this machine
-# while it has work (steal): a row measured then says as much about the other tenants as about Sluice or nginx.
-STOLEN_LIMIT = 5.0
-stolen = []
-for name in sorted(os.listdir(out)):
-    if name.endswith(".cpu"):
-        taken = cpu(name[: -len(".cpu")]).get("machine_stolen_pct")
-        if taken is not None and taken >= STOLEN_LIMIT:
-            stolen.append(f"{name[: -len('.cpu')]} {taken:.1f}%")
-if stolen:
-    stolen_note = ("The host took this machine's CPU for other work during " + ", ".join(stolen)
-                   + f" (steal, {STOLEN_LIMIT:.0f}% or more of the time): those rows are not comparable with a quiet "
-                   "machine's.")
-    notes = f"{notes}\n\n{stolen_note}".strip()
+notes = f"{read('notes.txt').strip()}\n\n{stolen_note()}".strip()
 print("## Notes\n\n" + (notes if notes else "none recorded") + f"\n\nSluice log lines with error/critical: "
       f"{read('sluice-log-problems.count').strip() or '0'}")
