@@ -59,7 +59,9 @@ struct MockEndpointTests {
 
     @Test("a deadline before the next message times out; close() ends the stream")
     func deadlineAndClose() async throws {
-        let endpoint = try Self.endpoint(#"{"messageInterval": 10000}"#)
+        // The first message is an hour away: a machine loaded enough to leave this task waiting for seconds
+        // still sees the deadline come first.
+        let endpoint = try Self.endpoint(#"{"messageInterval": 3600000}"#)
         let source = try await endpoint.subscribe(SubscriptionRequest())
         guard case .timedOut = try await source.next(maxCount: 1, until: .now + .milliseconds(100)) else {
             Issue.record("expected a time-out")
