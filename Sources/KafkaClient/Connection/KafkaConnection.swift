@@ -227,6 +227,14 @@ public final class KafkaConnection: Sendable {
             throw KafkaError(.protocolViolation, "\(Request.apiKey) v\(version) request: \(error)")
         }
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        // A write to a connection that closed before the request reached the request handler (a TLS handshake
+        // that failed, say) never meets the handler that would answer it: its failure is the request's. (A
+        // request the handler already answered or failed keeps that outcome; a second completion is ignored.)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        let address = address
+        written.futureResult.whenFailure { error in
+            promise.fail(error as? KafkaError ?? KafkaError(.connectionFailed, "\(address): \(error)"))
+        }
         channel.writeAndFlush(
             KafkaOutboundRequest(
                 frame: frame,
@@ -236,7 +244,7 @@ public final class KafkaConnection: Sendable {
                 deadline: .now() + requestTimeout + extraTimeout,
                 label: "\(Request.apiKey) v\(version)"
             ),
-            promise: nil
+            promise: written
         )
         return promise.futureResult
     }
