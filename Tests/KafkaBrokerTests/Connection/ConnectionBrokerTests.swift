@@ -1,4 +1,4 @@
-import KafkaClient
+@testable import KafkaClient
 import KafkaTestSupport
 import KafkaWire
 import NIOCore
@@ -93,6 +93,32 @@ import Testing
         #expect(error?.code == .connectionFailed)
         #expect(error?.isRetriable == true)
         await cluster.shutdown()
+    }
+
+    /// A request written after the connection closed never reaches the handler that answers requests (NIO removes
+    /// a closed channel's handlers), so the write's own failure must fail it: it may not wait for an answer that
+    /// cannot come. The wait here is bounded so that a request left waiting fails the test instead of hanging it.
+    @Test func aRequestWrittenAfterTheConnectionClosedFailsAtOnce() async throws {
+        try await withTansuBroker { broker in
+            let cluster = try makeCluster(broker)
+            let connection = try await cluster.anyConnection()
+            connection.close()
+            try await connection.channel.closeFuture.get()
+            let loop = connection.eventLoop
+            let outcome = loop.makePromise(of: String.self)
+            let answer = try connection.sendNow(KafkaMetadataRequest(topics: []))
+            answer.whenComplete { result in
+                switch result {
+                case .success: outcome.succeed("answered")
+                case .failure(let error): outcome.succeed("failed: \((error as? KafkaError).map { "\($0.code)" } ?? "\(error)")")
+                }
+            }
+            let limit = loop.scheduleTask(in: .seconds(10)) { outcome.succeed("still waiting after 10 s") }
+            let result = try await outcome.futureResult.get()
+            limit.cancel()
+            #expect(result == "failed: \(KafkaError.Code.connectionFailed)")
+            await cluster.shutdown()
+        }
     }
 
     @Test func badBootstrapServersAreRefusedWhenConfigured() {
