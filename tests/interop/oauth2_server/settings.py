@@ -19,6 +19,8 @@ DATABASES = {
     }
 }
 USE_TZ = True
+# Client secrets and the user's password are hashed with few rounds: see hashers.py.
+PASSWORD_HASHERS = ["hashers.FastPBKDF2PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 OAUTH2_PROVIDER = {
     "SCOPES": {"read": "read", "write": "write", "introspection": "introspect tokens"},
