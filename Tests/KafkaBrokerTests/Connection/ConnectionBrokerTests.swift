@@ -1,8 +1,9 @@
-@testable import KafkaClient
 import KafkaTestSupport
 import KafkaWire
 import NIOCore
 import Testing
+
+@testable import KafkaClient
 
 /// Connections against a real broker: version negotiation, every supported version of the everyday APIs, SASL
 /// refusals, and a broker that is not there.
@@ -110,7 +111,9 @@ import Testing
             answer.whenComplete { result in
                 switch result {
                 case .success: outcome.succeed("answered")
-                case .failure(let error): outcome.succeed("failed: \((error as? KafkaError).map { "\($0.code)" } ?? "\(error)")")
+                case .failure(let error):
+                    let code = (error as? KafkaError).map { "\($0.code)" } ?? "\(error)"
+                    outcome.succeed("failed: \(code)")
                 }
             }
             let limit = loop.scheduleTask(in: .seconds(10)) { outcome.succeed("still waiting after 10 s") }
