@@ -228,13 +228,11 @@ public final class KafkaConnection: Sendable {
         }
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         // A write to a connection that closed before the request reached the request handler (a TLS handshake
-        // that failed, say) never meets the handler that would answer it: its failure is the request's. (A
-        // request the handler already answered or failed keeps that outcome; a second completion is ignored.)
+        // that failed, say) never meets the handler that would answer it: its failure is the request's, which
+        // the callers map to `connectionFailed` as any other. (A request the handler already answered or failed
+        // keeps that outcome; a second completion is ignored.)
         let written = channel.eventLoop.makePromise(of: Void.self)
-        let address = address
-        written.futureResult.whenFailure { error in
-            promise.fail(error as? KafkaError ?? KafkaError(.connectionFailed, "\(address): \(error)"))
-        }
+        written.futureResult.cascadeFailure(to: promise)
         channel.writeAndFlush(
             KafkaOutboundRequest(
                 frame: frame,
