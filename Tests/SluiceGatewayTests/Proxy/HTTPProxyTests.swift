@@ -591,14 +591,15 @@ struct HTTPProxyTests {
     func idleTimeout() async throws {
         let backend = try await TestBackend.start()
         defer { Task { await backend.stop() } }
-        let definition = Self.single(backend.url, http: #"{ "idleTimeout": 300 }"#, via: .eventLoop)
+        // A second of idle time: "at once" below must hold on a loaded two-core machine too.
+        let definition = Self.single(backend.url, http: #"{ "idleTimeout": 1000 }"#, via: .eventLoop)
         try await withGateway(["p.json": definition]) { (gateway: TestGateway) async throws in
             // An exchange twice as long as the idle timeout keeps its connection.
-            let slow = try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=700")
+            let slow = try await httpCall(.GET, "\(gateway.baseURL)/proxied/slow?ms=2000")
             #expect(slow.status == 200, "\(slow.body)")
             #expect(backend.snapshot.connections == 1)
             #expect(backend.snapshot.closed == 0)
-            // Reused at once, then left idle: it goes after about 300 ms.
+            // Reused at once, then left idle: it goes after about a second.
             #expect(try await httpCall(.GET, "\(gateway.baseURL)/proxied/echo").status == 200)
             #expect(backend.snapshot.connections == 1)
             let deadline = ContinuousClock.now + .seconds(5)
